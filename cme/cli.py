@@ -1,0 +1,85 @@
+"""The ``cme`` command: one entry point, one subcommand per job.
+
+Each subcommand is a thin adapter: it parses arguments, builds what it needs
+through :mod:`cme.bootstrap`, and turns the project's errors into one clear line
+and a non-zero exit code instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from cme import __version__
+from cme.settings import ConfigurationError, load_settings
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    print(f"cme {__version__}")
+    print(f"mode: {settings.effective_mode.value}")
+    print(f"data folder: {settings.data_dir}")
+    if settings.kafka_bootstrap_servers:
+        print(f"kafka: {settings.kafka_bootstrap_servers}")
+    return 0
+
+
+def _cmd_services(args: argparse.Namespace) -> int:
+    from cme.services.__main__ import main as services_main
+
+    return services_main([args.action])
+
+
+def _cmd_db_setup(args: argparse.Namespace) -> int:
+    from cme.db.setup import setup_database
+
+    setup_database(load_settings())
+    print("database roles, schemas and grants are in place")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cme",
+        description="Children Missing Education data-governance backend.",
+    )
+    parser.add_argument("--version", action="version", version=f"cme {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    status = sub.add_parser("status", help="show version, mode and configured services")
+    status.set_defaults(handler=_cmd_status)
+
+    services = sub.add_parser("services", help="start/stop the local PostgreSQL and Kafka")
+    services.add_argument("action", choices=["up", "down", "status", "env"])
+    services.set_defaults(handler=_cmd_services)
+
+    db = sub.add_parser("db", help="database administration")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    setup = db_sub.add_parser("setup", help="create roles, schemas and grants (idempotent)")
+    setup.set_defaults(handler=_cmd_db_setup)
+
+    from cme import commands
+
+    commands.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Database roles, schemas and connection URLs (least privilege, non-negotiable 6)."""

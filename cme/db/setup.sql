@@ -1,0 +1,68 @@
+-- Schemas and grants for least privilege (DESIGN.md non-negotiable 6).
+-- Run by `cme db setup` as the administrative role; idempotent. Roles are
+-- created beforehand, with their passwords, by cme/db/setup.py.
+
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+REVOKE ALL ON SCHEMA public FROM cme_caseworker, cme_auditor, cme_keystore, cme_projector, cme_ledger;
+
+CREATE SCHEMA IF NOT EXISTS eventstore;
+CREATE SCHEMA IF NOT EXISTS matching;
+CREATE SCHEMA IF NOT EXISTS keystore;
+CREATE SCHEMA IF NOT EXISTS caseworker;
+CREATE SCHEMA IF NOT EXISTS ledger;
+
+REVOKE ALL ON SCHEMA eventstore, matching, keystore, caseworker, ledger FROM PUBLIC;
+
+-- The event store: the writer creates the library's tables and appends to them;
+-- auditors read every table the writer makes there.
+GRANT USAGE, CREATE ON SCHEMA eventstore TO cme_writer;
+GRANT USAGE ON SCHEMA eventstore TO cme_auditor;
+ALTER DEFAULT PRIVILEGES FOR ROLE cme_writer IN SCHEMA eventstore
+    GRANT SELECT ON TABLES TO cme_auditor;
+GRANT SELECT ON ALL TABLES IN SCHEMA eventstore TO cme_auditor;
+
+-- The blind index that lets intake match a child without decrypting.
+GRANT USAGE ON SCHEMA matching TO cme_writer;
+CREATE TABLE IF NOT EXISTS matching.blind_index (
+    child_id   uuid        NOT NULL,
+    kind       text        NOT NULL,
+    digest     bytea       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, digest, child_id)
+);
+CREATE INDEX IF NOT EXISTS blind_index_child ON matching.blind_index (child_id);
+ALTER TABLE matching.blind_index OWNER TO cme_writer;
+
+-- The key store: wrapped data keys and the tombstones of destroyed ones.
+-- Only cme_keystore may touch it. expires_on is the retention date (the
+-- child's 25th birthday), never the date of birth itself.
+GRANT USAGE ON SCHEMA keystore TO cme_keystore;
+CREATE TABLE IF NOT EXISTS keystore.data_keys (
+    child_id    uuid        PRIMARY KEY,
+    kek_id      text        NOT NULL,
+    wrapped_key bytea       NOT NULL,
+    expires_on  date,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS data_keys_expiry ON keystore.data_keys (expires_on);
+CREATE TABLE IF NOT EXISTS keystore.destroyed_keys (
+    child_id     uuid        PRIMARY KEY,
+    destroyed_at timestamptz NOT NULL,
+    reason       text        NOT NULL
+);
+ALTER TABLE keystore.data_keys OWNER TO cme_keystore;
+ALTER TABLE keystore.destroyed_keys OWNER TO cme_keystore;
+
+-- Caseworker read models: the projector writes, caseworker tools read.
+GRANT USAGE, CREATE ON SCHEMA caseworker TO cme_projector;
+GRANT USAGE ON SCHEMA caseworker TO cme_caseworker;
+ALTER DEFAULT PRIVILEGES FOR ROLE cme_projector IN SCHEMA caseworker
+    GRANT SELECT ON TABLES TO cme_caseworker;
+GRANT SELECT ON ALL TABLES IN SCHEMA caseworker TO cme_caseworker;
+
+-- The disclosure ledger: the ledger writer appends, auditors read.
+GRANT USAGE, CREATE ON SCHEMA ledger TO cme_ledger;
+GRANT USAGE ON SCHEMA ledger TO cme_auditor;
+ALTER DEFAULT PRIVILEGES FOR ROLE cme_ledger IN SCHEMA ledger
+    GRANT SELECT ON TABLES TO cme_auditor;
+GRANT SELECT ON ALL TABLES IN SCHEMA ledger TO cme_auditor;

@@ -1,0 +1,1 @@
+"""Local PostgreSQL and Apache Kafka for development, tests and CI, without Docker."""

@@ -1,0 +1,51 @@
+"""Entry point of `scripts/services` and `cme services`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cme.services import manager
+from cme.services.common import ServiceError
+from cme.settings import ConfigurationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/services",
+        description="Start, stop and inspect the local PostgreSQL and Apache Kafka.",
+    )
+    parser.add_argument("action", choices=["up", "down", "status", "env"])
+    args = parser.parse_args(argv)
+    try:
+        plan = manager.plan()
+        if args.action == "up":
+            started = manager.up(plan)
+            print("started: " + ", ".join(started) if started else "already running: nothing to do")
+            _print_status(plan)
+        elif args.action == "down":
+            stopped = manager.down(plan)
+            print("stopped: " + ", ".join(stopped) if stopped else "nothing of ours was running")
+        elif args.action == "status":
+            return _print_status(plan)
+        else:
+            print("\n".join(manager.env_lines(plan)))
+    except (ServiceError, ConfigurationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_status(plan: manager.Plan) -> int:
+    rows = manager.statuses(plan)
+    for row in rows:
+        state = "running" if row.running else "stopped"
+        owner = "started by scripts/services" if row.managed else row.detail
+        pid = f"pid {row.pid}" if row.pid else ""
+        log = f"log {row.log}" if row.log else ""
+        print(f"{row.name:<11} {state:<8} {row.where:<48} {pid:<10} {owner}  {log}".rstrip())
+    return 0 if all(r.running for r in rows) else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Helpers shared by the local PostgreSQL and Kafka launchers.
+
+The build machines have no Docker engine and run as root, so the project starts
+its own services from the machine's binaries; these helpers keep that honest:
+wait with a deadline, name the log file when something fails, install a
+missing system package only when we are allowed to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started or stopped; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What `scripts/services status` reports for one service."""
+
+    name: str
+    running: bool
+    where: str
+    pid: int | None
+    managed: bool  # started by `scripts/services up`, so `down` may stop it
+    log: Path | None
+    detail: str = ""
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, log: Path | None, interval: float = 0.25
+) -> None:
+    """Poll ``check`` until it holds; on timeout raise naming the log to read."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    hint = f"; read {log}" if log else ""
+    msg = f"{what} did not become ready within {timeout:.0f}s{hint}"
+    raise ServiceError(msg)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if pid_alive(pid) else None
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def ensure_command(command: str, debian_package: str) -> str:
+    """Path of ``command``, installing its Debian package when we are root."""
+    found = shutil.which(command)
+    if found:
+        return found
+    if is_root() and shutil.which("apt-get"):
+        print(f"installing {debian_package} (provides {command}) with apt-get ...", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", debian_package],
+            check=True,
+            env=env,
+        )
+        found = shutil.which(command)
+        if found:
+            return found
+    msg = f"{command} is not installed; install it with `apt-get install {debian_package}`"
+    raise ServiceError(msg)
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,246 @@
+"""A single-node Apache Kafka broker in KRaft mode, run from the official jars.
+
+The jars come from Maven Central once (``scripts/kafka/pom.xml``) into a cache
+folder shared by every checkout on the machine; storage is formatted on the
+first start. The broker is both controller and broker and listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from cme.services.common import (
+    ServiceError,
+    ServiceStatus,
+    ensure_command,
+    pid_alive,
+    port_open,
+    read_pid,
+    tail,
+    wait_until,
+)
+from cme.settings import PROJECT_ROOT
+
+POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
+
+
+def kafka_version() -> str:
+    text = POM.read_text()
+    start = text.index("<kafka.version>") + len("<kafka.version>")
+    return text[start : text.index("</kafka.version>")]
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("CME_CACHE_DIR") or str(Path.home() / ".cache" / "cme")
+    return Path(root) / f"kafka-{kafka_version()}"
+
+
+def fetch_jars() -> Path:
+    """Copy the broker jars into the cache once; later calls are free."""
+    libs = cache_dir() / "libs"
+    marker = cache_dir() / "complete"
+    if marker.exists():
+        return libs
+    ensure_command("java", "openjdk-17-jre-headless")
+    mvn = ensure_command("mvn", "maven")
+    print(f"fetching Apache Kafka {kafka_version()} jars with Maven into {libs} ...", flush=True)
+    libs.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        msg = (
+            "Maven could not fetch the Kafka jars; check that Maven Central is reachable "
+            f"and retry `scripts/services up`:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+        raise ServiceError(msg)
+    marker.write_text(kafka_version())
+    return libs
+
+
+class LocalKafka:
+    """The project's own broker under ``<data_dir>/kafka``."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.port = port
+        self.controller_port = port + 1
+        self.home = data_dir / "kafka"
+        self.log_dirs = self.home / "data"
+        self.log = self.home / "server.log"
+        self.stdout_log = self.home / "stdout.log"
+        self.pid_file = self.home / "kafka.pid"
+        self.config = self.home / "server.properties"
+        self.log4j = self.home / "log4j2.properties"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def pid(self) -> int | None:
+        return read_pid(self.pid_file)
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        return ServiceStatus(
+            name="kafka",
+            running=pid is not None and port_open("127.0.0.1", self.port),
+            where=f"{self.bootstrap} (KRaft, Apache Kafka {kafka_version()})",
+            pid=pid,
+            managed=True,
+            log=self.log,
+            detail=str(self.log_dirs),
+        )
+
+    def _write_config(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    f"log.dirs={self.log_dirs}",
+                    "num.partitions=1",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "",
+                ]
+            )
+        )
+        self.log4j.write_text(
+            "\n".join(
+                [
+                    "status = error",
+                    "appender.file.type = File",
+                    "appender.file.name = file",
+                    f"appender.file.fileName = {self.log}",
+                    "appender.file.layout.type = PatternLayout",
+                    "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                    "rootLogger.level = info",
+                    "rootLogger.appenderRef.file.ref = file",
+                    "logger.kafka.name = kafka",
+                    "logger.kafka.level = info",
+                    "",
+                ]
+            )
+        )
+
+    def _java(self, libs: Path, main: str, *args: str, heap: str = "256m") -> list[str]:
+        return [
+            "java",
+            f"-Xmx{heap}",
+            f"-Xms{heap}",
+            "-XX:+UseG1GC",
+            f"-Dlog4j2.configurationFile={self.log4j}",
+            "-cp",
+            f"{libs}/*",
+            main,
+            *args,
+        ]
+
+    def up(self) -> bool:
+        """Start the broker if it is not running; True when this call started it."""
+        if self.pid() is not None:
+            return False
+        for port in (self.port, self.controller_port):
+            if port_open("127.0.0.1", port):
+                msg = (
+                    f"port {port} is taken by another program; set CME_KAFKA_PORT to a free "
+                    "port, or point CME_KAFKA_BOOTSTRAP_SERVERS at that broker instead"
+                )
+                raise ServiceError(msg)
+        libs = fetch_jars()
+        self._write_config()
+        if not (self.log_dirs / "meta.properties").exists():
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            result = subprocess.run(
+                self._java(
+                    libs,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(self.config),
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                msg = f"formatting Kafka storage failed: {result.stderr or result.stdout}"
+                raise ServiceError(msg)
+        print(f"starting Apache Kafka on {self.bootstrap} (log {self.log}) ...", flush=True)
+        log_start = self.log.stat().st_size if self.log.exists() else 0
+        with self.stdout_log.open("ab") as out:
+            process = subprocess.Popen(
+                self._java(libs, "kafka.Kafka", str(self.config), heap="768m"),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                msg = (
+                    f"Kafka exited with code {process.returncode}; read {self.log} and "
+                    f"{self.stdout_log}\n{tail(self.stdout_log)}"
+                )
+                raise ServiceError(msg)
+            started = "Kafka Server started" in _text(self.log)[log_start:]
+            return started and port_open("127.0.0.1", self.port)
+
+        wait_until(ready, timeout=90, what="Kafka", log=self.log)
+        return True
+
+    def down(self) -> bool:
+        pid = self.pid()
+        if pid is None:
+            return False
+        print("stopping Apache Kafka ...", flush=True)
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if pid_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,124 @@
+"""`scripts/services up|down|status|env`: the project's own services, or configured ones.
+
+When CME_DATABASE_URL / CME_KAFKA_BOOTSTRAP_SERVERS point at existing servers,
+those are used and nothing is started; otherwise the project starts a private
+PostgreSQL cluster and a KRaft broker under CME_DATA_DIR (default ``.local``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cme.db.roles import passwords_file
+from cme.db.setup import setup_database
+from cme.services.common import ServiceStatus, port_open
+from cme.services.kafka import LocalKafka
+from cme.services.postgres import LocalPostgres
+from cme.services.topics import ensure_topics, required_topics
+from cme.settings import Settings, load_settings
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which services are ours to manage and which are configured elsewhere."""
+
+    settings: Settings
+    postgres: LocalPostgres | None
+    kafka: LocalKafka | None
+
+    @property
+    def database_url(self) -> str:
+        if self.postgres is not None:
+            return self.postgres.url
+        return self.settings.require_database_url()
+
+    @property
+    def bootstrap(self) -> str:
+        if self.kafka is not None:
+            return self.kafka.bootstrap
+        return self.settings.require_kafka()
+
+
+def plan(settings: Settings | None = None) -> Plan:
+    settings = settings or load_settings()
+    pg_port = int(os.environ.get("CME_PG_PORT", "54329"))
+    kafka_port = int(os.environ.get("CME_KAFKA_PORT", "19092"))
+    return Plan(
+        settings=settings,
+        postgres=None if settings.database_url else LocalPostgres(settings.data_dir, pg_port),
+        kafka=None
+        if settings.kafka_bootstrap_servers
+        else LocalKafka(settings.data_dir, kafka_port),
+    )
+
+
+def up(p: Plan) -> list[str]:
+    """Start what is ours and not running, then set up roles and topics; names what started."""
+    started = []
+    if p.postgres is not None and p.postgres.up():
+        started.append("postgresql")
+    if p.kafka is not None and p.kafka.up():
+        started.append("kafka")
+    configured = p.settings.model_copy(
+        update={"database_url": p.database_url, "kafka_bootstrap_servers": p.bootstrap}
+    )
+    setup_database(configured)
+    created = ensure_topics(p.bootstrap, required_topics(configured))
+    if created:
+        print(f"created topics: {', '.join(created)}", flush=True)
+    return started
+
+
+def down(p: Plan) -> list[str]:
+    stopped = []
+    if p.kafka is not None and p.kafka.down():
+        stopped.append("kafka")
+    if p.postgres is not None and p.postgres.down():
+        stopped.append("postgresql")
+    return stopped
+
+
+def statuses(p: Plan) -> list[ServiceStatus]:
+    result = []
+    if p.postgres is not None:
+        result.append(p.postgres.status())
+    else:
+        result.append(_external("postgresql", p.settings.require_database_url()))
+    if p.kafka is not None:
+        result.append(p.kafka.status())
+    else:
+        result.append(_external("kafka", p.settings.require_kafka()))
+    return result
+
+
+def _external(name: str, where: str) -> ServiceStatus:
+    if "://" in where:
+        parts = urlsplit(where)
+        host, port = parts.hostname or "", parts.port or 5432
+        shown = f"{host}:{port}{parts.path}"
+    else:
+        host, _, port_text = where.split(",", maxsplit=1)[0].rpartition(":")
+        port, shown = int(port_text), where
+    return ServiceStatus(
+        name=name,
+        running=port_open(host, port),
+        where=shown,
+        pid=None,
+        managed=False,
+        log=None,
+        detail="configured, not started by this project",
+    )
+
+
+def env_lines(p: Plan) -> list[str]:
+    """Shell lines that point the project's processes at these services."""
+    values = {
+        "CME_MODE": "services",
+        "CME_DATABASE_URL": p.database_url,
+        "CME_DB_PASSWORDS_FILE": str(passwords_file(p.settings)),
+        "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
+    }
+    return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]

@@ -1,0 +1,162 @@
+"""One typed settings object, read from ``CME_*`` environment variables.
+
+Every worker, script and test reads configuration through :func:`load_settings`
+so that a missing or malformed value fails in one place, naming the variable,
+before any data is touched. Secrets are ``SecretStr`` so they never appear in a
+``repr``, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Mode(StrEnum):
+    """Where the system keeps its state."""
+
+    EMBEDDED = "embedded"  # SQLite files, projections fed in-process
+    SERVICES = "services"  # PostgreSQL and Apache Kafka
+
+
+class ConfigurationError(Exception):
+    """A CME_* setting is missing or malformed; the message names the variable."""
+
+
+def _check_postgres_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgresql", "postgres"):
+        msg = "must be a postgresql:// URL, e.g. postgresql://user:password@127.0.0.1:54329/cme"
+        raise ValueError(msg)
+    if not parts.hostname or not parts.path.strip("/"):
+        msg = "must name a host and a database, e.g. postgresql://user:pw@127.0.0.1:54329/cme"
+        raise ValueError(msg)
+    return value
+
+
+def _check_bootstrap(value: str | None) -> str | None:
+    if value is None:
+        return None
+    for server in value.split(","):
+        host, _, port = server.strip().rpartition(":")
+        if not host or not port.isdigit():
+            msg = f"each server must be host:port, got {server.strip()!r}"
+            raise ValueError(msg)
+    return value
+
+
+PostgresUrl = Annotated[str | None, AfterValidator(_check_postgres_url)]
+BootstrapServers = Annotated[str | None, AfterValidator(_check_bootstrap)]
+
+
+class Settings(BaseSettings):
+    """Configuration of every CME process; see the table in README.md."""
+
+    model_config = SettingsConfigDict(env_prefix="CME_", extra="ignore", frozen=True)
+
+    mode: Mode | None = Field(
+        default=None,
+        description="embedded or services; defaults to services when CME_DATABASE_URL is set",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".local",
+        description="Folder for embedded SQLite files, local services and dev secrets",
+    )
+    database_url: PostgresUrl = Field(
+        default=None,
+        description="Administrative PostgreSQL URL, used to create schemas and roles",
+    )
+    db_passwords_file: Path | None = Field(
+        default=None,
+        description="JSON file of the per-role database passwords written by `cme db setup`",
+    )
+    kafka_bootstrap_servers: BootstrapServers = Field(
+        default=None, description="Comma-separated host:port list of Kafka brokers"
+    )
+    topic_upstream: str = "cme.upstream.v1"
+    topic_quarantine: str = "cme.upstream.quarantine.v1"
+    topic_events: str = "cme.events.v1"
+    kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    kek: SecretStr | None = Field(
+        default=None,
+        description="Key-encryption keys as 'id:base64[,id:base64...]', the first is current",
+    )
+    kek_file: Path | None = Field(
+        default=None, description="File with one 'id base64' KEK per line, the first is current"
+    )
+    index_key: SecretStr | None = Field(
+        default=None, description="base64 256-bit key for the blind index (HMAC-SHA256)"
+    )
+    index_key_file: Path | None = None
+    key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
+    key_cache_size: int = Field(default=10_000, ge=1)
+
+    @model_validator(mode="after")
+    def _services_need_urls(self) -> Settings:
+        if self.mode is Mode.SERVICES and self.database_url is None:
+            msg = (
+                "CME_MODE=services needs CME_DATABASE_URL; start local services with "
+                '`scripts/services up` and `eval "$(scripts/services env)"`'
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def effective_mode(self) -> Mode:
+        """Services when a database is configured, else the embedded default."""
+        if self.mode is not None:
+            return self.mode
+        return Mode.SERVICES if self.database_url else Mode.EMBEDDED
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def require_kafka(self) -> str:
+        """Bootstrap servers, or an error that says how to get a broker."""
+        if not self.kafka_bootstrap_servers:
+            msg = (
+                "CME_KAFKA_BOOTSTRAP_SERVERS is not set; start the local broker with "
+                '`scripts/services up` and `eval "$(scripts/services env)"`'
+            )
+            raise ConfigurationError(msg)
+        return self.kafka_bootstrap_servers
+
+    def require_database_url(self) -> str:
+        """The admin URL, or an error that says how to get a database."""
+        if not self.database_url:
+            msg = (
+                "CME_DATABASE_URL is not set; start the local PostgreSQL with "
+                '`scripts/services up` and `eval "$(scripts/services env)"`'
+            )
+            raise ConfigurationError(msg)
+        return self.database_url
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one message per variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            variable = f"CME_{field.upper()}" if error["loc"] else "CME settings"
+            # Never echo the offending value: it may be a secret.
+            problems.append(f"{variable}: {error['msg']}")
+        raise ConfigurationError("; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Long-running Kafka workers: intake, relay, projector and ledger."""

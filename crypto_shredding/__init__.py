@@ -1,0 +1,1 @@
+"""Per-child envelope encryption, so that destroying one key erases one child everywhere."""

@@ -1,0 +1,1 @@
+"""Pure functions from events to read-model changes, and the read schemas."""

@@ -1,0 +1,100 @@
+"""The real broker: an idempotent producer and a consumer group with manual commits."""
+
+from __future__ import annotations
+
+import uuid
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from tests.conftest import Services
+
+
+def _fresh_topic(bootstrap: str, partitions: int = 3) -> str:
+    name = f"test.roundtrip.{uuid.uuid4().hex[:12]}"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        admin.close()
+    return name
+
+
+def _consume(consumer: KafkaConsumer, count: int) -> list[tuple[bytes, bytes, int, int]]:
+    got: list[tuple[bytes, bytes, int, int]] = []
+    for _ in range(60):
+        for records in consumer.poll(timeout_ms=500).values():
+            got.extend((r.key, r.value, r.partition, r.offset) for r in records)
+        if len(got) >= count:
+            break
+    return got
+
+
+def test_project_topics_exist_with_partitions(services: Services) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=services.bootstrap)
+    try:
+        topics = consumer.topics()
+        for name in (services.settings.topic_upstream, services.settings.topic_events):
+            assert name in topics
+            assert len(consumer.partitions_for_topic(name)) == services.settings.kafka_partitions
+        assert services.settings.topic_quarantine in topics
+    finally:
+        consumer.close()
+
+
+def test_group_round_trip_with_manual_commits(services: Services) -> None:
+    topic = _fresh_topic(services.bootstrap)
+    group = f"cme-test-{uuid.uuid4().hex[:8]}"
+
+    # Publish ten keyed messages with acks=all and the idempotent producer.
+    producer = KafkaProducer(
+        bootstrap_servers=services.bootstrap, acks="all", enable_idempotence=True
+    )
+    for i in range(10):
+        producer.send(topic, key=f"child-{i % 3}".encode(), value=f"message-{i}".encode())
+    producer.flush()
+    producer.close()
+
+    # Read them in a group without auto-commit, committing only half.
+    first = KafkaConsumer(
+        topic,
+        bootstrap_servers=services.bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    received = _consume(first, 10)
+    assert sorted(v for _, v, _, _ in received) == sorted(
+        f"message-{i}".encode() for i in range(10)
+    )
+
+    # The same key always lands on the same partition, so one child's messages stay ordered.
+    partitions_by_key: dict[bytes, set[int]] = {}
+    for key, _, partition, _ in received:
+        partitions_by_key.setdefault(key, set()).add(partition)
+    assert all(len(p) == 1 for p in partitions_by_key.values())
+
+    # Commit offset+1 of the first message of each partition: that is the next to read.
+    from kafka.structs import OffsetAndMetadata
+
+    firsts: dict[int, int] = {}
+    for _, _, partition, offset in received:
+        firsts[partition] = min(offset, firsts.get(partition, offset))
+    first.commit(
+        {TopicPartition(topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in firsts.items()}
+    )
+    first.close(autocommit=False)
+
+    # A new member of the group resumes after the committed offsets: nothing lost, nothing doubled.
+    second = KafkaConsumer(
+        topic,
+        bootstrap_servers=services.bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    rest = _consume(second, 10 - len(firsts))
+    second.close(autocommit=False)
+    assert len(rest) == 10 - len(firsts)
+    seen = {(p, o) for _, _, p, o in rest}
+    assert not seen & {(p, o) for p, o in firsts.items()}

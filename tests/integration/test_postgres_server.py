@@ -1,0 +1,40 @@
+"""The real PostgreSQL: a round trip, and the least-privilege roles of the design."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from cme.db.roles import Role, role_url
+from tests.conftest import Services
+
+
+def test_round_trip(services: Services) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("CREATE TEMP TABLE probe (id int PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO probe VALUES (%s, %s)", (1, "synthetic"))
+        row = conn.execute("SELECT note FROM probe WHERE id = 1").fetchone()
+    assert row == ("synthetic",)
+
+
+@pytest.mark.parametrize("role", [Role.WRITER, Role.CASEWORKER, Role.AUDITOR, Role.PROJECTOR])
+def test_only_the_keystore_role_reads_keys(services: Services, role: Role) -> None:
+    with (
+        psycopg.connect(role_url(services.settings, role)) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("SELECT count(*) FROM keystore.data_keys")
+
+
+def test_keystore_role_reads_keys(services: Services) -> None:
+    with psycopg.connect(role_url(services.settings, Role.KEYSTORE)) as conn:
+        count = conn.execute("SELECT count(*) FROM keystore.data_keys").fetchone()
+    assert count is not None and count[0] >= 0
+
+
+def test_caseworker_cannot_read_event_store_or_ledger(services: Services) -> None:
+    with psycopg.connect(role_url(services.settings, Role.CASEWORKER)) as conn:
+        for schema in ("eventstore", "ledger", "matching"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"CREATE TEMP TABLE t AS SELECT 1 FROM {schema}.nothing")  # noqa: S608
+            conn.rollback()
