@@ -1,0 +1,109 @@
+"""Composition root: builds the application and its adapters for the configured mode.
+
+Embedded mode keeps the event store, the key store and the blind index in
+three SQLite files; services mode uses PostgreSQL, each part through its own
+least-privilege role. The domain code is the same in both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from urllib.parse import unquote, urlsplit
+
+from psycopg_pool import ConnectionPool
+
+from cme.db.roles import Role, role_url
+from cme.secrets import load_index_key, load_kek_ring
+from cme.settings import Mode, Settings
+from crypto_shredding.blind_index import BlindIndex, BlindIndexStore
+from crypto_shredding.data_keys import DataKeys
+from crypto_shredding.keystore import KeyStore
+from crypto_shredding.postgres import PostgresBlindIndex, PostgresKeyStore
+from crypto_shredding.sqlite import SqliteBlindIndexStore, SqliteKeyStore
+from domain.application import CMEApplication
+
+
+def postgres_env(url: str, schema: str) -> dict[str, str]:
+    """The eventsourcing library's POSTGRES_* settings for one role's URL."""
+    parts = urlsplit(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or ""),
+        "POSTGRES_PASSWORD": unquote(parts.password or ""),
+        "POSTGRES_SCHEMA": schema,
+        "POSTGRES_POOL_SIZE": "4",
+        "CREATE_TABLE": "y",
+    }
+
+
+def open_pool(url: str, name: str, max_size: int = 4) -> ConnectionPool:
+    pool = ConnectionPool(url, min_size=1, max_size=max_size, name=name, open=False)
+    pool.open(wait=True, timeout=15)
+    return pool
+
+
+def key_and_index_stores(
+    settings: Settings,
+) -> tuple[KeyStore, BlindIndexStore, list[Callable[[], None]]]:
+    if settings.effective_mode is Mode.EMBEDDED:
+        folder = settings.data_dir / "embedded"
+        keystore = SqliteKeyStore(folder / "keystore.db")
+        index = SqliteBlindIndexStore(folder / "matching.db")
+        return keystore, index, [keystore.close, index.close]
+    key_pool = open_pool(role_url(settings, Role.KEYSTORE), "cme-keystore")
+    index_pool = open_pool(role_url(settings, Role.WRITER), "cme-matching")
+    return (
+        PostgresKeyStore(key_pool),
+        PostgresBlindIndex(index_pool),
+        [key_pool.close, index_pool.close],
+    )
+
+
+def event_store_env(settings: Settings) -> dict[str, str]:
+    if settings.effective_mode is Mode.EMBEDDED:
+        folder = settings.data_dir / "embedded"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(folder / "events.db"),
+        }
+    return postgres_env(role_url(settings, Role.WRITER), "eventstore")
+
+
+class Closing(CMEApplication):
+    """The application plus the adapters it owns, closed together."""
+
+    closers: list[Callable[[], None]]
+
+    def close(self) -> None:
+        super().close()
+        for close in getattr(self, "closers", []):
+            close()
+
+
+def build_application(
+    settings: Settings,
+    *,
+    today: Callable[[], date] = date.today,
+    seal_personal: bool = True,
+) -> CMEApplication:
+    keystore, index_store, closers = key_and_index_stores(settings)
+    data_keys = DataKeys(
+        keystore,
+        load_kek_ring(settings),
+        ttl=settings.key_cache_seconds,
+        maxsize=settings.key_cache_size,
+    )
+    app = Closing(
+        event_store_env(settings),
+        data_keys=data_keys,
+        blind_index=BlindIndex(load_index_key(settings), index_store),
+        today=today,
+        seal_personal=seal_personal,
+    )
+    app.closers = closers
+    return app

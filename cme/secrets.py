@@ -1,0 +1,52 @@
+"""Key material from configuration: the KEK ring and the blind-index key.
+
+Production sets CME_KEK / CME_KEK_FILE and CME_INDEX_KEY / CME_INDEX_KEY_FILE
+from its key management; a development checkout gets generated files under
+``$CME_DATA_DIR/secrets`` (mode 0600) with a note saying so.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+from cme.settings import ConfigurationError, Settings
+from crypto_shredding.kek import KekRing, generate_dev_secret_file, new_kek_line, parse_keks
+from crypto_shredding.sealing import KEY_BYTES, new_key
+
+
+def load_kek_ring(settings: Settings) -> KekRing:
+    if settings.kek is not None:
+        return KekRing(parse_keks(settings.kek.get_secret_value(), "CME_KEK"))
+    path = settings.kek_file or settings.secrets_dir / "kek"
+    if settings.kek_file is None and not path.exists():
+        generate_dev_secret_file(path, "key-encryption key", new_kek_line())
+    if not path.exists():
+        msg = f"CME_KEK_FILE: {path} does not exist"
+        raise ConfigurationError(msg)
+    return KekRing(parse_keks(path.read_text(), "CME_KEK_FILE"))
+
+
+def load_index_key(settings: Settings) -> bytes:
+    if settings.index_key is not None:
+        return _decode_key(settings.index_key.get_secret_value(), "CME_INDEX_KEY")
+    path: Path = settings.index_key_file or settings.secrets_dir / "index-key"
+    if settings.index_key_file is None and not path.exists():
+        generate_dev_secret_file(path, "blind-index key", base64.b64encode(new_key()).decode())
+    if not path.exists():
+        msg = f"CME_INDEX_KEY_FILE: {path} does not exist"
+        raise ConfigurationError(msg)
+    return _decode_key(path.read_text().strip(), "CME_INDEX_KEY_FILE")
+
+
+def _decode_key(text: str, variable: str) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        msg = f"{variable}: not valid base64"
+        raise ConfigurationError(msg) from None
+    if len(key) != KEY_BYTES:
+        msg = f"{variable}: must be 32 bytes (256 bits), got {len(key)}"
+        raise ConfigurationError(msg)
+    return key

@@ -1,0 +1,109 @@
+"""Blind index: find a child by UPN, or by surname and date of birth, without decrypting.
+
+Each identifier is normalised and hashed with HMAC-SHA256 under an index key
+that is separate from every data key and KEK. An HMAC of a name is still
+personal data, so a child's rows are deleted when that child is shredded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from typing import Protocol
+from uuid import UUID
+
+UPN = "upn"
+SURNAME_DOB = "surname+dob"
+
+
+def normalise_upn(upn: str) -> str:
+    return "".join(upn.split()).upper()
+
+
+def normalise_surname(surname: str) -> str:
+    """Case, accents, spaces, hyphens and apostrophes do not make a different person."""
+    decomposed = unicodedata.normalize("NFKD", surname)
+    return "".join(c for c in decomposed if c.isalpha()).casefold()
+
+
+class BlindIndexStore(Protocol):
+    """Storage of (child, kind, digest) rows."""
+
+    def add(self, child_id: UUID, entries: Iterable[tuple[str, bytes]]) -> None: ...
+
+    def find(self, kind: str, digest: bytes) -> list[UUID]: ...
+
+    def remove_child(self, child_id: UUID) -> int: ...
+
+    def remove_entries(self, child_id: UUID, kind: str) -> None: ...
+
+
+class BlindIndex:
+    """Computes digests and keeps them in a :class:`BlindIndexStore`."""
+
+    def __init__(self, key: bytes, store: BlindIndexStore) -> None:
+        self._key = key
+        self.store = store
+
+    def digest(self, kind: str, normalised: str) -> bytes:
+        message = kind.encode() + b"\x00" + normalised.encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def entries(
+        self, upn: str | None, surname: str, date_of_birth: date
+    ) -> list[tuple[str, bytes]]:
+        result = [(SURNAME_DOB, self._surname_dob(surname, date_of_birth))]
+        if upn:
+            result.append((UPN, self.digest(UPN, normalise_upn(upn))))
+        return result
+
+    def _surname_dob(self, surname: str, date_of_birth: date) -> bytes:
+        return self.digest(SURNAME_DOB, f"{normalise_surname(surname)}|{date_of_birth.isoformat()}")
+
+    def index(self, child_id: UUID, upn: str | None, surname: str, date_of_birth: date) -> None:
+        self.store.add(child_id, self.entries(upn, surname, date_of_birth))
+
+    def reindex(self, child_id: UUID, upn: str | None, surname: str, date_of_birth: date) -> None:
+        """After a rectification the old identifiers must stop matching."""
+        self.store.remove_child(child_id)
+        self.index(child_id, upn, surname, date_of_birth)
+
+    def find_by_upn(self, upn: str) -> list[UUID]:
+        return self.store.find(UPN, self.digest(UPN, normalise_upn(upn)))
+
+    def find_by_surname_and_dob(self, surname: str, date_of_birth: date) -> list[UUID]:
+        return self.store.find(SURNAME_DOB, self._surname_dob(surname, date_of_birth))
+
+    def forget(self, child_id: UUID) -> int:
+        return self.store.remove_child(child_id)
+
+
+class InMemoryBlindIndexStore:
+    """Blind index rows in a list, for unit tests."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[UUID, str, bytes]] = []
+        self._lock = threading.Lock()
+
+    def add(self, child_id: UUID, entries: Iterable[tuple[str, bytes]]) -> None:
+        with self._lock:
+            for kind, digest in entries:
+                if (child_id, kind, digest) not in self._rows:
+                    self._rows.append((child_id, kind, digest))
+
+    def find(self, kind: str, digest: bytes) -> list[UUID]:
+        return [c for c, k, d in self._rows if k == kind and d == digest]
+
+    def remove_child(self, child_id: UUID) -> int:
+        with self._lock:
+            before = len(self._rows)
+            self._rows = [r for r in self._rows if r[0] != child_id]
+            return before - len(self._rows)
+
+    def remove_entries(self, child_id: UUID, kind: str) -> None:
+        with self._lock:
+            self._rows = [r for r in self._rows if not (r[0] == child_id and r[1] == kind)]

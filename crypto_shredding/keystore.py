@@ -1,0 +1,111 @@
+"""The key store port: wrapped data keys, their expiry, and tombstones of destroyed keys.
+
+Only wrapped keys are stored; the expiry (the child's 25th birthday) is kept in
+clear so the shredding job can find what is due without decrypting anything,
+and a tombstone records when and why a key was destroyed (no personal data),
+so readers can say "shredded on DATE" rather than "unknown".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Protocol
+from uuid import UUID
+
+
+@dataclass(frozen=True, repr=False)
+class WrappedKey:
+    """A data key as stored: wrapped under the KEK ``kek_id``."""
+
+    child_id: UUID
+    kek_id: str
+    wrapped: bytes
+    expires_on: date | None
+
+    def __repr__(self) -> str:
+        return f"WrappedKey(child_id={self.child_id}, kek_id={self.kek_id!r})"
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """Proof that a key existed and was destroyed, and why."""
+
+    child_id: UUID
+    destroyed_at: datetime
+    reason: str
+
+
+class KeyStore(Protocol):
+    """Where wrapped data keys live; one adapter per backend."""
+
+    def add(self, keys: Sequence[WrappedKey]) -> None:
+        """Store new keys; a child that already has a key keeps it."""
+
+    def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]: ...
+
+    def tombstones(self, child_ids: Iterable[UUID]) -> dict[UUID, Tombstone]: ...
+
+    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
+        """Delete the key and write its tombstone atomically; False if already gone."""
+
+    def set_expiry(self, child_id: UUID, expires_on: date | None) -> None: ...
+
+    def due(self, on: date, limit: int) -> list[UUID]:
+        """Children whose key expires on or before ``on``."""
+
+    def scan(self, batch: int) -> Iterator[list[WrappedKey]]:
+        """Every live key, in batches (for KEK rotation)."""
+
+    def rewrap(self, keys: Sequence[WrappedKey]) -> None:
+        """Replace the wrapping of existing keys (same child, new KEK)."""
+
+
+class InMemoryKeyStore:
+    """A key store in a dict, for unit tests and benchmarks' references."""
+
+    def __init__(self) -> None:
+        self._keys: dict[UUID, WrappedKey] = {}
+        self._tombstones: dict[UUID, Tombstone] = {}
+        self._lock = threading.Lock()
+
+    def add(self, keys: Sequence[WrappedKey]) -> None:
+        with self._lock:
+            for key in keys:
+                if key.child_id not in self._tombstones:
+                    self._keys.setdefault(key.child_id, key)
+
+    def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
+        return {c: self._keys[c] for c in child_ids if c in self._keys}
+
+    def tombstones(self, child_ids: Iterable[UUID]) -> dict[UUID, Tombstone]:
+        return {c: self._tombstones[c] for c in child_ids if c in self._tombstones}
+
+    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
+        with self._lock:
+            if self._keys.pop(child_id, None) is None:
+                return False
+            self._tombstones[child_id] = Tombstone(child_id, destroyed_at, reason)
+            return True
+
+    def set_expiry(self, child_id: UUID, expires_on: date | None) -> None:
+        with self._lock:
+            if child_id in self._keys:
+                self._keys[child_id] = replace(self._keys[child_id], expires_on=expires_on)
+
+    def due(self, on: date, limit: int) -> list[UUID]:
+        due = [k.child_id for k in self._keys.values() if k.expires_on and k.expires_on <= on]
+        return due[:limit]
+
+    def scan(self, batch: int) -> Iterator[list[WrappedKey]]:
+        keys = list(self._keys.values())
+        for start in range(0, len(keys), batch):
+            yield keys[start : start + batch]
+
+    def rewrap(self, keys: Sequence[WrappedKey]) -> None:
+        with self._lock:
+            for key in keys:
+                if key.child_id in self._keys:
+                    self._keys[key.child_id] = key

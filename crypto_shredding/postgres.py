@@ -1,0 +1,148 @@
+"""PostgreSQL adapters: the key store (role cme_keystore) and the blind index (cme_writer).
+
+Tables are created by ``cme db setup`` (cme/db/setup.sql) so each role needs
+only the privileges it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+from crypto_shredding.keystore import Tombstone, WrappedKey
+
+
+class PostgresKeyStore:
+    """``keystore.data_keys`` and ``keystore.destroyed_keys``."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def add(self, keys: Sequence[WrappedKey]) -> None:
+        if not keys:
+            return
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO keystore.data_keys (child_id, kek_id, wrapped_key, expires_on) "
+                "SELECT %s, %s, %s, %s WHERE NOT EXISTS "
+                "(SELECT 1 FROM keystore.destroyed_keys WHERE child_id = %s) "
+                "ON CONFLICT (child_id) DO NOTHING",
+                [(k.child_id, k.kek_id, k.wrapped, k.expires_on, k.child_id) for k in keys],
+            )
+
+    def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
+        ids = list(child_ids)
+        if not ids:
+            return {}
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT child_id, kek_id, wrapped_key, expires_on FROM keystore.data_keys "
+                "WHERE child_id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+        return {r[0]: WrappedKey(r[0], r[1], bytes(r[2]), r[3]) for r in rows}
+
+    def tombstones(self, child_ids: Iterable[UUID]) -> dict[UUID, Tombstone]:
+        ids = list(child_ids)
+        if not ids:
+            return {}
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT child_id, destroyed_at, reason FROM keystore.destroyed_keys "
+                "WHERE child_id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+        return {r[0]: Tombstone(r[0], r[1], r[2]) for r in rows}
+
+    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
+        with self._pool.connection() as conn, conn.transaction():
+            deleted = conn.execute(
+                "DELETE FROM keystore.data_keys WHERE child_id = %s", (child_id,)
+            ).rowcount
+            if deleted:
+                conn.execute(
+                    "INSERT INTO keystore.destroyed_keys (child_id, destroyed_at, reason) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (child_id) DO NOTHING",
+                    (child_id, destroyed_at, reason),
+                )
+        return bool(deleted)
+
+    def set_expiry(self, child_id: UUID, expires_on: date | None) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE keystore.data_keys SET expires_on = %s WHERE child_id = %s",
+                (expires_on, child_id),
+            )
+
+    def due(self, on: date, limit: int) -> list[UUID]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT child_id FROM keystore.data_keys WHERE expires_on <= %s "
+                "ORDER BY expires_on, child_id LIMIT %s",
+                (on, limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def scan(self, batch: int) -> Iterator[list[WrappedKey]]:
+        after = UUID(int=0)
+        while True:
+            with self._pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT child_id, kek_id, wrapped_key, expires_on FROM keystore.data_keys "
+                    "WHERE child_id > %s ORDER BY child_id LIMIT %s",
+                    (after, batch),
+                ).fetchall()
+            if not rows:
+                return
+            yield [WrappedKey(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+            after = rows[-1][0]
+
+    def rewrap(self, keys: Sequence[WrappedKey]) -> None:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE keystore.data_keys SET kek_id = %s, wrapped_key = %s WHERE child_id = %s",
+                [(k.kek_id, k.wrapped, k.child_id) for k in keys],
+            )
+
+
+class PostgresBlindIndex:
+    """``matching.blind_index``: HMAC digests of normalised identifiers, per child."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+
+    def add(self, child_id: UUID, entries: Iterable[tuple[str, bytes]]) -> None:
+        rows = [(child_id, kind, digest) for kind, digest in entries]
+        if not rows:
+            return
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO matching.blind_index (child_id, kind, digest) VALUES (%s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+
+    def find(self, kind: str, digest: bytes) -> list[UUID]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT child_id FROM matching.blind_index WHERE kind = %s AND digest = %s "
+                "ORDER BY created_at",
+                (kind, digest),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def remove_child(self, child_id: UUID) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "DELETE FROM matching.blind_index WHERE child_id = %s", (child_id,)
+            ).rowcount
+
+    def remove_entries(self, child_id: UUID, kind: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM matching.blind_index WHERE child_id = %s AND kind = %s",
+                (child_id, kind),
+            )

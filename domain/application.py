@@ -1,0 +1,465 @@
+"""The CME application: the use cases, on the eventsourcing library's Application.
+
+Each method takes a validated command, loads the aggregates it needs, calls
+their command methods and saves the new events in one transaction. The mapper
+that seals personal data is built here from the injected data keys, so every
+path into the event store goes through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
+
+from crypto_shredding.blind_index import BlindIndex
+from crypto_shredding.data_keys import DataKeys
+from crypto_shredding.mapper import PersonalDataMapper
+from domain import commands as c
+from domain.case import Case
+from domain.child import Child
+from domain.disclosure import Disclosure
+from domain.errors import (
+    CaseNotFoundError,
+    ChildNotFoundError,
+    DuplicateChildError,
+    NotFoundError,
+    RightsRequestNotFoundError,
+)
+from domain.rights_request import RightsRequest
+from domain.values import RefusalReason, RightsRequestType, ShredReason
+
+TCommand = TypeVar("TCommand", bound=c.Command)
+TAggregate = TypeVar("TAggregate", Child, Case, Disclosure, RightsRequest)
+
+
+class DateAsISO(Transcoding):
+    """The library transcodes datetimes but not dates; CME events are full of dates."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class DisclosureOutcome:
+    """What happened to a disclosure request: made, or refused with a reason."""
+
+    disclosure_id: UUID
+    made: bool
+    refusal_reason: RefusalReason | None = None
+
+
+class CMEApplication(Application[UUID]):
+    """Children Missing Education: children, cases, disclosures and rights requests."""
+
+    name = "CME"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        data_keys: DataKeys,
+        blind_index: BlindIndex,
+        today: Callable[[], date] = date.today,
+        seal_personal: bool = True,
+    ) -> None:
+        self.data_keys = data_keys
+        self.blind_index = blind_index
+        self.today = today
+        self._seal_personal = seal_personal
+        super().__init__(env)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PersonalDataMapper(
+            self.construct_transcoder(), self.data_keys, seal_personal=self._seal_personal
+        )
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def _valid(self, command_type: type[TCommand], command: Any) -> TCommand:
+        return c.validate(command_type, command, today=self.today())
+
+    def _get(self, aggregate_type: type[TAggregate], ident: UUID) -> TAggregate:
+        errors: dict[type[Any], Callable[[UUID], NotFoundError]] = {
+            Child: ChildNotFoundError,
+            Case: CaseNotFoundError,
+            RightsRequest: RightsRequestNotFoundError,
+        }
+        try:
+            aggregate: object = self.repository.get(ident)
+        except AggregateNotFoundError:
+            raise errors.get(aggregate_type, ChildNotFoundError)(ident) from None
+        if not isinstance(aggregate, aggregate_type):
+            raise errors.get(aggregate_type, ChildNotFoundError)(ident)
+        return aggregate
+
+    # -- children ----------------------------------------------------------------
+
+    def register_child(self, command: c.RegisterChild | dict[str, Any]) -> UUID:
+        return self.register_children([command])[0]
+
+    def register_children(self, commands: Sequence[c.RegisterChild | dict[str, Any]]) -> list[UUID]:
+        """Register many children with one key-store round trip and one transaction."""
+        valid = [self._valid(c.RegisterChild, command) for command in commands]
+        upns = [cmd.details.upn for cmd in valid if cmd.details.upn]
+        if len(set(upns)) != len(upns):
+            msg = "two children in one batch share a UPN"
+            raise DuplicateChildError(msg, field="details.upn")
+        for upn in upns:
+            if self.blind_index.find_by_upn(upn):
+                msg = "a child with this UPN is already registered"
+                raise DuplicateChildError(msg, field="details.upn")
+        children = [
+            Child(
+                actor=cmd.actor,
+                personal=cmd.details.model_dump(mode="json"),
+                source=cmd.source.value,
+            )
+            for cmd in valid
+        ]
+        self.data_keys.create_many(
+            (child.id, cmd.details.retention_until())
+            for child, cmd in zip(children, valid, strict=True)
+        )
+        self.save(*children)
+        for child, cmd in zip(children, valid, strict=True):
+            details = cmd.details
+            self.blind_index.index(
+                child.id, details.upn, details.legal_surname, details.date_of_birth
+            )
+        return [child.id for child in children]
+
+    def get_child(self, child_id: UUID) -> Child:
+        return self._get(Child, child_id)
+
+    def find_child_by_upn(self, upn: str) -> UUID | None:
+        return self._first_live(self.blind_index.find_by_upn(upn))
+
+    def find_child_by_surname_and_dob(self, surname: str, date_of_birth: date) -> UUID | None:
+        return self._first_live(self.blind_index.find_by_surname_and_dob(surname, date_of_birth))
+
+    def _first_live(self, candidates: list[UUID]) -> UUID | None:
+        # An index row can outlive a failed save; only a stored, unshredded child matches.
+        for child_id in candidates:
+            try:
+                child = self.get_child(child_id)
+            except ChildNotFoundError:
+                continue
+            if not child.is_shredded:
+                return child_id
+        return None
+
+    def rectify_child_details(self, command: c.RectifyChildDetails | dict[str, Any]) -> list[str]:
+        """Correct a record; returns the names of the fields that changed."""
+        cmd = self._valid(c.RectifyChildDetails, command)
+        child = self.get_child(cmd.child_id)
+        before = child.current_details()
+        changed = child.rectify(cmd.actor, cmd.details, cmd.request_id)
+        if changed:
+            self.save(child)
+            after = cmd.details
+            if {"upn", "legal_surname", "date_of_birth"} & set(changed):
+                self.blind_index.reindex(
+                    child.id, after.upn, after.legal_surname, after.date_of_birth
+                )
+            if before.date_of_birth != after.date_of_birth:
+                self.data_keys.store.set_expiry(child.id, after.retention_until())
+        return changed
+
+    def change_address(self, command: c.ChangeAddress | dict[str, Any]) -> None:
+        cmd = self._valid(c.ChangeAddress, command)
+        child = self.get_child(cmd.child_id)
+        child.change_address(cmd.actor, cmd.address, cmd.effective_from, cmd.source.value)
+        self.save(child)
+
+    def record_school_registration(
+        self, command: c.RecordSchoolRegistration | dict[str, Any]
+    ) -> None:
+        cmd = self._valid(c.RecordSchoolRegistration, command)
+        child = self.get_child(cmd.child_id)
+        child.register_at_school(
+            actor=cmd.actor, school_urn=cmd.school_urn, on_roll_from=cmd.on_roll_from
+        )
+        self.save(child)
+
+    def remove_from_roll(self, command: c.RemoveFromRoll | dict[str, Any]) -> None:
+        cmd = self._valid(c.RemoveFromRoll, command)
+        child = self.get_child(cmd.child_id)
+        child.remove_from_roll(
+            actor=cmd.actor,
+            school_urn=cmd.school_urn,
+            removed_on=cmd.removed_on,
+            deletion_ground=cmd.deletion_ground.value,
+        )
+        self.save(child)
+
+    def notify_reduced_timetable(self, command: c.NotifyReducedTimetable | dict[str, Any]) -> None:
+        cmd = self._valid(c.NotifyReducedTimetable, command)
+        child = self.get_child(cmd.child_id)
+        child.notify_reduced_timetable(
+            actor=cmd.actor,
+            school_urn=cmd.school_urn,
+            hours_per_week=cmd.hours_per_week,
+            starts_on=cmd.starts_on,
+            review_on=cmd.review_on,
+        )
+        self.save(child)
+
+    def record_move_to_another_authority(
+        self, command: c.RecordMoveToAnotherAuthority | dict[str, Any]
+    ) -> None:
+        cmd = self._valid(c.RecordMoveToAnotherAuthority, command)
+        child = self.get_child(cmd.child_id)
+        child.record_move_to_authority(
+            actor=cmd.actor, la_code=cmd.la_code, moved_on=cmd.moved_on, confirmed=cmd.confirmed
+        )
+        self.save(child)
+
+    def record_move_abroad(self, command: c.RecordMoveAbroad | dict[str, Any]) -> None:
+        cmd = self._valid(c.RecordMoveAbroad, command)
+        child = self.get_child(cmd.child_id)
+        child.record_move_abroad(cmd.actor, cmd.destination_country, cmd.moved_on, cmd.confirmed)
+        self.save(child)
+
+    def place_legal_hold(self, command: c.PlaceLegalHold | dict[str, Any]) -> None:
+        cmd = self._valid(c.PlaceLegalHold, command)
+        child = self.get_child(cmd.child_id)
+        child.place_legal_hold(cmd.actor, cmd.hold_id, cmd.reason, cmd.authority)
+        self.save(child)
+
+    def release_legal_hold(self, command: c.ReleaseLegalHold | dict[str, Any]) -> None:
+        cmd = self._valid(c.ReleaseLegalHold, command)
+        child = self.get_child(cmd.child_id)
+        child.release_legal_hold(actor=cmd.actor, hold_id=cmd.hold_id)
+        self.save(child)
+
+    def lift_restriction(self, command: c.LiftRestriction | dict[str, Any]) -> None:
+        cmd = self._valid(c.LiftRestriction, command)
+        child = self.get_child(cmd.child_id)
+        child.lift_restriction(actor=cmd.actor, request_id=cmd.request_id)
+        self.save(child)
+
+    def record_personal_data_shredded(
+        self, child_id: UUID, reason: ShredReason, actor: str, at: datetime | None = None
+    ) -> None:
+        """Record (after the key is destroyed) that this child's personal data is gone."""
+        child = self.get_child(child_id)
+        if child.shredded_at is not None:
+            return
+        child.record_shredded(actor=actor, reason=reason.value, shredded_at=at or datetime.now(UTC))
+        self.save(child)
+
+    # -- cases -----------------------------------------------------------------
+
+    def open_case(self, command: c.OpenCase | dict[str, Any]) -> UUID:
+        cmd = self._valid(c.OpenCase, command)
+        child = self.get_child(cmd.child_id)
+        child.check_not_shredded()
+        personal = {
+            k: v
+            for k, v in {
+                "referrer_name": cmd.referrer_name,
+                "referrer_contact": cmd.referrer_contact,
+                "notes": cmd.notes,
+            }.items()
+            if v
+        }
+        case = Case(
+            actor=cmd.actor,
+            child_id=cmd.child_id,
+            source=cmd.source.value,
+            reason=cmd.reason.value,
+            referred_on=cmd.referred_on,
+            assigned_officer=cmd.assigned_officer,
+            personal=personal or None,
+        )
+        self.save(case)
+        return case.id
+
+    def get_case(self, case_id: UUID) -> Case:
+        return self._get(Case, case_id)
+
+    def record_enquiry(self, command: c.RecordEnquiry | dict[str, Any]) -> UUID:
+        cmd = self._valid(c.RecordEnquiry, command)
+        case = self.get_case(cmd.case_id)
+        enquiry_id = case.record_enquiry(
+            cmd.actor, cmd.made_on, cmd.agency.value, cmd.method.value, cmd.outcome.value, cmd.notes
+        )
+        self.save(case)
+        return enquiry_id
+
+    def change_case_status(self, command: c.ChangeCaseStatus | dict[str, Any]) -> None:
+        cmd = self._valid(c.ChangeCaseStatus, command)
+        case = self.get_case(cmd.case_id)
+        case.change_status(cmd.actor, cmd.status.value, cmd.changed_on)
+        self.save(case)
+
+    def record_support_decision(self, command: c.RecordSupportDecision | dict[str, Any]) -> UUID:
+        cmd = self._valid(c.RecordSupportDecision, command)
+        case = self.get_case(cmd.case_id)
+        decision_id = case.record_support_decision(
+            cmd.actor, cmd.decision, cmd.reason, cmd.decided_by, cmd.automated, cmd.rule_id
+        )
+        self.save(case)
+        return decision_id
+
+    def review_automated_decision(
+        self, command: c.ReviewAutomatedDecision | dict[str, Any]
+    ) -> None:
+        cmd = self._valid(c.ReviewAutomatedDecision, command)
+        case = self.get_case(cmd.case_id)
+        case.review_automated_decision(cmd.actor, cmd.decision_id, cmd.upheld, cmd.notes)
+        self.save(case)
+
+    def assign_officer(self, command: c.AssignOfficer | dict[str, Any]) -> None:
+        cmd = self._valid(c.AssignOfficer, command)
+        case = self.get_case(cmd.case_id)
+        case.assign_officer(cmd.actor, cmd.officer, cmd.next_action_due)
+        self.save(case)
+
+    def close_case(self, command: c.CloseCase | dict[str, Any]) -> None:
+        cmd = self._valid(c.CloseCase, command)
+        case = self.get_case(cmd.case_id)
+        case.close(cmd.actor, cmd.outcome.value, cmd.closed_on)
+        self.save(case)
+
+    # -- disclosures -----------------------------------------------------------------
+
+    def make_disclosure(self, command: c.MakeDisclosure | dict[str, Any]) -> DisclosureOutcome:
+        """Share information, unless the child's processing is restricted (then refuse).
+
+        A restriction is overridden only by a basis that UK GDPR Art 18(2)
+        allows; a refusal is recorded as an event like a disclosure.
+        """
+        cmd = self._valid(c.MakeDisclosure, command)
+        child = self.get_child(cmd.child_id)
+        common: dict[str, Any] = {
+            "actor": cmd.actor,
+            "child_id": cmd.child_id,
+            "case_id": cmd.case_id,
+            "recipient_agency": cmd.recipient_agency.value,
+            "recipient_organisation": cmd.recipient_organisation,
+            "purpose": cmd.purpose.value,
+            "lawful_basis": cmd.lawful_basis.value,
+            "categories": [category.value for category in cmd.categories],
+            "requested_by": cmd.requested_by,
+        }
+        refusal: RefusalReason | None = None
+        if child.is_shredded:
+            refusal = RefusalReason.PERSONAL_DATA_SHREDDED
+        elif child.is_restricted and not cmd.lawful_basis.overrides_restriction:
+            refusal = RefusalReason.PROCESSING_RESTRICTED
+        if refusal is not None:
+            refused = Disclosure.refuse(
+                **common, refused_on=cmd.disclosed_on, refusal_reason=refusal.value
+            )
+            self.save(refused)
+            return DisclosureOutcome(refused.id, made=False, refusal_reason=refusal)
+        made = Disclosure.make(
+            **common,
+            approved_by=cmd.approved_by,
+            disclosed_on=cmd.disclosed_on,
+            personal={"summary": cmd.summary} if cmd.summary else None,
+        )
+        self.save(made)
+        return DisclosureOutcome(made.id, made=True)
+
+    def record_information_received(
+        self, command: c.RecordInformationReceived | dict[str, Any]
+    ) -> UUID:
+        cmd = self._valid(c.RecordInformationReceived, command)
+        child = self.get_child(cmd.child_id)
+        child.check_not_shredded()
+        received = Disclosure.receive(
+            actor=cmd.actor,
+            child_id=cmd.child_id,
+            case_id=cmd.case_id,
+            source_agency=cmd.source_agency.value,
+            source_organisation=cmd.source_organisation,
+            categories=[category.value for category in cmd.categories],
+            received_on=cmd.received_on,
+            personal={"content": cmd.content} if cmd.content else None,
+        )
+        self.save(received)
+        return received.id
+
+    def get_disclosure(self, disclosure_id: UUID) -> Disclosure:
+        return self._get(Disclosure, disclosure_id)
+
+    # -- rights requests ---------------------------------------------------------------
+
+    def receive_rights_request(self, command: c.ReceiveRightsRequest | dict[str, Any]) -> UUID:
+        """Record a request; a restriction request restricts processing at once."""
+        cmd = self._valid(c.ReceiveRightsRequest, command)
+        child = self.get_child(cmd.child_id)
+        child.check_not_shredded()
+        personal = {"requester_name": cmd.requester_name}
+        if cmd.requester_contact:
+            personal["requester_contact"] = cmd.requester_contact
+        if cmd.details:
+            personal["details"] = cmd.details
+        request = RightsRequest(
+            actor=cmd.actor,
+            child_id=cmd.child_id,
+            request_type=cmd.request_type.value,
+            received_on=cmd.received_on,
+            personal=personal,
+        )
+        if cmd.request_type is RightsRequestType.RESTRICTION:
+            child.restrict_processing(actor=cmd.actor, request_id=request.id)
+        elif cmd.request_type is RightsRequestType.OBJECTION:
+            child.record_objection(actor=cmd.actor, request_id=request.id)
+        self.save(request, child)
+        return request.id
+
+    def get_rights_request(self, request_id: UUID) -> RightsRequest:
+        return self._get(RightsRequest, request_id)
+
+    def verify_identity(self, command: c.VerifyIdentity | dict[str, Any]) -> None:
+        cmd = self._valid(c.VerifyIdentity, command)
+        request = self.get_rights_request(cmd.request_id)
+        request.verify_identity(cmd.actor, cmd.verified_on)
+        self.save(request)
+
+    def stop_clock(self, command: c.StopClock | dict[str, Any]) -> None:
+        cmd = self._valid(c.StopClock, command)
+        request = self.get_rights_request(cmd.request_id)
+        request.stop_clock(cmd.actor, cmd.stopped_on, cmd.reason.value)
+        self.save(request)
+
+    def resume_clock(self, command: c.ResumeClock | dict[str, Any]) -> None:
+        cmd = self._valid(c.ResumeClock, command)
+        request = self.get_rights_request(cmd.request_id)
+        request.resume_clock(cmd.actor, cmd.resumed_on)
+        self.save(request)
+
+    def extend_request(self, command: c.ExtendRequest | dict[str, Any]) -> None:
+        cmd = self._valid(c.ExtendRequest, command)
+        request = self.get_rights_request(cmd.request_id)
+        request.extend(cmd.actor, cmd.months, cmd.reason)
+        self.save(request)
+
+    def decide_request(self, command: c.DecideRequest | dict[str, Any]) -> None:
+        cmd = self._valid(c.DecideRequest, command)
+        request = self.get_rights_request(cmd.request_id)
+        request.decide(cmd.actor, cmd.decision, cmd.decided_on, cmd.explanation)
+        self.save(request)
+
+    def close_request(self, command: c.CloseRequest | dict[str, Any]) -> None:
+        cmd = self._valid(c.CloseRequest, command)
+        request = self.get_rights_request(cmd.request_id)
+        request.close(cmd.actor, cmd.closed_on)
+        self.save(request)

@@ -1,0 +1,359 @@
+"""Commands: imperative pydantic models, validated before they reach an aggregate.
+
+:func:`validate` turns a pydantic error into an :class:`InvalidCommandError`
+that names each field and rule but never echoes the rejected value, which may
+be personal data. Rules that need "today" (a date of birth in the future) read
+it from the validation context, so tests and the shredding job control the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Self, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from domain.errors import InvalidCommandError, Violation
+from domain.personal import Address, ChildDetails, Name, Note, ShortText, add_years
+from domain.values import (
+    Agency,
+    CaseOutcome,
+    CaseStatus,
+    ClockStopReason,
+    DataCategory,
+    DeletionGround,
+    EnquiryMethod,
+    EnquiryOutcome,
+    LawfulBasis,
+    Purpose,
+    ReferralReason,
+    ReferralSource,
+    RequestDecision,
+    RightsRequestType,
+)
+
+Actor = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9._:@/-]{1,80}$"),
+]
+"""Who did it: a staff user id or an upstream system id (never a child's data)."""
+
+SchoolUrn = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+LaCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
+Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,80}$")]
+
+
+def _today(info: ValidationInfo) -> date:
+    context = info.context or {}
+    today = context.get("today")
+    return today if isinstance(today, date) else date.today()
+
+
+class Command(BaseModel):
+    """Base of all commands: immutable, no unknown fields, an actor on every one."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True
+    )
+
+    actor: Actor
+
+
+class RegisterChild(Command):
+    details: ChildDetails
+    source: ReferralSource
+
+    @field_validator("details")
+    @classmethod
+    def _plausible_birth(cls, details: ChildDetails, info: ValidationInfo) -> ChildDetails:
+        today = _today(info)
+        if details.date_of_birth > today:
+            msg = "date of birth is in the future"
+            raise ValueError(msg)
+        if add_years(details.date_of_birth, 25) <= today:
+            msg = "the child is 25 or older: the retention period has already ended"
+            raise ValueError(msg)
+        return details
+
+
+class RectifyChildDetails(Command):
+    child_id: UUID
+    details: ChildDetails
+    request_id: UUID | None = None
+
+
+class ChangeAddress(Command):
+    child_id: UUID
+    address: Address
+    effective_from: date
+    source: ReferralSource | Agency
+
+
+class RecordSchoolRegistration(Command):
+    child_id: UUID
+    school_urn: SchoolUrn
+    on_roll_from: date
+
+
+class RemoveFromRoll(Command):
+    child_id: UUID
+    school_urn: SchoolUrn
+    removed_on: date
+    deletion_ground: DeletionGround
+
+    @field_validator("removed_on")
+    @classmethod
+    def _not_future(cls, removed_on: date, info: ValidationInfo) -> date:
+        if removed_on > _today(info):
+            msg = "removal date is in the future"
+            raise ValueError(msg)
+        return removed_on
+
+
+class NotifyReducedTimetable(Command):
+    child_id: UUID
+    school_urn: SchoolUrn
+    hours_per_week: Annotated[Decimal, Field(gt=0, lt=25, max_digits=4, decimal_places=1)]
+    starts_on: date
+    review_on: date
+
+    @model_validator(mode="after")
+    def _review_after_start(self) -> Self:
+        if self.review_on <= self.starts_on:
+            msg = "review date must be after the start date"
+            raise ValueError(msg)
+        return self
+
+
+class RecordMoveToAnotherAuthority(Command):
+    child_id: UUID
+    la_code: LaCode
+    moved_on: date
+    confirmed: bool = False
+
+
+class RecordMoveAbroad(Command):
+    child_id: UUID
+    moved_on: date
+    destination_country: ShortText
+    confirmed: bool = False
+
+
+class PlaceLegalHold(Command):
+    child_id: UUID
+    hold_id: UUID
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+    authority: Annotated[str, StringConstraints(min_length=3, max_length=200)]
+
+
+class ReleaseLegalHold(Command):
+    child_id: UUID
+    hold_id: UUID
+
+
+class LiftRestriction(Command):
+    child_id: UUID
+    request_id: UUID | None = None
+
+
+class OpenCase(Command):
+    child_id: UUID
+    source: ReferralSource
+    reason: ReferralReason
+    referred_on: date
+    referrer_name: Name | None = None
+    referrer_contact: ShortText | None = None
+    notes: Note | None = None
+    assigned_officer: Actor | None = None
+
+    @field_validator("referred_on")
+    @classmethod
+    def _not_future(cls, referred_on: date, info: ValidationInfo) -> date:
+        if referred_on > _today(info):
+            msg = "referral date is in the future"
+            raise ValueError(msg)
+        return referred_on
+
+
+class RecordEnquiry(Command):
+    case_id: UUID
+    made_on: date
+    agency: Agency
+    method: EnquiryMethod
+    outcome: EnquiryOutcome
+    notes: Note | None = None
+
+
+class ChangeCaseStatus(Command):
+    case_id: UUID
+    status: CaseStatus
+    changed_on: date
+
+    @field_validator("status")
+    @classmethod
+    def _not_closed(cls, status: CaseStatus) -> CaseStatus:
+        if status is CaseStatus.CLOSED:
+            msg = "close a case with CloseCase, which records the outcome"
+            raise ValueError(msg)
+        return status
+
+
+class RecordSupportDecision(Command):
+    case_id: UUID
+    decision: Reference
+    reason: Note
+    decided_by: Actor
+    automated: bool = False
+    rule_id: Reference | None = None
+
+    @model_validator(mode="after")
+    def _automated_names_rule(self) -> Self:
+        if self.automated and not self.rule_id:
+            msg = "an automated decision must name the rule that made it"
+            raise ValueError(msg)
+        return self
+
+
+class ReviewAutomatedDecision(Command):
+    case_id: UUID
+    decision_id: UUID
+    upheld: bool
+    notes: Note
+
+
+class AssignOfficer(Command):
+    case_id: UUID
+    officer: Actor
+    next_action_due: date | None = None
+
+
+class CloseCase(Command):
+    case_id: UUID
+    outcome: CaseOutcome
+    closed_on: date
+
+
+class MakeDisclosure(Command):
+    child_id: UUID
+    case_id: UUID | None = None
+    recipient_agency: Agency
+    recipient_organisation: ShortText
+    purpose: Purpose
+    lawful_basis: LawfulBasis
+    categories: Annotated[list[DataCategory], Field(min_length=1)]
+    requested_by: Actor
+    approved_by: Actor
+    disclosed_on: date
+    summary: Note | None = None
+
+    @model_validator(mode="after")
+    def _four_eyes(self) -> Self:
+        if self.requested_by == self.approved_by:
+            msg = "a disclosure must be approved by someone other than its requester"
+            raise ValueError(msg)
+        return self
+
+
+class RecordInformationReceived(Command):
+    child_id: UUID
+    case_id: UUID | None = None
+    source_agency: Agency
+    source_organisation: ShortText
+    categories: Annotated[list[DataCategory], Field(min_length=1)]
+    received_on: date
+    content: Note | None = None
+
+
+class ReceiveRightsRequest(Command):
+    child_id: UUID
+    request_type: RightsRequestType
+    received_on: date
+    requester_name: Name
+    requester_contact: ShortText | None = None
+    details: Note | None = None
+
+    @field_validator("received_on")
+    @classmethod
+    def _not_future(cls, received_on: date, info: ValidationInfo) -> date:
+        if received_on > _today(info):
+            msg = "received date is in the future"
+            raise ValueError(msg)
+        return received_on
+
+
+class VerifyIdentity(Command):
+    request_id: UUID
+    verified_on: date
+
+
+class StopClock(Command):
+    request_id: UUID
+    stopped_on: date
+    reason: ClockStopReason
+
+
+class ResumeClock(Command):
+    request_id: UUID
+    resumed_on: date
+
+
+class ExtendRequest(Command):
+    request_id: UUID
+    months: Annotated[int, Field(ge=1, le=2)]
+    reason: Note
+
+
+class DecideRequest(Command):
+    request_id: UUID
+    decision: RequestDecision
+    decided_on: date
+    explanation: Note | None = None
+
+    @model_validator(mode="after")
+    def _refusal_explained(self) -> Self:
+        if self.decision is not RequestDecision.FULFILLED and not self.explanation:
+            msg = "a refusal or partial decision must explain why (the privacy notice promises it)"
+            raise ValueError(msg)
+        return self
+
+
+class CloseRequest(Command):
+    request_id: UUID
+    closed_on: date
+
+
+TCommand = TypeVar("TCommand", bound=Command)
+
+
+def validate(command_type: type[TCommand], data: Any, today: date | None = None) -> TCommand:
+    """Build a command from untrusted data, or raise naming every field and rule."""
+    context = {"today": today} if today else None
+    try:
+        if isinstance(data, command_type):
+            data = data.model_dump()
+        return command_type.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise InvalidCommandError(command_type.__name__, violations_of(exc)) from None
+
+
+def violations_of(exc: ValidationError) -> list[Violation]:
+    """Pydantic errors without their ``input`` (which may be personal)."""
+    return [
+        Violation(
+            field=".".join(str(part) for part in error["loc"]) or "(command)",
+            rule=error["type"],
+            message=error["msg"],
+        )
+        for error in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]

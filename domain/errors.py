@@ -1,0 +1,109 @@
+"""Domain errors: each names the rule broken (and the field, where one is at fault).
+
+Messages never contain personal values: they may end up in logs, in a
+quarantine reason or in front of a user who should not see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which field, which rule, and a message without personal data."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of the errors the domain raises on purpose."""
+
+    rule = "domain_rule"
+
+    def __init__(self, message: str, *, field: str = "", **context: Any) -> None:
+        super().__init__(message)
+        self.field = field
+        self.context = context
+
+    def violations(self) -> list[Violation]:
+        return [Violation(self.field, self.rule, str(self))]
+
+
+class InvalidCommandError(DomainError):
+    """A command failed validation; ``violations`` lists every broken rule."""
+
+    rule = "invalid_command"
+
+    def __init__(self, command: str, problems: list[Violation]) -> None:
+        self.command = command
+        self.problems = problems
+        summary = "; ".join(f"{v.field}: {v.message}" for v in problems)
+        super().__init__(
+            f"{command} rejected: {summary}", field=problems[0].field if problems else ""
+        )
+
+    def violations(self) -> list[Violation]:
+        return list(self.problems)
+
+
+class NotFoundError(DomainError):
+    rule = "not_found"
+
+    def __init__(self, kind: str, ident: UUID) -> None:
+        super().__init__(f"{kind} {ident} not found", field=f"{kind.lower()}_id")
+
+
+class ChildNotFoundError(NotFoundError):
+    def __init__(self, ident: UUID) -> None:
+        super().__init__("Child", ident)
+
+
+class CaseNotFoundError(NotFoundError):
+    def __init__(self, ident: UUID) -> None:
+        super().__init__("Case", ident)
+
+
+class RightsRequestNotFoundError(NotFoundError):
+    def __init__(self, ident: UUID) -> None:
+        super().__init__("RightsRequest", ident)
+
+
+class ChildShreddedError(DomainError):
+    """The child's personal data has been destroyed; nothing personal can be added."""
+
+    rule = "child_shredded"
+
+
+class InvalidTransitionError(DomainError):
+    rule = "invalid_transition"
+
+
+class CaseClosedError(DomainError):
+    rule = "case_closed"
+
+
+class RollError(DomainError):
+    rule = "roll_inconsistent"
+
+
+class RestrictionError(DomainError):
+    rule = "restriction_state"
+
+
+class LegalHoldError(DomainError):
+    rule = "legal_hold"
+
+
+class RequestStateError(DomainError):
+    rule = "request_state"
+
+
+class DuplicateChildError(DomainError):
+    """Another child already has this UPN."""
+
+    rule = "duplicate_upn"
