@@ -36,7 +36,9 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": "4",
-        "CREATE_TABLE": "y",
+        # Tables are created by `cme db setup` as the admin role, so the writer
+        # can append but never alter or drop the history.
+        "CREATE_TABLE": "n",
     }
 
 
@@ -77,6 +79,7 @@ def event_store_env(settings: Settings) -> dict[str, str]:
 class Closing(CMEApplication):
     """The application plus the adapters it owns, closed together."""
 
+    name = CMEApplication.name
     closers: list[Callable[[], None]]
 
     def close(self) -> None:

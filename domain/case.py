@@ -46,6 +46,14 @@ class Case(Aggregate):
         child_id: UUID
 
     class Opened(Aggregate.Created, Event):
+        """Version 2 added ``assigned_officer``; version 1 events read as unassigned."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("assigned_officer", None)
+
         source: str
         reason: str
         referred_on: date

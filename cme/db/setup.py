@@ -11,10 +11,14 @@ from __future__ import annotations
 from importlib import resources
 
 import psycopg
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 from psycopg import sql
 
 from cme.db.roles import Role, load_or_create_passwords, passwords_file
 from cme.settings import Settings
+
+APPLICATION_NAME = "CME"  # the eventsourcing Application name: table eventstore.cme_events
 
 
 def setup_database(settings: Settings) -> None:
@@ -40,3 +44,39 @@ def setup_database(settings: Settings) -> None:
             )
         script = resources.files("cme.db").joinpath("setup.sql").read_text()
         conn.execute(script.encode())
+    create_event_store(settings.require_database_url())
+
+
+def create_event_store(admin_url: str) -> None:
+    """Create the library's tables as the admin role, then grant append-only use.
+
+    The writer gets INSERT and SELECT, plus UPDATE only because the library's
+    LOCK TABLE ... IN EXCLUSIVE MODE (which keeps notification ids gap-free)
+    needs it; a trigger rejects every UPDATE, DELETE and TRUNCATE, so events
+    stay immutable whoever connects.
+    """
+    from cme.bootstrap import postgres_env  # noqa: PLC0415 - avoids an import cycle
+
+    env = postgres_env(admin_url, "eventstore") | {"CREATE_TABLE": "y"}
+    factory = InfrastructureFactory.construct(Environment(APPLICATION_NAME, env))
+    try:
+        factory.application_recorder()
+    finally:
+        factory.close()
+    table = sql.Identifier("eventstore", f"{APPLICATION_NAME.lower()}_events")
+    sequence = sql.Identifier(
+        "eventstore", f"{APPLICATION_NAME.lower()}_events_notification_id_seq"
+    )
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for statement in (
+            "GRANT SELECT, INSERT, UPDATE ON {table} TO cme_writer",
+            "GRANT USAGE, SELECT ON SEQUENCE {sequence} TO cme_writer",
+            "GRANT SELECT ON {table} TO cme_auditor",
+            "DROP TRIGGER IF EXISTS events_are_immutable ON {table}",
+            "CREATE TRIGGER events_are_immutable BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION eventstore.reject_change()",
+            "DROP TRIGGER IF EXISTS events_are_not_truncated ON {table}",
+            "CREATE TRIGGER events_are_not_truncated BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION eventstore.reject_change()",
+        ):
+            conn.execute(sql.SQL(statement).format(table=table, sequence=sequence))

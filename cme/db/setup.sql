@@ -15,11 +15,21 @@ REVOKE ALL ON SCHEMA eventstore, matching, keystore, caseworker, ledger FROM PUB
 
 -- The event store: the writer creates the library's tables and appends to them;
 -- auditors read every table the writer makes there.
-GRANT USAGE, CREATE ON SCHEMA eventstore TO cme_writer;
+GRANT USAGE ON SCHEMA eventstore TO cme_writer;
+REVOKE CREATE ON SCHEMA eventstore FROM cme_writer;
 GRANT USAGE ON SCHEMA eventstore TO cme_auditor;
 ALTER DEFAULT PRIVILEGES FOR ROLE cme_writer IN SCHEMA eventstore
     GRANT SELECT ON TABLES TO cme_auditor;
 GRANT SELECT ON ALL TABLES IN SCHEMA eventstore TO cme_auditor;
+
+-- Raised by the triggers that keep the event store and the ledger append-only.
+CREATE OR REPLACE FUNCTION eventstore.reject_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the % table is append-only: % is not allowed', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
 
 -- The blind index that lets intake match a child without decrypting.
 GRANT USAGE ON SCHEMA matching TO cme_writer;

@@ -38,3 +38,35 @@ def test_caseworker_cannot_read_event_store_or_ledger(services: Services) -> Non
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"CREATE TEMP TABLE t AS SELECT 1 FROM {schema}.nothing")  # noqa: S608
             conn.rollback()
+
+
+def test_the_event_store_is_append_only(services: Services) -> None:
+    # Even the writer, which appends events, cannot change or remove one.
+    with psycopg.connect(role_url(services.settings, Role.WRITER)) as conn:
+        for statement in (
+            "UPDATE eventstore.cme_events SET state = state",
+            "DELETE FROM eventstore.cme_events",
+            "TRUNCATE eventstore.cme_events",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+
+
+def test_auditor_reads_events_but_cannot_write(services: Services) -> None:
+    with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
+        conn.execute("SELECT count(*) FROM eventstore.cme_events").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO eventstore.cme_events"
+                " (originator_id, originator_version, topic, state)"
+                " VALUES (gen_random_uuid(), 1, 'x', 'x')"
+            )
+
+
+def test_caseworker_cannot_read_events(services: Services) -> None:
+    with (
+        psycopg.connect(role_url(services.settings, Role.CASEWORKER)) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute("SELECT count(*) FROM eventstore.cme_events")

@@ -1,0 +1,263 @@
+"""One application test suite, run on every persistence (the design's contract tests).
+
+Subclasses provide the ``app`` fixture and ``raw_store``: the bytes a thief
+would get by copying the stores (event store, blind index). The same stories
+must hold on the in-memory store, SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from cme.synthetic import SyntheticCounty
+from crypto_shredding.shredded import Shredded
+from domain.application import CMEApplication
+from domain.errors import (
+    CaseNotFoundError,
+    ChildNotFoundError,
+    ChildShreddedError,
+    DuplicateChildError,
+    InvalidCommandError,
+)
+from domain.values import CaseStatus, RefusalReason, ShredReason
+
+
+class ApplicationContract:
+    """Stories every persistence must pass."""
+
+    def raw_store(self, app: CMEApplication) -> bytes:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def county(self) -> SyntheticCounty:
+        # A fresh seed each run: the PostgreSQL store outlives a test run.
+        return SyntheticCounty(seed=random.randrange(2**32))
+
+    def register(self, app: CMEApplication, county: SyntheticCounty, **details: Any) -> UUID:
+        return app.register_child(county.register_child(actor="cw:alice", **details))
+
+    def test_register_then_find_by_upn_and_by_name(
+        self, app: CMEApplication, county: SyntheticCounty
+    ) -> None:
+        # Register a child.
+        command = county.register_child(upn=county.upn())
+        child_id = app.register_child(command)
+        details = command["details"]
+        # Intake can find them again without decrypting anything.
+        assert app.find_child_by_upn(details["upn"].lower()) == child_id
+        surname = "  " + details["legal_surname"].upper() + " "
+        assert (
+            app.find_child_by_surname_and_dob(surname, date.fromisoformat(details["date_of_birth"]))
+            == child_id
+        )
+        assert app.find_child_by_upn(county.upn()) is None
+
+    def test_a_upn_belongs_to_one_child(self, app: CMEApplication, county: SyntheticCounty) -> None:
+        upn = county.upn()
+        self.register(app, county, upn=upn)
+        with pytest.raises(DuplicateChildError):
+            self.register(app, county, upn=upn)
+
+    def test_rectification_moves_the_index(
+        self, app: CMEApplication, county: SyntheticCounty
+    ) -> None:
+        old_upn, new_upn = county.upn(), county.upn()
+        child_id = self.register(app, county, upn=old_upn)
+        details = app.get_child(child_id).current_details().model_copy(update={"upn": new_upn})
+        changed = app.rectify_child_details(
+            {"actor": "cw:bob", "child_id": child_id, "details": details}
+        )
+        assert changed == ["upn"]
+        assert app.find_child_by_upn(old_upn) is None
+        assert app.find_child_by_upn(new_upn) == child_id
+
+    def test_case_story(self, app: CMEApplication, county: SyntheticCounty) -> None:
+        child_id = self.register(app, county)
+        # A school reports a child removed from roll with whereabouts unknown.
+        case_id = app.open_case(
+            {
+                "actor": "cw:alice",
+                "child_id": child_id,
+                "source": "school",
+                "reason": "removed_from_roll_whereabouts_unknown",
+                "referred_on": "2026-10-01",
+                "referrer_name": "Synthetic Head Teacher",
+            }
+        )
+        # Enquiries with the GP and the police.
+        app.record_enquiry(
+            {
+                "actor": "cw:alice",
+                "case_id": case_id,
+                "made_on": "2026-10-02",
+                "agency": "gp",
+                "method": "phone",
+                "outcome": "not_known_to_agency",
+            }
+        )
+        app.change_case_status(
+            {
+                "actor": "cw:alice",
+                "case_id": case_id,
+                "status": "whereabouts_unknown",
+                "changed_on": "2026-10-20",
+            }
+        )
+        app.assign_officer(
+            {
+                "actor": "mgr:1",
+                "case_id": case_id,
+                "officer": "cw:carol",
+                "next_action_due": "2026-11-01",
+            }
+        )
+        # The child is found on roll elsewhere: close the case.
+        app.close_case(
+            {
+                "actor": "cw:carol",
+                "case_id": case_id,
+                "outcome": "on_roll_at_school",
+                "closed_on": "2026-11-02",
+            }
+        )
+        case = app.get_case(case_id)
+        assert case.status is CaseStatus.CLOSED
+        assert case.assigned_officer == "cw:carol"
+        assert case.child_id == child_id
+        assert len(case.enquiries) == 1
+
+    def test_unknown_ids_are_domain_errors(self, app: CMEApplication) -> None:
+        with pytest.raises(ChildNotFoundError):
+            app.get_child(uuid4())
+        with pytest.raises(CaseNotFoundError):
+            app.get_case(uuid4())
+
+    def test_bad_commands_are_rejected_before_the_store(
+        self, app: CMEApplication, county: SyntheticCounty
+    ) -> None:
+        with pytest.raises(InvalidCommandError):
+            app.register_child(county.register_child(date_of_birth="2999-01-01"))
+
+    def disclosure(self, child_id: UUID, basis: str) -> dict[str, Any]:
+        return {
+            "actor": "cw:alice",
+            "child_id": child_id,
+            "recipient_agency": "police",
+            "recipient_organisation": "Synthetic Constabulary",
+            "purpose": "locate_child",
+            "lawful_basis": basis,
+            "categories": ["names", "address", "date_of_birth"],
+            "requested_by": "cw:alice",
+            "approved_by": "mgr:1",
+            "disclosed_on": "2026-11-01",
+            "summary": "Last known address shared",
+        }
+
+    def test_restriction_refuses_disclosure_unless_basis_overrides(
+        self, app: CMEApplication, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        # A restriction request arrives: processing is restricted at once.
+        request_id = app.receive_rights_request(
+            {
+                "actor": "dpo:1",
+                "child_id": child_id,
+                "request_type": "restriction",
+                "received_on": "2026-11-01",
+                "requester_name": "Synthetic Parent",
+            }
+        )
+        assert app.get_child(child_id).is_restricted
+        # Public task does not override a restriction: refused, and the refusal is recorded.
+        refused = app.make_disclosure(
+            self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+        )
+        assert not refused.made
+        assert refused.refusal_reason is RefusalReason.PROCESSING_RESTRICTED
+        assert app.get_disclosure(refused.disclosure_id).outcome == "refused"
+        # Safeguarding does.
+        made = app.make_disclosure(
+            self.disclosure(child_id, "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18")
+        )
+        assert made.made
+        # Lifting the restriction is recorded too.
+        app.lift_restriction({"actor": "dpo:1", "child_id": child_id, "request_id": request_id})
+        assert app.make_disclosure(
+            self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+        ).made
+
+    def test_shredded_child_reads_as_marker_with_history(
+        self, app: CMEApplication, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        app.record_school_registration(
+            {
+                "actor": "mis:1",
+                "child_id": child_id,
+                "school_urn": "117002",
+                "on_roll_from": "2020-09-01",
+            }
+        )
+        app.make_disclosure(
+            self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+        )
+        # Destroy the key and record the shredding.
+        app.data_keys.destroy(child_id, reason=ShredReason.ERASURE_APPROVED.value)
+        app.blind_index.forget(child_id)
+        app.record_personal_data_shredded(child_id, ShredReason.ERASURE_APPROVED, actor="job:shred")
+        child = app.get_child(child_id)
+        assert isinstance(child.details, Shredded)
+        assert child.current_school() == "117002"
+        with pytest.raises(ChildShreddedError):
+            app.open_case(
+                {
+                    "actor": "cw:1",
+                    "child_id": child_id,
+                    "source": "school",
+                    "reason": "other",
+                    "referred_on": "2026-11-01",
+                }
+            )
+        # A later disclosure is refused and recorded.
+        late = app.make_disclosure(self.disclosure(child_id, "court_order"))
+        assert late.refusal_reason is RefusalReason.PERSONAL_DATA_SHREDDED
+
+    def test_no_personal_data_in_clear_in_the_stores(
+        self, app: CMEApplication, county: SyntheticCounty
+    ) -> None:
+        command = county.register_child(upn=county.upn())
+        child_id = app.register_child(command)
+        app.open_case(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "source": "member_of_public",
+                "reason": "never_registered",
+                "referred_on": "2026-10-01",
+                "referrer_name": "Quillon Parvex",
+                "notes": "Seen near Vexmoor Lane",
+            }
+        )
+        raw = self.raw_store(app)
+        details = command["details"]
+        secrets = [
+            details["legal_surname"],
+            details["legal_forenames"],
+            details["date_of_birth"],
+            details["upn"],
+            details["address"]["line1"],
+            details["address"]["postcode"],
+            details["carers"][0]["phone"],
+            "Quillon Parvex",
+            "Vexmoor Lane",
+        ]
+        assert raw, "the raw store dump is empty: the scan would prove nothing"
+        for secret in secrets:
+            assert secret.encode() not in raw, (
+                f"found a personal value in clear ({len(secret)} chars)"
+            )

@@ -1,0 +1,40 @@
+"""Builders shared by the test tiers (the same bootstrap parts, other adapters)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from datetime import date
+
+from crypto_shredding.blind_index import BlindIndex, InMemoryBlindIndexStore
+from crypto_shredding.data_keys import DataKeys
+from crypto_shredding.kek import KekRing, LocalKek
+from crypto_shredding.keystore import InMemoryKeyStore, KeyStore
+from crypto_shredding.sealing import new_key
+from domain.application import CMEApplication
+
+
+def kek(key_id: str = "kek-test-1") -> LocalKek:
+    return LocalKek(key_id=key_id, secret=new_key())
+
+
+def kek_env_value(*keks: LocalKek) -> str:
+    return ",".join(f"{k.key_id}:{base64.b64encode(k.secret).decode()}" for k in keks)
+
+
+def in_memory_app(
+    *,
+    keystore: KeyStore | None = None,
+    ring: KekRing | None = None,
+    today: Callable[[], date] = date.today,
+    seal_personal: bool = True,
+) -> CMEApplication:
+    """The application on the library's in-memory store and our in-memory adapters."""
+    data_keys = DataKeys(keystore or InMemoryKeyStore(), ring or KekRing([kek()]))
+    return CMEApplication(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        data_keys=data_keys,
+        blind_index=BlindIndex(new_key(), InMemoryBlindIndexStore()),
+        today=today,
+        seal_personal=seal_personal,
+    )

@@ -1,0 +1,39 @@
+"""The application contract on the real PostgreSQL, through the least-privilege roles."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from cme.bootstrap import build_application
+from cme.services.postgres import bin_dir
+from domain.application import CMEApplication
+from tests.conftest import Services
+from tests.contract import ApplicationContract
+
+
+class TestPostgreSQL(ApplicationContract):
+    @pytest.fixture
+    def app(self, services: Services) -> Iterator[CMEApplication]:
+        self.database_url = services.database_url
+        application = build_application(services.settings)
+        yield application
+        application.close()
+
+    def raw_store(self, app: CMEApplication) -> bytes:
+        # What a stolen backup would hold: a pg_dump of the write side's schemas.
+        dump = subprocess.run(
+            [
+                str(bin_dir() / "pg_dump"),
+                "--data-only",
+                "--schema=eventstore",
+                "--schema=matching",
+                "--schema=keystore",
+                self.database_url,
+            ],
+            capture_output=True,
+            check=True,
+        )
+        return dump.stdout

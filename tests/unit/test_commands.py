@@ -1,0 +1,128 @@
+"""Commands reject bad input naming the field and rule, and never echo the value."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cme.synthetic import SyntheticCounty
+from domain import commands as c
+from domain.errors import InvalidCommandError
+from domain.personal import upn_check_letter
+
+TODAY = date(2026, 11, 30)
+
+
+def register(**detail_overrides: Any) -> dict[str, Any]:
+    return SyntheticCounty(seed=3, today=TODAY).register_child(**detail_overrides)
+
+
+def rejected(command_type: type[c.Command], data: Any) -> InvalidCommandError:
+    with pytest.raises(InvalidCommandError) as caught:
+        c.validate(command_type, data, today=TODAY)
+    return caught.value
+
+
+def test_valid_registration_passes() -> None:
+    command = c.validate(c.RegisterChild, register(), today=TODAY)
+    assert command.details.legal_surname
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "rule"),
+    [
+        ({"date_of_birth": "2027-01-01"}, "details", "value_error"),
+        ({"date_of_birth": "1990-01-01"}, "details", "value_error"),
+        ({"date_of_birth": "2015-02-30"}, "details.date_of_birth", "date_from_datetime_parsing"),
+        ({"upn": "A123"}, "details.upn", "value_error"),
+        ({"sex": "unknown-value"}, "details.sex", "enum"),
+        ({"legal_surname": ""}, "details.legal_surname", "string_too_short"),
+        ({"shoe_size": 5}, "details.shoe_size", "extra_forbidden"),
+    ],
+)
+def test_bad_details_name_field_and_rule(overrides: dict[str, Any], field: str, rule: str) -> None:
+    error = rejected(c.RegisterChild, register(**overrides))
+    violation = error.violations()[0]
+    assert violation.field == field
+    assert violation.rule.startswith(rule.split("_from", maxsplit=1)[0])
+
+
+def test_wrong_upn_check_letter_is_rejected() -> None:
+    body = "919000000001"
+    wrong = next(letter for letter in "ABCDEFGHJKLMNPQRTUVWXYZ" if letter != upn_check_letter(body))
+    error = rejected(c.RegisterChild, register(upn=wrong + body))
+    assert "check letter" in str(error)
+
+
+def test_rejections_never_echo_personal_values() -> None:
+    data = register(legal_surname="Zqxsecretname" * 20, upn="Z999SECRET999")
+    error = rejected(c.RegisterChild, data)
+    text = str(error) + repr(error.violations())
+    assert "Zqxsecretname" not in text
+    assert "SECRET" not in text
+
+
+def test_reduced_timetable_review_after_start() -> None:
+    data = {
+        "actor": "mis:1",
+        "child_id": str(uuid4()),
+        "school_urn": "123456",
+        "hours_per_week": "12.5",
+        "starts_on": "2026-09-01",
+        "review_on": "2026-08-01",
+    }
+    assert "review date" in str(rejected(c.NotifyReducedTimetable, data))
+
+
+def test_disclosure_needs_a_second_person_and_a_known_basis() -> None:
+    base = {
+        "actor": "cw:1",
+        "child_id": str(uuid4()),
+        "recipient_agency": "police",
+        "recipient_organisation": "Synthetic Constabulary",
+        "purpose": "safeguarding",
+        "lawful_basis": "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18",
+        "categories": ["names", "address"],
+        "requested_by": "cw:1",
+        "approved_by": "cw:1",
+        "disclosed_on": "2026-11-01",
+    }
+    assert "approved by someone other" in str(rejected(c.MakeDisclosure, base))
+    error = rejected(c.MakeDisclosure, {**base, "approved_by": "mgr:1", "lawful_basis": "because"})
+    assert error.violations()[0].field == "lawful_basis"
+
+
+def test_refusal_must_explain() -> None:
+    data = {
+        "actor": "dpo:1",
+        "request_id": str(uuid4()),
+        "decision": "refused",
+        "decided_on": "2026-11-01",
+    }
+    assert "explain" in str(rejected(c.DecideRequest, data))
+
+
+def test_removal_in_the_future_is_rejected() -> None:
+    data = {
+        "actor": "mis:1",
+        "child_id": str(uuid4()),
+        "school_urn": "123456",
+        "removed_on": (TODAY + timedelta(days=1)).isoformat(),
+        "deletion_ground": "moved_away",
+    }
+    assert rejected(c.RemoveFromRoll, data).violations()[0].field == "removed_on"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=12), st.none() | st.text() | st.integers() | st.booleans()))
+def test_arbitrary_input_is_rejected_cleanly(data: dict[str, Any]) -> None:
+    # Whatever arrives, the answer is a command or an InvalidCommandError, never a crash.
+    try:
+        c.validate(c.RegisterChild, data, today=TODAY)
+    except InvalidCommandError as error:
+        assert error.violations()
