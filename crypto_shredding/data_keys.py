@@ -16,11 +16,12 @@ from datetime import UTC, date, datetime
 from uuid import UUID
 
 from cachetools import TTLCache
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from crypto_shredding.errors import UnknownDataKeyError
 from crypto_shredding.kek import KekRing
 from crypto_shredding.keystore import KeyStore, WrappedKey
-from crypto_shredding.sealing import new_key
+from crypto_shredding.sealing import cipher, new_key
 from crypto_shredding.shredded import Shredded
 
 _every_instance: weakref.WeakSet[DataKeys] = weakref.WeakSet()
@@ -43,7 +44,8 @@ class DataKeys:
     ) -> None:
         self.store = store
         self.keks = keks
-        self._cache: TTLCache[UUID, bytes | Shredded] = TTLCache(maxsize=maxsize, ttl=ttl)
+        # Cached as ready AEAD objects: building one per event cost more than the AES itself.
+        self._cache: TTLCache[UUID, AESGCM | Shredded] = TTLCache(maxsize=maxsize, ttl=ttl)
         self._lock = threading.Lock()
         with _registry_lock:
             _every_instance.add(self)
@@ -60,25 +62,24 @@ class DataKeys:
             key = new_key()
             plain[child_id] = key
             fresh.append(WrappedKey(child_id, kek.key_id, kek.wrap(key, child_id), expires_on))
-        self.store.add(fresh)
-        # A concurrent creator may have won: cache only what the store now holds.
-        stored = self.store.get_many(plain)
+        # A concurrent creator may win for some child: cache only the keys we stored.
+        created = self.store.add(fresh)
         with self._lock:
-            for child_id, wrapped in stored.items():
-                if wrapped.wrapped in {f.wrapped for f in fresh if f.child_id == child_id}:
-                    self._cache[child_id] = plain[child_id]
+            for child_id in created:
+                self._cache[child_id] = cipher(plain[child_id])
 
-    def key_for(self, child_id: UUID) -> bytes | Shredded:
+    def key_for(self, child_id: UUID) -> AESGCM | Shredded:
+        """The child's data key as a ready AEAD object, or the Shredded marker."""
         with self._lock:
             cached = self._cache.get(child_id)
         if cached is not None:
             return cached
         return self.load([child_id])[child_id]
 
-    def load(self, child_ids: Iterable[UUID]) -> dict[UUID, bytes | Shredded]:
+    def load(self, child_ids: Iterable[UUID]) -> dict[UUID, AESGCM | Shredded]:
         """Unwrap many keys with one query each to the key and tombstone tables."""
         wanted = set(child_ids)
-        result: dict[UUID, bytes | Shredded] = {}
+        result: dict[UUID, AESGCM | Shredded] = {}
         with self._lock:
             for child_id in list(wanted):
                 cached = self._cache.get(child_id)
@@ -97,7 +98,7 @@ class DataKeys:
                 raise UnknownDataKeyError(msg)
             result[child_id] = Shredded(child_id, tomb.destroyed_at, tomb.reason)
         for child_id, key in wrapped.items():
-            result[child_id] = self.keks.get(key.kek_id).unwrap(key.wrapped, child_id)
+            result[child_id] = cipher(self.keks.get(key.kek_id).unwrap(key.wrapped, child_id))
         with self._lock:
             for child_id in wanted:
                 self._cache[child_id] = result[child_id]

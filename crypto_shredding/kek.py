@@ -13,12 +13,15 @@ import binascii
 import secrets
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from crypto_shredding.errors import KekConfigurationError, UnknownKekError
-from crypto_shredding.sealing import KEY_BYTES, new_key, seal, unseal
+from crypto_shredding.sealing import KEY_BYTES, cipher, new_key, seal, unseal
 
 
 class KeyEncryptionKey(Protocol):
@@ -44,11 +47,15 @@ class LocalKek:
     key_id: str
     secret: bytes
 
+    @cached_property
+    def _aead(self) -> AESGCM:
+        return cipher(self.secret)
+
     def wrap(self, data_key: bytes, child_id: UUID) -> bytes:
-        return seal(self.secret, data_key, _wrap_context(self.key_id, child_id))
+        return seal(self._aead, data_key, _wrap_context(self.key_id, child_id))
 
     def unwrap(self, wrapped: bytes, child_id: UUID) -> bytes:
-        return unseal(self.secret, wrapped, _wrap_context(self.key_id, child_id))
+        return unseal(self._aead, wrapped, _wrap_context(self.key_id, child_id))
 
     def __repr__(self) -> str:
         return f"LocalKek(key_id={self.key_id!r})"

@@ -41,8 +41,11 @@ class Tombstone:
 class KeyStore(Protocol):
     """Where wrapped data keys live; one adapter per backend."""
 
-    def add(self, keys: Sequence[WrappedKey]) -> None:
-        """Store new keys; a child that already has a key keeps it."""
+    def add(self, keys: Sequence[WrappedKey]) -> set[UUID]:
+        """Store new keys; a child that already has (or had) a key keeps it.
+
+        Returns the children whose key this call stored.
+        """
 
     def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]: ...
 
@@ -71,11 +74,14 @@ class InMemoryKeyStore:
         self._tombstones: dict[UUID, Tombstone] = {}
         self._lock = threading.Lock()
 
-    def add(self, keys: Sequence[WrappedKey]) -> None:
+    def add(self, keys: Sequence[WrappedKey]) -> set[UUID]:
+        created = set()
         with self._lock:
             for key in keys:
-                if key.child_id not in self._tombstones:
-                    self._keys.setdefault(key.child_id, key)
+                if key.child_id not in self._tombstones and key.child_id not in self._keys:
+                    self._keys[key.child_id] = key
+                    created.add(key.child_id)
+        return created
 
     def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
         return {c: self._keys[c] for c in child_ids if c in self._keys}

@@ -21,17 +21,26 @@ class PostgresKeyStore:
     def __init__(self, pool: ConnectionPool) -> None:
         self._pool = pool
 
-    def add(self, keys: Sequence[WrappedKey]) -> None:
+    def add(self, keys: Sequence[WrappedKey]) -> set[UUID]:
         if not keys:
-            return
-        with self._pool.connection() as conn, conn.cursor() as cur:
-            cur.executemany(
+            return set()
+        with self._pool.connection() as conn:
+            rows = conn.execute(
                 "INSERT INTO keystore.data_keys (child_id, kek_id, wrapped_key, expires_on) "
-                "SELECT %s, %s, %s, %s WHERE NOT EXISTS "
-                "(SELECT 1 FROM keystore.destroyed_keys WHERE child_id = %s) "
-                "ON CONFLICT (child_id) DO NOTHING",
-                [(k.child_id, k.kek_id, k.wrapped, k.expires_on, k.child_id) for k in keys],
-            )
+                "SELECT k.child_id, k.kek_id, k.wrapped_key, k.expires_on "
+                "FROM unnest(%s::uuid[], %s::text[], %s::bytea[], %s::date[]) "
+                "AS k(child_id, kek_id, wrapped_key, expires_on) "
+                "WHERE NOT EXISTS (SELECT 1 FROM keystore.destroyed_keys d "
+                "WHERE d.child_id = k.child_id) "
+                "ON CONFLICT (child_id) DO NOTHING RETURNING child_id",
+                (
+                    [k.child_id for k in keys],
+                    [k.kek_id for k in keys],
+                    [k.wrapped for k in keys],
+                    [k.expires_on for k in keys],
+                ),
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
         ids = list(child_ids)

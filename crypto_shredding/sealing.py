@@ -23,17 +23,24 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-def seal(key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+def cipher(key: bytes) -> AESGCM:
+    """An AEAD object for ``key``; building one costs more than using it, so callers keep it."""
+    return AESGCM(key)
+
+
+def seal(key: bytes | AESGCM, plaintext: bytes, associated_data: bytes) -> bytes:
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     nonce = os.urandom(NONCE_BYTES)
-    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+    return nonce + aead.encrypt(nonce, plaintext, associated_data)
 
 
-def unseal(key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
+def unseal(key: bytes | AESGCM, sealed: bytes, associated_data: bytes) -> bytes:
     if len(sealed) < NONCE_BYTES + 16:
         msg = "sealed value is shorter than a nonce and a tag"
         raise TamperedCiphertextError(msg)
+    aead = key if isinstance(key, AESGCM) else AESGCM(key)
     try:
-        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
+        return aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated_data)
     except InvalidTag:
         msg = "sealed value failed authentication (altered, or not bound to this place)"
         raise TamperedCiphertextError(msg) from None

@@ -68,26 +68,28 @@ class SqliteKeyStore:
     def close(self) -> None:
         self._db.close()
 
-    def add(self, keys: Sequence[WrappedKey]) -> None:
+    def add(self, keys: Sequence[WrappedKey]) -> set[UUID]:
+        created = set()
         with self._db.lock:
             conn = self._db.conn
             conn.execute("BEGIN")
-            conn.executemany(
-                "INSERT OR IGNORE INTO data_keys (child_id, kek_id, wrapped_key, expires_on) "
-                "SELECT ?, ?, ?, ? WHERE NOT EXISTS "
-                "(SELECT 1 FROM destroyed_keys WHERE child_id = ?)",
-                [
+            for k in keys:
+                inserted = conn.execute(
+                    "INSERT OR IGNORE INTO data_keys (child_id, kek_id, wrapped_key, expires_on) "
+                    "SELECT ?, ?, ?, ? WHERE NOT EXISTS "
+                    "(SELECT 1 FROM destroyed_keys WHERE child_id = ?)",
                     (
                         str(k.child_id),
                         k.kek_id,
                         k.wrapped,
                         k.expires_on.isoformat() if k.expires_on else None,
                         str(k.child_id),
-                    )
-                    for k in keys
-                ],
-            )
+                    ),
+                ).rowcount
+                if inserted:
+                    created.add(k.child_id)
             conn.execute("COMMIT")
+        return created
 
     def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
         result: dict[UUID, WrappedKey] = {}

@@ -1,0 +1,33 @@
+"""`scripts/bench [domain|...]`: run a benchmark, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cme.services.common import ServiceError
+from cme.settings import ConfigurationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
+    sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    domain = sub.add_parser("domain", help="save+load through the library, sealed vs plain")
+    domain.add_argument("--children", type=int, default=2000)
+    domain.add_argument("--events-each", type=int, default=10)
+    domain.add_argument("--seed", type=int, default=7)
+    domain.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    try:
+        if args.benchmark == "domain":
+            from cme.bench import domain as bench  # noqa: PLC0415
+
+            bench.run(args.children, args.events_each, args.seed, args.rounds)
+    except (ServiceError, ConfigurationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
