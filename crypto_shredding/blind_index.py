@@ -18,6 +18,7 @@ from uuid import UUID
 
 UPN = "upn"
 SURNAME_DOB = "surname+dob"
+SENDER_REF = "sender-ref"
 
 
 def normalise_upn(upn: str) -> str:
@@ -56,27 +57,30 @@ class BlindIndex:
     def entries(
         self, upn: str | None, surname: str, date_of_birth: date
     ) -> list[tuple[str, bytes]]:
-        result = [(SURNAME_DOB, self._surname_dob(surname, date_of_birth))]
+        result = [self.surname_dob_entry(surname, date_of_birth)]
         if upn:
-            result.append((UPN, self.digest(UPN, normalise_upn(upn))))
+            result.append(self.upn_entry(upn))
         return result
 
-    def _surname_dob(self, surname: str, date_of_birth: date) -> bytes:
-        return self.digest(SURNAME_DOB, f"{normalise_surname(surname)}|{date_of_birth.isoformat()}")
+    def upn_entry(self, upn: str) -> tuple[str, bytes]:
+        return UPN, self.digest(UPN, normalise_upn(upn))
 
-    def index(self, child_id: UUID, upn: str | None, surname: str, date_of_birth: date) -> None:
-        self.store.add(child_id, self.entries(upn, surname, date_of_birth))
+    def surname_dob_entry(self, surname: str, date_of_birth: date) -> tuple[str, bytes]:
+        normalised = f"{normalise_surname(surname)}|{date_of_birth.isoformat()}"
+        return SURNAME_DOB, self.digest(SURNAME_DOB, normalised)
 
-    def reindex(self, child_id: UUID, upn: str | None, surname: str, date_of_birth: date) -> None:
-        """After a rectification the old identifiers must stop matching."""
-        self.store.remove_child(child_id)
-        self.index(child_id, upn, surname, date_of_birth)
+    def sender_ref_entry(self, sender_ref: str) -> tuple[str, bytes]:
+        """An upstream system's own reference for a child, as ``sender|reference``."""
+        return SENDER_REF, self.digest(SENDER_REF, sender_ref)
+
+    def find(self, kind: str, digest: bytes) -> list[UUID]:
+        return self.store.find(kind, digest)
 
     def find_by_upn(self, upn: str) -> list[UUID]:
-        return self.store.find(UPN, self.digest(UPN, normalise_upn(upn)))
+        return self.find(*self.upn_entry(upn))
 
     def find_by_surname_and_dob(self, surname: str, date_of_birth: date) -> list[UUID]:
-        return self.store.find(SURNAME_DOB, self._surname_dob(surname, date_of_birth))
+        return self.find(*self.surname_dob_entry(surname, date_of_birth))
 
     def forget(self, child_id: UUID) -> int:
         return self.store.remove_child(child_id)

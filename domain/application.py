@@ -8,16 +8,25 @@ path into the event store goes through it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    Recording,
+    Tracking,
+    Transcoding,
+)
 
-from crypto_shredding.blind_index import BlindIndex
+from crypto_shredding.blind_index import SURNAME_DOB, UPN, BlindIndex
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.mapper import PersonalDataMapper
 from domain import commands as c
@@ -51,6 +60,22 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+@dataclass
+class _UnitOfWork:
+    """Changes of a batch of commands, written in one transaction by :meth:`CMEApplication.batch`.
+
+    Aggregates are kept in an identity map so a later command in the batch sees
+    an earlier one's changes; new data keys and blind-index rows wait here so a
+    whole poll of upstream messages costs one round trip to each store.
+    """
+
+    tracking: Tracking | None
+    aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
+    new_keys: list[tuple[UUID, date]] = field(default_factory=list)
+    index_rows: dict[UUID, list[tuple[str, bytes]]] = field(default_factory=dict)
+    reindexed: set[UUID] = field(default_factory=set)
+
+
 @dataclass(frozen=True)
 class DisclosureOutcome:
     """What happened to a disclosure request: made, or refused with a reason."""
@@ -78,7 +103,79 @@ class CMEApplication(Application[UUID]):
         self.blind_index = blind_index
         self.today = today
         self._seal_personal = seal_personal
+        self._uow: _UnitOfWork | None = None
         super().__init__(env)
+
+    def construct_recorder(self) -> ProcessRecorder:
+        """A recorder that can store a consumer's position with the events it caused."""
+        return self.factory.process_recorder()
+
+    # -- batches -----------------------------------------------------------------
+
+    @contextmanager
+    def batch(self, tracking: Tracking | None = None) -> Iterator[None]:
+        """Apply many commands, then write them (and ``tracking``) in one transaction.
+
+        If the block raises, nothing is written: the caller may retry the batch
+        without the message that failed.
+        """
+        if self._uow is not None:
+            msg = "batches do not nest"
+            raise RuntimeError(msg)
+        self._uow = _UnitOfWork(tracking)
+        try:
+            yield
+            uow = self._uow
+        finally:
+            self._uow = None
+        self._flush(uow)
+
+    def _flush(self, uow: _UnitOfWork) -> None:
+        if uow.new_keys:
+            self.data_keys.create_many(uow.new_keys)
+        processing: ProcessingEvent[UUID] = ProcessingEvent(uow.tracking)
+        processing.collect_events(*uow.aggregates.values())
+        if processing.events or uow.tracking is not None:
+            recordings = self._record(processing)
+            self._notify(recordings)
+        for child_id in uow.reindexed:
+            self._drop_identity_rows(child_id)
+        for child_id, rows in uow.index_rows.items():
+            self.blind_index.store.add(child_id, rows)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save now, or, inside :meth:`batch`, keep the aggregates for the batch's write."""
+        if self._uow is None:
+            return super().save(*objs, **kwargs)
+        for obj in objs:
+            if obj is not None:
+                self._uow.aggregates[obj.id] = obj
+        return []
+
+    def is_recorded(self, aggregate_id: UUID) -> bool:
+        """Whether any event of this aggregate is stored (or pending in this batch)."""
+        if self._uow is not None and aggregate_id in self._uow.aggregates:
+            return True
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def _drop_identity_rows(self, child_id: UUID) -> None:
+        # After a rectification the old identifiers must stop matching; the
+        # senders' own references for the child stay valid.
+        for kind in (UPN, SURNAME_DOB):
+            self.blind_index.store.remove_entries(child_id, kind)
+
+    def _index_later_or_now(self, child_id: UUID, rows: list[tuple[str, bytes]]) -> None:
+        if self._uow is None:
+            self.blind_index.store.add(child_id, rows)
+        else:
+            self._uow.index_rows.setdefault(child_id, []).extend(rows)
+
+    def _pending_matches(self, kind: str, digest: bytes) -> list[UUID]:
+        if self._uow is None:
+            return []
+        return [
+            child_id for child_id, rows in self._uow.index_rows.items() if (kind, digest) in rows
+        ]
 
     def construct_mapper(self) -> Mapper[UUID]:
         return PersonalDataMapper(
@@ -98,12 +195,18 @@ class CMEApplication(Application[UUID]):
             Case: CaseNotFoundError,
             RightsRequest: RightsRequestNotFoundError,
         }
-        try:
-            aggregate: object = self.repository.get(ident)
-        except AggregateNotFoundError:
-            raise errors.get(aggregate_type, ChildNotFoundError)(ident) from None
+        aggregate: object
+        if self._uow is not None and ident in self._uow.aggregates:
+            aggregate = self._uow.aggregates[ident]
+        else:
+            try:
+                aggregate = self.repository.get(ident)
+            except AggregateNotFoundError:
+                raise errors.get(aggregate_type, ChildNotFoundError)(ident) from None
         if not isinstance(aggregate, aggregate_type):
             raise errors.get(aggregate_type, ChildNotFoundError)(ident)
+        if self._uow is not None:
+            self._uow.aggregates[ident] = aggregate
         return aggregate
 
     # -- children ----------------------------------------------------------------
@@ -111,15 +214,24 @@ class CMEApplication(Application[UUID]):
     def register_child(self, command: c.RegisterChild | dict[str, Any]) -> UUID:
         return self.register_children([command])[0]
 
-    def register_children(self, commands: Sequence[c.RegisterChild | dict[str, Any]]) -> list[UUID]:
-        """Register many children with one key-store round trip and one transaction."""
+    def register_children(
+        self,
+        commands: Sequence[c.RegisterChild | dict[str, Any]],
+        sender_refs: Sequence[str | None] | None = None,
+    ) -> list[UUID]:
+        """Register many children with one key-store round trip and one transaction.
+
+        ``sender_refs`` are upstream systems' own references for each child
+        (``sender|reference``), indexed so later messages find the same child.
+        """
         valid = [self._valid(c.RegisterChild, command) for command in commands]
+        refs = list(sender_refs) if sender_refs is not None else [None] * len(valid)
         upns = [cmd.details.upn for cmd in valid if cmd.details.upn]
         if len(set(upns)) != len(upns):
             msg = "two children in one batch share a UPN"
             raise DuplicateChildError(msg, field="details.upn")
         for upn in upns:
-            if self.blind_index.find_by_upn(upn):
+            if self.find_child_by_upn(upn):
                 msg = "a child with this UPN is already registered"
                 raise DuplicateChildError(msg, field="details.upn")
         children = [
@@ -130,26 +242,49 @@ class CMEApplication(Application[UUID]):
             )
             for cmd in valid
         ]
-        self.data_keys.create_many(
+        keys = [
             (child.id, cmd.details.retention_until())
             for child, cmd in zip(children, valid, strict=True)
-        )
+        ]
+        if self._uow is None:
+            self.data_keys.create_many(keys)
+        else:
+            self._uow.new_keys.extend(keys)
         self.save(*children)
-        for child, cmd in zip(children, valid, strict=True):
+        for child, cmd, ref in zip(children, valid, refs, strict=True):
             details = cmd.details
-            self.blind_index.index(
-                child.id, details.upn, details.legal_surname, details.date_of_birth
+            rows = self.blind_index.entries(
+                details.upn, details.legal_surname, details.date_of_birth
             )
+            if ref:
+                rows.append(self.blind_index.sender_ref_entry(ref))
+            self._index_later_or_now(child.id, rows)
         return [child.id for child in children]
 
     def get_child(self, child_id: UUID) -> Child:
         return self._get(Child, child_id)
 
     def find_child_by_upn(self, upn: str) -> UUID | None:
-        return self._first_live(self.blind_index.find_by_upn(upn))
+        kind, digest = self.blind_index.upn_entry(upn)
+        return self._first_live(
+            self._pending_matches(kind, digest) + self.blind_index.find(kind, digest)
+        )
 
     def find_child_by_surname_and_dob(self, surname: str, date_of_birth: date) -> UUID | None:
-        return self._first_live(self.blind_index.find_by_surname_and_dob(surname, date_of_birth))
+        kind, digest = self.blind_index.surname_dob_entry(surname, date_of_birth)
+        return self._first_live(
+            self._pending_matches(kind, digest) + self.blind_index.find(kind, digest)
+        )
+
+    def find_child_by_sender_ref(self, sender_ref: str) -> UUID | None:
+        kind, digest = self.blind_index.sender_ref_entry(sender_ref)
+        return self._first_live(
+            self._pending_matches(kind, digest) + self.blind_index.find(kind, digest)
+        )
+
+    def remember_sender_ref(self, child_id: UUID, sender_ref: str) -> None:
+        """Index an upstream system's own reference for a child we matched another way."""
+        self._index_later_or_now(child_id, [self.blind_index.sender_ref_entry(sender_ref)])
 
     def _first_live(self, candidates: list[UUID]) -> UUID | None:
         # An index row can outlive a failed save; only a stored, unshredded child matches.
@@ -172,9 +307,13 @@ class CMEApplication(Application[UUID]):
             self.save(child)
             after = cmd.details
             if {"upn", "legal_surname", "date_of_birth"} & set(changed):
-                self.blind_index.reindex(
-                    child.id, after.upn, after.legal_surname, after.date_of_birth
-                )
+                rows = self.blind_index.entries(after.upn, after.legal_surname, after.date_of_birth)
+                if self._uow is None:
+                    self._drop_identity_rows(child.id)
+                    self.blind_index.store.add(child.id, rows)
+                else:
+                    self._uow.reindexed.add(child.id)
+                    self._uow.index_rows[child.id] = rows
             if before.date_of_birth != after.date_of_birth:
                 self.data_keys.store.set_expiry(child.id, after.retention_until())
         return changed

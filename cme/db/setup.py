@@ -60,18 +60,22 @@ def create_event_store(admin_url: str) -> None:
     env = postgres_env(admin_url, "eventstore") | {"CREATE_TABLE": "y"}
     factory = InfrastructureFactory.construct(Environment(APPLICATION_NAME, env))
     try:
-        factory.application_recorder()
+        factory.process_recorder()
     finally:
         factory.close()
     table = sql.Identifier("eventstore", f"{APPLICATION_NAME.lower()}_events")
     sequence = sql.Identifier(
         "eventstore", f"{APPLICATION_NAME.lower()}_events_notification_id_seq"
     )
+    tracking = sql.Identifier("eventstore", f"{APPLICATION_NAME.lower()}_tracking")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         for statement in (
             "GRANT SELECT, INSERT, UPDATE ON {table} TO cme_writer",
             "GRANT USAGE, SELECT ON SEQUENCE {sequence} TO cme_writer",
             "GRANT SELECT ON {table} TO cme_auditor",
+            # Consumers' positions, written in the same transaction as their events.
+            "GRANT SELECT, INSERT, UPDATE ON {tracking} TO cme_writer",
+            "GRANT SELECT ON {tracking} TO cme_auditor",
             "DROP TRIGGER IF EXISTS events_are_immutable ON {table}",
             "CREATE TRIGGER events_are_immutable BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION eventstore.reject_change()",
@@ -79,4 +83,6 @@ def create_event_store(admin_url: str) -> None:
             "CREATE TRIGGER events_are_not_truncated BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION eventstore.reject_change()",
         ):
-            conn.execute(sql.SQL(statement).format(table=table, sequence=sequence))
+            conn.execute(
+                sql.SQL(statement).format(table=table, sequence=sequence, tracking=tracking)
+            )
