@@ -28,6 +28,16 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    from cme import intake_cli
+
+    unknown = [w for w in args.workers if w not in {"intake"}]
+    if unknown:
+        print(f"unknown worker(s): {', '.join(unknown)}; known: intake")
+        return 2
+    return intake_cli.cmd_run_intake(args)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the main job over a synthetic county")
     demo.add_argument("--services", action="store_true", help="use PostgreSQL and Kafka")
@@ -40,3 +50,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rotate.add_argument("--batch", type=int, default=500)
     rotate.set_defaults(handler=_cmd_keys_rotate)
+
+    from cme import intake_cli
+
+    intake_cli.register(sub)
+
+    run = sub.add_parser("run", help="run the workers (the main job)")
+    run.add_argument("workers", nargs="*", default=[], help="intake (more to come)")
+    run.set_defaults(handler=_cmd_run)

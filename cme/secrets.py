@@ -11,7 +11,15 @@ import base64
 import binascii
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
 from cme.settings import ConfigurationError, Settings
+from consumers.sealed_payload import (
+    IntakeKeys,
+    load_or_create_dev_intake_keys,
+    parse_intake_keys,
+    public_key_from_b64,
+)
 from crypto_shredding.kek import KekRing, generate_dev_secret_file, new_kek_line, parse_keks
 from crypto_shredding.sealing import KEY_BYTES, new_key
 
@@ -38,6 +46,30 @@ def load_index_key(settings: Settings) -> bytes:
         msg = f"CME_INDEX_KEY_FILE: {path} does not exist"
         raise ConfigurationError(msg)
     return _decode_key(path.read_text().strip(), "CME_INDEX_KEY_FILE")
+
+
+def load_intake_keys(settings: Settings) -> IntakeKeys:
+    if settings.intake_keys is not None:
+        return parse_intake_keys(settings.intake_keys.get_secret_value(), "CME_INTAKE_KEYS")
+    if settings.intake_keys_file is not None:
+        if not settings.intake_keys_file.exists():
+            msg = f"CME_INTAKE_KEYS_FILE: {settings.intake_keys_file} does not exist"
+            raise ConfigurationError(msg)
+        return parse_intake_keys(settings.intake_keys_file.read_text(), "CME_INTAKE_KEYS_FILE")
+    return load_or_create_dev_intake_keys(settings.secrets_dir / "intake-keys")
+
+
+def intake_public_key(settings: Settings) -> tuple[str, X25519PublicKey]:
+    """The key id and public key a sender seals payloads to."""
+    if settings.intake_public_key:
+        kid, _, encoded = settings.intake_public_key.partition(":")
+        try:
+            return kid, public_key_from_b64(encoded)
+        except (ValueError, binascii.Error):
+            msg = "CME_INTAKE_PUBLIC_KEY: must be 'kid:base64' of an X25519 public key"
+            raise ConfigurationError(msg) from None
+    keys = load_intake_keys(settings)
+    return keys.current, keys.public_key()
 
 
 def _decode_key(text: str, variable: str) -> bytes:

@@ -103,6 +103,16 @@ class Settings(BaseSettings):
         default=None, description="base64 256-bit key for the blind index (HMAC-SHA256)"
     )
     index_key_file: Path | None = None
+    intake_keys: SecretStr | None = Field(
+        default=None,
+        description="Intake private keys (X25519) as 'kid:base64[,...]', the first is current",
+    )
+    intake_keys_file: Path | None = None
+    intake_public_key: str | None = Field(
+        default=None, description="For senders: 'kid:base64' public key to seal payloads to"
+    )
+    intake_batch_size: int = Field(default=500, ge=1, le=10_000)
+    quarantine_retention_days: int = Field(default=30, ge=1, le=3650)
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
     key_cache_size: int = Field(default=10_000, ge=1)
 

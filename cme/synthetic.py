@@ -90,3 +90,191 @@ class SyntheticCounty:
 
     def school_urn(self) -> str:
         return f"{self.rng.randrange(100000, 150000)}"
+
+
+class SyntheticTraffic:
+    """Upstream messages (plain lines, as `cme publish` reads them) about synthetic children.
+
+    Each child keeps its identity and its sender references across messages, so
+    later notices match earlier ones the way real traffic does.
+    """
+
+    def __init__(self, county: SyntheticCounty) -> None:
+        self.county = county
+        self.rng = county.rng
+        self.children: list[dict[str, Any]] = []
+        self.schools = [county.school_urn() for _ in range(40)]
+        self.sequence = 0
+
+    def identity(self) -> dict[str, Any]:
+        details = self.county.child_details()
+        details.pop("notes", None)
+        return details
+
+    def new_child(self) -> dict[str, Any]:
+        child = {"identity": self.identity(), "ref": f"ref-{self.rng.getrandbits(64):016x}"}
+        self.children.append(child)
+        return child
+
+    def pick_child(self, reuse: float = 0.3) -> dict[str, Any]:
+        if self.children and self.rng.random() < reuse:
+            return self.rng.choice(self.children)
+        return self.new_child()
+
+    def line(
+        self, message_type: str, payload: dict[str, Any], child: dict[str, Any], sender: str
+    ) -> dict[str, Any]:
+        self.sequence += 1
+        return {
+            "message_id": (
+                f"{sender.replace(':', '-')}-{self.sequence:08d}-{self.rng.getrandbits(32):08x}"
+            ),
+            "type": message_type,
+            "version": 1,
+            "sender": sender,
+            "occurred_at": f"{self.county.today.isoformat()}T09:00:00+00:00",
+            "subject_ref": child["ref"],
+            "payload": payload,
+        }
+
+    def _days_ago(self, low: int, high: int) -> str:
+        return (self.county.today - timedelta(days=self.rng.randrange(low, high))).isoformat()
+
+    def removal_from_roll(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child()
+        school = self.rng.choice(self.schools)
+        known = self.rng.random() < 0.4
+        payload = {
+            "child": child["identity"],
+            "school_urn": school,
+            "removed_on": self._days_ago(1, 200),
+            "deletion_ground": self.rng.choice(
+                [
+                    "continuous_absence_enquiries_failed",
+                    "moved_away",
+                    "not_returned_after_leave",
+                    "home_education",
+                    "registered_elsewhere",
+                ]
+            ),
+            "whereabouts_known": known,
+            "reg13": {"notes": "Family not contactable"} if not known else {},
+        }
+        return self.line("removal_from_roll", payload, child, f"school-mis:{school}")
+
+    def referral(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child()
+        professional = self.rng.random() < 0.7
+        payload = {
+            "child": child["identity"],
+            "referrer_type": "professional" if professional else "member_of_public",
+            "referrer_name": f"{self.county.word(1)} {self.county.word(2)}",
+            "reason": self.rng.choice(["never_registered", "moved_into_area", "other"]),
+            "concern": "Child seen during school hours on several days",
+            "referred_on": self._days_ago(1, 60),
+        }
+        return self.line("referral", payload, child, "referral-form:web")
+
+    def continuous_absence(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child()
+        school = self.rng.choice(self.schools)
+        payload = {
+            "child": child["identity"],
+            "school_urn": school,
+            "absent_since": self._days_ago(14, 40),
+            "school_days_absent": self.rng.randrange(10, 25),
+        }
+        return self.line("continuous_absence", payload, child, f"attendance:{school}")
+
+    def reduced_timetable(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child()
+        school = self.rng.choice(self.schools)
+        start = self.county.today - timedelta(days=self.rng.randrange(10, 120))
+        payload = {
+            "child": child["identity"],
+            "school_urn": school,
+            "hours_per_week": f"{self.rng.randrange(5, 20)}.0",
+            "starts_on": start.isoformat(),
+            "review_on": (start + timedelta(days=self.rng.randrange(20, 60))).isoformat(),
+        }
+        return self.line("reduced_timetable", payload, child, f"attendance:{school}")
+
+    def new_pupil_registered(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child(reuse=0.8)
+        school = self.rng.choice(self.schools)
+        payload = {
+            "child": child["identity"],
+            "school_urn": school,
+            "on_roll_from": self._days_ago(0, 30),
+        }
+        return self.line("new_pupil_registered", payload, child, f"school-mis:{school}")
+
+    def address_information(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child(reuse=1.0)
+        source = self.rng.choice(["housing", "council_tax"])
+        payload = {
+            "child": child["identity"],
+            "address": self.county.address(),
+            "effective_from": self._days_ago(1, 90),
+            "source": source,
+        }
+        return self.line("address_information", payload, child, f"{source.replace('_', '-')}:herts")
+
+    def lost_pupil(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child()
+        payload = {
+            "child": child["identity"],
+            "last_school_urn": self.rng.choice(self.schools),
+            "reported_on": self._days_ago(1, 30),
+        }
+        return self.line("lost_pupil", payload, child, "lost-pupil-db:dfe")
+
+    def moved_in_from_la(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.new_child()
+        payload = {
+            "child": child["identity"],
+            "from_la_code": f"{self.rng.randrange(200, 999)}",
+            "moved_on": self._days_ago(1, 60),
+        }
+        return self.line("moved_in_from_la", payload, child, "other-la:873")
+
+    def moved_out_to_la(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child(reuse=0.9)
+        payload = {
+            "child": child["identity"],
+            "to_la_code": f"{self.rng.randrange(200, 999)}",
+            "moved_on": self._days_ago(1, 60),
+            "confirmed": True,
+        }
+        return self.line("moved_out_to_la", payload, child, "other-la:873")
+
+    def home_education(self, child: dict[str, Any] | None = None) -> dict[str, Any]:
+        child = child or self.pick_child()
+        payload = {
+            "child": child["identity"],
+            "school_urn": self.rng.choice(self.schools),
+            "notified_on": self._days_ago(1, 30),
+        }
+        return self.line("home_education", payload, child, "school-mis:ehe")
+
+    MIX = (
+        ("removal_from_roll", 30),
+        ("referral", 15),
+        ("continuous_absence", 15),
+        ("reduced_timetable", 10),
+        ("new_pupil_registered", 10),
+        ("address_information", 6),
+        ("lost_pupil", 5),
+        ("moved_in_from_la", 4),
+        ("moved_out_to_la", 3),
+        ("home_education", 2),
+    )
+
+    def mixed(self, count: int) -> list[dict[str, Any]]:
+        """A realistic mix of notices; the first is always about a new child."""
+        names = [name for name, _ in self.MIX]
+        weights = [weight for _, weight in self.MIX]
+        lines = [self.removal_from_roll(self.new_child())]
+        for _ in range(count - 1):
+            lines.append(getattr(self, self.rng.choices(names, weights)[0])())
+        return lines

@@ -152,6 +152,14 @@ class CMEApplication(Application[UUID]):
                 self._uow.aggregates[obj.id] = obj
         return []
 
+    def tracked_position(self, name: str) -> int | None:
+        """The last position a consumer recorded with its effects (None: nothing yet)."""
+        recorder = self.recorder
+        if not isinstance(recorder, ProcessRecorder):  # pragma: no cover - see construct_recorder
+            msg = "this application's recorder cannot track positions"
+            raise TypeError(msg)
+        return recorder.max_tracking_id(name)
+
     def is_recorded(self, aggregate_id: UUID) -> bool:
         """Whether any event of this aggregate is stored (or pending in this batch)."""
         if self._uow is not None and aggregate_id in self._uow.aggregates:
@@ -425,7 +433,8 @@ class CMEApplication(Application[UUID]):
             assigned_officer=cmd.assigned_officer,
             personal=personal or None,
         )
-        self.save(case)
+        child.note_case_opened(actor=cmd.actor, case_id=case.id)
+        self.save(case, child)
         return case.id
 
     def get_case(self, case_id: UUID) -> Case:
@@ -473,7 +482,9 @@ class CMEApplication(Application[UUID]):
         cmd = self._valid(c.CloseCase, command)
         case = self.get_case(cmd.case_id)
         case.close(cmd.actor, cmd.outcome.value, cmd.closed_on)
-        self.save(case)
+        child = self.get_child(case.child_id)
+        child.note_case_closed(actor=cmd.actor, case_id=case.id)
+        self.save(case, child)
 
     # -- disclosures -----------------------------------------------------------------
 

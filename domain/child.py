@@ -79,6 +79,7 @@ class Child(Aggregate):
         self.legal_holds: dict[UUID, str] = {}
         self.shredded_at: datetime | None = None
         self.shred_reason: str | None = None
+        self.open_case_id: UUID | None = None
 
     # -- personal details -------------------------------------------------
 
@@ -225,6 +226,23 @@ class Child(Aggregate):
         self, actor: str, personal: dict[str, Any], moved_on: date, confirmed: bool
     ) -> None:
         self.move = Move(moved_on, None, abroad=True, confirmed=confirmed)
+
+    # -- cases -------------------------------------------------------------
+
+    class CaseOpened(Event):
+        case_id: UUID
+
+    @event(CaseOpened)
+    def note_case_opened(self, actor: str, case_id: UUID) -> None:
+        self.open_case_id = case_id
+
+    class CaseClosed(Event):
+        case_id: UUID
+
+    @event(CaseClosed)
+    def note_case_closed(self, actor: str, case_id: UUID) -> None:
+        if self.open_case_id == case_id:
+            self.open_case_id = None
 
     # -- data-subject rights and retention ---------------------------------
 

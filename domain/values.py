@@ -86,6 +86,7 @@ class ReferralReason(StrEnum):
     CONTINUOUS_ABSENCE = "continuous_absence"
     LOST_PUPIL = "lost_pupil"
     HOME_EDUCATION_UNSUITABLE = "home_education_unsuitable"
+    ELECTIVE_HOME_EDUCATION_NOTICE = "elective_home_education_notice"
     OTHER = "other"
 
 

@@ -1,0 +1,210 @@
+"""`cme publish`, `cme quarantine list|replay`, `cme schemas export`, `cme intake public-key`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from cme.settings import PROJECT_ROOT, load_settings
+
+SCHEMA_DIR = PROJECT_ROOT / "schemas" / "upstream" / "v1"
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish a JSON Lines file of plain upstream messages, sealing each payload."""
+    from cme.secrets import intake_public_key
+    from consumers import kafka_io
+    from consumers.envelopes import LineRejectedError, seal_line
+
+    settings = load_settings()
+    kid, public_key = intake_public_key(settings)
+    producer = kafka_io.producer(settings, "publish")
+    accepted = rejected = 0
+    pending: list[tuple[int, Any]] = []
+    try:
+        with Path(args.file).open(encoding="utf-8") as lines:
+            for number, text in enumerate(lines, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    line = json.loads(text)
+                    envelope, raw = seal_line(line, kid, public_key)
+                except json.JSONDecodeError:
+                    rejected += 1
+                    print(f"line {number}: rejected not_json: the line is not JSON")
+                    continue
+                except LineRejectedError as exc:
+                    rejected += 1
+                    print(f"line {number}: rejected {exc}")
+                    continue
+                future = producer.send(
+                    settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw
+                )
+                pending.append((number, (future, envelope.message_id)))
+        producer.flush()
+        for number, (future, message_id) in pending:
+            metadata = future.get(timeout=30)
+            accepted += 1
+            if args.verbose:
+                where = f"partition {metadata.partition} offset {metadata.offset}"
+                print(f"line {number}: accepted {message_id} -> {where}")
+    finally:
+        producer.close()
+    print(f"published {accepted} message(s); rejected {rejected} line(s) locally")
+    return 0 if rejected == 0 else 1
+
+
+def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    from consumers.quarantine_kafka import read_quarantine
+
+    settings = load_settings()
+    records = list(read_quarantine(settings))
+    table = Table(title=f"quarantine ({settings.topic_quarantine}): {len(records)} message(s)")
+    for column in ("id", "received", "reason", "field", "sender", "type", "source"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r.quarantine_id[:8],
+            r.received_at[:19],
+            r.reason.code,
+            r.reason.field,
+            r.sender or "",
+            r.message_type or "",
+            f"{r.source_partition}:{r.source_offset}",
+        )
+    Console().print(table)
+    if args.json:
+        for r in records:
+            print(r.to_json().decode())
+    return 0
+
+
+def cmd_quarantine_replay(args: argparse.Namespace) -> int:
+    """Re-submit a quarantined message: as it was, or as corrected in a file."""
+    from cme.bootstrap import build_application
+    from cme.secrets import intake_public_key
+    from consumers import kafka_io
+    from consumers.envelopes import LineRejectedError, seal_line
+    from consumers.quarantine import QuarantineCipher
+    from consumers.quarantine_kafka import read_quarantine
+    from crypto_shredding.shredded import Shredded
+
+    settings = load_settings()
+    matches = [r for r in read_quarantine(settings) if r.quarantine_id.startswith(args.id)]
+    if len(matches) != 1:
+        print(f"error: {len(matches)} quarantined messages match {args.id!r}; give more of the id")
+        return 1
+    record = matches[0]
+    if args.fixed:
+        kid, public_key = intake_public_key(settings)
+        try:
+            envelope, raw = seal_line(json.loads(Path(args.fixed).read_text()), kid, public_key)
+        except LineRejectedError as exc:
+            print(f"error: the corrected message is still invalid: {exc}")
+            return 1
+        key: bytes | None = envelope.subject_ref.encode()
+    else:
+        app = build_application(settings)
+        try:
+            original = QuarantineCipher(app.data_keys, settings.quarantine_retention_days).original(
+                record
+            )
+        finally:
+            app.close()
+        if isinstance(original, Shredded):
+            print("error: the quarantine retention has passed: the original is destroyed")
+            return 1
+        raw, key = original
+    producer = kafka_io.producer(settings, "replay")
+    try:
+        metadata = producer.send(
+            settings.topic_upstream,
+            key=key,
+            value=raw,
+            headers=[("cme-replay-of", record.quarantine_id.encode())],
+        ).get(timeout=30)
+    finally:
+        producer.close()
+    where = f"partition {metadata.partition} offset {metadata.offset}"
+    print(f"replayed {record.quarantine_id} to {where}")
+    return 0
+
+
+def export_schemas(folder: Path) -> list[Path]:
+    from consumers.contract import PAYLOADS, Envelope
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    documents: dict[str, dict[str, Any]] = {"envelope.json": Envelope.model_json_schema()}
+    for (message_type, version), model in PAYLOADS.items():
+        documents[f"{message_type.value}.v{version}.json"] = model.model_json_schema()
+    for name, document in sorted(documents.items()):
+        path = folder / name
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+def cmd_schemas_export(args: argparse.Namespace) -> int:
+    written = export_schemas(Path(args.folder))
+    print(f"wrote {len(written)} JSON Schemas to {args.folder}")
+    return 0
+
+
+def cmd_public_key(args: argparse.Namespace) -> int:
+    from cme.secrets import load_intake_keys
+
+    keys = load_intake_keys(load_settings())
+    print(f"{keys.current}:{keys.public_key_b64()}")
+    return 0
+
+
+def cmd_run_intake(args: argparse.Namespace) -> int:
+    from cme import logs
+    from cme.intake_runtime import build_intake_worker
+    from consumers.lifecycle import install_signal_handlers
+
+    logs.configure()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    worker, closers = build_intake_worker(load_settings(), stop)
+    try:
+        worker.run()
+    finally:
+        for closer in closers:
+            closer.close()  # type: ignore[attr-defined]
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    publish = sub.add_parser("publish", help="publish upstream messages from a JSON Lines file")
+    publish.add_argument("file", help="one plain message per line (payload not yet sealed)")
+    publish.add_argument("-v", "--verbose", action="store_true", help="report every accepted line")
+    publish.set_defaults(handler=cmd_publish)
+
+    quarantine = sub.add_parser("quarantine", help="inspect and replay quarantined messages")
+    q_sub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
+    q_list = q_sub.add_parser("list", help="quarantined messages with their reasons")
+    q_list.add_argument("--json", action="store_true", help="also print each record as JSON")
+    q_list.set_defaults(handler=cmd_quarantine_list)
+    q_replay = q_sub.add_parser("replay", help="re-submit a quarantined message")
+    q_replay.add_argument("id", help="the quarantine id (a unique prefix will do)")
+    q_replay.add_argument("--fixed", help="a corrected plain message (JSON) to publish instead")
+    q_replay.set_defaults(handler=cmd_quarantine_replay)
+
+    schemas = sub.add_parser("schemas", help="the upstream contract's JSON Schemas")
+    s_sub = schemas.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
+    export = s_sub.add_parser("export", help="write the JSON Schemas (checked in under schemas/)")
+    export.add_argument("folder", nargs="?", default=str(SCHEMA_DIR))
+    export.set_defaults(handler=cmd_schemas_export)
+
+    intake = sub.add_parser("intake", help="intake key material for senders")
+    i_sub = intake.add_subparsers(dest="intake_command", metavar="ACTION", required=True)
+    key = i_sub.add_parser("public-key", help="print 'kid:base64' for CME_INTAKE_PUBLIC_KEY")
+    key.set_defaults(handler=cmd_public_key)

@@ -1,0 +1,1 @@
+"""Intake: upstream messages to domain commands, exactly once, or quarantined with a reason."""

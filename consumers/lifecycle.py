@@ -1,0 +1,86 @@
+"""What every long-running worker shares: clean shutdown, retry with backoff, fault points.
+
+A worker stops when SIGTERM or SIGINT sets its stop event: it finishes the
+batch in hand, commits, and leaves its consumer group. A transient failure
+(database or broker unavailable) is retried with exponential backoff, never
+skipped. Fault points let the crash tests kill a worker at an exact instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import psycopg
+import psycopg_pool
+from eventsourcing.persistence import InterfaceError, OperationalError
+from kafka.errors import KafkaError
+
+log = logging.getLogger("cme.worker")
+T = TypeVar("T")
+
+TRANSIENT: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    KafkaError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class StopRequestedError(Exception):
+    """Raised out of a retry loop when the worker was asked to stop meanwhile."""
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info(
+            "received %s: finishing the current batch, then stopping", signal.Signals(signum).name
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def retrying(
+    work: Callable[[], T],
+    stop: threading.Event,
+    what: str,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+) -> T:
+    """Run ``work`` until it succeeds, backing off on transient errors."""
+    delay = first_delay
+    while True:
+        try:
+            return work()
+        except TRANSIENT as exc:
+            log.warning("%s failed (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+            if stop.wait(delay):
+                raise StopRequestedError(what) from None
+            delay = min(delay * 2, max_delay)
+
+
+def fault_point(name: str) -> None:
+    """Pause forever here if CME_FAULT_PAUSE names this point (crash tests only).
+
+    The worker first writes CME_FAULT_MARKER so the test knows it is here and
+    can kill it with SIGKILL at exactly this instant.
+    """
+    if os.environ.get("CME_FAULT_PAUSE") != name:
+        return
+    marker = os.environ.get("CME_FAULT_MARKER")
+    if marker:
+        Path(marker).write_text(name)
+    while True:  # pragma: no cover - ended by SIGKILL
+        time.sleep(3600)

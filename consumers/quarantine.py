@@ -1,0 +1,151 @@
+"""Quarantine: invalid upstream messages kept, encrypted, with the reason, for fix and replay.
+
+A quarantined message may contain personal data in clear (a sender that
+forgot to seal, or garbage), so the original bytes are encrypted under a
+quarantine key for the month they arrived in. Those keys live in the key store
+like children's keys, with an expiry ``retention`` days after the month ends,
+so the retention job destroys them and every quarantined copy becomes
+unreadable: bounded retention by crypto-shredding, whatever Kafka keeps.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from consumers.intake.decode import Reason
+from crypto_shredding.data_keys import DataKeys
+from crypto_shredding.errors import UnknownDataKeyError
+from crypto_shredding.sealing import seal, unseal
+from crypto_shredding.shredded import Shredded
+
+
+def quarantine_id(topic: str, partition: int, offset: int) -> UUID:
+    """The same message quarantined twice (after a crash) gets the same id."""
+    return uuid5(NAMESPACE_URL, f"cme:quarantine:{topic}:{partition}:{offset}")
+
+
+def period_key_id(day: date) -> UUID:
+    return uuid5(NAMESPACE_URL, f"cme:quarantine-key:{day:%Y-%m}")
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """What the quarantine topic holds for one message: no personal data in clear."""
+
+    quarantine_id: str
+    reason: Reason
+    sender: str | None
+    message_type: str | None
+    message_id: str | None
+    received_at: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    key_id: str
+    sealed_original: str
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> QuarantineRecord:
+        data: dict[str, Any] = json.loads(raw)
+        data["reason"] = Reason(**data["reason"])
+        return cls(**data)
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        return [
+            ("cme-reason-code", self.reason.code.encode()),
+            ("cme-reason-field", self.reason.field.encode()),
+            ("cme-sender", (self.sender or "").encode()),
+            ("cme-message-type", (self.message_type or "").encode()),
+        ]
+
+
+class QuarantineSink(Protocol):
+    """Where quarantine records go; must be durable when ``put`` returns."""
+
+    def put(self, records: list[QuarantineRecord]) -> None: ...
+
+
+class InMemoryQuarantine:
+    """Quarantine for unit tests and the embedded mode."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, QuarantineRecord] = {}
+
+    def put(self, records: list[QuarantineRecord]) -> None:
+        for record in records:
+            self.records[record.quarantine_id] = record
+
+
+class QuarantineCipher:
+    """Encrypts originals under the month's quarantine key (created on first use)."""
+
+    def __init__(self, data_keys: DataKeys, retention_days: int) -> None:
+        self.data_keys = data_keys
+        self.retention = timedelta(days=retention_days)
+
+    def _key(self, day: date) -> UUID:
+        key_id = period_key_id(day)
+        try:
+            self.data_keys.key_for(key_id)
+        except UnknownDataKeyError:  # the month's first quarantined message
+            next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+            self.data_keys.create(key_id, next_month + self.retention)
+        return key_id
+
+    def record(
+        self,
+        reason: Reason,
+        raw_value: bytes,
+        raw_key: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+        envelope_fields: dict[str, str | None],
+        now: datetime | None = None,
+    ) -> QuarantineRecord:
+        received = now or datetime.now(UTC)
+        qid = quarantine_id(topic, partition, offset)
+        key_id = self._key(received.date())
+        key = self.data_keys.key_for(key_id)
+        if isinstance(key, Shredded):  # pragma: no cover - a period key outlived its month
+            msg = "this month's quarantine key has been destroyed"
+            raise RuntimeError(msg)
+        original = json.dumps(
+            {
+                "value": base64.b64encode(raw_value).decode(),
+                "key": base64.b64encode(raw_key).decode() if raw_key is not None else None,
+            }
+        ).encode()
+        sealed = seal(key, original, qid.bytes)
+        return QuarantineRecord(
+            quarantine_id=str(qid),
+            reason=reason,
+            sender=envelope_fields.get("sender"),
+            message_type=envelope_fields.get("type"),
+            message_id=envelope_fields.get("message_id"),
+            received_at=received.isoformat(),
+            source_topic=topic,
+            source_partition=partition,
+            source_offset=offset,
+            key_id=str(key_id),
+            sealed_original=base64.b64encode(sealed).decode(),
+        )
+
+    def original(self, record: QuarantineRecord) -> tuple[bytes, bytes | None] | Shredded:
+        """The quarantined bytes and key, or Shredded once retention has passed."""
+        key = self.data_keys.key_for(UUID(record.key_id))
+        if isinstance(key, Shredded):
+            return key
+        opened = json.loads(
+            unseal(key, base64.b64decode(record.sealed_original), UUID(record.quarantine_id).bytes)
+        )
+        raw_key = base64.b64decode(opened["key"]) if opened["key"] is not None else None
+        return base64.b64decode(opened["value"]), raw_key

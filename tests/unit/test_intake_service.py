@@ -1,0 +1,268 @@
+"""Intake on the in-memory store: effects once, or quarantine with a reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from consumers.envelopes import LineRejectedError, seal_line
+from crypto_shredding.shredded import Shredded
+from domain.upstream_message import upstream_message_id
+from domain.values import CaseStatus
+from tests.factories import in_memory_app
+from tests.intake_support import IntakeHarness
+
+
+@pytest.fixture
+def harness() -> IntakeHarness:
+    return IntakeHarness(in_memory_app())
+
+
+def test_every_message_type_has_its_effect(harness: IntakeHarness) -> None:
+    traffic = harness.traffic
+    child = traffic.new_child()
+    removal = traffic.removal_from_roll(child)
+    removal["payload"].update(whereabouts_known=False, deletion_ground="moved_away")
+    lines = [
+        removal,
+        traffic.continuous_absence(child),
+        traffic.reduced_timetable(child),
+        traffic.new_pupil_registered(child),
+        traffic.address_information(child),
+        traffic.referral(child),
+        traffic.lost_pupil(child),
+        traffic.home_education(child),
+        traffic.moved_out_to_la(child),
+        traffic.moved_in_from_la(),
+    ]
+    outcome = harness.run([harness.seal(line) for line in lines])
+    assert outcome.quarantined == [], [r.reason for r in outcome.quarantined]
+    assert outcome.applied == len(lines)
+    # Every notice about the same child matched one record.
+    app = harness.app
+    upn = child["identity"]["upn"]
+    child_id = app.find_child_by_upn(upn) if upn else None
+    child_id = child_id or app.find_child_by_sender_ref(f"{lines[0]['sender']}|{child['ref']}")
+    assert child_id is not None
+    record = app.get_child(child_id)
+    assert record.reduced_timetable is not None
+    assert record.move is not None and record.move.la_code == lines[8]["payload"]["to_la_code"]
+    assert record.current_details().address.postcode == lines[4]["payload"]["address"]["postcode"]
+    # One case, opened by the removal; the four later notices joined it.
+    case = app.get_case(record.open_case_id)  # type: ignore[arg-type]
+    assert case.reason == "removed_from_roll_whereabouts_unknown"
+    assert case.status is CaseStatus.ENQUIRIES_IN_PROGRESS
+    assert len(case.enquiries) == 4
+
+
+def test_enquiry_outcome_is_recorded_on_the_case(harness: IntakeHarness) -> None:
+    line = harness.traffic.removal_from_roll(harness.traffic.new_child())
+    line["payload"]["whereabouts_known"] = False
+    line["payload"]["deletion_ground"] = "continuous_absence_enquiries_failed"
+    harness.run([harness.seal(line)])
+    child_id = harness.app.find_child_by_sender_ref(f"{line['sender']}|{line['subject_ref']}")
+    assert child_id is not None
+    case_id = harness.app.get_child(child_id).open_case_id
+    assert case_id is not None
+    reply = harness.traffic.line(
+        "enquiry_outcome",
+        {
+            "child_id": str(child_id),
+            "case_id": str(case_id),
+            "agency": "gp",
+            "method": "email",
+            "outcome": "located",
+            "made_on": "2026-11-01",
+        },
+        {"ref": line["subject_ref"]},
+        "gp-practice:e82001",
+    )
+    outcome = harness.run([harness.seal(reply)])
+    assert outcome.applied == 1
+    assert harness.app.get_case(case_id).enquiries[-1].agency == "gp"
+
+
+def test_the_same_message_twice_has_one_effect(harness: IntakeHarness) -> None:
+    raw = harness.seal(harness.traffic.referral())
+    first = harness.run([raw, raw])
+    assert (first.applied, first.duplicates) == (1, 1)
+    # Published again later: recognised across batches.
+    again = harness.run([raw])
+    assert (again.applied, again.duplicates) == (0, 1)
+    assert again.quarantined == []
+
+
+def test_redelivered_offsets_are_skipped(harness: IntakeHarness) -> None:
+    raws = [harness.seal(harness.traffic.referral()) for _ in range(3)]
+    batch = [harness.inbound(raw) for raw in raws]
+    from eventsourcing.persistence import Tracking
+
+    tracking = Tracking("intake:t:0", batch[-1].offset)
+    assert harness.service.process(batch, tracking).applied == 3
+    assert harness.app.tracked_position("intake:t:0") == batch[-1].offset
+    # After a crash before the Kafka commit, the same poll comes back.
+    repeat = harness.service.process(batch, tracking)
+    assert (repeat.applied, repeat.duplicates) == (0, 3)
+
+
+def poison_cases(h: IntakeHarness) -> list[tuple[str, bytes, str, str]]:
+    t = h.traffic
+    future_dob = t.referral()
+    future_dob["payload"]["child"]["date_of_birth"] = "2999-01-01"
+    unknown_ground = t.removal_from_roll()
+    unknown_ground["payload"]["deletion_ground"] = "ran_away_to_sea"
+    plain_payload = json.loads(h.seal(t.referral()))
+    plain_payload["payload"]["ct"] = "eyJjaGlsZCI6IHsibmFtZSI6ICJBbm9ueW1vdXMifX0="
+    impossible = t.referral()
+    impossible["payload"]["referred_on"] = "2026-02-30"
+    stranger = t.address_information(t.new_child())
+    return [
+        ("not json", b"\xff\xfe not json", "not_json", ""),
+        ("a list", b"[1, 2, 3]", "invalid_envelope", ""),
+        (
+            "no message id",
+            h.bad_json(t.referral(), message_id=None),
+            "invalid_envelope",
+            "message_id",
+        ),
+        (
+            "unknown type",
+            h.bad_json(t.referral(), type="tax_return"),
+            "unknown_type_version",
+            "type",
+        ),
+        ("unknown version", h.bad_json(t.referral(), version=9), "unknown_type_version", "version"),
+        ("too large", b"{" + b" " * 70_000 + b"}", "too_large", ""),
+        ("unsealed payload", json.dumps(plain_payload).encode(), "payload_unreadable", "payload"),
+        (
+            "moved payload",
+            h.bad_json(t.referral(), subject_ref="someone-else"),
+            "payload_unreadable",
+            "payload",
+        ),
+        (
+            "future dob",
+            h.seal_unchecked(future_dob),
+            "invalid_payload",
+            "payload.child.date_of_birth",
+        ),
+        ("impossible date", h.seal_unchecked(impossible), "invalid_payload", "payload.referred_on"),
+        (
+            "unknown ground",
+            h.seal_unchecked(unknown_ground),
+            "invalid_payload",
+            "payload.deletion_ground",
+        ),
+        ("unknown child", h.seal(stranger), "domain_rejected:unknown_child", "payload.child"),
+    ]
+
+
+def _seal_unchecked(self: IntakeHarness, line: dict[str, Any]) -> bytes:
+    """Seal without the publisher's local validation, as a careless sender might."""
+    from consumers.contract import Envelope
+    from consumers.sealed_payload import ALGORITHM, seal_payload
+
+    fields = {k: v for k, v in line.items() if k != "payload"}
+    probe = Envelope.model_validate(
+        {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": "0" * 16}}
+    )
+    ct = seal_payload(
+        json.dumps(line["payload"]).encode(), self.keys.public_key(), probe.hpke_info()
+    )
+    return json.dumps(
+        {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": ct}}
+    ).encode()
+
+
+IntakeHarness.seal_unchecked = _seal_unchecked  # type: ignore[attr-defined]
+
+
+def test_poison_is_quarantined_and_good_messages_around_it_applied(harness: IntakeHarness) -> None:
+    cases = poison_cases(harness)
+    goods = [harness.traffic.referral(harness.traffic.new_child()) for _ in cases]
+    raws: list[bytes] = []
+    for (_, poison, _, _), good in zip(cases, goods, strict=True):
+        raws += [harness.seal(good), poison]
+    outcome = harness.run(raws)
+    assert outcome.applied == len(goods)
+    reasons = {r.source_offset: r.reason for r in outcome.quarantined}
+    for index, (name, _, code, field) in enumerate(cases):
+        reason = reasons[2 * index + 2]
+        assert reason.code == code, name
+        assert reason.field == field, name
+    # The good messages were all applied.
+    for good in goods:
+        assert harness.app.find_child_by_sender_ref(f"{good['sender']}|{good['subject_ref']}")
+
+
+def test_quarantine_records_hold_no_personal_data_and_keep_the_original(
+    harness: IntakeHarness,
+) -> None:
+    line = harness.traffic.referral()
+    line["payload"]["child"]["date_of_birth"] = "2999-01-01"
+    unsealed = json.dumps(line).encode()  # a sender that forgot to seal: personal data in clear
+    outcome = harness.run([unsealed])
+    (record,) = outcome.quarantined
+    stored = record.to_json()
+    assert line["payload"]["child"]["legal_surname"].encode() not in stored
+    assert record.reason.code == "invalid_envelope"
+    original = harness.cipher.original(record)
+    assert not isinstance(original, Shredded)
+    assert original[0] == unsealed
+    # Once the quarantine month's key is destroyed, the original is gone too.
+    from uuid import UUID
+
+    harness.app.data_keys.destroy(UUID(record.key_id), reason="quarantine_retention")
+    assert isinstance(harness.cipher.original(record), Shredded)
+
+
+def test_messages_are_applied_in_order(harness: IntakeHarness) -> None:
+    traffic = harness.traffic
+    child = traffic.new_child()
+    joined = traffic.new_pupil_registered(child)
+    left = traffic.removal_from_roll(child)
+    left["payload"]["school_urn"] = joined["payload"]["school_urn"]
+    left["payload"]["removed_on"] = joined["payload"]["on_roll_from"]
+    harness.run([harness.seal(joined), harness.seal(left)])
+    child_id = harness.app.find_child_by_sender_ref(f"{joined['sender']}|{child['ref']}")
+    record = harness.app.get_child(child_id)  # type: ignore[arg-type]
+    assert record.current_school() is None
+    assert record.schools[-1].removed_on is not None
+
+
+def test_publisher_rejects_locally_with_the_consumer_reason(harness: IntakeHarness) -> None:
+    line = harness.traffic.referral()
+    line["payload"]["child"]["upn"] = "A123"
+    with pytest.raises(LineRejectedError) as caught:
+        seal_line(line, harness.keys.current, harness.keys.public_key())
+    assert caught.value.reason.code == "invalid_payload"
+    assert caught.value.reason.field == "payload.child.upn"
+
+
+def test_the_dedup_record_names_no_person(harness: IntakeHarness) -> None:
+    line = harness.traffic.referral()
+    harness.run([harness.seal(line)])
+    message = harness.app.repository.get(upstream_message_id(line["sender"], line["message_id"]))
+    assert message.message_type == "referral"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.binary(max_size=300)
+    | st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        ),
+        max_leaves=20,
+    ).map(lambda doc: json.dumps(doc).encode())
+)
+def test_fuzzed_input_never_crashes_the_consumer(harness: IntakeHarness, raw: bytes) -> None:
+    outcome = harness.run([raw], track=False)
+    assert outcome.applied + len(outcome.quarantined) == 1
