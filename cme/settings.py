@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     topic_quarantine: str = "cme.upstream.quarantine.v1"
     topic_events: str = "cme.events.v1"
     kafka_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_group_prefix: str = Field(
+        default="cme",
+        pattern=r"^[A-Za-z0-9._-]{1,60}$",
+        description="consumer groups are PREFIX-WORKER",
+    )
     kek: SecretStr | None = Field(
         default=None,
         description="Key-encryption keys as 'id:base64[,id:base64...]', the first is current",

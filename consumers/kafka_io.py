@@ -39,7 +39,7 @@ def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer
     options: dict[str, Any] = {
         "bootstrap_servers": settings.require_kafka(),
         "client_id": client_id(worker),
-        "group_id": f"cme-{worker}",
+        "group_id": f"{settings.kafka_group_prefix}-{worker}",
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "max_poll_records": settings.intake_batch_size,

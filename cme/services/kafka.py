@@ -28,6 +28,7 @@ from cme.services.common import (
 from cme.settings import PROJECT_ROOT
 
 POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
+_STARTED: list[subprocess.Popen[bytes]] = []
 
 
 def kafka_version() -> str:
@@ -210,6 +211,9 @@ class LocalKafka:
                 start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
+        # The broker outlives this call (and often this process); keep the handle so
+        # it is not collected while running when `up` is called from a test.
+        _STARTED.append(process)
 
         def ready() -> bool:
             if process.poll() is not None:

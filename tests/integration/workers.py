@@ -1,0 +1,116 @@
+"""Real worker subprocesses for the crash and end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+
+from cme.settings import PROJECT_ROOT, Settings
+
+
+@dataclass
+class WorkerEnvironment:
+    """Topics and consumer groups of one test, so tests never see each other's traffic."""
+
+    settings: Settings
+    env: dict[str, str]
+    log_dir: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(
+        self, *workers: str, fault: str | None = None, marker: Path | None = None
+    ) -> subprocess.Popen[bytes]:
+        env = dict(self.env)
+        if fault:
+            env["CME_FAULT_PAUSE"] = fault
+            env["CME_FAULT_MARKER"] = str(marker)
+        with (self.log_dir / f"worker-{len(self.processes)}.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cme.cli", "run", *workers],
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.processes.append(process)
+        return process
+
+    def stop(self, process: subprocess.Popen[bytes], timeout: float = 30) -> int:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=timeout)
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("worker-*.log"))
+        )
+
+
+def worker_environment(
+    settings: Settings, tmp_path: Path, partitions: int = 3
+) -> WorkerEnvironment:
+    tag = uuid.uuid4().hex[:10]
+    topics = {
+        "CME_TOPIC_UPSTREAM": f"test.{tag}.upstream",
+        "CME_TOPIC_QUARANTINE": f"test.{tag}.quarantine",
+        "CME_TOPIC_EVENTS": f"test.{tag}.events",
+    }
+    admin = KafkaAdminClient(bootstrap_servers=settings.require_kafka())
+    try:
+        admin.create_topics(
+            [
+                NewTopic(name, partitions if "quarantine" not in name else 1, 1)
+                for name in topics.values()
+            ]
+        )
+    finally:
+        admin.close()
+    env = {
+        **os.environ,
+        **topics,
+        "CME_KAFKA_GROUP_PREFIX": f"test-{tag}",
+        "CME_MODE": "services",
+        "CME_DATABASE_URL": settings.require_database_url(),
+        "CME_KAFKA_BOOTSTRAP_SERVERS": settings.require_kafka(),
+        "CME_DATA_DIR": str(settings.data_dir),
+    }
+    configured = settings.model_copy(
+        update={
+            "topic_upstream": topics["CME_TOPIC_UPSTREAM"],
+            "topic_quarantine": topics["CME_TOPIC_QUARANTINE"],
+            "topic_events": topics["CME_TOPIC_EVENTS"],
+            "kafka_group_prefix": f"test-{tag}",
+        }
+    )
+    return WorkerEnvironment(configured, env, tmp_path)
+
+
+def wait_for(
+    check: Callable[[], bool], timeout: float, what: str, logs: Callable[[], str] = lambda: ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{logs()}")

@@ -1,0 +1,23 @@
+"""The checked-in JSON Schemas are exactly what the pydantic models say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cme.intake_cli import SCHEMA_DIR, export_schemas
+
+
+def test_checked_in_schemas_match_the_models(tmp_path: Path) -> None:
+    fresh = {p.name: p.read_text() for p in export_schemas(tmp_path)}
+    checked_in = {p.name: p.read_text() for p in SCHEMA_DIR.glob("*.json")}
+    stale = sorted(n for n in fresh.keys() | checked_in.keys() if fresh.get(n) != checked_in.get(n))
+    assert not stale, f"run `cme schemas export` and commit: {stale}"
+
+
+def test_every_payload_has_a_schema_with_its_fields() -> None:
+    import json
+
+    removal = json.loads((SCHEMA_DIR / "removal_from_roll.v1.json").read_text())
+    assert {"child", "school_urn", "removed_on", "deletion_ground"} <= set(removal["required"])
+    envelope = json.loads((SCHEMA_DIR / "envelope.json").read_text())
+    assert "subject_ref" in envelope["required"]
