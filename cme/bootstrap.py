@@ -43,7 +43,11 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
 
 
 def open_pool(url: str, name: str, max_size: int = 4) -> ConnectionPool:
-    pool = ConnectionPool(url, min_size=1, max_size=max_size, name=name, open=False)
+    # Autocommit: a single-statement read or write needs no BEGIN/COMMIT round
+    # trips; multi-statement writes open an explicit transaction.
+    pool = ConnectionPool(
+        url, min_size=1, max_size=max_size, name=name, open=False, kwargs={"autocommit": True}
+    )
     pool.open(wait=True, timeout=15)
     return pool
 

@@ -42,7 +42,9 @@ def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer
         "group_id": f"{settings.kafka_group_prefix}-{worker}",
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "max_poll_records": settings.intake_batch_size,
+        # Polls span partitions; each partition's share becomes one transaction.
+        "max_poll_records": settings.intake_batch_size * 4,
+        "max_partition_fetch_bytes": 4 * 1024 * 1024,
     }
     options.update(overrides)
     return KafkaConsumer(**options)

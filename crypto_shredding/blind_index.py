@@ -38,6 +38,14 @@ class BlindIndexStore(Protocol):
 
     def find(self, kind: str, digest: bytes) -> list[UUID]: ...
 
+    def find_many(
+        self, entries: Iterable[tuple[str, bytes]]
+    ) -> dict[tuple[str, bytes], list[UUID]]:
+        """Every listed entry's children, in one round trip (missing entries: absent)."""
+
+    def add_many(self, rows: Iterable[tuple[UUID, str, bytes]]) -> None:
+        """Many children's rows in one round trip."""
+
     def remove_child(self, child_id: UUID) -> int: ...
 
     def remove_entries(self, child_id: UUID, kind: str) -> None: ...
@@ -101,6 +109,20 @@ class InMemoryBlindIndexStore:
 
     def find(self, kind: str, digest: bytes) -> list[UUID]:
         return [c for c, k, d in self._rows if k == kind and d == digest]
+
+    def find_many(
+        self, entries: Iterable[tuple[str, bytes]]
+    ) -> dict[tuple[str, bytes], list[UUID]]:
+        found: dict[tuple[str, bytes], list[UUID]] = {}
+        for entry in set(entries):
+            children = self.find(*entry)
+            if children:
+                found[entry] = children
+        return found
+
+    def add_many(self, rows: Iterable[tuple[UUID, str, bytes]]) -> None:
+        for child_id, kind, digest in rows:
+            self.add(child_id, [(kind, digest)])
 
     def remove_child(self, child_id: UUID) -> int:
         with self._lock:

@@ -76,8 +76,14 @@ class DataKeys:
             return cached
         return self.load([child_id])[child_id]
 
-    def load(self, child_ids: Iterable[UUID]) -> dict[UUID, AESGCM | Shredded]:
-        """Unwrap many keys with one query each to the key and tombstone tables."""
+    def load(
+        self, child_ids: Iterable[UUID], *, missing_ok: bool = False
+    ) -> dict[UUID, AESGCM | Shredded]:
+        """Unwrap many keys with one query each to the key and tombstone tables.
+
+        With ``missing_ok``, ids that never had a key are left out instead of
+        raising (a prefetch may name aggregates that are not children).
+        """
         wanted = set(child_ids)
         result: dict[UUID, AESGCM | Shredded] = {}
         with self._lock:
@@ -94,6 +100,8 @@ class DataKeys:
         for child_id in missing:
             tomb = tombstones.get(child_id)
             if tomb is None:
+                if missing_ok:
+                    continue
                 msg = f"no data key was ever created for child {child_id}"
                 raise UnknownDataKeyError(msg)
             result[child_id] = Shredded(child_id, tomb.destroyed_at, tomb.reason)
@@ -101,7 +109,8 @@ class DataKeys:
             result[child_id] = cipher(self.keks.get(key.kek_id).unwrap(key.wrapped, child_id))
         with self._lock:
             for child_id in wanted:
-                self._cache[child_id] = result[child_id]
+                if child_id in result:
+                    self._cache[child_id] = result[child_id]
         return result
 
     def evict(self, child_id: UUID) -> None:

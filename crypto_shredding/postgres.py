@@ -143,6 +143,35 @@ class PostgresBlindIndex:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def find_many(
+        self, entries: Iterable[tuple[str, bytes]]
+    ) -> dict[tuple[str, bytes], list[UUID]]:
+        wanted = list(set(entries))
+        if not wanted:
+            return {}
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT b.kind, b.digest, b.child_id FROM matching.blind_index b "
+                "JOIN unnest(%s::text[], %s::bytea[]) AS w(kind, digest) "
+                "ON b.kind = w.kind AND b.digest = w.digest ORDER BY b.created_at",
+                ([k for k, _ in wanted], [d for _, d in wanted]),
+            ).fetchall()
+        found: dict[tuple[str, bytes], list[UUID]] = {}
+        for kind, digest, child_id in rows:
+            found.setdefault((kind, bytes(digest)), []).append(child_id)
+        return found
+
+    def add_many(self, rows: Iterable[tuple[UUID, str, bytes]]) -> None:
+        listed = list(rows)
+        if not listed:
+            return
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO matching.blind_index (child_id, kind, digest) "
+                "SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[]) ON CONFLICT DO NOTHING",
+                ([r[0] for r in listed], [r[1] for r in listed], [r[2] for r in listed]),
+            )
+
     def remove_child(self, child_id: UUID) -> int:
         with self._pool.connection() as conn:
             return conn.execute(

@@ -206,6 +206,26 @@ class SqliteBlindIndexStore:
             ).fetchall()
         return [UUID(r[0]) for r in rows]
 
+    def find_many(
+        self, entries: Iterable[tuple[str, bytes]]
+    ) -> dict[tuple[str, bytes], list[UUID]]:
+        found: dict[tuple[str, bytes], list[UUID]] = {}
+        for kind, digest in set(entries):
+            children = self.find(kind, digest)
+            if children:
+                found[(kind, digest)] = children
+        return found
+
+    def add_many(self, rows: Iterable[tuple[UUID, str, bytes]]) -> None:
+        with self._db.lock:
+            conn = self._db.conn
+            conn.execute("BEGIN")
+            conn.executemany(
+                "INSERT OR IGNORE INTO blind_index (child_id, kind, digest) VALUES (?, ?, ?)",
+                [(str(child_id), kind, digest) for child_id, kind, digest in rows],
+            )
+            conn.execute("COMMIT")
+
     def remove_child(self, child_id: UUID) -> int:
         with self._db.lock:
             return self._db.conn.execute(

@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
@@ -41,6 +46,7 @@ from domain.errors import (
     RightsRequestNotFoundError,
 )
 from domain.rights_request import RightsRequest
+from domain.stored_reads import select_many
 from domain.values import RefusalReason, RightsRequestType, ShredReason
 
 TCommand = TypeVar("TCommand", bound=c.Command)
@@ -74,6 +80,9 @@ class _UnitOfWork:
     new_keys: list[tuple[UUID, date]] = field(default_factory=list)
     index_rows: dict[UUID, list[tuple[str, bytes]]] = field(default_factory=dict)
     reindexed: set[UUID] = field(default_factory=set)
+    pending_index: dict[tuple[str, bytes], list[UUID]] = field(default_factory=dict)
+    known_index: dict[tuple[str, bytes], list[UUID]] | None = None
+    known_entries: set[tuple[str, bytes]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -140,8 +149,56 @@ class CMEApplication(Application[UUID]):
             self._notify(recordings)
         for child_id in uow.reindexed:
             self._drop_identity_rows(child_id)
-        for child_id, rows in uow.index_rows.items():
-            self.blind_index.store.add(child_id, rows)
+        self.blind_index.store.add_many(
+            (child_id, kind, digest)
+            for child_id, rows in uow.index_rows.items()
+            for kind, digest in rows
+        )
+
+    def prefetch_index(self, entries: Sequence[tuple[str, bytes]]) -> None:
+        """Look up many blind-index entries at once for the current batch."""
+        if self._uow is None:
+            return
+        found = self.blind_index.store.find_many(entries)
+        self._uow.known_entries.update(entries)
+        self._uow.known_index = {**(self._uow.known_index or {}), **found}
+
+    def prefetch(self, ids: Sequence[UUID], subjects: Sequence[UUID] = ()) -> None:
+        """Load many aggregates for the current batch with one query.
+
+        ``subjects`` are the children whose keys those aggregates' events need.
+        """
+        if self._uow is None:
+            return
+        wanted = [i for i in dict.fromkeys(ids) if i not in self._uow.aggregates]
+        if not wanted:
+            return
+        stored = select_many(self.recorder, wanted)
+        if self._seal_personal:
+            self.data_keys.load(
+                [*subjects, *(i for i in stored if i not in subjects)], missing_ok=True
+            )
+        for ident, events in stored.items():
+            aggregate = project_aggregate(None, [self.mapper.to_domain_event(e) for e in events])
+            if aggregate is not None:
+                self._uow.aggregates[ident] = aggregate
+
+    def known_children(self) -> list[UUID]:
+        """Children the current batch's index prefetch found."""
+        if self._uow is None or self._uow.known_index is None:
+            return []
+        return list(dict.fromkeys(c for ids in self._uow.known_index.values() for c in ids))
+
+    def cached_open_case(self, child_id: UUID) -> UUID | None:
+        child = self._uow.aggregates.get(child_id) if self._uow is not None else None
+        return child.open_case_id if isinstance(child, Child) else None
+
+    def _find(self, kind: str, digest: bytes) -> list[UUID]:
+        pending = self._pending_matches(kind, digest)
+        uow = self._uow
+        if uow is not None and (kind, digest) in uow.known_entries:
+            return pending + (uow.known_index or {}).get((kind, digest), [])
+        return pending + self.blind_index.find(kind, digest)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save now, or, inside :meth:`batch`, keep the aggregates for the batch's write."""
@@ -177,13 +234,13 @@ class CMEApplication(Application[UUID]):
             self.blind_index.store.add(child_id, rows)
         else:
             self._uow.index_rows.setdefault(child_id, []).extend(rows)
+            for row in rows:
+                self._uow.pending_index.setdefault(row, []).append(child_id)
 
     def _pending_matches(self, kind: str, digest: bytes) -> list[UUID]:
         if self._uow is None:
             return []
-        return [
-            child_id for child_id, rows in self._uow.index_rows.items() if (kind, digest) in rows
-        ]
+        return list(self._uow.pending_index.get((kind, digest), ()))
 
     def construct_mapper(self) -> Mapper[UUID]:
         return PersonalDataMapper(
@@ -273,22 +330,14 @@ class CMEApplication(Application[UUID]):
         return self._get(Child, child_id)
 
     def find_child_by_upn(self, upn: str) -> UUID | None:
-        kind, digest = self.blind_index.upn_entry(upn)
-        return self._first_live(
-            self._pending_matches(kind, digest) + self.blind_index.find(kind, digest)
-        )
+        return self._first_live(self._find(*self.blind_index.upn_entry(upn)))
 
     def find_child_by_surname_and_dob(self, surname: str, date_of_birth: date) -> UUID | None:
-        kind, digest = self.blind_index.surname_dob_entry(surname, date_of_birth)
-        return self._first_live(
-            self._pending_matches(kind, digest) + self.blind_index.find(kind, digest)
-        )
+        entry = self.blind_index.surname_dob_entry(surname, date_of_birth)
+        return self._first_live(self._find(*entry))
 
     def find_child_by_sender_ref(self, sender_ref: str) -> UUID | None:
-        kind, digest = self.blind_index.sender_ref_entry(sender_ref)
-        return self._first_live(
-            self._pending_matches(kind, digest) + self.blind_index.find(kind, digest)
-        )
+        return self._first_live(self._find(*self.blind_index.sender_ref_entry(sender_ref)))
 
     def remember_sender_ref(self, child_id: UUID, sender_ref: str) -> None:
         """Index an upstream system's own reference for a child we matched another way."""
@@ -322,6 +371,8 @@ class CMEApplication(Application[UUID]):
                 else:
                     self._uow.reindexed.add(child.id)
                     self._uow.index_rows[child.id] = rows
+                    for row in rows:
+                        self._uow.pending_index.setdefault(row, []).append(child.id)
             if before.date_of_birth != after.date_of_birth:
                 self.data_keys.store.set_expiry(child.id, after.retention_until())
         return changed

@@ -17,12 +17,20 @@ def main(argv: list[str] | None = None) -> int:
     domain.add_argument("--events-each", type=int, default=10)
     domain.add_argument("--seed", type=int, default=7)
     domain.add_argument("--rounds", type=int, default=5)
+    intake = sub.add_parser("intake", help="sustained intake msg/s vs raw Kafka and PostgreSQL")
+    intake.add_argument("--messages", type=int, default=20_000)
+    intake.add_argument("--partitions", type=int, default=6)
+    intake.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     try:
         if args.benchmark == "domain":
             from cme.bench import domain as bench  # noqa: PLC0415
 
             bench.run(args.children, args.events_each, args.seed, args.rounds)
+        elif args.benchmark == "intake":
+            from cme.bench import intake as intake_bench  # noqa: PLC0415
+
+            intake_bench.run(args.messages, args.seed, args.partitions)
     except (ServiceError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -59,6 +59,17 @@ def find_child(app: CMEApplication, envelope: Envelope, child: ChildIdentity) ->
     return found
 
 
+def identity_entries(
+    app: CMEApplication, envelope: Envelope, payload: Any
+) -> list[tuple[str, bytes]]:
+    """The blind-index entries a message may be matched on (for one lookup per batch)."""
+    child = getattr(payload, "child", None)
+    entries = [app.blind_index.sender_ref_entry(sender_ref(envelope))]
+    if isinstance(child, ChildIdentity):
+        entries += app.blind_index.entries(child.upn, child.legal_surname, child.date_of_birth)
+    return entries
+
+
 def match_or_register(
     app: CMEApplication, envelope: Envelope, child: ChildIdentity, source: ReferralSource
 ) -> UUID:

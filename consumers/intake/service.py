@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from consumers.contract import Envelope
 from consumers.intake.decode import Decoded, Reason, Rejected, decode
-from consumers.intake.handlers import HANDLERS
+from consumers.intake.handlers import HANDLERS, identity_entries
 from consumers.quarantine import QuarantineCipher, QuarantineRecord, QuarantineSink
 from consumers.sealed_payload import IntakeKeys
 from domain.application import CMEApplication
@@ -127,6 +127,7 @@ class IntakeService:
         seen: set[Any] = set()
         applied = duplicates = 0
         with self.app.batch(tracking):
+            self._prefetch(good)
             for index, (inbound, decoded) in enumerate(good):
                 envelope = decoded.envelope
                 message_key = upstream_message_id(envelope.sender, envelope.message_id)
@@ -137,6 +138,24 @@ class IntakeService:
                 self._apply(index, inbound, decoded)
                 applied += 1
         return applied, duplicates
+
+    def _prefetch(self, good: list[tuple[Inbound, Decoded]]) -> None:
+        """Three queries for the whole batch: index entries, the children, their cases."""
+        self.app.prefetch_index(
+            [
+                entry
+                for _, decoded in good
+                for entry in identity_entries(self.app, decoded.envelope, decoded.payload)
+            ]
+        )
+        children = self.app.known_children()
+        self.app.prefetch(children, subjects=children)
+        cases = [
+            case_id
+            for child_id in children
+            if (case_id := self.app.cached_open_case(child_id)) is not None
+        ]
+        self.app.prefetch(cases, subjects=children)
 
     def _apply_one_by_one(
         self, good: list[tuple[Inbound, Decoded]], tracking: Tracking | None, outcome: Outcome

@@ -1,0 +1,148 @@
+"""Intake benchmark: sustained upstream messages/s into the event store, exactly once.
+
+In the same run, on the same machine: the raw kafka-python consume rate of
+the same topic (no processing), and the raw PostgreSQL insert rate of as many
+small rows, 100 per transaction. The intake figure is read against both.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import psycopg
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.admin import NewTopic
+from rich.progress import Progress
+
+from cme.bench.environment import bench_settings
+from cme.bench.report import Figure, Stopwatch, publish
+from cme.intake_runtime import build_intake_worker
+from cme.secrets import intake_public_key
+from cme.synthetic import SyntheticCounty, SyntheticTraffic
+from consumers import kafka_io
+from consumers.envelopes import seal_line
+
+
+def _raw_consume_seconds(bootstrap: str, topic: str, count: int) -> float:
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=500,
+    )
+    try:
+        seen = 0
+        watch: Stopwatch | None = None
+        while seen < count:
+            polled = consumer.poll(timeout_ms=1000)
+            if watch is None and polled:
+                watch = Stopwatch()
+            seen += sum(len(records) for records in polled.values())
+        return watch.seconds() if watch else 0.0
+    finally:
+        consumer.close()
+
+
+def _raw_insert_seconds(url: str, count: int) -> float:
+    rows = [(uuid.uuid4(), 1, "bench", b"x" * 400) for _ in range(count)]
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS public.raw_intake (id uuid PRIMARY KEY, v int, "
+            "topic text, state bytea)"
+        )
+        conn.execute("TRUNCATE public.raw_intake")
+        conn.commit()
+        watch = Stopwatch()
+        for start in range(0, count, 100):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO public.raw_intake VALUES (%s, %s, %s, %s)",
+                    rows[start : start + 100],
+                )
+        return watch.seconds()
+
+
+def run(messages: int, seed: int, partitions: int) -> None:
+    settings = bench_settings()
+    tag = uuid.uuid4().hex[:8]
+    settings = settings.model_copy(
+        update={
+            "topic_upstream": f"bench.{tag}.upstream",
+            "topic_quarantine": f"bench.{tag}.quarantine",
+            "kafka_group_prefix": f"bench-{tag}",
+        }
+    )
+    bootstrap = settings.require_kafka()
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        admin.create_topics(
+            [
+                NewTopic(settings.topic_upstream, partitions, 1),
+                NewTopic(settings.topic_quarantine, 1, 1),
+            ]
+        )
+    finally:
+        admin.close()
+
+    kid, public_key = intake_public_key(settings)
+    traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
+    with Progress() as progress:
+        task = progress.add_task("sealing and publishing upstream messages", total=messages)
+        producer = kafka_io.producer(settings, "bench", linger_ms=20, batch_size=256 * 1024)
+        for line in traffic.mixed(messages):
+            envelope, raw = seal_line(line, kid, public_key)
+            producer.send(settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw)
+            progress.advance(task)
+        producer.flush()
+        producer.close()
+
+        consume_seconds = _raw_consume_seconds(bootstrap, settings.topic_upstream, messages)
+        insert_seconds = _raw_insert_seconds(settings.require_database_url(), messages)
+
+        stop = threading.Event()
+        worker, closers = build_intake_worker(settings, stop)
+        thread = threading.Thread(target=worker.run, name="intake")
+        task = progress.add_task("intake: upstream topic into the event store", total=messages)
+        watch = Stopwatch()
+        thread.start()
+        done = 0
+        while done < messages and thread.is_alive():
+            time.sleep(0.2)
+            done = worker.applied + worker.duplicates + worker.quarantined
+            progress.update(task, completed=done)
+        intake_seconds = watch.seconds()
+        stop.set()
+        thread.join(timeout=60)
+        for closer in closers:
+            closer.close()  # type: ignore[attr-defined]
+
+    rate = messages / intake_seconds
+    figures = [
+        Figure(
+            "intake (sealed payloads, exactly once)",
+            rate,
+            "msg/s",
+            "raw Kafka consume",
+            messages / consume_seconds,
+        ),
+        Figure(
+            "intake", rate, "msg/s", "raw PostgreSQL insert (100/txn)", messages / insert_seconds
+        ),
+        Figure("applied", worker.applied, "msgs"),
+        Figure("quarantined by the domain", worker.quarantined, "msgs"),
+        Figure("duplicates", worker.duplicates, "msgs"),
+    ]
+    publish(
+        "intake",
+        {
+            "messages": messages,
+            "partitions": partitions,
+            "seed": seed,
+            "batch": settings.intake_batch_size,
+        },
+        figures,
+    )

@@ -1,0 +1,48 @@
+"""Reading many aggregates' stored events in one query, where the store allows it.
+
+The library reads one aggregate per query; intake needs the few hundred
+children a poll mentions. On PostgreSQL this is one ``= ANY`` query on the
+library's own table (read through the library's own connection pool); other
+stores fall back to one query per aggregate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
+from psycopg import sql
+
+
+def select_many(
+    recorder: ApplicationRecorder, ids: Sequence[UUID]
+) -> dict[UUID, list[StoredEvent]]:
+    found: dict[UUID, list[StoredEvent]] = {}
+    if not ids:
+        return found
+    if isinstance(recorder, PostgresAggregateRecorder):
+        query = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(
+            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (list(ids),))
+            for row in cursor.fetchall():
+                found.setdefault(row["originator_id"], []).append(
+                    StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+                )
+        return found
+    for ident in ids:
+        events = list(recorder.select_events(ident))
+        if events:
+            found[ident] = events
+    return found
