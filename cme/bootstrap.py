@@ -92,6 +92,24 @@ class Closing(CMEApplication):
             close()
 
 
+def build_data_keys(settings: Settings) -> tuple[DataKeys, Callable[[], None]]:
+    """Data keys for a reader that is not the application (the projector, auditors)."""
+    if settings.effective_mode is Mode.EMBEDDED:
+        store = SqliteKeyStore(settings.data_dir / "embedded" / "keystore.db")
+        close = store.close
+        keystore: KeyStore = store
+    else:
+        pool = open_pool(role_url(settings, Role.KEYSTORE), "cme-keystore-reader")
+        keystore, close = PostgresKeyStore(pool), pool.close
+    keys = DataKeys(
+        keystore,
+        load_kek_ring(settings),
+        ttl=settings.key_cache_seconds,
+        maxsize=settings.key_cache_size,
+    )
+    return keys, close
+
+
 def build_application(
     settings: Settings,
     *,

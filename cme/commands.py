@@ -8,10 +8,9 @@ from cme.settings import load_settings
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from cme.cli import _cmd_status
+    from cme.demo import run_demo
 
-    print("the demo shows the system status until the workers exist")
-    return _cmd_status(args)
+    return run_demo(args.services, args.messages, args.seed)
 
 
 def _cmd_keys_rotate(args: argparse.Namespace) -> int:
@@ -29,18 +28,68 @@ def _cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from cme import intake_cli
+    import threading
 
-    unknown = [w for w in args.workers if w not in {"intake"}]
+    from cme import logs
+    from cme.runtime import WORKERS, run_embedded, start_workers
+    from cme.settings import Mode
+    from consumers.lifecycle import install_signal_handlers
+
+    unknown = [w for w in args.workers if w not in WORKERS]
     if unknown:
-        print(f"unknown worker(s): {', '.join(unknown)}; known: intake")
+        print(f"unknown worker(s): {', '.join(unknown)}; the workers are {', '.join(WORKERS)}")
         return 2
-    return intake_cli.cmd_run_intake(args)
+    logs.configure()
+    settings = load_settings()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    if settings.effective_mode is Mode.EMBEDDED:
+        return run_embedded(settings, stop)
+    running = start_workers(settings, args.workers or list(WORKERS), stop)
+    running.join(stop)
+    return 0
+
+
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from cme.rebuild import rebuild
+
+    rebuild(load_settings())
+    return 0
+
+
+def _cmd_caseworker(args: argparse.Namespace) -> int:
+    from cme import caseworker_views as views
+    from cme.db.roles import Role
+    from cme.runtime import read_models
+
+    store, close = read_models(load_settings(), Role.CASEWORKER)
+    try:
+        if args.view == "open-cases":
+            tables = [views.open_cases(store, args.limit)]
+        elif args.view == "overdue":
+            tables = [
+                views.overdue_reviews(store, args.limit),
+                views.whereabouts_unknown(store, args.days, args.limit),
+                views.moves_awaiting_confirmation(store, args.limit),
+            ]
+        elif args.view == "dfe-return":
+            tables = views.dfe_return(store)
+        else:
+            tables = views.child_summary(store, args.child_id)
+            if not tables:
+                print(f"no child {args.child_id} in the caseworker read models")
+                return 1
+        views.print_all(tables)
+    finally:
+        close()
+    return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the main job over a synthetic county")
     demo.add_argument("--services", action="store_true", help="use PostgreSQL and Kafka")
+    demo.add_argument("--messages", type=int, default=4000, help="upstream messages to generate")
+    demo.add_argument("--seed", type=int, default=2026)
     demo.set_defaults(handler=_cmd_demo)
 
     keys = sub.add_parser("keys", help="data-key administration")
@@ -56,5 +105,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     intake_cli.register(sub)
 
     run = sub.add_parser("run", help="run the workers (the main job)")
-    run.add_argument("workers", nargs="*", default=[], help="intake (more to come)")
+    run.add_argument(
+        "workers", nargs="*", default=[], help="intake, relay, projector (default: all)"
+    )
     run.set_defaults(handler=_cmd_run)
+
+    projections = sub.add_parser("projections", help="read-model administration")
+    p_sub = projections.add_subparsers(dest="projections_command", metavar="ACTION", required=True)
+    rebuild = p_sub.add_parser(
+        "rebuild", help="rebuild the caseworker read models from the event store and swap them in"
+    )
+    rebuild.set_defaults(handler=_cmd_rebuild)
+
+    caseworker = sub.add_parser("caseworker", help="quick caseworker queries")
+    cw_sub = caseworker.add_subparsers(dest="view", metavar="VIEW", required=True)
+    for name, text in (
+        ("open-cases", "open cases, longest open first"),
+        ("overdue", "overdue reviews, long-unknown whereabouts, unconfirmed moves"),
+        ("dfe-return", "the DfE termly CME return counts"),
+    ):
+        view = cw_sub.add_parser(name, help=text)
+        view.add_argument("--limit", type=int, default=20)
+        view.add_argument("--days", type=int, default=28, help="whereabouts unknown for at least")
+        view.set_defaults(handler=_cmd_caseworker)
+    child = cw_sub.add_parser("child", help="one child's summary and case timeline")
+    child.add_argument("child_id")
+    child.set_defaults(handler=_cmd_caseworker)

@@ -244,7 +244,7 @@ class SyntheticTraffic:
             "child": child["identity"],
             "to_la_code": f"{self.rng.randrange(200, 999)}",
             "moved_on": self._days_ago(1, 60),
-            "confirmed": True,
+            "confirmed": self.rng.random() < 0.5,
         }
         return self.line("moved_out_to_la", payload, child, "other-la:873")
 

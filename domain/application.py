@@ -23,12 +23,15 @@ from eventsourcing.application import (
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
     JSONTranscoder,
     Mapper,
     ProcessRecorder,
     Recording,
     Tracking,
     Transcoding,
+    UUIDAsHex,
 )
 
 from crypto_shredding.blind_index import SURNAME_DOB, UPN, BlindIndex
@@ -64,6 +67,21 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+def register_cme_transcodings(transcoder: JSONTranscoder) -> None:
+    """The value types CME events carry, for every mapper that reads them."""
+    transcoder.register(UUIDAsHex())
+    transcoder.register(DecimalAsStr())
+    transcoder.register(DatetimeAsISO())
+    transcoder.register(DateAsISO())
+
+
+def cme_mapper(data_keys: DataKeys) -> PersonalDataMapper:
+    """A mapper for readers outside the application (projectors, auditors)."""
+    transcoder = JSONTranscoder()
+    register_cme_transcodings(transcoder)
+    return PersonalDataMapper(transcoder, data_keys)
 
 
 @dataclass
@@ -248,8 +266,7 @@ class CMEApplication(Application[UUID]):
         )
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        register_cme_transcodings(transcoder)
 
     def _valid(self, command_type: type[TCommand], command: Any) -> TCommand:
         return c.validate(command_type, command, today=self.today())

@@ -68,6 +68,9 @@ class IntakeWorker:
         self.quarantined = 0
         self.duplicates = 0
 
+    def status(self) -> str:
+        return f"applied={self.applied} duplicates={self.duplicates} quarantined={self.quarantined}"
+
     def run(self) -> None:
         self.consumer.subscribe([self.settings.topic_upstream], listener=_SeekToRecorded(self))
         clean = False

@@ -1,0 +1,148 @@
+"""What a caseworker sees: the caseworker views printed as readable tables.
+
+Used by `cme caseworker ...` and by the demo. It reads only the caseworker
+read models (never the event store), as the caseworker tools do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from projections.store import SqlReadModels
+
+
+def _cell(row: dict[str, Any], column: str) -> str:
+    if column == "name":
+        if row.get("legal_surname") is None:
+            return "[shredded]" if row.get("shredded_on") else ""
+        return f"{row.get('legal_forenames')} {row.get('legal_surname')}"
+    value = row.get(column)
+    return "" if value is None else str(value)
+
+
+def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str], limit: int) -> Table:
+    table = Table(title=f"{title} ({len(rows)})", title_justify="left")
+    for column in columns:
+        table.add_column(column.replace("_", " "))
+    for row in rows[:limit]:
+        table.add_row(*(_cell(row, c) for c in columns))
+    if len(rows) > limit:
+        table.caption = f"... and {len(rows) - limit} more"
+    return table
+
+
+def open_cases(store: SqlReadModels, limit: int = 10) -> Table:
+    rows = store.rows("open_cases", order_by="days_open DESC, case_id")
+    return _table(
+        "Open CME cases, longest open first",
+        rows,
+        ["name", "status", "reason", "days_open", "days_since_last_enquiry", "assigned_officer"],
+        limit,
+    )
+
+
+def whereabouts_unknown(store: SqlReadModels, over_days: int = 0, limit: int = 10) -> Table:
+    rows = [
+        r
+        for r in store.rows("whereabouts_unknown", order_by="days_unknown DESC, case_id")
+        if (r["days_unknown"] or 0) >= over_days
+    ]
+    return _table(
+        f"Whereabouts unknown for {over_days}+ days",
+        rows,
+        ["name", "status_since", "days_unknown", "assigned_officer"],
+        limit,
+    )
+
+
+def overdue_reviews(store: SqlReadModels, limit: int = 10) -> Table:
+    rows = store.rows("reduced_timetables_overdue", order_by="days_overdue DESC, child_id")
+    return _table(
+        "Reduced timetables past their review date",
+        rows,
+        [
+            "name",
+            "school_urn",
+            "hours_per_week",
+            "review_on",
+            "days_overdue",
+        ],
+        limit,
+    )
+
+
+def moves_awaiting_confirmation(store: SqlReadModels, limit: int = 10) -> Table:
+    rows = store.rows("moves_awaiting_confirmation", order_by="moved_on, child_id")
+    return _table(
+        "Moved to another LA or abroad, awaiting confirmation",
+        rows,
+        ["name", "moved_to_la", "moved_abroad", "moved_on"],
+        limit,
+    )
+
+
+def dfe_return(store: SqlReadModels) -> list[Table]:
+    """The termly CME return's counts (no personal data: counts only)."""
+    rows = store.rows("dfe_cme_return")
+    tables = []
+    for dimension, title in (
+        ("sex", "by sex"),
+        ("year_group", "by year group (0 = reception)"),
+        ("time_missing", "by time missing"),
+        ("main_reason", "by main reason"),
+    ):
+        counts: dict[str, int] = {}
+        for row in rows:
+            key = "unknown" if row[dimension] is None else str(row[dimension])
+            counts[key] = counts.get(key, 0) + int(row["children"])
+        table = Table(title=f"DfE CME return: children in open cases {title}", title_justify="left")
+        table.add_column(dimension.replace("_", " "))
+        table.add_column("children", justify="right")
+        for key, count in sorted(counts.items(), key=lambda kv: _order(kv[0])):
+            table.add_row(key, str(count))
+        tables.append(table)
+    return tables
+
+
+def _order(key: str) -> tuple[int, str]:
+    try:
+        return (0, f"{int(key):04d}")
+    except ValueError:
+        return (1, key)
+
+
+def child_summary(store: SqlReadModels, child_id: str) -> list[Table]:
+    children = [r for r in store.rows("children") if str(r["child_id"]) == child_id]
+    if not children:
+        return []
+    child = children[0]
+    details = Table(title=f"Child {child_id}", show_header=False, title_justify="left")
+    details.add_column("field")
+    details.add_column("value")
+    for key, value in child.items():
+        if value not in (None, "", "[]", "{}"):
+            details.add_row(key.replace("_", " "), str(value))
+    timeline = [
+        r
+        for r in store.rows("case_timeline", order_by="case_id, seq")
+        if str(r["child_id"]) == child_id
+    ]
+    return [
+        details,
+        _table(
+            "Case timeline",
+            timeline,
+            ["on_date", "kind", "agency", "method", "outcome", "actor", "notes"],
+            50,
+        ),
+    ]
+
+
+def print_all(tables: Sequence[Table]) -> None:
+    console = Console(width=max(Console().width, 110))
+    for table in tables:
+        console.print(table)

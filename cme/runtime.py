@@ -1,0 +1,108 @@
+"""Composition of the workers for `cme run` and the demo (both modes)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cme.bootstrap import build_application, build_data_keys, open_pool
+from cme.db.roles import Role, role_url
+from cme.settings import Mode, Settings
+from consumers.projector import Projector
+from consumers.relay import Relay
+from domain.application import cme_mapper
+from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModels
+
+log = logging.getLogger("cme.run")
+
+WORKERS = ("intake", "relay", "projector")
+
+
+def read_models(
+    settings: Settings, role: Role = Role.PROJECTOR
+) -> tuple[SqlReadModels, Callable[[], None]]:
+    """The caseworker read models of the configured mode, created if missing."""
+    if settings.effective_mode is Mode.EMBEDDED:
+        folder = settings.data_dir / "embedded"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store = SqliteReadModels(str(folder / "caseworker.db"))
+        store.create()
+        return store, store.close
+    pool = open_pool(role_url(settings, role), f"cme-{role.value}")
+    pg = PostgresReadModels(pool)
+    if role is Role.PROJECTOR:
+        pg.create()
+    return pg, pool.close
+
+
+@dataclass
+class Running:
+    """Worker threads and what to close when they end."""
+
+    threads: list[threading.Thread] = field(default_factory=list)
+    closers: list[Callable[[], Any]] = field(default_factory=list)
+    counters: dict[str, Callable[[], str]] = field(default_factory=dict)
+
+    def join(self, stop: threading.Event, report_every: float = 10.0) -> None:
+        while any(t.is_alive() for t in self.threads):
+            if stop.wait(report_every):
+                break
+            log.info("status %s", " ".join(f"{k}[{v()}]" for k, v in self.counters.items()))
+        for thread in self.threads:
+            thread.join(timeout=60)
+        for close in self.closers:
+            close()
+
+
+def start_workers(settings: Settings, names: list[str], stop: threading.Event) -> Running:
+    from cme.intake_runtime import build_intake_worker  # noqa: PLC0415
+
+    running = Running()
+    for name in names:
+        if name == "intake":
+            worker, closers = build_intake_worker(settings, stop)
+            running.closers += [c.close for c in closers]  # type: ignore[attr-defined]
+            running.counters["intake"] = worker.status
+            target: Callable[[], None] = worker.run
+        elif name == "relay":
+            app = build_application(settings)
+            relay = Relay(settings, app, stop)
+            running.closers.append(app.close)
+            running.counters["relay"] = relay.status
+            target = relay.run
+        elif name == "projector":
+            data_keys, close_keys = build_data_keys(settings)
+            store, close_store = read_models(settings)
+            projector = Projector(settings, cme_mapper(data_keys), store, stop)
+            running.closers += [close_store, close_keys]
+            running.counters["projector"] = projector.status
+            target = projector.run
+        else:
+            msg = f"unknown worker {name!r}; the workers are {', '.join(WORKERS)}"
+            raise ValueError(msg)
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        running.threads.append(thread)
+    return running
+
+
+def run_embedded(settings: Settings, stop: threading.Event) -> int:
+    """The embedded main job: keep the read models up to date with the SQLite store."""
+    from consumers.inprocess_feed import catch_up  # noqa: PLC0415
+
+    app = build_application(settings)
+    store, close = read_models(settings)
+    log.info("embedded mode: projecting %s into the caseworker read models", settings.data_dir)
+    try:
+        while not stop.is_set():
+            read = catch_up(app, store)
+            if read:
+                log.info("projected %d events", read)
+            stop.wait(1.0)
+    finally:
+        close()
+        app.close()
+    return 0

@@ -1,0 +1,30 @@
+"""The embedded path: read models fed straight from the event store's notification log.
+
+With no Kafka, the projections follow the store's own ordered log; the
+position is the notification id, kept with the rows in one transaction.
+"""
+
+from __future__ import annotations
+
+from consumers.projection_feed import project_stored
+from domain.application import CMEApplication, cme_mapper
+from projections.store import SqlReadModels
+
+CONSUMER = "notification-log"
+
+
+def catch_up(app: CMEApplication, read_models: SqlReadModels, batch: int = 1000) -> int:
+    """Apply every notification after the stored position; return how many were read."""
+    mapper = cme_mapper(app.data_keys)
+    position = read_models.position(CONSUMER, 0) or 0
+    total = 0
+    while True:
+        notifications = app.recorder.select_notifications(
+            start=position, limit=batch, inclusive_of_start=False
+        )
+        if not notifications:
+            return total
+        projected = project_stored(mapper, notifications)
+        position = notifications[-1].id
+        read_models.apply(projected, CONSUMER, 0, position)
+        total += len(notifications)

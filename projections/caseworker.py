@@ -1,0 +1,394 @@
+"""Caseworker read models, as pure functions from domain events to changes.
+
+The ``caseworker`` schema is the one place personal data is in clear: these
+functions receive events whose personal parts were opened with the child's
+key (or are the Shredded marker), and write current details for caseworkers.
+When a child is shredded, :class:`RedactChild` removes every personal value
+of theirs; events that arrive later carry only the marker and write nothing
+personal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from crypto_shredding.shredded import Shredded
+from projections.changes import Add, Append, Change, Latest, RedactChild, Upsert, When
+
+CHILDREN = "children"
+CASES = "cases"
+TIMELINE = "case_timeline"
+
+# Personal columns of the children table: nulled when the child is shredded.
+CHILD_PERSONAL_COLUMNS = (
+    "legal_forenames",
+    "legal_surname",
+    "preferred_name",
+    "date_of_birth",
+    "sex",
+    "gender",
+    "ethnicity",
+    "upn",
+    "address_line1",
+    "address_line2",
+    "address_town",
+    "address_postcode",
+    "carers",
+    "flags",
+    "notes",
+    "destination_country",
+)
+TIMELINE_PERSONAL_COLUMNS = ("notes",)
+CASE_PERSONAL_COLUMNS = ("referrer_name", "referrer_contact", "referral_notes")
+
+
+def _day(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _personal(event: Any) -> dict[str, Any] | None:
+    """The opened personal part, or None when absent or shredded."""
+    personal = getattr(event, "personal", None)
+    return personal if isinstance(personal, dict) else None
+
+
+def _address_columns(address: dict[str, Any] | None) -> dict[str, Any]:
+    address = address or {}
+    return {
+        "address_line1": address.get("line1"),
+        "address_line2": address.get("line2"),
+        "address_town": address.get("town"),
+        "address_postcode": address.get("postcode"),
+    }
+
+
+def _details_columns(details: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "legal_forenames": details.get("legal_forenames"),
+        "legal_surname": details.get("legal_surname"),
+        "preferred_name": details.get("preferred_name"),
+        "date_of_birth": _day(details.get("date_of_birth")),
+        "sex": details.get("sex"),
+        "gender": details.get("gender"),
+        "ethnicity": details.get("ethnicity"),
+        "upn": details.get("upn"),
+        **_address_columns(details.get("address")),
+        "carers": json.dumps(details.get("carers") or [], sort_keys=True),
+        "flags": json.dumps(details.get("flags") or {}, sort_keys=True),
+        "notes": details.get("notes"),
+    }
+
+
+def _child(event: Any, values: dict[str, Any]) -> Upsert:
+    return Upsert(CHILDREN, {"child_id": event.originator_id}, values)
+
+
+def _case(event: Any, values: dict[str, Any]) -> Upsert:
+    return Upsert(CASES, {"case_id": event.originator_id}, values)
+
+
+def _timeline(event: Any, kind: str, on: Any, **values: Any) -> Append:
+    return Append(
+        TIMELINE,
+        {"case_id": event.originator_id, "seq": event.originator_version},
+        {
+            "child_id": event.child_id,
+            "on_date": _day(on),
+            "kind": kind,
+            "actor": event.actor,
+            **values,
+        },
+    )
+
+
+# -- Child --------------------------------------------------------------------------
+
+
+def child_registered(event: Any) -> list[Change]:
+    details = _personal(event)
+    values: dict[str, Any] = {
+        "registered_on": _day(event.timestamp),
+        "source": event.source,
+        "roll_status": "unknown",
+        "restricted": False,
+        "legal_hold": False,
+    }
+    if details is not None:
+        values.update(_details_columns(details))
+    return [_child(event, values)]
+
+
+def details_rectified(event: Any) -> list[Change]:
+    details = _personal(event)
+    return [_child(event, _details_columns(details))] if details is not None else []
+
+
+def address_changed(event: Any) -> list[Change]:
+    personal = _personal(event)
+    if personal is None:
+        return []
+    return [_child(event, _address_columns(personal.get("address")))]
+
+
+def registered_at_school(event: Any) -> list[Change]:
+    return [
+        _child(
+            event,
+            {
+                "current_school_urn": event.school_urn,
+                "roll_status": "on_roll",
+                "on_roll_from": _day(event.on_roll_from),
+                "removed_on": None,
+                "deletion_ground": None,
+                "moved_to_la": None,
+                "moved_abroad": False,
+                "move_confirmed": None,
+                "moved_on": None,
+            },
+        )
+    ]
+
+
+def removed_from_roll(event: Any) -> list[Change]:
+    return [
+        _child(
+            event,
+            {
+                "current_school_urn": None,
+                "last_school_urn": event.school_urn,
+                "roll_status": "removed",
+                "removed_on": _day(event.removed_on),
+                "deletion_ground": event.deletion_ground,
+            },
+        )
+    ]
+
+
+def reduced_timetable(event: Any) -> list[Change]:
+    return [
+        _child(
+            event,
+            {
+                "reduced_timetable_school_urn": event.school_urn,
+                "reduced_timetable_hours": str(event.hours_per_week),
+                "reduced_timetable_starts_on": _day(event.starts_on),
+                "reduced_timetable_review_on": _day(event.review_on),
+            },
+        )
+    ]
+
+
+def moved_to_authority(event: Any) -> list[Change]:
+    return [
+        _child(
+            event,
+            {
+                "moved_to_la": event.la_code,
+                "moved_abroad": False,
+                "moved_on": _day(event.moved_on),
+                "move_confirmed": event.confirmed,
+            },
+        )
+    ]
+
+
+def moved_abroad(event: Any) -> list[Change]:
+    personal = _personal(event) or {}
+    return [
+        _child(
+            event,
+            {
+                "moved_to_la": None,
+                "moved_abroad": True,
+                "destination_country": personal.get("destination_country"),
+                "moved_on": _day(event.moved_on),
+                "move_confirmed": event.confirmed,
+            },
+        )
+    ]
+
+
+def restricted(event: Any) -> list[Change]:
+    return [_child(event, {"restricted": True})]
+
+
+def restriction_lifted(event: Any) -> list[Change]:
+    return [_child(event, {"restricted": False})]
+
+
+def legal_hold_placed(event: Any) -> list[Change]:
+    return [_child(event, {"legal_hold": True, "legal_holds": Add(1)})]
+
+
+def legal_hold_released(event: Any) -> list[Change]:
+    return [_child(event, {"legal_holds": Add(-1)})]
+
+
+def case_opened_on_child(event: Any) -> list[Change]:
+    return [_child(event, {"open_case_id": event.case_id})]
+
+
+def case_closed_on_child(event: Any) -> list[Change]:
+    return [_child(event, {"open_case_id": None})]
+
+
+def personal_data_shredded(event: Any) -> list[Change]:
+    return [RedactChild(event.originator_id, _day(event.shredded_at))]
+
+
+# -- Case ----------------------------------------------------------------------------
+
+
+def case_opened(event: Any) -> list[Change]:
+    personal = _personal(event) or {}
+    return [
+        _case(
+            event,
+            {
+                "child_id": event.child_id,
+                "status": "referred",
+                "status_since": _day(event.referred_on),
+                "source": event.source,
+                "reason": event.reason,
+                "referred_on": _day(event.referred_on),
+                "assigned_officer": event.assigned_officer,
+                "enquiries": 0,
+                "referrer_name": personal.get("referrer_name"),
+                "referrer_contact": personal.get("referrer_contact"),
+                "referral_notes": personal.get("notes"),
+            },
+        ),
+        _timeline(event, "opened", event.referred_on, outcome=event.reason),
+    ]
+
+
+def case_status_changed(event: Any) -> list[Change]:
+    return [
+        _case(event, {"status": event.status, "status_since": _day(event.changed_on)}),
+        _timeline(event, "status", event.changed_on, outcome=event.status),
+    ]
+
+
+def enquiry_recorded(event: Any) -> list[Change]:
+    personal = _personal(event) or {}
+    made_on = _day(event.made_on)
+    values: dict[str, Any] = {
+        "last_enquiry_on": Latest(made_on),
+        "enquiries": Add(1),
+        # The first enquiry moves a referral into enquiries (as the aggregate does).
+        "status": When("status", "referred", "enquiries_in_progress"),
+        "status_since": When("status", "referred", made_on),
+    }
+    return [
+        _case(event, values),
+        _timeline(
+            event,
+            "enquiry",
+            event.made_on,
+            agency=event.agency,
+            method=event.method,
+            outcome=event.outcome,
+            notes=personal.get("notes"),
+        ),
+    ]
+
+
+def support_decision(event: Any) -> list[Change]:
+    personal = _personal(event) or {}
+    return [
+        _timeline(
+            event,
+            "decision",
+            event.timestamp,
+            outcome=event.decision,
+            decided_by=event.decided_by,
+            automated=event.automated,
+            notes=personal.get("reason"),
+        )
+    ]
+
+
+def decision_reviewed(event: Any) -> list[Change]:
+    personal = _personal(event) or {}
+    return [
+        _timeline(
+            event,
+            "review",
+            event.timestamp,
+            outcome="upheld" if event.upheld else "overturned",
+            notes=personal.get("notes"),
+        )
+    ]
+
+
+def officer_assigned(event: Any) -> list[Change]:
+    return [
+        _case(
+            event,
+            {"assigned_officer": event.officer, "next_action_due": _day(event.next_action_due)},
+        )
+    ]
+
+
+def case_closed(event: Any) -> list[Change]:
+    return [
+        _case(
+            event,
+            {
+                "status": "closed",
+                "status_since": _day(event.closed_on),
+                "outcome": event.outcome,
+                "closed_on": _day(event.closed_on),
+            },
+        ),
+        _timeline(event, "closed", event.closed_on, outcome=event.outcome),
+    ]
+
+
+PROJECTORS: dict[str, Callable[[Any], list[Change]]] = {
+    "domain.child:Child.Registered": child_registered,
+    "domain.child:Child.DetailsRectified": details_rectified,
+    "domain.child:Child.AddressChanged": address_changed,
+    "domain.child:Child.RegisteredAtSchool": registered_at_school,
+    "domain.child:Child.RemovedFromRoll": removed_from_roll,
+    "domain.child:Child.ReducedTimetableNotified": reduced_timetable,
+    "domain.child:Child.MovedToAnotherAuthority": moved_to_authority,
+    "domain.child:Child.MovedAbroad": moved_abroad,
+    "domain.child:Child.ProcessingRestricted": restricted,
+    "domain.child:Child.RestrictionLifted": restriction_lifted,
+    "domain.child:Child.LegalHoldPlaced": legal_hold_placed,
+    "domain.child:Child.LegalHoldReleased": legal_hold_released,
+    "domain.child:Child.CaseOpened": case_opened_on_child,
+    "domain.child:Child.CaseClosed": case_closed_on_child,
+    "domain.child:Child.PersonalDataShredded": personal_data_shredded,
+    "domain.case:Case.Opened": case_opened,
+    "domain.case:Case.StatusChanged": case_status_changed,
+    "domain.case:Case.EnquiryRecorded": enquiry_recorded,
+    "domain.case:Case.SupportDecisionRecorded": support_decision,
+    "domain.case:Case.AutomatedDecisionReviewed": decision_reviewed,
+    "domain.case:Case.OfficerAssigned": officer_assigned,
+    "domain.case:Case.Closed": case_closed,
+}
+
+
+def project(topic: str, event: Any) -> list[Change]:
+    """The read-model changes for one event; events no view needs give none."""
+    projector = PROJECTORS.get(topic)
+    return projector(event) if projector is not None else []
+
+
+def subject_of(event: Any) -> UUID:
+    """The child an event is about (the Kafka key of the events topic)."""
+    child_id = getattr(event, "child_id", None)
+    return child_id if isinstance(child_id, UUID) else event.originator_id
+
+
+__all__ = ["CHILD_PERSONAL_COLUMNS", "Shredded", "project", "subject_of"]

@@ -1,0 +1,267 @@
+"""Applying read-model changes with SQL, the same statements on PostgreSQL and SQLite.
+
+One call applies a batch of events' changes, skips events the read models
+already reflect (by aggregate version), and records the consumer's position,
+all in one transaction: the exactly-once effect of a projector.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+from uuid import UUID
+
+from projections.caseworker import (
+    CASE_PERSONAL_COLUMNS,
+    CHILD_PERSONAL_COLUMNS,
+    TIMELINE_PERSONAL_COLUMNS,
+)
+from projections.changes import Add, Append, Change, Latest, RedactChild, Upsert, When
+from projections.schema import KEYS, TABLES, Dialect, table_ddl, view_ddl
+
+
+@dataclass(frozen=True)
+class ProjectedEvent:
+    """One event's changes, identified by its aggregate and version."""
+
+    originator_id: UUID
+    version: int
+    changes: list[Change]
+
+
+class Cursor(Protocol):
+    def execute(self, query: Any, params: Any = ...) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlReadModels:
+    """Read models in a database reached through ``transaction()`` cursors."""
+
+    def __init__(self, dialect: Dialect, schema: str | None) -> None:
+        self.dialect = dialect
+        self.schema = schema
+        self.mark = "%s" if dialect == "postgres" else "?"
+
+    # -- connection handling, provided by the adapters below ------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    # -- the schema --------------------------------------------------------------------
+
+    def create(self) -> None:
+        with self.transaction() as cur:
+            for statement in table_ddl(self.dialect, self.schema) + view_ddl(
+                self.dialect, self.schema
+            ):
+                cur.execute(statement)
+
+    def table(self, name: str) -> str:
+        return f"{self.schema}.{name}" if self.schema else name
+
+    # -- values --------------------------------------------------------------------------
+
+    def _value(self, value: Any) -> Any:
+        if self.dialect == "sqlite":
+            if isinstance(value, UUID):
+                return str(value)
+            if isinstance(value, date):
+                return value.isoformat()
+            if isinstance(value, bool):
+                return int(value)
+        return value
+
+    # -- applying ------------------------------------------------------------------------
+
+    def position(self, consumer: str, part: int) -> int | None:
+        with self.transaction() as cur:
+            cur.execute(
+                f"SELECT position FROM {self.table('positions')} "
+                f"WHERE consumer = {self.mark} AND part = {self.mark}",
+                (consumer, part),
+            )
+            rows = cur.fetchall()
+        return int(rows[0][0]) if rows else None
+
+    def apply(
+        self, events: Sequence[ProjectedEvent], consumer: str, part: int, position: int
+    ) -> int:
+        """Apply new events' changes and the position in one transaction; count applied."""
+        with self.transaction() as cur:
+            applied_versions = self._versions(cur, {e.originator_id for e in events})
+            applied = 0
+            for event in events:
+                if applied_versions.get(event.originator_id, 0) >= event.version:
+                    continue  # already reflected: a redelivery
+                for change in event.changes:
+                    self._apply(cur, change)
+                applied_versions[event.originator_id] = event.version
+                applied += 1
+            self._write_versions(cur, applied_versions, {e.originator_id for e in events})
+            self._upsert(
+                cur,
+                "positions",
+                {"consumer": consumer, "part": part},
+                {"position": position},
+            )
+        return applied
+
+    def _versions(self, cur: Cursor, ids: Iterable[UUID]) -> dict[UUID, int]:
+        listed = [self._value(i) for i in ids]
+        if not listed:
+            return {}
+        result: dict[UUID, int] = {}
+        for start in range(0, len(listed), 500):
+            chunk = listed[start : start + 500]
+            marks = ", ".join([self.mark] * len(chunk))
+            cur.execute(
+                f"SELECT originator_id, version FROM {self.table('applied_versions')} "
+                f"WHERE originator_id IN ({marks})",
+                chunk,
+            )
+            for originator_id, version in cur.fetchall():
+                key = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+                result[key] = int(version)
+        return result
+
+    def _write_versions(self, cur: Cursor, versions: dict[UUID, int], touched: set[UUID]) -> None:
+        for originator_id in touched:
+            if originator_id in versions:
+                self._upsert(
+                    cur,
+                    "applied_versions",
+                    {"originator_id": originator_id},
+                    {"version": versions[originator_id]},
+                )
+
+    def _apply(self, cur: Cursor, change: Change) -> None:
+        if isinstance(change, Upsert):
+            self._upsert(cur, change.table, change.key, change.values)
+        elif isinstance(change, Append):
+            self._insert_once(cur, change.table, {**change.key, **change.values})
+        elif isinstance(change, RedactChild):
+            self._redact(cur, change)
+
+    def _upsert(self, cur: Cursor, table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
+        name = self.table(table)
+        columns = list(key) + list(values)
+        inserted = [*key.values(), *(self._initial(v) for v in values.values())]
+        updates = []
+        params_update: list[Any] = []
+        for column, value in values.items():
+            current = f"{table}.{column}"  # the stored row (aliased to its bare name)
+            if isinstance(value, Latest):
+                updates.append(
+                    f"{column} = CASE WHEN {current} IS NULL OR excluded.{column} > {current} "
+                    f"THEN excluded.{column} ELSE {current} END"
+                )
+            elif isinstance(value, Add):
+                updates.append(f"{column} = COALESCE({current}, 0) + excluded.{column}")
+            elif isinstance(value, When):
+                guard = f"{table}.{value.column}"
+                then = f"THEN {self.mark} ELSE {current} END"
+                updates.append(f"{column} = CASE WHEN {guard} = {self.mark} {then}")
+                params_update += [self._value(value.equals), self._value(value.value)]
+            else:
+                updates.append(f"{column} = excluded.{column}")
+        marks = ", ".join([self.mark] * len(columns))
+        conflict = ", ".join(KEYS[table])
+        action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+        alias = f" AS {table}" if self.dialect == "postgres" and self.schema else ""
+        cur.execute(
+            f"INSERT INTO {name}{alias} ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON CONFLICT ({conflict}) {action}",
+            [self._value(v) for v in inserted] + params_update,
+        )
+
+    @staticmethod
+    def _initial(value: Any) -> Any:
+        """What a column gets when the row is new."""
+        if isinstance(value, Latest):
+            return value.value
+        if isinstance(value, Add):
+            return value.value
+        if isinstance(value, When):
+            return None
+        return value
+
+    def _insert_once(self, cur: Cursor, table: str, row: dict[str, Any]) -> None:
+        known = TABLES[table]
+        row = {k: v for k, v in row.items() if k in known}
+        marks = ", ".join([self.mark] * len(row))
+        cur.execute(
+            f"INSERT INTO {self.table(table)} ({', '.join(row)}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(KEYS[table])}) DO NOTHING",
+            [self._value(v) for v in row.values()],
+        )
+
+    def _redact(self, cur: Cursor, change: RedactChild) -> None:
+        child = self._value(change.child_id)
+        sets = ", ".join(f"{c} = NULL" for c in CHILD_PERSONAL_COLUMNS)
+        cur.execute(
+            f"UPDATE {self.table('children')} SET {sets}, shredded_on = {self.mark} "
+            f"WHERE child_id = {self.mark}",
+            (self._value(change.shredded_on), child),
+        )
+        sets = ", ".join(f"{c} = NULL" for c in TIMELINE_PERSONAL_COLUMNS)
+        cur.execute(
+            f"UPDATE {self.table('case_timeline')} SET {sets} WHERE child_id = {self.mark}",
+            (child,),
+        )
+        sets = ", ".join(f"{c} = NULL" for c in CASE_PERSONAL_COLUMNS)
+        cur.execute(
+            f"UPDATE {self.table('cases')} SET {sets} WHERE child_id = {self.mark}",
+            (child,),
+        )
+
+    # -- reading (tests, the caseworker CLI) ----------------------------------------------
+
+    def rows(self, relation: str, order_by: str = "") -> list[dict[str, Any]]:
+        with self.transaction() as cur:
+            order = f" ORDER BY {order_by}" if order_by else ""
+            cur.execute(f"SELECT * FROM {self.table(relation)}{order}")
+            fetched = cur.fetchall()
+            names = [d[0] for d in cur.description]  # type: ignore[attr-defined]
+        return [dict(zip(names, row, strict=True)) for row in fetched]
+
+
+class PostgresReadModels(SqlReadModels):
+    def __init__(self, pool: Any, schema: str = "caseworker") -> None:
+        super().__init__("postgres", schema)
+        self.pool = pool
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+
+class SqliteReadModels(SqlReadModels):
+    def __init__(self, path: str) -> None:
+        super().__init__("sqlite", None)
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        with self.lock:
+            cur = self.conn.cursor()
+            cur.execute("BEGIN")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
