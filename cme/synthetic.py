@@ -7,6 +7,7 @@ always gives the same county, so demos and benchmarks are repeatable.
 
 from __future__ import annotations
 
+import copy
 import random
 from datetime import date, timedelta
 from typing import Any
@@ -134,7 +135,8 @@ class SyntheticTraffic:
             "sender": sender,
             "occurred_at": f"{self.county.today.isoformat()}T09:00:00+00:00",
             "subject_ref": child["ref"],
-            "payload": payload,
+            # A copy: editing one message (a test making it invalid) must not edit the child.
+            "payload": copy.deepcopy(payload),
         }
 
     def _days_ago(self, low: int, high: int) -> str:
