@@ -240,7 +240,14 @@ class PostgresReadModels(SqlReadModels):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        # Pipeline mode sends a batch's many small statements without waiting for
+        # each reply; a fetch (the version lookup) syncs when it needs to.
+        with (
+            self.pool.connection() as conn,
+            conn.pipeline(),
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
             yield cur
 
 

@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     intake.add_argument("--messages", type=int, default=20_000)
     intake.add_argument("--partitions", type=int, default=6)
     intake.add_argument("--seed", type=int, default=7)
+    pipeline = sub.add_parser("pipeline", help="relay/projector events/s, end-to-end latency")
+    pipeline.add_argument("--backlog", type=int, default=5000, help="messages for the stage rates")
+    pipeline.add_argument("--rate", type=float, default=500.0, help="offered msg/s for latency")
+    pipeline.add_argument("--seconds", type=float, default=20.0)
+    pipeline.add_argument("--partitions", type=int, default=6)
+    pipeline.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     try:
         if args.benchmark == "domain":
@@ -31,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
             from cme.bench import intake as intake_bench  # noqa: PLC0415
 
             intake_bench.run(args.messages, args.seed, args.partitions)
+        elif args.benchmark == "pipeline":
+            from cme.bench import pipeline as pipeline_bench  # noqa: PLC0415
+
+            pipeline_bench.run(args.backlog, args.rate, args.seconds, args.seed, args.partitions)
     except (ServiceError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

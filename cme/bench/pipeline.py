@@ -1,0 +1,266 @@
+"""Pipeline benchmark: upstream to caseworker row, through Kafka, the event store and back.
+
+Stage throughputs (relay, projector) are measured on a backlog, each stage
+alone; end-to-end latency (publish → the child's row visible to a caseworker)
+is measured at a fixed offered rate. Beside them, measured in the same run:
+the raw kafka-python produce→consume latency at the same rate.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Callable
+
+import psycopg
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from rich.progress import Progress
+
+from cme.bench.environment import bench_settings
+from cme.bench.report import Figure, Stopwatch, publish
+from cme.bootstrap import build_application
+from cme.db.roles import Role, role_url
+from cme.runtime import start_workers
+from cme.secrets import intake_public_key
+from cme.settings import Settings
+from cme.synthetic import SyntheticCounty, SyntheticTraffic
+from consumers import kafka_io
+from consumers.envelopes import seal_line
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def _topics(settings: Settings, partitions: int) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    configured = settings.model_copy(
+        update={
+            "topic_upstream": f"bench.{tag}.upstream",
+            "topic_quarantine": f"bench.{tag}.quarantine",
+            "topic_events": f"bench.{tag}.events",
+            "kafka_group_prefix": f"bench-{tag}",
+        }
+    )
+    admin = KafkaAdminClient(bootstrap_servers=settings.require_kafka())
+    try:
+        admin.create_topics(
+            [
+                NewTopic(configured.topic_upstream, partitions, 1),
+                NewTopic(configured.topic_quarantine, 1, 1),
+                NewTopic(configured.topic_events, partitions, 1),
+                NewTopic(f"bench.{tag}.raw", partitions, 1),
+            ]
+        )
+    finally:
+        admin.close()
+    return configured
+
+
+def _sealed(settings: Settings, lines: list[dict[str, object]]) -> list[tuple[bytes, bytes]]:
+    kid, public_key = intake_public_key(settings)
+    out = []
+    for line in lines:
+        envelope, raw = seal_line(line, kid, public_key)
+        out.append((envelope.subject_ref.encode(), raw))
+    return out
+
+
+def _wait(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            msg = "the pipeline did not finish in time"
+            raise TimeoutError(msg)
+        time.sleep(0.05)
+
+
+def _stage_throughputs(
+    settings: Settings, backlog: int, seed: int, progress: Progress
+) -> tuple[float, float, int]:
+    """Relay and projector events/s, each on a full backlog with the others stopped."""
+    traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
+    sealed = _sealed(settings, traffic.mixed(backlog))
+    producer = kafka_io.producer(settings, "bench")
+    for key, raw in sealed:
+        producer.send(settings.topic_upstream, key=key, value=raw)
+    producer.flush()
+    producer.close()
+    app = build_application(settings)
+    start_events = app.recorder.max_notification_id() or 0
+    task = progress.add_task("intake of the backlog (untimed here)", total=backlog)
+    stop = threading.Event()
+    running = start_workers(settings, ["intake"], stop)
+    intake = running.counters["intake"]
+    _wait(lambda: _done(intake(), progress, task) >= backlog, 900)
+    stop.set()
+    running.join(stop, report_every=0.1)
+    events = (app.recorder.max_notification_id() or 0) - start_events
+
+    def timed_stage(worker: str, counter_key: str) -> float:
+        stop = threading.Event()
+        task = progress.add_task(f"{worker} on a backlog of {events} events", total=events)
+        watch = Stopwatch()
+        running = start_workers(settings, [worker], stop)
+        counter = running.counters[worker]
+        _wait(lambda: _count(counter(), counter_key, progress, task) >= events, 900)
+        seconds = watch.seconds()
+        stop.set()
+        running.join(stop, report_every=0.1)
+        return events / seconds
+
+    relay_rate = timed_stage("relay", "published")
+    projector_rate = timed_stage("projector", "read")
+    app.close()
+    return relay_rate, projector_rate, events
+
+
+def _done(status: str, progress: Progress, task: object) -> int:
+    numbers = {k: int(v) for k, v in (p.split("=") for p in status.split())}
+    total = numbers["applied"] + numbers["duplicates"] + numbers["quarantined"]
+    progress.update(task, completed=total)  # type: ignore[arg-type]
+    return total
+
+
+def _count(status: str, key: str, progress: Progress, task: object) -> int:
+    numbers = {k: int(v) for k, v in (p.split("=") for p in status.split())}
+    progress.update(task, completed=numbers[key])  # type: ignore[arg-type]
+    return numbers[key]
+
+
+def _end_to_end(
+    settings: Settings, rate: float, seconds: float, seed: int, progress: Progress
+) -> list[float]:
+    """Latencies (s) from publish to the child's row being visible to a caseworker."""
+    traffic = SyntheticTraffic(SyntheticCounty(seed=seed + 1))
+    count = int(rate * seconds)
+    lines = []
+    for n in range(count):
+        line = traffic.referral(traffic.new_child())
+        line["payload"]["child"]["legal_surname"] = f"Benchling{n:06d}x{seed}"
+        lines.append(line)
+    sealed = _sealed(settings, lines)
+    surnames = [str(line["payload"]["child"]["legal_surname"]) for line in lines]
+    stop = threading.Event()
+    running = start_workers(settings, ["intake", "relay", "projector"], stop)
+    time.sleep(3)  # let the consumer groups settle before the clock starts
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    task = progress.add_task(f"offering {rate:.0f} msg/s for {seconds:.0f}s", total=count)
+
+    def watch_rows() -> None:
+        with psycopg.connect(role_url(settings, Role.CASEWORKER), autocommit=True) as conn:
+            while len(seen) < count and not stop.is_set():
+                pending = [s for s in list(sent) if s not in seen]
+                if pending:
+                    rows = conn.execute(
+                        "SELECT legal_surname FROM caseworker.children "
+                        "WHERE legal_surname = ANY(%s)",
+                        (pending,),
+                    ).fetchall()
+                    now = time.monotonic()
+                    for (surname,) in rows:
+                        seen.setdefault(surname, now)
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch_rows)
+    watcher.start()
+    producer = kafka_io.producer(settings, "bench", linger_ms=0)
+    started = time.monotonic()
+    for n, (key, raw) in enumerate(sealed):
+        due = started + n / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(settings.topic_upstream, key=key, value=raw)
+        sent[surnames[n]] = time.monotonic()
+        progress.update(task, completed=n + 1)
+    producer.flush()
+    watcher.join(timeout=600)
+    stop.set()
+    running.join(stop, report_every=0.1)
+    producer.close()
+    return [seen[s] - sent[s] for s in surnames if s in seen]
+
+
+def _raw_kafka_latency(settings: Settings, rate: float, seconds: float) -> list[float]:
+    topic = settings.topic_upstream.replace(".upstream", ".raw")
+    count = int(rate * seconds)
+    received: list[float] = []
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=settings.require_kafka(),
+        group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    consumer.poll(timeout_ms=2000)
+    while not consumer.assignment():
+        consumer.poll(timeout_ms=500)
+    done = threading.Event()
+
+    def consume() -> None:
+        while len(received) < count and not done.is_set():
+            for records in consumer.poll(timeout_ms=200).values():
+                now = time.monotonic()
+                received.extend(now - json.loads(r.value)["t"] for r in records)
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    producer = KafkaProducer(bootstrap_servers=settings.require_kafka(), acks="all", linger_ms=0)
+    started = time.monotonic()
+    for n in range(count):
+        delay = started + n / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(
+            topic, key=str(n % 97).encode(), value=json.dumps({"t": time.monotonic()}).encode()
+        )
+    producer.flush()
+    thread.join(timeout=120)
+    done.set()
+    producer.close()
+    consumer.close()
+    return received
+
+
+def run(backlog: int, rate: float, seconds: float, seed: int, partitions: int) -> None:
+    settings = _topics(bench_settings(), partitions)
+    with Progress() as progress:
+        relay_rate, projector_rate, events = _stage_throughputs(settings, backlog, seed, progress)
+        raw = _raw_kafka_latency(settings, rate, seconds)
+        latencies = _end_to_end(settings, rate, seconds, seed, progress)
+    figures = [
+        Figure("relay (store → events topic)", relay_rate, "events/s"),
+        Figure("projector (events topic → read models)", projector_rate, "events/s"),
+    ]
+    for pct in (50, 95, 99):
+        figures.append(
+            Figure(
+                f"end-to-end latency p{pct} at {rate:.0f} msg/s",
+                _percentile(latencies, pct) * 1000 if latencies else float("nan"),
+                "ms",
+                "raw Kafka produce→consume",
+                _percentile(raw, pct) * 1000 if raw else None,
+            )
+        )
+    figures.append(
+        Figure("messages visible to caseworkers", len(latencies), "msgs", "offered", rate * seconds)
+    )
+    publish(
+        "pipeline",
+        {
+            "backlog_messages": backlog,
+            "backlog_events": events,
+            "rate": rate,
+            "seconds": seconds,
+            "partitions": partitions,
+            "mean_latency_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None,
+        },
+        figures,
+    )
