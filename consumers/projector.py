@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 from uuid import UUID
 
@@ -76,9 +77,11 @@ class Projector:
         self.consumer_name = f"kafka:{settings.topic_events}"
         self.applied = 0
         self.read = 0
+        self.lag = -1  # events behind the end of the topic; -1 until first measured
+        self._lag_measured = 0.0
 
     def status(self) -> str:
-        return f"read={self.read} applied={self.applied}"
+        return f"read={self.read} applied={self.applied} lag={self.lag}"
 
     def run(self) -> None:
         self.consumer.subscribe([self.settings.topic_events], listener=_SeekToStored(self))
@@ -92,11 +95,27 @@ class Projector:
                     continue
                 for tp, messages in polled.items():
                     self._handle(tp, messages)
+                self._measure_lag()
         except StopRequestedError:
             pass
         finally:
             log.info("projector stopping: read=%d applied=%d", self.read, self.applied)
             self.consumer.close(autocommit=False)
+
+    def _measure_lag(self) -> None:
+        """How far behind the topic's end this worker is (for the status line)."""
+        now = time.monotonic()
+        if now - self._lag_measured < 5:
+            return
+        self._lag_measured = now
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = self.consumer.end_offsets(assigned)
+            self.lag = sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+        except TRANSIENT:
+            self.lag = -1
 
     def _handle(self, tp: TopicPartition, messages: list[Any]) -> None:
         stored = [stored_from_message(m) for m in messages]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from eventsourcing.persistence import Tracking
@@ -67,9 +68,14 @@ class IntakeWorker:
         self.applied = 0
         self.quarantined = 0
         self.duplicates = 0
+        self.lag = -1  # messages behind the end of the topic; -1 until first measured
+        self._lag_measured = 0.0
 
     def status(self) -> str:
-        return f"applied={self.applied} duplicates={self.duplicates} quarantined={self.quarantined}"
+        return (
+            f"applied={self.applied} duplicates={self.duplicates} "
+            f"quarantined={self.quarantined} lag={self.lag}"
+        )
 
     def run(self) -> None:
         self.consumer.subscribe([self.settings.topic_upstream], listener=_SeekToRecorded(self))
@@ -84,6 +90,7 @@ class IntakeWorker:
                     continue
                 for tp, records in polled.items():
                     self._handle(tp, records)
+                self._measure_lag()
             clean = True
         except StopRequestedError:
             clean = True
@@ -97,6 +104,21 @@ class IntakeWorker:
             self.consumer.close(autocommit=False)
             if not clean:
                 log.error("intake stopped on an error; restart it to resume where it was")
+
+    def _measure_lag(self) -> None:
+        """How far behind the topic's end this worker is (for the status line)."""
+        now = time.monotonic()
+        if now - self._lag_measured < 5:
+            return
+        self._lag_measured = now
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = self.consumer.end_offsets(assigned)
+            self.lag = sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+        except TRANSIENT:
+            self.lag = -1
 
     def _handle(self, tp: TopicPartition, records: list[Any]) -> None:
         batch = [Inbound(r.value, r.key, r.topic, r.partition, r.offset) for r in records]
