@@ -85,6 +85,53 @@ def _cmd_caseworker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from cme.audit import verify_ledger
+    from cme.db.roles import Role, role_url
+    from cme.secrets import load_ledger_signer
+    from crypto_shredding.signing import CheckpointVerifier
+
+    settings = load_settings()
+    if args.audit_command == "public-key":
+        signer = load_ledger_signer(settings)
+        print(f"{signer.key_id}:{signer.public_key_b64()}")
+        return 0
+    if args.audit_command == "checkpoint":
+        from cme.bootstrap import open_pool
+        from consumers.ledger import LedgerWriter
+
+        pool = open_pool(role_url(settings, Role.LEDGER), "cme-ledger")
+        try:
+            seq = LedgerWriter(pool, load_ledger_signer(settings)).checkpoint()
+        finally:
+            pool.close()
+        print(f"signed the ledger head at entry {seq}")
+        return 0
+    verifier = (
+        CheckpointVerifier.from_text(args.public_key)
+        if args.public_key
+        else load_ledger_signer(settings).verifier()
+    )
+    with Progress(transient=True) as progress:
+        task = progress.add_task("verifying the ledger's hash chain", total=None)
+        result = verify_ledger(
+            role_url(settings, Role.AUDITOR),
+            verifier,
+            progress=lambda n: progress.update(task, completed=n),
+        )
+    if result.ok:
+        print(
+            f"OK: {result.entries} entries chained, {result.checkpoints} signed checkpoints valid"
+        )
+        return 0
+    for problem in result.problems:
+        print(f"BROKEN: {problem}")
+    print(f"checked {result.entries} entries and {result.checkpoints} checkpoints")
+    return 1
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the main job over a synthetic county")
     demo.add_argument("--services", action="store_true", help="use PostgreSQL and Kafka")
@@ -116,6 +163,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "rebuild", help="rebuild the caseworker read models from the event store and swap them in"
     )
     rebuild.set_defaults(handler=_cmd_rebuild)
+
+    audit = sub.add_parser("audit", help="auditor tools (read-only auditor role)")
+    a_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = a_sub.add_parser("verify", help="recompute the ledger's chain, check checkpoints")
+    verify.add_argument("--public-key", help="'kid:base64' checkpoint key(s) to trust")
+    verify.set_defaults(handler=_cmd_audit)
+    a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
+    a_sub.add_parser("public-key", help="print the checkpoint verification key").set_defaults(
+        handler=_cmd_audit
+    )
 
     caseworker = sub.add_parser("caseworker", help="quick caseworker queries")
     cw_sub = caseworker.add_subparsers(dest="view", metavar="VIEW", required=True)

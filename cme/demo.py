@@ -205,7 +205,7 @@ def _services(settings: Settings, messages: int, seed: int) -> SqlReadModels:
     app = build_application(settings)
     first = app.recorder.max_notification_id() or 0
     stop = threading.Event()
-    running = start_workers(settings, ["intake", "relay", "projector"], stop)
+    running = start_workers(settings, ["intake", "relay", "projector", "ledger"], stop)
     producer = kafka_io.producer(settings, "demo")
     for key, raw in traffic:
         producer.send(settings.topic_upstream, key=key, value=raw)

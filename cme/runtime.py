@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from cme.bootstrap import build_application, build_data_keys, open_pool
@@ -18,7 +19,7 @@ from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModel
 
 log = logging.getLogger("cme.run")
 
-WORKERS = ("intake", "relay", "projector")
+WORKERS = ("intake", "relay", "projector", "ledger")
 
 
 def read_models(
@@ -80,6 +81,17 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
             running.closers += [close_store, close_keys]
             running.counters["projector"] = projector.status
             target = projector.run
+        elif name == "ledger":
+            from cme.secrets import load_ledger_signer  # noqa: PLC0415
+            from consumers.ledger import LedgerWriter  # noqa: PLC0415
+
+            pool = open_pool(role_url(settings, Role.LEDGER), "cme-ledger")
+            writer = LedgerWriter(
+                pool, load_ledger_signer(settings), settings.ledger_checkpoint_every
+            )
+            running.closers.append(pool.close)
+            running.counters["ledger"] = writer.status
+            target = partial(writer.run, stop)
         else:
             msg = f"unknown worker {name!r}; the workers are {', '.join(WORKERS)}"
             raise ValueError(msg)

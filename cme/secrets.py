@@ -22,6 +22,7 @@ from consumers.sealed_payload import (
 )
 from crypto_shredding.kek import KekRing, generate_dev_secret_file, new_kek_line, parse_keks
 from crypto_shredding.sealing import KEY_BYTES, new_key
+from crypto_shredding.signing import CheckpointSigner, load_or_create_dev_signer, parse_signer
 
 
 def load_kek_ring(settings: Settings) -> KekRing:
@@ -82,3 +83,17 @@ def _decode_key(text: str, variable: str) -> bytes:
         msg = f"{variable}: must be 32 bytes (256 bits), got {len(key)}"
         raise ConfigurationError(msg)
     return key
+
+
+def load_ledger_signer(settings: Settings) -> CheckpointSigner:
+    if settings.ledger_signing_key is not None:
+        return parse_signer(
+            settings.ledger_signing_key.get_secret_value(), "CME_LEDGER_SIGNING_KEY"
+        )
+    if settings.ledger_signing_key_file is not None:
+        path = settings.ledger_signing_key_file
+        if not path.exists():
+            msg = f"CME_LEDGER_SIGNING_KEY_FILE: {path} does not exist"
+            raise ConfigurationError(msg)
+        return parse_signer(path.read_text(), "CME_LEDGER_SIGNING_KEY_FILE")
+    return load_or_create_dev_signer(settings.secrets_dir / "ledger-signing-key")

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         default=None, description="For senders: 'kid:base64' public key to seal payloads to"
     )
     intake_batch_size: int = Field(default=500, ge=1, le=10_000)
+    ledger_signing_key: SecretStr | None = Field(
+        default=None, description="Ed25519 checkpoint signing key as 'kid:base64(raw 32 bytes)'"
+    )
+    ledger_signing_key_file: Path | None = None
+    ledger_checkpoint_every: int = Field(default=1000, ge=1)
     quarantine_retention_days: int = Field(default=30, ge=1, le=3650)
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
     key_cache_size: int = Field(default=10_000, ge=1)

@@ -76,6 +76,7 @@ def create_event_store(admin_url: str) -> None:
             # Consumers' positions, written in the same transaction as their events.
             "GRANT SELECT, INSERT, UPDATE ON {tracking} TO cme_writer",
             "GRANT SELECT ON {tracking} TO cme_auditor",
+            "GRANT SELECT ON {table} TO cme_ledger",
             "DROP TRIGGER IF EXISTS events_are_immutable ON {table}",
             "CREATE TRIGGER events_are_immutable BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION eventstore.reject_change()",

@@ -76,3 +76,48 @@ GRANT USAGE ON SCHEMA ledger TO cme_auditor;
 ALTER DEFAULT PRIVILEGES FOR ROLE cme_ledger IN SCHEMA ledger
     GRANT SELECT ON TABLES TO cme_auditor;
 GRANT SELECT ON ALL TABLES IN SCHEMA ledger TO cme_auditor;
+
+-- The disclosure ledger: append-only, hash-chained, with signed checkpoints.
+-- Only cme_ledger appends; auditors read; nobody may change or remove a row.
+CREATE OR REPLACE FUNCTION ledger.reject_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger is append-only: % on % is not allowed', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$;
+CREATE TABLE IF NOT EXISTS ledger.entries (
+    seq             bigint      PRIMARY KEY,
+    notification_id bigint      NOT NULL UNIQUE,
+    entry           bytea       NOT NULL,
+    prev_hash       text        NOT NULL,
+    entry_hash      text        NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS ledger.checkpoints (
+    seq        bigint      PRIMARY KEY,
+    head_hash  text        NOT NULL,
+    key_id     text        NOT NULL,
+    signature  bytea       NOT NULL,
+    signed_at  timestamptz NOT NULL DEFAULT now()
+);
+-- Where the ledger writer has read the event store up to (same transaction as entries).
+CREATE TABLE IF NOT EXISTS ledger.position (
+    consumer text PRIMARY KEY,
+    position bigint NOT NULL
+);
+DROP TRIGGER IF EXISTS entries_append_only ON ledger.entries;
+CREATE TRIGGER entries_append_only BEFORE UPDATE OR DELETE ON ledger.entries
+    FOR EACH ROW EXECUTE FUNCTION ledger.reject_change();
+DROP TRIGGER IF EXISTS entries_not_truncated ON ledger.entries;
+CREATE TRIGGER entries_not_truncated BEFORE TRUNCATE ON ledger.entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger.reject_change();
+DROP TRIGGER IF EXISTS checkpoints_append_only ON ledger.checkpoints;
+CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON ledger.checkpoints
+    FOR EACH ROW EXECUTE FUNCTION ledger.reject_change();
+REVOKE ALL ON ledger.entries, ledger.checkpoints, ledger.position FROM PUBLIC;
+GRANT SELECT, INSERT ON ledger.entries, ledger.checkpoints TO cme_ledger;
+GRANT SELECT, INSERT, UPDATE ON ledger.position TO cme_ledger;
+GRANT SELECT ON ledger.entries, ledger.checkpoints, ledger.position TO cme_auditor;
+-- The ledger writer reads the event store's notification log (in order).
+GRANT USAGE ON SCHEMA eventstore TO cme_ledger;

@@ -1,0 +1,196 @@
+"""The disclosure ledger: what each sharing-related event contributes, and the hash chain.
+
+Pure functions. An entry names the child by id and the *categories* of data,
+never a value: what happened, when, with whom, why, under which basis, on
+whose authority, and the event it came from. Entries are serialised
+canonically (sorted keys, no spaces, UTF-8) and chained: each entry's hash is
+SHA-256 over the previous hash and its own canonical bytes, so altering,
+inserting or removing any entry changes every hash after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+GENESIS = "0" * 64
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_text(v) for v in value]
+    return value
+
+
+def _base(kind: str, event: Any, **fields: Any) -> dict[str, Any]:
+    child_id = getattr(event, "child_id", None) or event.originator_id
+    entry = {
+        "kind": kind,
+        "at": event.timestamp,
+        "child_id": child_id,
+        "actor": getattr(event, "actor", None),
+        "source_event": {
+            "originator_id": event.originator_id,
+            "version": event.originator_version,
+        },
+        **fields,
+    }
+    return {
+        k: _text(v) if not isinstance(v, dict) else {a: _text(b) for a, b in v.items()}
+        for k, v in entry.items()
+        if v is not None
+    }
+
+
+def disclosure_made(event: Any) -> dict[str, Any]:
+    return _base(
+        "disclosure_made",
+        event,
+        counterparty_agency=event.recipient_agency,
+        counterparty_organisation=event.recipient_organisation,
+        purpose=event.purpose,
+        lawful_basis=event.lawful_basis,
+        categories=sorted(event.categories),
+        requested_by=event.requested_by,
+        approved_by=event.approved_by,
+        on=event.disclosed_on,
+        case_id=event.case_id,
+    )
+
+
+def disclosure_refused(event: Any) -> dict[str, Any]:
+    return _base(
+        "disclosure_refused",
+        event,
+        counterparty_agency=event.recipient_agency,
+        counterparty_organisation=event.recipient_organisation,
+        purpose=event.purpose,
+        lawful_basis=event.lawful_basis,
+        categories=sorted(event.categories),
+        requested_by=event.requested_by,
+        refusal_reason=event.refusal_reason,
+        on=event.refused_on,
+        case_id=event.case_id,
+    )
+
+
+def information_received(event: Any) -> dict[str, Any]:
+    return _base(
+        "information_received",
+        event,
+        counterparty_agency=event.source_agency,
+        counterparty_organisation=event.source_organisation,
+        categories=sorted(event.categories),
+        on=event.received_on,
+        case_id=event.case_id,
+    )
+
+
+def rights_request(kind: str) -> Callable[[Any], dict[str, Any]]:
+    def entry(event: Any) -> dict[str, Any]:
+        return _base(
+            kind,
+            event,
+            request_id=event.originator_id,
+            request_type=getattr(event, "request_type", None),
+            decision=getattr(event, "decision", None),
+            months=getattr(event, "months", None),
+            on=getattr(event, "received_on", None)
+            or getattr(event, "decided_on", None)
+            or getattr(event, "closed_on", None)
+            or getattr(event, "stopped_on", None)
+            or getattr(event, "resumed_on", None)
+            or getattr(event, "verified_on", None),
+        )
+
+    return entry
+
+
+def child_fact(kind: str) -> Callable[[Any], dict[str, Any]]:
+    def entry(event: Any) -> dict[str, Any]:
+        return _base(
+            kind,
+            event,
+            request_id=getattr(event, "request_id", None),
+            hold_id=getattr(event, "hold_id", None),
+            authority=getattr(event, "authority", None),
+            reason=getattr(event, "reason", None) if kind == "personal_data_shredded" else None,
+        )
+
+    return entry
+
+
+ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "domain.disclosure:Disclosure.Made": disclosure_made,
+    "domain.disclosure:Disclosure.Refused": disclosure_refused,
+    "domain.disclosure:Disclosure.Received": information_received,
+    "domain.rights_request:RightsRequest.Received": rights_request("rights_request_received"),
+    "domain.rights_request:RightsRequest.IdentityVerified": rights_request(
+        "rights_request_identity_verified"
+    ),
+    "domain.rights_request:RightsRequest.ClockStopped": rights_request(
+        "rights_request_clock_stopped"
+    ),
+    "domain.rights_request:RightsRequest.ClockResumed": rights_request(
+        "rights_request_clock_resumed"
+    ),
+    "domain.rights_request:RightsRequest.Extended": rights_request("rights_request_extended"),
+    "domain.rights_request:RightsRequest.Decided": rights_request("rights_request_decided"),
+    "domain.rights_request:RightsRequest.Closed": rights_request("rights_request_closed"),
+    "domain.child:Child.ProcessingRestricted": child_fact("processing_restricted"),
+    "domain.child:Child.RestrictionLifted": child_fact("restriction_lifted"),
+    "domain.child:Child.ObjectionRecorded": child_fact("objection_recorded"),
+    "domain.child:Child.LegalHoldPlaced": child_fact("legal_hold_placed"),
+    "domain.child:Child.LegalHoldReleased": child_fact("legal_hold_released"),
+    "domain.child:Child.PersonalDataShredded": child_fact("personal_data_shredded"),
+}
+
+
+def ledger_entry(topic: str, event: Any) -> dict[str, Any] | None:
+    """The ledger entry an event makes, or None if it concerns no sharing or right."""
+    make = ENTRIES.get(topic)
+    return make(event) if make is not None else None
+
+
+def canonical(entry: dict[str, Any]) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(previous: str, canonical_bytes: bytes) -> str:
+    return hashlib.sha256(bytes.fromhex(previous) + canonical_bytes).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainedEntry:
+    seq: int
+    notification_id: int
+    canonical: bytes
+    prev_hash: str
+    entry_hash: str
+
+
+def chain(
+    entries: Iterable[tuple[int, dict[str, Any]]], previous: str, next_seq: int
+) -> list[ChainedEntry]:
+    """Link new entries (with their notification ids) after the head ``previous``."""
+    linked = []
+    for notification_id, entry in entries:
+        body = canonical(entry)
+        digest = chain_hash(previous, body)
+        linked.append(ChainedEntry(next_seq, notification_id, body, previous, digest))
+        previous, next_seq = digest, next_seq + 1
+    return linked
+
+
+def checkpoint_message(seq: int, head_hash: str) -> bytes:
+    """What a checkpoint signs: the entry count and the head of the chain."""
+    return f"cme.ledger.checkpoint.v1|{seq}|{head_hash}".encode()

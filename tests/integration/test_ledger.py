@@ -1,0 +1,282 @@
+"""The disclosure ledger on the real PostgreSQL: chained, signed, append-only, verifiable."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from cme.audit import verify_ledger
+from cme.bootstrap import build_application
+from cme.db.roles import Role, role_url
+from cme.secrets import load_ledger_signer
+from cme.settings import PROJECT_ROOT
+from cme.synthetic import SyntheticCounty
+from consumers.ledger import LedgerWriter
+from domain.application import CMEApplication
+from domain.values import ShredReason
+from tests.conftest import Services
+
+
+@dataclass
+class Ledger:
+    app: CMEApplication
+    writer: LedgerWriter
+    children: list[UUID]
+    surnames: list[str]
+
+
+def share(app: CMEApplication, child_id: UUID, basis: str) -> Any:
+    return app.make_disclosure(
+        {
+            "actor": "cw:alice",
+            "child_id": child_id,
+            "recipient_agency": "police",
+            "recipient_organisation": "Synthetic Constabulary",
+            "purpose": "locate_child",
+            "lawful_basis": basis,
+            "categories": ["names", "address"],
+            "requested_by": "cw:alice",
+            "approved_by": "mgr:bob",
+            "disclosed_on": date.today(),
+            "summary": "Last known address",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def ledger(services: Services) -> Iterator[Ledger]:
+    app = build_application(services.settings)
+    county = SyntheticCounty(seed=random.randrange(2**32))
+    commands = [county.register_child() for _ in range(4)]
+    children = [app.register_child(c) for c in commands]
+    a, b, c, d = children
+    share(app, a, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+    app.record_information_received(
+        {
+            "actor": "cw:alice",
+            "child_id": a,
+            "source_agency": "housing",
+            "source_organisation": "Synthetic Homes",
+            "categories": ["address"],
+            "received_on": date.today(),
+            "content": "New tenancy",
+        }
+    )
+    request = app.receive_rights_request(
+        {
+            "actor": "dpo:1",
+            "child_id": b,
+            "request_type": "restriction",
+            "received_on": date.today(),
+            "requester_name": "Synthetic Parent",
+        }
+    )
+    share(app, b, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")  # refused: restricted
+    app.verify_identity({"actor": "dpo:1", "request_id": request, "verified_on": date.today()})
+    app.decide_request(
+        {
+            "actor": "dpo:1",
+            "request_id": request,
+            "decision": "fulfilled",
+            "decided_on": date.today(),
+        }
+    )
+    app.place_legal_hold(
+        {
+            "actor": "legal:1",
+            "child_id": c,
+            "hold_id": uuid4(),
+            "reason": "Inquiry order",
+            "authority": "Synthetic Inquiry 2026/1",
+        }
+    )
+    app.data_keys.destroy(d, ShredReason.RETENTION_REACHED.value)
+    app.record_personal_data_shredded(d, ShredReason.RETENTION_REACHED, actor="job:shred")
+    pool = ConnectionPool(
+        role_url(services.settings, Role.LEDGER), min_size=1, max_size=2, open=True
+    )
+    writer = LedgerWriter(pool, load_ledger_signer(services.settings), checkpoint_every=3)
+    writer.catch_up()
+    writer.checkpoint()
+    yield Ledger(app, writer, children, [cmd["details"]["legal_surname"] for cmd in commands])
+    pool.close()
+    app.close()
+
+
+def entries(services: Services, children: list[UUID]) -> list[dict[str, Any]]:
+    import json
+
+    with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
+        rows = conn.execute("SELECT entry FROM ledger.entries ORDER BY seq").fetchall()
+    found = [json.loads(bytes(r[0])) for r in rows]
+    ours = {str(c) for c in children}
+    return [e for e in found if e["child_id"] in ours]
+
+
+def test_every_sharing_and_right_is_in_the_ledger_without_personal_values(
+    ledger: Ledger, services: Services
+) -> None:
+    kinds = [e["kind"] for e in entries(services, ledger.children)]
+    for kind in (
+        "disclosure_made",
+        "information_received",
+        "rights_request_received",
+        "processing_restricted",
+        "disclosure_refused",
+        "rights_request_decided",
+        "legal_hold_placed",
+        "personal_data_shredded",
+    ):
+        assert kind in kinds, kind
+    made = next(e for e in entries(services, ledger.children) if e["kind"] == "disclosure_made")
+    assert made["lawful_basis"] == "uk_gdpr_6_1_e_public_task_s436a_education_act_1996"
+    assert made["categories"] == ["address", "names"]
+    assert made["approved_by"] == "mgr:bob"
+    with psycopg.connect(services.database_url) as conn:
+        raw = b"".join(bytes(r[0]) for r in conn.execute("SELECT entry FROM ledger.entries"))
+    for surname in ledger.surnames:
+        assert surname.encode() not in raw
+    assert b"Last known address" not in raw and b"Synthetic Parent" not in raw
+
+
+def test_verify_says_ok(ledger: Ledger, services: Services) -> None:
+    result = verify_ledger(
+        role_url(services.settings, Role.AUDITOR), ledger.writer.signer.verifier()
+    )
+    assert result.ok, result.problems
+    assert result.entries >= 8 and result.checkpoints >= 1
+    cli = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", "verify"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    assert "OK:" in cli.stdout.split(" ")[0]
+
+
+@pytest.mark.parametrize("role", [Role.LEDGER, Role.AUDITOR])
+def test_nobody_updates_or_deletes_entries(ledger: Ledger, services: Services, role: Role) -> None:
+    with psycopg.connect(role_url(services.settings, role)) as conn:
+        for statement in (
+            "UPDATE ledger.entries SET prev_hash = prev_hash",
+            "DELETE FROM ledger.entries",
+            "DELETE FROM ledger.checkpoints",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
+
+
+def test_auditor_cannot_insert_or_read_keys(ledger: Ledger, services: Services) -> None:
+    with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO ledger.position VALUES ('x', 1)")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM keystore.data_keys")
+
+
+def _behind_the_triggers(services: Services, *statements: tuple[str, tuple[Any, ...]]) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        conn.execute("SET session_replication_role = replica")  # superuser: triggers off
+        for sql, params in statements:
+            conn.execute(sql.encode(), params)
+        conn.commit()
+
+
+def test_tampering_with_any_field_is_detected_and_located(
+    ledger: Ledger, services: Services
+) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        seq, entry = conn.execute(
+            "SELECT seq, entry FROM ledger.entries ORDER BY seq DESC OFFSET 2 LIMIT 1"
+        ).fetchone()  # type: ignore[misc]
+    original = bytes(entry)
+    forged = original.replace(b"police", b"polite") if b"police" in original else original + b" "
+    _behind_the_triggers(
+        services, ("UPDATE ledger.entries SET entry = %s WHERE seq = %s", (forged, seq))
+    )
+    try:
+        result = verify_ledger(
+            role_url(services.settings, Role.AUDITOR), ledger.writer.signer.verifier()
+        )
+        assert not result.ok
+        assert (
+            result.problems[0]
+            == f"entry {seq}: content does not match its hash (altered after writing)"
+        )
+    finally:
+        _behind_the_triggers(
+            services, ("UPDATE ledger.entries SET entry = %s WHERE seq = %s", (original, seq))
+        )
+    assert verify_ledger(
+        role_url(services.settings, Role.AUDITOR), ledger.writer.signer.verifier()
+    ).ok
+
+
+def test_deleting_the_last_rows_after_a_checkpoint_is_detected(
+    ledger: Ledger, services: Services
+) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        last = conn.execute("SELECT max(seq) FROM ledger.checkpoints").fetchone()[0]  # type: ignore[index]
+        removed = conn.execute(
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at FROM ledger.entries "
+            "WHERE seq > %s - 2 ORDER BY seq",
+            (last,),
+        ).fetchall()
+    _behind_the_triggers(services, ("DELETE FROM ledger.entries WHERE seq > %s - 2", (last,)))
+    try:
+        result = verify_ledger(
+            role_url(services.settings, Role.AUDITOR), ledger.writer.signer.verifier()
+        )
+        assert any(f"checkpoint at entry {last}: that entry is gone" in p for p in result.problems)
+    finally:
+        _behind_the_triggers(
+            services,
+            *[
+                ("INSERT INTO ledger.entries VALUES (%s, %s, %s, %s, %s, %s)", tuple(row))
+                for row in removed
+            ],
+        )
+    assert verify_ledger(
+        role_url(services.settings, Role.AUDITOR), ledger.writer.signer.verifier()
+    ).ok
+
+
+def test_a_rebuild_produces_a_byte_identical_chain(ledger: Ledger, services: Services) -> None:
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS ledger_rebuild CASCADE")
+        conn.execute("CREATE SCHEMA ledger_rebuild AUTHORIZATION cme_ledger")
+        for table in ("entries", "checkpoints", "position"):
+            conn.execute(f"CREATE TABLE ledger_rebuild.{table} (LIKE ledger.{table} INCLUDING ALL)")
+            conn.execute(f"ALTER TABLE ledger_rebuild.{table} OWNER TO cme_ledger")
+    pool = ConnectionPool(
+        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
+    )
+    try:
+        LedgerWriter(pool, ledger.writer.signer, schema="ledger_rebuild").catch_up()
+    finally:
+        pool.close()
+    ledger.writer.catch_up()
+    with psycopg.connect(services.database_url) as conn:
+        original = conn.execute(
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash FROM ledger.entries ORDER BY seq"
+        ).fetchall()
+        rebuilt = conn.execute(
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash FROM ledger_rebuild.entries ORDER BY seq"
+        ).fetchall()
+        conn.execute("DROP SCHEMA ledger_rebuild CASCADE")
+        conn.commit()
+    assert rebuilt == original
