@@ -232,8 +232,8 @@ def test_deleting_the_last_rows_after_a_checkpoint_is_detected(
     with psycopg.connect(services.database_url) as conn:
         last = conn.execute("SELECT max(seq) FROM ledger.checkpoints").fetchone()[0]  # type: ignore[index]
         removed = conn.execute(
-            "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at FROM ledger.entries "
-            "WHERE seq > %s - 2 ORDER BY seq",
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at "
+            "FROM ledger.entries WHERE seq > %s - 2 ORDER BY seq",
             (last,),
         ).fetchall()
     _behind_the_triggers(services, ("DELETE FROM ledger.entries WHERE seq > %s - 2", (last,)))
@@ -272,10 +272,12 @@ def test_a_rebuild_produces_a_byte_identical_chain(ledger: Ledger, services: Ser
     ledger.writer.catch_up()
     with psycopg.connect(services.database_url) as conn:
         original = conn.execute(
-            "SELECT seq, notification_id, entry, prev_hash, entry_hash FROM ledger.entries ORDER BY seq"
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash "
+            "FROM ledger.entries ORDER BY seq"
         ).fetchall()
         rebuilt = conn.execute(
-            "SELECT seq, notification_id, entry, prev_hash, entry_hash FROM ledger_rebuild.entries ORDER BY seq"
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash "
+            "FROM ledger_rebuild.entries ORDER BY seq"
         ).fetchall()
         conn.execute("DROP SCHEMA ledger_rebuild CASCADE")
         conn.commit()
