@@ -17,7 +17,7 @@ from typing import Protocol
 from uuid import UUID
 
 UPN = "upn"
-SURNAME_DOB = "surname+dob"
+SURNAME_DOB = "name+dob"  # surname, first forename, date of birth
 SENDER_REF = "sender-ref"
 
 
@@ -63,9 +63,9 @@ class BlindIndex:
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
     def entries(
-        self, upn: str | None, surname: str, date_of_birth: date
+        self, upn: str | None, surname: str, date_of_birth: date, forenames: str
     ) -> list[tuple[str, bytes]]:
-        result = [self.surname_dob_entry(surname, date_of_birth)]
+        result = [self.surname_dob_entry(surname, date_of_birth, forenames)]
         if upn:
             result.append(self.upn_entry(upn))
         return result
@@ -73,8 +73,12 @@ class BlindIndex:
     def upn_entry(self, upn: str) -> tuple[str, bytes]:
         return UPN, self.digest(UPN, normalise_upn(upn))
 
-    def surname_dob_entry(self, surname: str, date_of_birth: date) -> tuple[str, bytes]:
-        normalised = f"{normalise_surname(surname)}|{date_of_birth.isoformat()}"
+    def surname_dob_entry(
+        self, surname: str, date_of_birth: date, forenames: str
+    ) -> tuple[str, bytes]:
+        """Surname, first forename and date of birth: twins share the rest."""
+        first = normalise_surname(forenames.split(maxsplit=1)[0]) if forenames.split() else ""
+        normalised = f"{normalise_surname(surname)}|{first}|{date_of_birth.isoformat()}"
         return SURNAME_DOB, self.digest(SURNAME_DOB, normalised)
 
     def sender_ref_entry(self, sender_ref: str) -> tuple[str, bytes]:
@@ -87,8 +91,10 @@ class BlindIndex:
     def find_by_upn(self, upn: str) -> list[UUID]:
         return self.find(*self.upn_entry(upn))
 
-    def find_by_surname_and_dob(self, surname: str, date_of_birth: date) -> list[UUID]:
-        return self.find(*self.surname_dob_entry(surname, date_of_birth))
+    def find_by_surname_and_dob(
+        self, surname: str, date_of_birth: date, forenames: str
+    ) -> list[UUID]:
+        return self.find(*self.surname_dob_entry(surname, date_of_birth, forenames))
 
     def forget(self, child_id: UUID) -> int:
         return self.store.remove_child(child_id)

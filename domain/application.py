@@ -336,7 +336,7 @@ class CMEApplication(Application[UUID]):
         for child, cmd, ref in zip(children, valid, refs, strict=True):
             details = cmd.details
             rows = self.blind_index.entries(
-                details.upn, details.legal_surname, details.date_of_birth
+                details.upn, details.legal_surname, details.date_of_birth, details.legal_forenames
             )
             if ref:
                 rows.append(self.blind_index.sender_ref_entry(ref))
@@ -349,8 +349,10 @@ class CMEApplication(Application[UUID]):
     def find_child_by_upn(self, upn: str) -> UUID | None:
         return self._first_live(self._find(*self.blind_index.upn_entry(upn)))
 
-    def find_child_by_surname_and_dob(self, surname: str, date_of_birth: date) -> UUID | None:
-        entry = self.blind_index.surname_dob_entry(surname, date_of_birth)
+    def find_child_by_surname_and_dob(
+        self, surname: str, date_of_birth: date, forenames: str
+    ) -> UUID | None:
+        entry = self.blind_index.surname_dob_entry(surname, date_of_birth, forenames)
         return self._first_live(self._find(*entry))
 
     def find_child_by_sender_ref(self, sender_ref: str) -> UUID | None:
@@ -380,8 +382,10 @@ class CMEApplication(Application[UUID]):
         if changed:
             self.save(child)
             after = cmd.details
-            if {"upn", "legal_surname", "date_of_birth"} & set(changed):
-                rows = self.blind_index.entries(after.upn, after.legal_surname, after.date_of_birth)
+            if {"upn", "legal_surname", "legal_forenames", "date_of_birth"} & set(changed):
+                rows = self.blind_index.entries(
+                    after.upn, after.legal_surname, after.date_of_birth, after.legal_forenames
+                )
                 if self._uow is None:
                     self._drop_identity_rows(child.id)
                     self.blind_index.store.add(child.id, rows)

@@ -52,10 +52,23 @@ class ApplicationContract:
         assert app.find_child_by_upn(details["upn"].lower()) == child_id
         surname = "  " + details["legal_surname"].upper() + " "
         assert (
-            app.find_child_by_surname_and_dob(surname, date.fromisoformat(details["date_of_birth"]))
+            app.find_child_by_surname_and_dob(
+                surname, date.fromisoformat(details["date_of_birth"]), details["legal_forenames"]
+            )
             == child_id
         )
         assert app.find_child_by_upn(county.upn()) is None
+
+    def test_twins_are_two_children(self, app: CMEApplication, county: SyntheticCounty) -> None:
+        # Same surname, same date of birth, different forenames: not the same child.
+        first = county.child_details(upn=None)
+        second = {**first, "legal_forenames": first["legal_forenames"] + "a"}
+        one = app.register_child({"actor": "cw:1", "source": "school", "details": first})
+        two = app.register_child({"actor": "cw:1", "source": "school", "details": second})
+        dob = date.fromisoformat(first["date_of_birth"])
+        surname = first["legal_surname"]
+        assert app.find_child_by_surname_and_dob(surname, dob, first["legal_forenames"]) == one
+        assert app.find_child_by_surname_and_dob(surname, dob, second["legal_forenames"]) == two
 
     def test_a_upn_belongs_to_one_child(self, app: CMEApplication, county: SyntheticCounty) -> None:
         upn = county.upn()

@@ -34,6 +34,14 @@ from consumers.envelopes import seal_line
 POLL_SECONDS = 0.1
 
 
+def _letters(n: int) -> str:
+    word = ""
+    for _ in range(6):
+        n, digit = divmod(n, 26)
+        word += chr(ord("a") + digit)
+    return word
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
@@ -144,7 +152,8 @@ def _end_to_end(
     lines = []
     for n in range(count):
         line = traffic.referral(traffic.new_child())
-        line["payload"]["child"]["legal_surname"] = f"Benchling{n:06d}x{seed}"
+        # Letters only: the matcher ignores digits in names, as people's names have none.
+        line["payload"]["child"]["legal_surname"] = "Benchling" + _letters(n)
         lines.append(line)
     sealed = _sealed(settings, lines)
     surnames = [str(line["payload"]["child"]["legal_surname"]) for line in lines]

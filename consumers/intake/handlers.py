@@ -53,7 +53,9 @@ def find_child(app: CMEApplication, envelope: Envelope, child: ChildIdentity) ->
     if child.upn:
         found = app.find_child_by_upn(child.upn)
     if found is None:
-        found = app.find_child_by_surname_and_dob(child.legal_surname, child.date_of_birth)
+        found = app.find_child_by_surname_and_dob(
+            child.legal_surname, child.date_of_birth, child.legal_forenames
+        )
     if found is not None:
         app.remember_sender_ref(found, ref)
     return found
@@ -66,7 +68,9 @@ def identity_entries(
     child = getattr(payload, "child", None)
     entries = [app.blind_index.sender_ref_entry(sender_ref(envelope))]
     if isinstance(child, ChildIdentity):
-        entries += app.blind_index.entries(child.upn, child.legal_surname, child.date_of_birth)
+        entries += app.blind_index.entries(
+            child.upn, child.legal_surname, child.date_of_birth, child.legal_forenames
+        )
     return entries
 
 
