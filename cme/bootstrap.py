@@ -20,6 +20,7 @@ from crypto_shredding.blind_index import BlindIndex, BlindIndexStore
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.keystore import KeyStore
 from crypto_shredding.postgres import PostgresBlindIndex, PostgresKeyStore
+from crypto_shredding.retention import RetentionJob, file_lock, postgres_lock
 from crypto_shredding.sqlite import SqliteBlindIndexStore, SqliteKeyStore
 from domain.application import CMEApplication
 
@@ -132,3 +133,11 @@ def build_application(
     )
     app.closers = closers
     return app
+
+
+def build_retention_job(settings: Settings, app: CMEApplication) -> RetentionJob:
+    """The age-25 job with the lock of the configured mode."""
+    if settings.effective_mode is Mode.EMBEDDED:
+        path = settings.data_dir / "embedded" / "retention.lock"
+        return RetentionJob(app, lambda: file_lock(path))
+    return RetentionJob(app, postgres_lock(role_url(settings, Role.WRITER)))

@@ -174,6 +174,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         handler=_cmd_audit
     )
 
+    from cme.shred import cmd_shred
+
+    shred = sub.add_parser("shred", help="crypto-shredding at 25 (retention)")
+    sh_sub = shred.add_subparsers(dest="shred_command", metavar="ACTION", required=True)
+    due = sh_sub.add_parser("due", help="run the retention job now (as the daily schedule does)")
+    due.add_argument("--today", help="YYYY-MM-DD: the day to run as (default: today)")
+    due.set_defaults(handler=cmd_shred)
+    verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
+    verify_shred.add_argument("child_id")
+    verify_shred.add_argument("--out", help="also write the certificate to this file")
+    verify_shred.set_defaults(handler=cmd_shred)
+
     caseworker = sub.add_parser("caseworker", help="quick caseworker queries")
     cw_sub = caseworker.add_subparsers(dest="view", metavar="VIEW", required=True)
     for name, text in (

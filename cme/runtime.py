@@ -19,7 +19,7 @@ from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModel
 
 log = logging.getLogger("cme.run")
 
-WORKERS = ("intake", "relay", "projector", "ledger")
+WORKERS = ("intake", "relay", "projector", "ledger", "retention")
 
 
 def read_models(
@@ -92,6 +92,16 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
             running.closers.append(pool.close)
             running.counters["ledger"] = writer.status
             target = partial(writer.run, stop)
+        elif name == "retention":
+            app = build_application(settings)
+            scheduler = retention_scheduler(settings, app)
+            running.closers += [scheduler.shutdown, app.close]
+            running.counters["retention"] = lambda: "scheduled"
+
+            def wait_for_stop(stop: threading.Event = stop) -> None:
+                stop.wait()
+
+            target = wait_for_stop
         else:
             msg = f"unknown worker {name!r}; the workers are {', '.join(WORKERS)}"
             raise ValueError(msg)
@@ -107,6 +117,7 @@ def run_embedded(settings: Settings, stop: threading.Event) -> int:
 
     app = build_application(settings)
     store, close = read_models(settings)
+    scheduler = retention_scheduler(settings, app)
     log.info("embedded mode: projecting %s into the caseworker read models", settings.data_dir)
     try:
         while not stop.is_set():
@@ -115,6 +126,33 @@ def run_embedded(settings: Settings, stop: threading.Event) -> int:
                 log.info("projected %d events", read)
             stop.wait(1.0)
     finally:
+        scheduler.shutdown()
         close()
         app.close()
     return 0
+
+
+def retention_scheduler(settings: Settings, app: Any) -> Any:
+    """Apscheduler runs the retention job on CME_SHRED_SCHEDULE (daily by default).
+
+    A missed run (the process was down) runs at the next start: the job
+    catches up by itself, since it takes every key expired up to today.
+    """
+    from apscheduler.schedulers.background import BackgroundScheduler  # noqa: PLC0415
+    from apscheduler.triggers.cron import CronTrigger  # noqa: PLC0415
+
+    from cme.bootstrap import build_retention_job  # noqa: PLC0415
+
+    job = build_retention_job(settings, app)
+    scheduler = BackgroundScheduler(timezone="Europe/London")
+    scheduler.add_job(
+        job.run,
+        CronTrigger.from_crontab(settings.shred_schedule, timezone="Europe/London"),
+        id="retention",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    scheduler.add_job(job.run, id="retention-at-start")  # catch up after downtime
+    scheduler.start()
+    return scheduler

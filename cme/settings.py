@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     )
     ledger_signing_key_file: Path | None = None
     ledger_checkpoint_every: int = Field(default=1000, ge=1)
+    shred_schedule: str = Field(
+        default="0 2 * * *", description="cron (m h dom mon dow) of the daily retention run"
+    )
     quarantine_retention_days: int = Field(default=30, ge=1, le=3650)
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
     key_cache_size: int = Field(default=10_000, ge=1)

@@ -50,6 +50,8 @@ class BlindIndexStore(Protocol):
 
     def remove_entries(self, child_id: UUID, kind: str) -> None: ...
 
+    def count_for(self, child_id: UUID) -> int: ...
+
 
 class BlindIndex:
     """Computes digests and keeps them in a :class:`BlindIndexStore`."""
@@ -135,6 +137,9 @@ class InMemoryBlindIndexStore:
             before = len(self._rows)
             self._rows = [r for r in self._rows if r[0] != child_id]
             return before - len(self._rows)
+
+    def count_for(self, child_id: UUID) -> int:
+        return sum(1 for row in self._rows if row[0] == child_id)
 
     def remove_entries(self, child_id: UUID, kind: str) -> None:
         with self._lock:

@@ -56,6 +56,11 @@ class KeyStore(Protocol):
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None: ...
 
+    def unfinished(self, limit: int) -> list[UUID]:
+        """Destroyed keys whose shred cascade has not been marked complete."""
+
+    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None: ...
+
     def due(self, on: date, limit: int) -> list[UUID]:
         """Children whose key expires on or before ``on``."""
 
@@ -72,6 +77,7 @@ class InMemoryKeyStore:
     def __init__(self) -> None:
         self._keys: dict[UUID, WrappedKey] = {}
         self._tombstones: dict[UUID, Tombstone] = {}
+        self._done: set[UUID] = set()
         self._lock = threading.Lock()
 
     def add(self, keys: Sequence[WrappedKey]) -> set[UUID]:
@@ -100,6 +106,12 @@ class InMemoryKeyStore:
         with self._lock:
             if child_id in self._keys:
                 self._keys[child_id] = replace(self._keys[child_id], expires_on=expires_on)
+
+    def unfinished(self, limit: int) -> list[UUID]:
+        return [c for c in self._tombstones if c not in self._done][:limit]
+
+    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None:
+        self._done.add(child_id)
 
     def due(self, on: date, limit: int) -> list[UUID]:
         due = [k.child_id for k in self._keys.values() if k.expires_on and k.expires_on <= on]

@@ -86,6 +86,22 @@ class PostgresKeyStore:
                 (expires_on, child_id),
             )
 
+    def unfinished(self, limit: int) -> list[UUID]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT child_id FROM keystore.destroyed_keys WHERE cascade_completed_at IS NULL "
+                "ORDER BY destroyed_at LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE keystore.destroyed_keys SET cascade_completed_at = %s WHERE child_id = %s",
+                (at, child_id),
+            )
+
     def due(self, on: date, limit: int) -> list[UUID]:
         with self._pool.connection() as conn:
             rows = conn.execute(
@@ -177,6 +193,13 @@ class PostgresBlindIndex:
             return conn.execute(
                 "DELETE FROM matching.blind_index WHERE child_id = %s", (child_id,)
             ).rowcount
+
+    def count_for(self, child_id: UUID) -> int:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM matching.blind_index WHERE child_id = %s", (child_id,)
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def remove_entries(self, child_id: UUID, kind: str) -> None:
         with self._pool.connection() as conn:

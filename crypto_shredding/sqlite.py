@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS data_keys (
     expires_on TEXT, created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP);
 CREATE INDEX IF NOT EXISTS data_keys_expiry ON data_keys (expires_on);
 CREATE TABLE IF NOT EXISTS destroyed_keys (
-    child_id TEXT PRIMARY KEY, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL);
+    child_id TEXT PRIMARY KEY, destroyed_at TEXT NOT NULL, reason TEXT NOT NULL,
+    cascade_completed_at TEXT);
 """
 
 _BLIND_INDEX_DDL = """
@@ -147,6 +148,22 @@ class SqliteKeyStore:
                 (expires_on.isoformat() if expires_on else None, str(child_id)),
             )
 
+    def unfinished(self, limit: int) -> list[UUID]:
+        with self._db.lock:
+            rows = self._db.conn.execute(
+                "SELECT child_id FROM destroyed_keys WHERE cascade_completed_at IS NULL "
+                "ORDER BY destroyed_at LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [UUID(r[0]) for r in rows]
+
+    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None:
+        with self._db.lock:
+            self._db.conn.execute(
+                "UPDATE destroyed_keys SET cascade_completed_at = ? WHERE child_id = ?",
+                (at.isoformat(), str(child_id)),
+            )
+
     def due(self, on: date, limit: int) -> list[UUID]:
         with self._db.lock:
             rows = self._db.conn.execute(
@@ -231,6 +248,13 @@ class SqliteBlindIndexStore:
             return self._db.conn.execute(
                 "DELETE FROM blind_index WHERE child_id = ?", (str(child_id),)
             ).rowcount
+
+    def count_for(self, child_id: UUID) -> int:
+        with self._db.lock:
+            row = self._db.conn.execute(
+                "SELECT count(*) FROM blind_index WHERE child_id = ?", (str(child_id),)
+            ).fetchone()
+        return int(row[0])
 
     def remove_entries(self, child_id: UUID, kind: str) -> None:
         with self._db.lock:

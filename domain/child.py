@@ -302,6 +302,18 @@ class Child(Aggregate):
             raise LegalHoldError(msg, field="hold_id")
         del self.legal_holds[hold_id]
 
+    class ShreddingDeferred(Event):
+        hold_ids: list[UUID]
+        due_on: date
+
+    @event(ShreddingDeferred)
+    def defer_shredding(self, actor: str, hold_ids: list[UUID], due_on: date) -> None:
+        self.deferred_for = sorted(hold_ids, key=str)
+
+    def shredding_deferral_is_news(self) -> bool:
+        """Log a deferral once per set of holds, not every day the job runs."""
+        return sorted(self.legal_holds, key=str) != getattr(self, "deferred_for", [])
+
     class PersonalDataShredded(Event):
         reason: str
         shredded_at: datetime

@@ -124,6 +124,8 @@ def child_fact(kind: str) -> Callable[[Any], dict[str, Any]]:
             hold_id=getattr(event, "hold_id", None),
             authority=getattr(event, "authority", None),
             reason=getattr(event, "reason", None) if kind == "personal_data_shredded" else None,
+            hold_ids=sorted(str(h) for h in getattr(event, "hold_ids", None) or []) or None,
+            due_on=getattr(event, "due_on", None),
         )
 
     return entry
@@ -152,6 +154,7 @@ ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "domain.child:Child.LegalHoldPlaced": child_fact("legal_hold_placed"),
     "domain.child:Child.LegalHoldReleased": child_fact("legal_hold_released"),
     "domain.child:Child.PersonalDataShredded": child_fact("personal_data_shredded"),
+    "domain.child:Child.ShreddingDeferred": child_fact("shredding_deferred"),
 }
 
 

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS keystore.destroyed_keys (
 );
 ALTER TABLE keystore.data_keys OWNER TO cme_keystore;
 ALTER TABLE keystore.destroyed_keys OWNER TO cme_keystore;
+-- When the rest of the shred cascade (index rows, the shredded event) finished.
+ALTER TABLE keystore.destroyed_keys ADD COLUMN IF NOT EXISTS cascade_completed_at timestamptz;
 
 -- Caseworker read models: the projector writes, caseworker tools read.
 GRANT USAGE, CREATE ON SCHEMA caseworker TO cme_projector;

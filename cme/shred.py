@@ -1,0 +1,185 @@
+"""`cme shred due|verify`: run the retention job by hand; certify a child is shredded."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+from cme.bootstrap import build_application, build_data_keys, build_retention_job
+from cme.db.roles import Role, role_url
+from cme.runtime import read_models
+from cme.secrets import load_ledger_signer
+from cme.settings import Mode, Settings, load_settings
+from consumers.projection_feed import subject_of_stored
+from crypto_shredding.verification import Certificate, certify, readable_events
+from domain.application import CMEApplication, cme_mapper
+from projections.caseworker import CASE_PERSONAL_COLUMNS, CHILD_PERSONAL_COLUMNS
+
+Check = Callable[[], tuple[bool, str]]
+
+
+def run_due(settings: Settings, today: date | None) -> int:
+    app = build_application(settings)
+    try:
+        report = build_retention_job(settings, app).run(today)
+    finally:
+        app.close()
+    if report.skipped_locked:
+        print("another retention run is in progress; nothing done")
+        return 1
+    print(
+        f"shredded {len(report.shredded)} child(ren), deferred {len(report.deferred)} on legal "
+        f"hold, destroyed {len(report.other_keys)} other expired key(s), finished "
+        f"{len(report.finished)} interrupted cascade(s)"
+    )
+    return 0
+
+
+def _key_store(app: CMEApplication, child_id: UUID) -> Check:
+    def check() -> tuple[bool, str]:
+        live = app.data_keys.store.get_many([child_id])
+        tomb = app.data_keys.store.tombstones([child_id]).get(child_id)
+        if live:
+            return False, "the data key still exists"
+        if tomb is None:
+            return False, "no tombstone: this id never had a key"
+        return True, f"key destroyed at {tomb.destroyed_at.isoformat()} ({tomb.reason})"
+
+    return check
+
+
+def _event_store(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
+    def check() -> tuple[bool, str]:
+        data_keys, close = build_data_keys(settings)  # a cold cache: nothing remembered
+        try:
+            mapper = cme_mapper(data_keys)
+            mine = []
+            position = 0
+            while True:
+                batch = app.recorder.select_notifications(
+                    start=position, limit=5000, inclusive_of_start=False
+                )
+                if not batch:
+                    break
+                mine += [n for n in batch if subject_of_stored(n) == child_id]
+                position = batch[-1].id
+            examined, readable = readable_events(mapper, mine)
+        finally:
+            close()
+        return (
+            readable == 0,
+            f"{examined} events of the child, {readable} with readable personal data",
+        )
+
+    return check
+
+
+def _blind_index(app: CMEApplication, child_id: UUID) -> Check:
+    def check() -> tuple[bool, str]:
+        rows = app.blind_index.store.count_for(child_id)
+        return rows == 0, f"{rows} blind-index rows"
+
+    return check
+
+
+def _read_models(settings: Settings, child_id: UUID) -> Check:
+    def check() -> tuple[bool, str]:
+        role = Role.CASEWORKER if settings.effective_mode is Mode.SERVICES else Role.PROJECTOR
+        store, close = read_models(settings, role)
+        try:
+            children = [r for r in store.rows("children") if str(r["child_id"]) == str(child_id)]
+            cases = [r for r in store.rows("cases") if str(r["child_id"]) == str(child_id)]
+            notes = [r for r in store.rows("case_timeline") if str(r["child_id"]) == str(child_id)]
+        finally:
+            close()
+        values = sum(1 for r in children for c in CHILD_PERSONAL_COLUMNS if r.get(c) is not None)
+        values += sum(1 for r in cases for c in CASE_PERSONAL_COLUMNS if r.get(c) is not None)
+        values += sum(1 for r in notes if r.get("notes") is not None)
+        shredded_on = children[0]["shredded_on"] if children else None
+        return values == 0, f"{values} personal values; shredded_on={shredded_on}"
+
+    return check
+
+
+def _ledger(settings: Settings, child_id: UUID) -> Check:
+    def check() -> tuple[bool, str]:
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(role_url(settings, Role.AUDITOR)) as conn:
+            rows = conn.execute("SELECT entry FROM ledger.entries").fetchall()
+        mine = [json.loads(bytes(r[0])) for r in rows]
+        mine = [e for e in mine if e.get("child_id") == str(child_id)]
+        receipt = any(e["kind"] == "personal_data_shredded" for e in mine)
+        return receipt, (
+            f"{len(mine)} entries (categories and ids only); erasure receipt "
+            f"{'present' if receipt else 'missing'}"
+        )
+
+    return check
+
+
+def _events_topic(settings: Settings, child_id: UUID) -> Check:
+    def check() -> tuple[bool, str]:
+        from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+        from consumers.projector import stored_from_message  # noqa: PLC0415
+
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.require_kafka(),
+            enable_auto_commit=False,
+            consumer_timeout_ms=2000,
+        )
+        data_keys, close = build_data_keys(settings)
+        try:
+            parts = consumer.partitions_for_topic(settings.topic_events) or set()
+            assigned = [TopicPartition(settings.topic_events, p) for p in parts]
+            consumer.assign(assigned)
+            consumer.seek_to_beginning(*assigned)
+            key = str(child_id).encode()
+            mine = [stored_from_message(m) for m in consumer if m.key == key]
+            examined, readable = readable_events(cme_mapper(data_keys), mine)
+        finally:
+            consumer.close()
+            close()
+        return readable == 0, f"{examined} messages of the child, {readable} readable"
+
+    return check
+
+
+def verify(settings: Settings, child_id: UUID) -> Certificate:
+    app = build_application(settings)
+    try:
+        checks: list[tuple[str, Check]] = [
+            ("key store", _key_store(app, child_id)),
+            ("event store", _event_store(settings, app, child_id)),
+            ("blind index", _blind_index(app, child_id)),
+            ("caseworker read models", _read_models(settings, child_id)),
+        ]
+        if settings.effective_mode is Mode.SERVICES:
+            checks += [
+                ("disclosure ledger", _ledger(settings, child_id)),
+                (f"Kafka topic {settings.topic_events}", _events_topic(settings, child_id)),
+                (
+                    f"Kafka topic {settings.topic_quarantine}",
+                    lambda: (True, "originals sealed under monthly keys destroyed at retention"),
+                ),
+            ]
+        return certify(child_id, checks, load_ledger_signer(settings))
+    finally:
+        app.close()
+
+
+def cmd_shred(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.shred_command == "due":
+        return run_due(settings, date.fromisoformat(args.today) if args.today else None)
+    certificate = verify(settings, UUID(args.child_id))
+    text = certificate.to_json()
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0 if certificate.passed else 1

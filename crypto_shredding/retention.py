@@ -1,0 +1,163 @@
+"""The retention job: destroy each child's key when they turn 25, and finish the cascade.
+
+The privacy notice keeps data "until a young person reaches the age of 25,
+after which the information is made inaccessible". For every key whose
+expiry (the 25th birthday, kept in clear in the key store) has come:
+
+1. a legal hold defers destruction, and the deferral is recorded (once per
+   set of holds) so it reaches the ledger;
+2. otherwise the key is destroyed: the row is deleted and a tombstone written
+   in one transaction, and every in-process cache evicts it. From this instant
+   the child's personal data is unreadable everywhere it was copied;
+3. the cascade then removes the blind-index rows and records
+   ``PersonalDataShredded`` (projections redact, the ledger gets the erasure
+   receipt), and marks the tombstone complete.
+
+A crash between 2 and 3 leaves a tombstone without its completion mark: the
+next run finishes it (every step is idempotent). Runs are serialised by a
+lock, so two schedulers at once shred each child once. Keys that belong to no
+child (the quarantine's monthly keys) are destroyed and nothing else.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from uuid import UUID
+
+from domain.application import CMEApplication
+from domain.errors import ChildNotFoundError
+from domain.values import ShredReason
+
+log = logging.getLogger("cme.retention")
+ACTOR = "system:retention-job"
+LOCK_KEY = 0x434D4553  # "CMES"
+
+
+@dataclass
+class RetentionReport:
+    shredded: list[UUID] = field(default_factory=list)
+    deferred: list[UUID] = field(default_factory=list)
+    other_keys: list[UUID] = field(default_factory=list)
+    finished: list[UUID] = field(default_factory=list)
+    skipped_locked: bool = False
+
+
+Lock = Callable[[], AbstractContextManager[bool]]
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[bool]:
+    """An exclusive, non-blocking lock on a file (the embedded mode's advisory lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def postgres_lock(url: str) -> Lock:
+    """A session advisory lock, held on its own connection for the whole run."""
+
+    @contextmanager
+    def lock() -> Iterator[bool]:
+        import psycopg  # noqa: PLC0415
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+            acquired = bool(row and row[0])
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+    return lock
+
+
+class RetentionJob:
+    def __init__(self, app: CMEApplication, lock: Lock, batch: int = 1000) -> None:
+        self.app = app
+        self.lock = lock
+        self.batch = batch
+
+    def run(self, today: date | None = None) -> RetentionReport:
+        today = today or self.app.today()
+        report = RetentionReport()
+        with self.lock() as acquired:
+            if not acquired:
+                report.skipped_locked = True
+                log.info("another retention run holds the lock; this one does nothing")
+                return report
+            for child_id in self.app.data_keys.store.unfinished(self.batch):
+                self._finish(child_id, ShredReason.RETENTION_REACHED, report)
+                report.finished.append(child_id)
+            seen: set[UUID] = set()
+            while True:
+                due = [c for c in self.app.data_keys.store.due(today, self.batch) if c not in seen]
+                if not due:
+                    break
+                seen.update(due)
+                for key_id in due:
+                    self._expire(key_id, today, report)
+        log.info(
+            "retention run for %s: shredded=%d deferred=%d other_keys=%d finished=%d",
+            today,
+            len(report.shredded),
+            len(report.deferred),
+            len(report.other_keys),
+            len(report.finished),
+        )
+        return report
+
+    def shred_now(self, child_id: UUID, reason: ShredReason) -> bool:
+        """An approved erasure: the same path as retention, today. False if held."""
+        with self.lock() as acquired:
+            if not acquired:
+                msg = "a retention run is in progress; try again in a moment"
+                raise RuntimeError(msg)
+            report = RetentionReport()
+            self._shred(child_id, reason, self.app.today(), report)
+            return child_id in report.shredded
+
+    def _expire(self, key_id: UUID, today: date, report: RetentionReport) -> None:
+        try:
+            self.app.get_child(key_id)
+        except ChildNotFoundError:
+            # Not a child: a quarantine month's key whose retention has passed.
+            self.app.data_keys.destroy(key_id, reason="retention_reached")
+            self.app.data_keys.store.mark_cascade_done(key_id, datetime.now(UTC))
+            report.other_keys.append(key_id)
+            return
+        self._shred(key_id, ShredReason.RETENTION_REACHED, today, report)
+
+    def _shred(
+        self, child_id: UUID, reason: ShredReason, today: date, report: RetentionReport
+    ) -> None:
+        child = self.app.get_child(child_id)
+        if child.on_legal_hold:
+            if child.shredding_deferral_is_news():
+                child.defer_shredding(actor=ACTOR, hold_ids=list(child.legal_holds), due_on=today)
+                self.app.save(child)
+            report.deferred.append(child_id)
+            return
+        self.app.data_keys.destroy(child_id, reason=reason.value)
+        self._finish(child_id, reason, report)
+        report.shredded.append(child_id)
+
+    def _finish(self, child_id: UUID, reason: ShredReason, report: RetentionReport) -> None:
+        self.app.blind_index.forget(child_id)
+        with suppress(ChildNotFoundError):  # a non-child key has no record to mark
+            self.app.record_personal_data_shredded(child_id, reason, actor=ACTOR)
+        self.app.data_keys.store.mark_cascade_done(child_id, datetime.now(UTC))

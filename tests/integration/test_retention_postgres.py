@@ -1,0 +1,82 @@
+"""The retention job on PostgreSQL: two schedulers at once, and the signed certificate."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import threading
+from datetime import date
+
+from psycopg_pool import ConnectionPool
+
+from cme.bootstrap import build_application, build_retention_job
+from cme.db.roles import Role, role_url
+from cme.secrets import load_ledger_signer
+from cme.settings import PROJECT_ROOT
+from cme.synthetic import SyntheticCounty
+from consumers.ledger import LedgerWriter
+from tests.conftest import Services
+
+TODAY = date(2026, 11, 30)
+
+
+def test_two_schedulers_at_once_shred_each_child_once_and_verify_certifies(
+    services: Services,
+) -> None:
+    apps = [build_application(services.settings, today=lambda: TODAY) for _ in range(2)]
+    try:
+        county = SyntheticCounty(seed=random.randrange(2**32))
+        # Born on a day whose 25th birthday is far in the past for the run below,
+        # yet valid to register on TODAY.
+        ids = [
+            apps[0].register_child(county.register_child(date_of_birth=f"2002-02-{day:02d}"))
+            for day in range(1, 11)
+        ]
+        jobs = [build_retention_job(services.settings, app) for app in apps]
+        reports = []
+        barrier = threading.Barrier(2)
+
+        def run(index: int) -> None:
+            barrier.wait()
+            reports.append(jobs[index].run(today=date(2027, 3, 1)))
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        shredded = [c for r in reports for c in r.shredded]
+        assert set(ids) <= set(shredded)
+        assert len(shredded) == len(set(shredded)), "a child was shredded twice"
+        for child_id in ids:
+            events = [type(e).__name__ for e in apps[0].events.get(child_id)]
+            assert events.count("PersonalDataShredded") == 1
+    finally:
+        for app in apps:
+            app.close()
+
+    # The ledger writer records the erasure receipts (as the running worker does).
+    pool = ConnectionPool(
+        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
+    )
+    try:
+        LedgerWriter(pool, load_ledger_signer(services.settings)).catch_up()
+    finally:
+        pool.close()
+
+    # The certificate, from the command line, as an auditor would run it.
+    result = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "shred", "verify", str(ids[0])],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    certificate = json.loads(result.stdout)
+    assert certificate["result"] == "shredded"
+    assert certificate["signature"]["alg"] == "Ed25519"
+    stores = {c["store"] for c in certificate["checks"]}
+    assert {"key store", "event store", "blind index"} <= stores

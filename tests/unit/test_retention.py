@@ -1,0 +1,192 @@
+"""Crypto-shredding at 25 on the embedded stores, with a controllable clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from cme.bootstrap import build_application, build_retention_job
+from cme.settings import Settings, load_settings
+from cme.shred import verify
+from cme.synthetic import SyntheticCounty
+from consumers.inprocess_feed import catch_up
+from consumers.quarantine import QuarantineCipher
+from crypto_shredding.retention import RetentionJob
+from crypto_shredding.shredded import Shredded
+from domain.application import CMEApplication
+from domain.values import ShredReason
+from projections.store import SqliteReadModels
+
+TODAY = date(2026, 11, 30)
+BIRTHDAY_25 = date(2027, 1, 15)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(mode="embedded", data_dir=tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[CMEApplication]:
+    application = build_application(settings, today=lambda: TODAY)
+    yield application
+    application.close()
+
+
+def register(app: CMEApplication, born: date) -> UUID:
+    command = SyntheticCounty(seed=born.toordinal()).register_child(date_of_birth=born.isoformat())
+    return app.register_child(command)
+
+
+def shredded_events(app: CMEApplication, child_id: UUID) -> int:
+    return sum(1 for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded")
+
+
+def test_shredded_on_the_25th_birthday_and_not_a_day_early(
+    settings: Settings, app: CMEApplication
+) -> None:
+    child_id = register(app, date(2002, 1, 15))
+    younger = register(app, date(2010, 5, 1))
+    job = build_retention_job(settings, app)
+    # The day before the 25th birthday: nothing happens.
+    assert job.run(today=date(2027, 1, 14)).shredded == []
+    assert not app.get_child(child_id).is_shredded
+    # On the birthday the key goes, and everything personal with it.
+    report = job.run(today=BIRTHDAY_25)
+    assert report.shredded == [child_id]
+    child = app.get_child(child_id)
+    assert isinstance(child.details, Shredded) and child.shred_reason == "retention_reached"
+    assert app.find_child_by_upn(app.get_child(younger).current_details().upn or "X") in (
+        younger,
+        None,
+    )
+    assert not app.get_child(younger).is_shredded
+    # A second run (or a catch-up after downtime) finds nothing more to do.
+    assert job.run(today=BIRTHDAY_25).shredded == []
+    assert shredded_events(app, child_id) == 1
+
+
+def test_days_of_downtime_are_caught_up(settings: Settings, app: CMEApplication) -> None:
+    ids = [register(app, date(2002, 1, day)) for day in (10, 11, 12)]
+    report = build_retention_job(settings, app).run(today=date(2027, 2, 1))
+    assert sorted(report.shredded) == sorted(ids)
+
+
+def test_a_legal_hold_defers_and_its_release_resumes(
+    settings: Settings, app: CMEApplication
+) -> None:
+    child_id = register(app, date(2002, 1, 15))
+    hold = uuid4()
+    app.place_legal_hold(
+        {
+            "actor": "legal:1",
+            "child_id": child_id,
+            "hold_id": hold,
+            "reason": "Inquiry order suspends destruction",
+            "authority": "Synthetic Inquiry 2026/3",
+        }
+    )
+    job = build_retention_job(settings, app)
+    for day in (15, 16, 17):
+        assert job.run(today=date(2027, 1, day)).deferred == [child_id]
+    # The deferral is recorded once (it reaches the ledger), not every day.
+    deferrals = [e for e in app.events.get(child_id) if type(e).__name__ == "ShreddingDeferred"]
+    assert len(deferrals) == 1 and deferrals[0].hold_ids == [hold]  # type: ignore[attr-defined]
+    assert not app.get_child(child_id).is_shredded
+    app.release_legal_hold({"actor": "legal:1", "child_id": child_id, "hold_id": hold})
+    assert job.run(today=date(2027, 1, 18)).shredded == [child_id]
+
+
+def test_two_runs_at_once_shred_each_child_once(settings: Settings, app: CMEApplication) -> None:
+    ids = [register(app, date(2002, 1, day)) for day in range(1, 16)]
+    jobs = [build_retention_job(settings, app) for _ in range(2)]
+    reports = []
+    start = threading.Barrier(2)
+
+    def run(job: RetentionJob) -> None:
+        start.wait()
+        reports.append(job.run(today=BIRTHDAY_25))
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(c for r in reports for c in r.shredded) == sorted(ids)
+    assert all(shredded_events(app, c) == 1 for c in ids)
+
+
+def test_an_interrupted_cascade_is_finished_by_the_next_run(
+    settings: Settings, app: CMEApplication
+) -> None:
+    child_id = register(app, date(2002, 1, 15))
+    # The job died right after destroying the key.
+    app.data_keys.destroy(child_id, reason="retention_reached")
+    assert app.blind_index.store.count_for(child_id) > 0
+    report = build_retention_job(settings, app).run(today=TODAY)
+    assert report.finished == [child_id]
+    assert app.blind_index.store.count_for(child_id) == 0
+    assert shredded_events(app, child_id) == 1
+
+
+def test_an_approved_erasure_shreds_early_by_the_same_path(
+    settings: Settings, app: CMEApplication
+) -> None:
+    child_id = register(app, date(2014, 6, 1))
+    assert build_retention_job(settings, app).shred_now(child_id, ShredReason.ERASURE_APPROVED)
+    assert app.get_child(child_id).shred_reason == "erasure_approved"
+
+
+def test_expired_quarantine_keys_are_destroyed_too(settings: Settings, app: CMEApplication) -> None:
+    cipher = QuarantineCipher(app.data_keys, retention_days=30)
+    record = cipher.record(
+        __import__("consumers.intake.decode", fromlist=["Reason"]).Reason("not_json", "", "x"),
+        b"raw",
+        None,
+        "t",
+        0,
+        1,
+        {},
+    )
+    report = build_retention_job(settings, app).run(today=date(2099, 1, 1))
+    assert UUID(record.key_id) in report.other_keys
+    assert isinstance(cipher.original(record), Shredded)
+
+
+def test_verify_certifies_nothing_readable_anywhere(
+    settings: Settings, app: CMEApplication
+) -> None:
+    child_id = register(app, date(2002, 1, 15))
+    app.open_case(
+        {
+            "actor": "cw:1",
+            "child_id": child_id,
+            "source": "member_of_public",
+            "reason": "never_registered",
+            "referred_on": TODAY,
+            "referrer_name": "Synthetic Neighbour",
+            "notes": "Seen at the bus stop",
+        }
+    )
+    store = SqliteReadModels(str(settings.data_dir / "embedded" / "caseworker.db"))
+    store.create()
+    catch_up(app, store)
+    before = verify(settings, child_id)
+    assert not before.passed  # still readable: the certificate says so
+    build_retention_job(settings, app).run(today=BIRTHDAY_25)
+    catch_up(app, store)
+    store.close()
+    certificate = verify(settings, child_id)
+    assert certificate.passed, certificate.to_json()
+    assert {c.store for c in certificate.checks} >= {
+        "key store",
+        "event store",
+        "blind index",
+        "caseworker read models",
+    }
+    assert '"alg": "Ed25519"' in certificate.to_json()
