@@ -1,0 +1,110 @@
+"""The loop every Kafka worker that writes to PostgreSQL shares.
+
+Subscribe; on assignment seek each partition to just after the position
+stored with the worker's effects; poll; hand each partition's records to the
+worker (which writes effects and position in one transaction); then commit
+the offset to Kafka only to keep the group's lag visible. Transient poll
+failures are retried; a stop request ends the loop after the batch in hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from consumers.lifecycle import TRANSIENT, StopRequestedError, retrying
+
+
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, worker: PartitionWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.worker.log.info("partitions revoked: %s", sorted(tp.partition for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+
+            def read(tp: TopicPartition = tp) -> int | None:
+                return self.worker.stored_position(tp)
+
+            done = retrying(read, self.worker.stop, "reading the stored position")
+            if done is not None:
+                self.worker.consumer.seek(tp, done + 1)
+        self.worker.log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
+
+
+class PartitionWorker(ABC):
+    """A consumer whose position lives with its effects; subclasses say what to do."""
+
+    log: logging.Logger
+
+    def __init__(self, topic: str, consumer: KafkaConsumer, stop: threading.Event) -> None:
+        self.topic = topic
+        self.consumer = consumer
+        self.stop = stop
+        self.lag = -1  # messages behind the end of the topic; -1 until first measured
+        self._lag_measured = 0.0
+
+    @abstractmethod
+    def stored_position(self, tp: TopicPartition) -> int | None:
+        """The last offset whose effect is durable (None: nothing yet)."""
+
+    @abstractmethod
+    def handle(self, tp: TopicPartition, records: list[Any]) -> None:
+        """Apply a partition's records and store their last offset, in one transaction."""
+
+    @abstractmethod
+    def status(self) -> str: ...
+
+    def run(self) -> None:
+        self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
+        clean = False
+        try:
+            while not self.stop.is_set():
+                try:
+                    polled = self.consumer.poll(timeout_ms=500)
+                except TRANSIENT as exc:
+                    self.log.warning("poll failed (%s); retrying", type(exc).__name__)
+                    self.stop.wait(1.0)
+                    continue
+                for tp, records in polled.items():
+                    self.handle(tp, records)
+                self._measure_lag()
+            clean = True
+        except StopRequestedError:
+            clean = True
+        finally:
+            self.log.info("stopping: %s", self.status())
+            self.consumer.close(autocommit=False)
+            if not clean:
+                self.log.error("stopped on an error; restart to resume where it was")
+
+    def commit(self, tp: TopicPartition, last_offset: int) -> None:
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(last_offset + 1, "", -1)})
+        except TRANSIENT as exc:  # the database already holds the position
+            self.log.warning(
+                "offset commit failed (%s); the stored position stands", type(exc).__name__
+            )
+
+    def _measure_lag(self) -> None:
+        """How far behind the topic's end this worker is (for the status line)."""
+        now = time.monotonic()
+        if now - self._lag_measured < 5:
+            return
+        self._lag_measured = now
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return
+        try:
+            ends = self.consumer.end_offsets(assigned)
+            self.lag = sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+        except TRANSIENT:
+            self.lag = -1
