@@ -29,8 +29,9 @@ def quarantine_id(topic: str, partition: int, offset: int) -> UUID:
     return uuid5(NAMESPACE_URL, f"cme:quarantine:{topic}:{partition}:{offset}")
 
 
-def period_key_id(day: date) -> UUID:
-    return uuid5(NAMESPACE_URL, f"cme:quarantine-key:{day:%Y-%m}")
+def period_key_id(day: date, generation: int = 0) -> UUID:
+    suffix = f":g{generation}" if generation else ""
+    return uuid5(NAMESPACE_URL, f"cme:quarantine-key:{day:%Y-%m}{suffix}")
 
 
 @dataclass(frozen=True)
@@ -92,13 +93,18 @@ class QuarantineCipher:
         self.retention = timedelta(days=retention_days)
 
     def _key(self, day: date) -> UUID:
-        key_id = period_key_id(day)
-        try:
-            self.data_keys.key_for(key_id)
-        except UnknownDataKeyError:  # the month's first quarantined message
-            next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-            self.data_keys.create(key_id, next_month + self.retention)
-        return key_id
+        """The key for the month, a new generation if that one was destroyed early."""
+        for generation in range(100):
+            key_id = period_key_id(day, generation)
+            try:
+                if isinstance(self.data_keys.key_for(key_id), Shredded):
+                    continue  # destroyed (e.g. by a clock run ahead): never reuse it
+            except UnknownDataKeyError:  # the month's first quarantined message
+                next_month = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+                self.data_keys.create(key_id, next_month + self.retention)
+            return key_id
+        msg = "a hundred quarantine keys for one month were destroyed; check the clock"
+        raise RuntimeError(msg)
 
     def record(
         self,
@@ -115,8 +121,8 @@ class QuarantineCipher:
         qid = quarantine_id(topic, partition, offset)
         key_id = self._key(received.date())
         key = self.data_keys.key_for(key_id)
-        if isinstance(key, Shredded):  # pragma: no cover - a period key outlived its month
-            msg = "this month's quarantine key has been destroyed"
+        if isinstance(key, Shredded):  # pragma: no cover - destroyed between the two calls
+            msg = "this month's quarantine key was destroyed while in use; retry"
             raise RuntimeError(msg)
         original = json.dumps(
             {

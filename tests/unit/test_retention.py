@@ -15,6 +15,7 @@ from cme.settings import Settings, load_settings
 from cme.shred import verify
 from cme.synthetic import SyntheticCounty
 from consumers.inprocess_feed import catch_up
+from consumers.intake.decode import Reason
 from consumers.quarantine import QuarantineCipher
 from crypto_shredding.retention import RetentionJob
 from crypto_shredding.shredded import Shredded
@@ -190,3 +191,14 @@ def test_verify_certifies_nothing_readable_anywhere(
         "caseworker read models",
     }
     assert '"alg": "Ed25519"' in certificate.to_json()
+
+
+def test_quarantine_gets_a_new_key_if_this_months_was_destroyed(
+    settings: Settings, app: CMEApplication
+) -> None:
+    cipher = QuarantineCipher(app.data_keys, retention_days=30)
+    first = cipher.record(Reason("not_json", "", "not JSON"), b"one", None, "t", 0, 1, {})
+    app.data_keys.destroy(UUID(first.key_id), reason="retention_reached")
+    second = cipher.record(Reason("not_json", "", "not JSON"), b"two", None, "t", 0, 2, {})
+    assert second.key_id != first.key_id
+    assert cipher.original(second) == (b"two", None)
