@@ -471,6 +471,12 @@ class CMEApplication(Application[UUID]):
         child.lift_restriction(actor=cmd.actor, request_id=cmd.request_id)
         self.save(child)
 
+    def record_personal_data_read(self, child_id: UUID, actor: str, purpose: str) -> None:
+        """Audit a decrypting read (history, SAR, replay): it goes to the ledger."""
+        child = self.get_child(child_id)
+        child.record_read(actor=actor, purpose=purpose)
+        self.save(child)
+
     def record_personal_data_shredded(
         self, child_id: UUID, reason: ShredReason, actor: str, at: datetime | None = None
     ) -> None:

@@ -302,6 +302,15 @@ class Child(Aggregate):
             raise LegalHoldError(msg, field="hold_id")
         del self.legal_holds[hold_id]
 
+    class PersonalDataRead(Event):
+        """Someone read this child's decrypted data through the project's tools."""
+
+        purpose: str
+
+    @event(PersonalDataRead)
+    def record_read(self, actor: str, purpose: str) -> None:
+        pass
+
     class ShreddingDeferred(Event):
         hold_ids: list[UUID]
         due_on: date

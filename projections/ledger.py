@@ -126,6 +126,7 @@ def child_fact(kind: str) -> Callable[[Any], dict[str, Any]]:
             reason=getattr(event, "reason", None) if kind == "personal_data_shredded" else None,
             hold_ids=sorted(str(h) for h in getattr(event, "hold_ids", None) or []) or None,
             due_on=getattr(event, "due_on", None),
+            purpose=getattr(event, "purpose", None),
         )
 
     return entry
@@ -155,6 +156,7 @@ ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "domain.child:Child.LegalHoldReleased": child_fact("legal_hold_released"),
     "domain.child:Child.PersonalDataShredded": child_fact("personal_data_shredded"),
     "domain.child:Child.ShreddingDeferred": child_fact("shredding_deferred"),
+    "domain.child:Child.PersonalDataRead": child_fact("personal_data_read"),
 }
 
 
