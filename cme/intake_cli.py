@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -162,23 +161,6 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 
     keys = load_intake_keys(load_settings())
     print(f"{keys.current}:{keys.public_key_b64()}")
-    return 0
-
-
-def cmd_run_intake(args: argparse.Namespace) -> int:
-    from cme import logs
-    from cme.intake_runtime import build_intake_worker
-    from consumers.lifecycle import install_signal_handlers
-
-    logs.configure()
-    stop = threading.Event()
-    install_signal_handlers(stop)
-    worker, closers = build_intake_worker(load_settings(), stop)
-    try:
-        worker.run()
-    finally:
-        for closer in closers:
-            closer.close()  # type: ignore[attr-defined]
     return 0
 
 
