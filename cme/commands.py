@@ -85,6 +85,44 @@ def _cmd_caseworker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_tools(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime
+    from pathlib import Path
+    from uuid import UUID
+
+    from cme import audit_tools
+    from cme.bootstrap import build_application
+    from cme.db.roles import Role, role_url
+    from cme.rights import plain
+
+    settings = load_settings()
+    if args.audit_command == "export":
+        count = audit_tools.export(
+            role_url(settings, Role.AUDITOR), args.start, args.end, Path(args.out)
+        )
+        print(f"exported {count} ledger entries and every checkpoint to {args.out}")
+        return 0
+    app = build_application(settings)
+    try:
+        if args.audit_command == "report":
+            print(json.dumps(audit_tools.report(role_url(settings, Role.AUDITOR), app), indent=2))
+        elif args.audit_command == "history":
+            rows = audit_tools.history(app, UUID(args.child_id), args.actor, args.why)
+            print(json.dumps(rows, indent=2))
+        else:
+            state = audit_tools.replay(
+                app, UUID(args.id), datetime.fromisoformat(args.as_of), args.actor, args.why
+            )
+            if state is None:
+                print(f"{args.id} did not exist at {args.as_of}")
+                return 1
+            print(json.dumps(plain(vars(state)), indent=2, default=str))
+    finally:
+        app.close()
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
@@ -132,6 +170,35 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 1
 
 
+def _register_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser("audit", help="auditor tools (read-only auditor role)")
+    a_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = a_sub.add_parser("verify", help="recompute the ledger's chain, check checkpoints")
+    verify.add_argument("--public-key", help="'kid:base64' checkpoint key(s) to trust")
+    verify.set_defaults(handler=_cmd_audit)
+    a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
+    a_sub.add_parser("public-key", help="print the checkpoint verification key").set_defaults(
+        handler=_cmd_audit
+    )
+    history = a_sub.add_parser("history", help="a child's whole timeline (the read is recorded)")
+    history.add_argument("child_id")
+    replay = a_sub.add_parser("replay", help="a child, case or request as it was at an instant")
+    replay.add_argument("id")
+    replay.add_argument("--as-of", required=True, help="ISO timestamp with offset")
+    for reader in (history, replay):
+        reader.add_argument("--actor", required=True, help="who is reading (recorded)")
+        reader.add_argument("--why", required=True, help="the purpose of the read (recorded)")
+        reader.set_defaults(handler=_cmd_audit_tools)
+    export = a_sub.add_parser("export", help="the ledger as JSON Lines with its checkpoints")
+    export.add_argument("--from", dest="start", help="ISO timestamp (recorded_at >=)")
+    export.add_argument("--to", dest="end", help="ISO timestamp (recorded_at <)")
+    export.add_argument("--out", required=True)
+    export.set_defaults(handler=_cmd_audit_tools)
+    a_sub.add_parser("report", help="disclosures, refusals, rights requests").set_defaults(
+        handler=_cmd_audit_tools
+    )
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the main job over a synthetic county")
     demo.add_argument("--services", action="store_true", help="use PostgreSQL and Kafka")
@@ -153,7 +220,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     run = sub.add_parser("run", help="run the workers (the main job)")
     run.add_argument(
-        "workers", nargs="*", default=[], help="intake, relay, projector (default: all)"
+        "workers",
+        nargs="*",
+        default=[],
+        help="intake, relay, projector, ledger, retention (default: all)",
     )
     run.set_defaults(handler=_cmd_run)
 
@@ -164,15 +234,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     rebuild.set_defaults(handler=_cmd_rebuild)
 
-    audit = sub.add_parser("audit", help="auditor tools (read-only auditor role)")
-    a_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = a_sub.add_parser("verify", help="recompute the ledger's chain, check checkpoints")
-    verify.add_argument("--public-key", help="'kid:base64' checkpoint key(s) to trust")
-    verify.set_defaults(handler=_cmd_audit)
-    a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
-    a_sub.add_parser("public-key", help="print the checkpoint verification key").set_defaults(
-        handler=_cmd_audit
-    )
+    _register_audit(sub)
 
     from cme.shred import cmd_shred
 

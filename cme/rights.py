@@ -37,15 +37,15 @@ RIGHTS = [
 ]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, UUID | date | datetime):
         return value.isoformat() if not isinstance(value, UUID) else str(value)
     if isinstance(value, Shredded):
         return str(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -70,7 +70,7 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
     for event in events:
         kind = type(event).__qualname__
         facts = {
-            k: _plain(v)
+            k: plain(v)
             for k, v in vars(event).items()
             if k not in {"originator_id", "originator_version", "timestamp", "personal"}
         }
@@ -80,7 +80,7 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
                 "when": event.timestamp.isoformat(),
                 "what": kind,
                 "facts": facts,
-                "personal_data": _plain(personal),
+                "personal_data": plain(personal),
             }
         )
         if kind == "Disclosure.Made":
@@ -121,7 +121,7 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
         "child_id": str(child_id),
         "generated_at": datetime.now().astimezone().isoformat(),
         "generated_by": actor,
-        "personal_data": _plain(
+        "personal_data": plain(
             details.model_dump(mode="json") if not isinstance(details, Shredded) else details
         ),
         "history": history,

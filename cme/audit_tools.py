@@ -1,0 +1,130 @@
+"""`cme audit history|replay|export|report`: what happened, as it was, for auditors.
+
+``history`` and ``replay`` open personal values while the child's key exists
+(and show "[shredded on DATE]" after); every such read is recorded and so
+reaches the ledger. ``export`` and ``report`` use the ledger only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import project_aggregate
+
+from cme.rights import child_events, plain
+from domain.application import CMEApplication
+from domain.rights_request import RightsRequest
+
+
+def history(app: CMEApplication, child_id: UUID, actor: str, purpose: str) -> list[dict[str, Any]]:
+    """Every event about the child, oldest first, with who did it and what was shared."""
+    rows = []
+    for event in child_events(app, child_id):
+        facts = {
+            k: plain(v)
+            for k, v in vars(event).items()
+            if k not in {"originator_id", "originator_version", "timestamp", "personal", "actor"}
+        }
+        rows.append(
+            {
+                "when": event.timestamp.isoformat(),
+                "what": type(event).__qualname__,
+                "who": getattr(event, "actor", None),
+                "facts": facts,
+                "personal_data": plain(getattr(event, "personal", None)),
+            }
+        )
+    app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
+    return rows
+
+
+def replay(
+    app: CMEApplication, aggregate_id: UUID, as_of: datetime, actor: str, purpose: str
+) -> Any:
+    """The aggregate as it was at ``as_of``, from the event store alone."""
+    events = [e for e in app.events.get(aggregate_id) if getattr(e, "timestamp", as_of) <= as_of]
+    aggregate = project_aggregate(None, events)
+    child_id = getattr(aggregate, "child_id", None) or aggregate_id
+    if aggregate is not None:
+        app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
+    return aggregate
+
+
+def export(url: str, start: str | None, end: str | None, out: Path) -> int:
+    """The ledger's entries (and all checkpoints) as JSON Lines, for outside verification."""
+    with psycopg.connect(url) as conn:
+        entries = conn.execute(
+            "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at "
+            "FROM ledger.entries "
+            "WHERE (%s::timestamptz IS NULL OR recorded_at >= %s::timestamptz) "
+            "AND (%s::timestamptz IS NULL OR recorded_at < %s::timestamptz) ORDER BY seq",
+            (start, start, end, end),
+        ).fetchall()
+        checkpoints = conn.execute(
+            "SELECT seq, head_hash, key_id, signature, signed_at "
+            "FROM ledger.checkpoints ORDER BY seq"
+        ).fetchall()
+    with out.open("w") as file:
+        for seq, nid, entry, prev_hash, entry_hash, at in entries:
+            file.write(
+                json.dumps(
+                    {
+                        "type": "entry",
+                        "seq": seq,
+                        "notification_id": nid,
+                        "entry": bytes(entry).decode(),
+                        "prev_hash": prev_hash,
+                        "entry_hash": entry_hash,
+                        "recorded_at": at.isoformat(),
+                    }
+                )
+                + "\n"
+            )
+        for seq, head, kid, signature, at in checkpoints:
+            file.write(
+                json.dumps(
+                    {
+                        "type": "checkpoint",
+                        "seq": seq,
+                        "head_hash": head,
+                        "key_id": kid,
+                        "signature": bytes(signature).hex(),
+                        "signed_at": at.isoformat(),
+                    }
+                )
+                + "\n"
+            )
+    return len(entries)
+
+
+def report(url: str, app: CMEApplication) -> dict[str, Any]:
+    """Disclosures per agency, per lawful basis, per month; refusals; rights requests."""
+    with psycopg.connect(url) as conn:
+        entries = [
+            json.loads(bytes(r[0])) for r in conn.execute("SELECT entry FROM ledger.entries")
+        ]
+    made = [e for e in entries if e["kind"] == "disclosure_made"]
+    refused = [e for e in entries if e["kind"] == "disclosure_refused"]
+    today = app.today()
+    open_requests = overdue_requests = 0
+    for n in app.recorder.select_notifications(
+        start=None, limit=1_000_000, topics=["domain.rights_request:RightsRequest.Received"]
+    ):
+        request: object = app.repository.get(UUID(str(n.originator_id)))
+        if isinstance(request, RightsRequest) and request.is_open and request.decision is None:
+            open_requests += 1
+            overdue_requests += request.is_overdue(today)
+    return {
+        "disclosures_by_agency": dict(Counter(e["counterparty_agency"] for e in made)),
+        "disclosures_by_lawful_basis": dict(Counter(e["lawful_basis"] for e in made)),
+        "disclosures_by_month": dict(Counter(str(e.get("on", e["at"]))[:7] for e in made)),
+        "refusals_by_reason": dict(Counter(e["refusal_reason"] for e in refused)),
+        "rights_requests_open": open_requests,
+        "rights_requests_overdue": overdue_requests,
+    }
