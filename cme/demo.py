@@ -230,10 +230,9 @@ def _wait_for_pipeline(
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status = {name: counter() for name, counter in running.counters.items()}
-        intake = _numbers(status["intake"])
-        relay = _numbers(status["relay"])
-        projector = _numbers(status["projector"])
+        intake = running.counters["intake"]()
+        relay = running.counters["relay"]()
+        projector = running.counters["projector"]()
         total = intake["applied"] + intake["duplicates"] + intake["quarantined"]
         last = app.recorder.max_notification_id() or 0
         relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
@@ -242,10 +241,6 @@ def _wait_for_pipeline(
         time.sleep(0.5)
     msg = "the pipeline did not catch up in time; see the worker logs above"
     raise TimeoutError(msg)
-
-
-def _numbers(text: str) -> dict[str, int]:
-    return {k: int(v) for k, v in (part.split("=") for part in text.split())}
 
 
 def run_demo(services: bool, messages: int, seed: int) -> int:

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from cme.bootstrap import build_application
 from cme.settings import load_settings
-from consumers.projection_feed import subject_of_stored
+from consumers.projection_feed import notifications_of
 from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
 from domain.rights_request import RightsRequest
@@ -51,16 +51,7 @@ def plain(value: Any) -> Any:
 
 def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
     """Every event of the child and of the cases, disclosures and requests about them."""
-    mine: list[Any] = []
-    position = 0
-    while True:
-        batch = app.recorder.select_notifications(
-            start=position, limit=5000, inclusive_of_start=False
-        )
-        if not batch:
-            return [app.mapper.to_domain_event(n) for n in mine]
-        mine += [n for n in batch if subject_of_stored(n) == child_id]
-        position = batch[-1].id
+    return [app.mapper.to_domain_event(n) for n in notifications_of(app.recorder, child_id)]
 
 
 def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str, Any]:

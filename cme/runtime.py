@@ -45,13 +45,19 @@ class Running:
 
     threads: list[threading.Thread] = field(default_factory=list)
     closers: list[Callable[[], Any]] = field(default_factory=list)
-    counters: dict[str, Callable[[], str]] = field(default_factory=dict)
+    counters: dict[str, Callable[[], dict[str, int]]] = field(default_factory=dict)
 
     def join(self, stop: threading.Event, report_every: float = 10.0) -> None:
         while any(t.is_alive() for t in self.threads):
             if stop.wait(report_every):
                 break
-            log.info("status %s", " ".join(f"{k}[{v()}]" for k, v in self.counters.items()))
+            log.info(
+                "status %s",
+                " ".join(
+                    f"{name}[{' '.join(f'{k}={v}' for k, v in counts().items())}]"
+                    for name, counts in self.counters.items()
+                ),
+            )
         for thread in self.threads:
             thread.join(timeout=60)
         for close in self.closers:
@@ -66,20 +72,20 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
         if name == "intake":
             worker, closers = build_intake_worker(settings, stop)
             running.closers += [c.close for c in closers]  # type: ignore[attr-defined]
-            running.counters["intake"] = worker.status
+            running.counters["intake"] = worker.counts
             target: Callable[[], None] = worker.run
         elif name == "relay":
             app = build_application(settings)
             relay = Relay(settings, app, stop)
             running.closers.append(app.close)
-            running.counters["relay"] = relay.status
+            running.counters["relay"] = relay.counts
             target = relay.run
         elif name == "projector":
             data_keys, close_keys = build_data_keys(settings)
             store, close_store = read_models(settings)
             projector = Projector(settings, cme_mapper(data_keys), store, stop)
             running.closers += [close_store, close_keys]
-            running.counters["projector"] = projector.status
+            running.counters["projector"] = projector.counts
             target = projector.run
         elif name == "ledger":
             from cme.secrets import load_ledger_signer  # noqa: PLC0415
@@ -90,13 +96,13 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
                 pool, load_ledger_signer(settings), settings.ledger_checkpoint_every
             )
             running.closers.append(pool.close)
-            running.counters["ledger"] = writer.status
+            running.counters["ledger"] = writer.counts
             target = partial(writer.run, stop)
         elif name == "retention":
             app = build_application(settings)
             scheduler = retention_scheduler(settings, app)
             running.closers += [scheduler.shutdown, app.close]
-            running.counters["retention"] = lambda: "scheduled"
+            running.counters["retention"] = dict
 
             def wait_for_stop(stop: threading.Event = stop) -> None:
                 stop.wait()

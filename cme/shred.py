@@ -14,7 +14,7 @@ from cme.db.roles import Role, role_url
 from cme.runtime import read_models
 from cme.secrets import load_ledger_signer
 from cme.settings import Mode, Settings, load_settings
-from consumers.projection_feed import subject_of_stored
+from consumers.projection_feed import notifications_of
 from crypto_shredding.verification import Certificate, certify, readable_events
 from domain.application import CMEApplication, cme_mapper
 from projections.caseworker import CASE_PERSONAL_COLUMNS, CHILD_PERSONAL_COLUMNS
@@ -56,18 +56,8 @@ def _event_store(settings: Settings, app: CMEApplication, child_id: UUID) -> Che
     def check() -> tuple[bool, str]:
         data_keys, close = build_data_keys(settings)  # a cold cache: nothing remembered
         try:
-            mapper = cme_mapper(data_keys)
-            mine = []
-            position = 0
-            while True:
-                batch = app.recorder.select_notifications(
-                    start=position, limit=5000, inclusive_of_start=False
-                )
-                if not batch:
-                    break
-                mine += [n for n in batch if subject_of_stored(n) == child_id]
-                position = batch[-1].id
-            examined, readable = readable_events(mapper, mine)
+            mine = notifications_of(app.recorder, child_id)
+            examined, readable = readable_events(cme_mapper(data_keys), mine)
         finally:
             close()
         return (

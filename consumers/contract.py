@@ -26,12 +26,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from domain.commands import LaCode, SchoolUrn
+from domain.commands import LaCode, SchoolUrn, not_in_future
 from domain.personal import Address, Carer, ChildDetails, Flags, Name, Note, ShortText, Upn
 from domain.values import (
     Agency,
@@ -104,11 +103,6 @@ class Envelope(_Model):
         ).encode()
 
 
-def _today(info: ValidationInfo) -> date:
-    today = (info.context or {}).get("today")
-    return today if isinstance(today, date) else date.today()
-
-
 class ChildIdentity(_Model):
     """Who the message is about, as the sender knows them."""
 
@@ -124,13 +118,7 @@ class ChildIdentity(_Model):
     carers: list[Carer] = Field(default_factory=list, max_length=10)
     flags: Flags = Field(default_factory=Flags)
 
-    @field_validator("date_of_birth")
-    @classmethod
-    def _born(cls, value: date, info: ValidationInfo) -> date:
-        if value > _today(info):
-            msg = "date of birth is in the future"
-            raise ValueError(msg)
-        return value
+    _check_born = field_validator("date_of_birth")(not_in_future("date of birth"))
 
     def to_details(self, notes: str | None = None) -> ChildDetails:
         return ChildDetails(**self.model_dump(), notes=notes)
@@ -138,13 +126,6 @@ class ChildIdentity(_Model):
 
 class _AboutAChild(_Model):
     child: ChildIdentity
-
-
-def _not_future(value: date, info: ValidationInfo) -> date:
-    if value > _today(info):
-        msg = "date is in the future"
-        raise ValueError(msg)
-    return value
 
 
 class Reg13Return(_Model):
@@ -163,7 +144,7 @@ class RemovalFromRollV1(_AboutAChild):
     whereabouts_known: bool
     reg13: Reg13Return = Field(default_factory=Reg13Return)
 
-    _check_removed = field_validator("removed_on")(_not_future)
+    _check_removed = field_validator("removed_on")(not_in_future("date"))
 
 
 class NewPupilRegisteredV1(_AboutAChild):
@@ -176,7 +157,7 @@ class ContinuousAbsenceV1(_AboutAChild):
     absent_since: date
     school_days_absent: Annotated[int, Field(ge=10, le=400)]
 
-    _check_absent = field_validator("absent_since")(_not_future)
+    _check_absent = field_validator("absent_since")(not_in_future("date"))
 
 
 class ReducedTimetableV1(_AboutAChild):
@@ -211,7 +192,7 @@ class ReferralV1(_AboutAChild):
     concern: Note
     referred_on: date
 
-    _check_referred = field_validator("referred_on")(_not_future)
+    _check_referred = field_validator("referred_on")(not_in_future("date"))
 
 
 class AddressInformationV1(_AboutAChild):

@@ -54,8 +54,8 @@ class LedgerWriter:
         self.transcoder = _facts_transcoder()
         self.appended = 0
 
-    def status(self) -> str:
-        return f"appended={self.appended}"
+    def counts(self) -> dict[str, int]:
+        return {"appended": self.appended}
 
     def catch_up(self, batch: int = 2000) -> int:
         """Append the entries of every event after the stored position; return how many."""

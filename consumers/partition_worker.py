@@ -61,7 +61,11 @@ class PartitionWorker(ABC):
         """Apply a partition's records and store their last offset, in one transaction."""
 
     @abstractmethod
-    def status(self) -> str: ...
+    def counts(self) -> dict[str, int]:
+        """What the worker has done so far (for status lines and waiting callers)."""
+
+    def status(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.counts().items())
 
     def run(self) -> None:
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
 from crypto_shredding.mapper import PersonalDataMapper
 from projections.caseworker import project
@@ -28,6 +28,18 @@ def subject_of_stored(stored: StoredEvent) -> UUID:
         if isinstance(stored.originator_id, UUID)
         else UUID(str(stored.originator_id))
     )
+
+
+def notifications_of(recorder: ApplicationRecorder, child_id: UUID) -> list[Notification]:
+    """Every stored event of the child or naming the child, in log order (a full scan)."""
+    mine: list[Notification] = []
+    position = 0
+    while True:
+        batch = recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False)
+        if not batch:
+            return mine
+        mine += [n for n in batch if subject_of_stored(n) == child_id]
+        position = batch[-1].id
 
 
 def project_stored(

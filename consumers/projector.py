@@ -59,8 +59,8 @@ class Projector(PartitionWorker):
         self.applied = 0
         self.read = 0
 
-    def status(self) -> str:
-        return f"read={self.read} applied={self.applied} lag={self.lag}"
+    def counts(self) -> dict[str, int]:
+        return {"read": self.read, "applied": self.applied, "lag": self.lag}
 
     def stored_position(self, tp: TopicPartition) -> int | None:
         return self.read_models.position(self.consumer_name, tp.partition)

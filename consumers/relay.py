@@ -51,8 +51,8 @@ class Relay:
         self.name = f"relay:{settings.topic_events}"
         self.published = 0
 
-    def status(self) -> str:
-        return f"published={self.published}"
+    def counts(self) -> dict[str, int]:
+        return {"published": self.published}
 
     def run(self) -> None:
         try:

@@ -90,14 +90,6 @@ class BlindIndex:
     def find(self, kind: str, digest: bytes) -> list[UUID]:
         return self.store.find(kind, digest)
 
-    def find_by_upn(self, upn: str) -> list[UUID]:
-        return self.find(*self.upn_entry(upn))
-
-    def find_by_surname_and_dob(
-        self, surname: str, date_of_birth: date, forenames: str
-    ) -> list[UUID]:
-        return self.find(*self.surname_dob_entry(surname, date_of_birth, forenames))
-
     def forget(self, child_id: UUID) -> int:
         return self.store.remove_child(child_id)
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from crypto_shredding.keystore import Tombstone, WrappedKey
@@ -92,38 +93,32 @@ class SqliteKeyStore:
             conn.execute("COMMIT")
         return created
 
-    def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
-        result: dict[UUID, WrappedKey] = {}
+    def _select_by_child(self, columns: str, table: str, child_ids: Iterable[UUID]) -> list[Any]:
+        """Rows of these children, 500 ids a query (SQLite's bound-parameter limit)."""
         ids = [str(c) for c in child_ids]
+        rows: list[Any] = []
         with self._db.lock:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.conn.execute(
-                    "SELECT child_id, kek_id, wrapped_key, expires_on FROM data_keys "  # noqa: S608
-                    f"WHERE child_id IN ({marks})",
+                rows += self._db.conn.execute(
+                    f"SELECT {columns} FROM {table} WHERE child_id IN ({marks})",  # noqa: S608
                     chunk,
                 ).fetchall()
-                for row in rows:
-                    key = _wrapped(row)
-                    result[key.child_id] = key
-        return result
+        return rows
+
+    def get_many(self, child_ids: Iterable[UUID]) -> dict[UUID, WrappedKey]:
+        rows = self._select_by_child(
+            "child_id, kek_id, wrapped_key, expires_on", "data_keys", child_ids
+        )
+        return {key.child_id: key for key in map(_wrapped, rows)}
 
     def tombstones(self, child_ids: Iterable[UUID]) -> dict[UUID, Tombstone]:
-        result: dict[UUID, Tombstone] = {}
-        ids = [str(c) for c in child_ids]
-        with self._db.lock:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.conn.execute(
-                    "SELECT child_id, destroyed_at, reason FROM destroyed_keys "  # noqa: S608
-                    f"WHERE child_id IN ({marks})",
-                    chunk,
-                ).fetchall()
-                for child, at, reason in rows:
-                    result[UUID(child)] = Tombstone(UUID(child), datetime.fromisoformat(at), reason)
-        return result
+        rows = self._select_by_child("child_id, destroyed_at, reason", "destroyed_keys", child_ids)
+        return {
+            UUID(child): Tombstone(UUID(child), datetime.fromisoformat(at), reason)
+            for child, at, reason in rows
+        }
 
     def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
         with self._db.lock:

@@ -8,6 +8,7 @@ it from the validation context, so tests and the shredding job control the clock
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
@@ -54,10 +55,23 @@ LaCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Reference = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,80}$")]
 
 
-def _today(info: ValidationInfo) -> date:
+def today_of(info: ValidationInfo) -> date:
+    """The validation's "today": from the context (tests, the retention job) or the clock."""
     context = info.context or {}
     today = context.get("today")
     return today if isinstance(today, date) else date.today()
+
+
+def not_in_future(what: str) -> Callable[[date, ValidationInfo], date]:
+    """A field validator rejecting dates after today (``what`` names the date)."""
+
+    def check(value: date, info: ValidationInfo) -> date:
+        if value > today_of(info):
+            msg = f"{what} is in the future"
+            raise ValueError(msg)
+        return value
+
+    return check
 
 
 class Command(BaseModel):
@@ -77,7 +91,7 @@ class RegisterChild(Command):
     @field_validator("details")
     @classmethod
     def _plausible_birth(cls, details: ChildDetails, info: ValidationInfo) -> ChildDetails:
-        today = _today(info)
+        today = today_of(info)
         if details.date_of_birth > today:
             msg = "date of birth is in the future"
             raise ValueError(msg)
@@ -112,13 +126,7 @@ class RemoveFromRoll(Command):
     removed_on: date
     deletion_ground: DeletionGround
 
-    @field_validator("removed_on")
-    @classmethod
-    def _not_future(cls, removed_on: date, info: ValidationInfo) -> date:
-        if removed_on > _today(info):
-            msg = "removal date is in the future"
-            raise ValueError(msg)
-        return removed_on
+    _check_removed = field_validator("removed_on")(not_in_future("removal date"))
 
 
 class NotifyReducedTimetable(Command):
@@ -177,13 +185,7 @@ class OpenCase(Command):
     notes: Note | None = None
     assigned_officer: Actor | None = None
 
-    @field_validator("referred_on")
-    @classmethod
-    def _not_future(cls, referred_on: date, info: ValidationInfo) -> date:
-        if referred_on > _today(info):
-            msg = "referral date is in the future"
-            raise ValueError(msg)
-        return referred_on
+    _check_referred = field_validator("referred_on")(not_in_future("referral date"))
 
 
 class RecordEnquiry(Command):
@@ -283,13 +285,7 @@ class ReceiveRightsRequest(Command):
     requester_contact: ShortText | None = None
     details: Note | None = None
 
-    @field_validator("received_on")
-    @classmethod
-    def _not_future(cls, received_on: date, info: ValidationInfo) -> date:
-        if received_on > _today(info):
-            msg = "received date is in the future"
-            raise ValueError(msg)
-        return received_on
+    _check_received = field_validator("received_on")(not_in_future("received date"))
 
 
 class VerifyIdentity(Command):

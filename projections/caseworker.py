@@ -14,9 +14,7 @@ import json
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
-from crypto_shredding.shredded import Shredded
 from projections.changes import Add, Append, Change, Latest, RedactChild, Upsert, When
 
 CHILDREN = "children"
@@ -383,12 +381,3 @@ def project(topic: str, event: Any) -> list[Change]:
     """The read-model changes for one event; events no view needs give none."""
     projector = PROJECTORS.get(topic)
     return projector(event) if projector is not None else []
-
-
-def subject_of(event: Any) -> UUID:
-    """The child an event is about (the Kafka key of the events topic)."""
-    child_id = getattr(event, "child_id", None)
-    return child_id if isinstance(child_id, UUID) else event.originator_id
-
-
-__all__ = ["CHILD_PERSONAL_COLUMNS", "Shredded", "project", "subject_of"]

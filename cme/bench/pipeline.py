@@ -130,17 +130,15 @@ def _stage_throughputs(
     return relay_rate, projector_rate, events
 
 
-def _done(status: str, progress: Progress, task: object) -> int:
-    numbers = {k: int(v) for k, v in (p.split("=") for p in status.split())}
-    total = numbers["applied"] + numbers["duplicates"] + numbers["quarantined"]
+def _done(counts: dict[str, int], progress: Progress, task: object) -> int:
+    total = counts["applied"] + counts["duplicates"] + counts["quarantined"]
     progress.update(task, completed=total)  # type: ignore[arg-type]
     return total
 
 
-def _count(status: str, key: str, progress: Progress, task: object) -> int:
-    numbers = {k: int(v) for k, v in (p.split("=") for p in status.split())}
-    progress.update(task, completed=numbers[key])  # type: ignore[arg-type]
-    return numbers[key]
+def _count(counts: dict[str, int], key: str, progress: Progress, task: object) -> int:
+    progress.update(task, completed=counts[key])  # type: ignore[arg-type]
+    return counts[key]
 
 
 def _end_to_end(

@@ -51,11 +51,13 @@ class IntakeWorker(PartitionWorker):
         self.quarantined = 0
         self.duplicates = 0
 
-    def status(self) -> str:
-        return (
-            f"applied={self.applied} duplicates={self.duplicates} "
-            f"quarantined={self.quarantined} lag={self.lag}"
-        )
+    def counts(self) -> dict[str, int]:
+        return {
+            "applied": self.applied,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "lag": self.lag,
+        }
 
     def stored_position(self, tp: TopicPartition) -> int | None:
         return self.app.tracked_position(position_name(tp))
