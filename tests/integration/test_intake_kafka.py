@@ -98,8 +98,14 @@ def test_every_message_type_end_to_end(
     worker = workers.start("intake")
     publish(workers, lines)
     wait_for(lambda: child_of(app, lines[-1]) is not None, 60, "the last message", workers.logs)
+
+    # The two children's messages may sit on different partitions: wait for each.
+    def moved_out() -> bool:
+        child_id = child_of(app, lines[0])
+        return child_id is not None and app.get_child(child_id).move is not None
+
+    wait_for(moved_out, 60, "the move out", workers.logs)
     child_id = child_of(app, lines[0])
-    wait_for(lambda: app.get_child(child_id).move is not None, 30, "the move out", workers.logs)
     record = app.get_child(child_id)
     assert record.reduced_timetable is not None
     assert record.current_details().address.postcode == lines[4]["payload"]["address"]["postcode"]
