@@ -42,8 +42,17 @@ class Plan:
         return self.settings.require_kafka()
 
 
+MANAGED = "CME_SERVICES_MANAGED"
+"""Set by `scripts/services env`: the URLs in this shell are our own services,
+so `down` and `status` still manage them."""
+
+
 def plan(settings: Settings | None = None) -> Plan:
     settings = settings or load_settings()
+    if os.environ.get(MANAGED) == "1":
+        settings = settings.model_copy(
+            update={"database_url": None, "kafka_bootstrap_servers": None}
+        )
     pg_port = int(os.environ.get("CME_PG_PORT", "54329"))
     kafka_port = int(os.environ.get("CME_KAFKA_PORT", "19092"))
     return Plan(
@@ -116,6 +125,7 @@ def _external(name: str, where: str) -> ServiceStatus:
 def env_lines(p: Plan) -> list[str]:
     """Shell lines that point the project's processes at these services."""
     values = {
+        MANAGED: "1" if p.postgres is not None and p.kafka is not None else "0",
         "CME_MODE": "services",
         "CME_DATABASE_URL": p.database_url,
         "CME_DB_PASSWORDS_FILE": str(passwords_file(p.settings)),
