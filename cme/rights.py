@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 from cme.bootstrap import build_application
 from cme.settings import load_settings
 from consumers.projection_feed import notifications_of
 from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
 from domain.rights_request import RightsRequest
+from domain.stored_reads import aggregates_about, select_many
 from domain.values import Purpose
 
 RIGHTS = [
@@ -50,8 +53,20 @@ def plain(value: Any) -> Any:
 
 
 def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
-    """Every event of the child and of the cases, disclosures and requests about them."""
-    return [app.mapper.to_domain_event(n) for n in notifications_of(app.recorder, child_id)]
+    """Every event of the child and of the cases, disclosures and requests about them.
+
+    On PostgreSQL the aggregates about the child come from the subject index
+    (a request must not cost a scan of the whole log); elsewhere from a scan.
+    """
+    about = aggregates_about(app.recorder, child_id)
+    if about is None:
+        stored: list[StoredEvent] = list(notifications_of(app.recorder, child_id))
+    else:
+        found = select_many(app.recorder, [child_id, *about])
+        stored = [event for ident in found for event in found[ident]]
+    app.data_keys.load([child_id], missing_ok=True)
+    events = [app.mapper.to_domain_event(s) for s in stored]
+    return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
 
 
 def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str, Any]:

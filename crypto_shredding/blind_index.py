@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Protocol
 from uuid import UUID
@@ -46,7 +46,7 @@ class BlindIndexStore(Protocol):
     def add_many(self, rows: Iterable[tuple[UUID, str, bytes]]) -> None:
         """Many children's rows in one round trip."""
 
-    def remove_child(self, child_id: UUID) -> int: ...
+    def remove_children(self, child_ids: Sequence[UUID]) -> int: ...
 
     def remove_entries(self, child_id: UUID, kind: str) -> None: ...
 
@@ -90,8 +90,8 @@ class BlindIndex:
     def find(self, kind: str, digest: bytes) -> list[UUID]:
         return self.store.find(kind, digest)
 
-    def forget(self, child_id: UUID) -> int:
-        return self.store.remove_child(child_id)
+    def forget(self, *child_ids: UUID) -> int:
+        return self.store.remove_children(child_ids)
 
 
 class InMemoryBlindIndexStore:
@@ -124,10 +124,11 @@ class InMemoryBlindIndexStore:
         for child_id, kind, digest in rows:
             self.add(child_id, [(kind, digest)])
 
-    def remove_child(self, child_id: UUID) -> int:
+    def remove_children(self, child_ids: Sequence[UUID]) -> int:
+        gone = set(child_ids)
         with self._lock:
             before = len(self._rows)
-            self._rows = [r for r in self._rows if r[0] != child_id]
+            self._rows = [r for r in self._rows if r[0] not in gone]
             return before - len(self._rows)
 
     def count_for(self, child_id: UUID) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -119,8 +119,15 @@ class DataKeys:
 
     def destroy(self, child_id: UUID, reason: str, at: datetime | None = None) -> bool:
         """Destroy the key for good; True if this call destroyed it."""
-        destroyed = self.store.destroy(child_id, at or datetime.now(UTC), reason)
-        evict_everywhere(child_id)
+        return bool(self.destroy_many([child_id], reason, at))
+
+    def destroy_many(
+        self, child_ids: Sequence[UUID], reason: str, at: datetime | None = None
+    ) -> set[UUID]:
+        """Destroy many keys in one transaction; return those this call destroyed."""
+        destroyed = self.store.destroy(child_ids, at or datetime.now(UTC), reason)
+        for child_id in child_ids:
+            evict_everywhere(child_id)
         return destroyed
 
     def rotate(self, batch: int = 500) -> int:

@@ -51,15 +51,18 @@ class KeyStore(Protocol):
 
     def tombstones(self, child_ids: Iterable[UUID]) -> dict[UUID, Tombstone]: ...
 
-    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
-        """Delete the key and write its tombstone atomically; False if already gone."""
+    def destroy(self, child_ids: Sequence[UUID], destroyed_at: datetime, reason: str) -> set[UUID]:
+        """Delete the keys and write their tombstones in one transaction.
+
+        Returns those this call destroyed: a key already gone is not destroyed twice.
+        """
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None: ...
 
     def unfinished(self, limit: int) -> list[UUID]:
         """Destroyed keys whose shred cascade has not been marked complete."""
 
-    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None: ...
+    def mark_cascade_done(self, child_ids: Sequence[UUID], at: datetime) -> None: ...
 
     def due(self, on: date, limit: int) -> list[UUID]:
         """Children whose key expires on or before ``on``."""
@@ -95,12 +98,14 @@ class InMemoryKeyStore:
     def tombstones(self, child_ids: Iterable[UUID]) -> dict[UUID, Tombstone]:
         return {c: self._tombstones[c] for c in child_ids if c in self._tombstones}
 
-    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
+    def destroy(self, child_ids: Sequence[UUID], destroyed_at: datetime, reason: str) -> set[UUID]:
+        destroyed = set()
         with self._lock:
-            if self._keys.pop(child_id, None) is None:
-                return False
-            self._tombstones[child_id] = Tombstone(child_id, destroyed_at, reason)
-            return True
+            for child_id in child_ids:
+                if self._keys.pop(child_id, None) is not None:
+                    self._tombstones[child_id] = Tombstone(child_id, destroyed_at, reason)
+                    destroyed.add(child_id)
+        return destroyed
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None:
         with self._lock:
@@ -110,8 +115,8 @@ class InMemoryKeyStore:
     def unfinished(self, limit: int) -> list[UUID]:
         return [c for c in self._tombstones if c not in self._done][:limit]
 
-    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None:
-        self._done.add(child_id)
+    def mark_cascade_done(self, child_ids: Sequence[UUID], at: datetime) -> None:
+        self._done.update(child_ids)
 
     def due(self, on: date, limit: int) -> list[UUID]:
         due = [k.child_id for k in self._keys.values() if k.expires_on and k.expires_on <= on]

@@ -66,18 +66,17 @@ class PostgresKeyStore:
             ).fetchall()
         return {r[0]: Tombstone(r[0], r[1], r[2]) for r in rows}
 
-    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
+    def destroy(self, child_ids: Sequence[UUID], destroyed_at: datetime, reason: str) -> set[UUID]:
         with self._pool.connection() as conn, conn.transaction():
-            deleted = conn.execute(
-                "DELETE FROM keystore.data_keys WHERE child_id = %s", (child_id,)
-            ).rowcount
-            if deleted:
-                conn.execute(
-                    "INSERT INTO keystore.destroyed_keys (child_id, destroyed_at, reason) "
-                    "VALUES (%s, %s, %s) ON CONFLICT (child_id) DO NOTHING",
-                    (child_id, destroyed_at, reason),
-                )
-        return bool(deleted)
+            rows = conn.execute(
+                "WITH gone AS (DELETE FROM keystore.data_keys WHERE child_id = ANY(%s) "
+                "RETURNING child_id) "
+                "INSERT INTO keystore.destroyed_keys (child_id, destroyed_at, reason) "
+                "SELECT child_id, %s, %s FROM gone ON CONFLICT (child_id) DO NOTHING "
+                "RETURNING child_id",
+                (list(child_ids), destroyed_at, reason),
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None:
         with self._pool.connection() as conn:
@@ -95,11 +94,12 @@ class PostgresKeyStore:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None:
+    def mark_cascade_done(self, child_ids: Sequence[UUID], at: datetime) -> None:
         with self._pool.connection() as conn:
             conn.execute(
-                "UPDATE keystore.destroyed_keys SET cascade_completed_at = %s WHERE child_id = %s",
-                (at, child_id),
+                "UPDATE keystore.destroyed_keys SET cascade_completed_at = %s "
+                "WHERE child_id = ANY(%s)",
+                (at, list(child_ids)),
             )
 
     def due(self, on: date, limit: int) -> list[UUID]:
@@ -188,10 +188,10 @@ class PostgresBlindIndex:
                 ([r[0] for r in listed], [r[1] for r in listed], [r[2] for r in listed]),
             )
 
-    def remove_child(self, child_id: UUID) -> int:
+    def remove_children(self, child_ids: Sequence[UUID]) -> int:
         with self._pool.connection() as conn:
             return conn.execute(
-                "DELETE FROM matching.blind_index WHERE child_id = %s", (child_id,)
+                "DELETE FROM matching.blind_index WHERE child_id = ANY(%s)", (list(child_ids),)
             ).rowcount
 
     def count_for(self, child_id: UUID) -> int:

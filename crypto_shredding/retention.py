@@ -87,6 +87,13 @@ def postgres_lock(url: str) -> Lock:
 
 
 class RetentionJob:
+    """Shreds due children a batch at a time: one transaction per step per batch.
+
+    A batch's keys are destroyed in one key-store transaction, so a failure
+    leaves each child of the batch either untouched (key still there) or with
+    a tombstone whose cascade the next run finishes.
+    """
+
     def __init__(self, app: CMEApplication, lock: Lock, batch: int = 1000) -> None:
         self.app = app
         self.lock = lock
@@ -95,22 +102,27 @@ class RetentionJob:
     def run(self, today: date | None = None) -> RetentionReport:
         today = today or self.app.today()
         report = RetentionReport()
+        store = self.app.data_keys.store
         with self.lock() as acquired:
             if not acquired:
                 report.skipped_locked = True
                 log.info("another retention run holds the lock; this one does nothing")
                 return report
-            for child_id in self.app.data_keys.store.unfinished(self.batch):
-                self._finish(child_id, ShredReason.RETENTION_REACHED, report)
-                report.finished.append(child_id)
+            while unfinished := store.unfinished(self.batch):
+                tombstones = store.tombstones(unfinished)
+                by_reason: dict[ShredReason, list[UUID]] = {}
+                for child_id in unfinished:
+                    by_reason.setdefault(_reason(tombstones[child_id].reason), []).append(child_id)
+                for reason, ids in by_reason.items():
+                    self._finish(ids, reason)
+                report.finished += unfinished
             seen: set[UUID] = set()
             while True:
-                due = [c for c in self.app.data_keys.store.due(today, self.batch) if c not in seen]
+                due = [c for c in store.due(today, self.batch) if c not in seen]
                 if not due:
                     break
                 seen.update(due)
-                for key_id in due:
-                    self._expire(key_id, today, report)
+                self._shred(due, ShredReason.RETENTION_REACHED, today, report)
         log.info(
             "retention run for %s: shredded=%d deferred=%d other_keys=%d finished=%d",
             today,
@@ -128,36 +140,54 @@ class RetentionJob:
                 msg = "a retention run is in progress; try again in a moment"
                 raise RuntimeError(msg)
             report = RetentionReport()
-            self._shred(child_id, reason, self.app.today(), report)
+            self._shred([child_id], reason, self.app.today(), report)
             return child_id in report.shredded
 
-    def _expire(self, key_id: UUID, today: date, report: RetentionReport) -> None:
-        try:
-            self.app.get_child(key_id)
-        except ChildNotFoundError:
-            # Not a child: a quarantine month's key whose retention has passed.
-            self.app.data_keys.destroy(key_id, reason="retention_reached")
-            self.app.data_keys.store.mark_cascade_done(key_id, datetime.now(UTC))
-            report.other_keys.append(key_id)
-            return
-        self._shred(key_id, ShredReason.RETENTION_REACHED, today, report)
-
     def _shred(
-        self, child_id: UUID, reason: ShredReason, today: date, report: RetentionReport
+        self, key_ids: list[UUID], reason: ShredReason, today: date, report: RetentionReport
     ) -> None:
-        child = self.app.get_child(child_id)
-        if child.on_legal_hold:
-            if child.shredding_deferral_is_news():
-                child.defer_shredding(actor=ACTOR, hold_ids=list(child.legal_holds), due_on=today)
-                self.app.save(child)
-            report.deferred.append(child_id)
-            return
-        self.app.data_keys.destroy(child_id, reason=reason.value)
-        self._finish(child_id, reason, report)
-        report.shredded.append(child_id)
+        to_destroy: list[UUID] = []
+        others: list[UUID] = []
+        with self.app.batch():
+            self.app.prefetch(key_ids, subjects=key_ids)
+            for key_id in key_ids:
+                try:
+                    child = self.app.get_child(key_id)
+                except ChildNotFoundError:
+                    others.append(key_id)
+                    continue
+                if child.on_legal_hold:
+                    if child.shredding_deferral_is_news():
+                        child.defer_shredding(
+                            actor=ACTOR, hold_ids=list(child.legal_holds), due_on=today
+                        )
+                        self.app.save(child)
+                    report.deferred.append(key_id)
+                else:
+                    to_destroy.append(key_id)
+        if others:
+            # Not children: the quarantine's monthly keys whose retention has passed.
+            self.app.data_keys.destroy_many(others, reason="retention_reached")
+            self.app.data_keys.store.mark_cascade_done(others, datetime.now(UTC))
+            report.other_keys += others
+        if to_destroy:
+            self.app.data_keys.destroy_many(to_destroy, reason=reason.value)
+            self._finish(to_destroy, reason)
+            report.shredded += to_destroy
 
-    def _finish(self, child_id: UUID, reason: ShredReason, report: RetentionReport) -> None:
-        self.app.blind_index.forget(child_id)
-        with suppress(ChildNotFoundError):  # a non-child key has no record to mark
-            self.app.record_personal_data_shredded(child_id, reason, actor=ACTOR)
-        self.app.data_keys.store.mark_cascade_done(child_id, datetime.now(UTC))
+    def _finish(self, child_ids: list[UUID], reason: ShredReason) -> None:
+        """The cascade after the keys are gone; every step may safely run again."""
+        self.app.blind_index.forget(*child_ids)
+        with self.app.batch():
+            self.app.prefetch(child_ids, subjects=child_ids)
+            for child_id in child_ids:
+                with suppress(ChildNotFoundError):  # a non-child key has no record to mark
+                    self.app.record_personal_data_shredded(child_id, reason, actor=ACTOR)
+        self.app.data_keys.store.mark_cascade_done(child_ids, datetime.now(UTC))
+
+
+def _reason(recorded: str) -> ShredReason:
+    try:
+        return ShredReason(recorded)
+    except ValueError:
+        return ShredReason.RETENTION_REACHED

@@ -120,21 +120,24 @@ class SqliteKeyStore:
             for child, at, reason in rows
         }
 
-    def destroy(self, child_id: UUID, destroyed_at: datetime, reason: str) -> bool:
+    def destroy(self, child_ids: Sequence[UUID], destroyed_at: datetime, reason: str) -> set[UUID]:
+        destroyed = set()
         with self._db.lock:
             conn = self._db.conn
             conn.execute("BEGIN IMMEDIATE")
-            deleted = conn.execute(
-                "DELETE FROM data_keys WHERE child_id = ?", (str(child_id),)
-            ).rowcount
-            if deleted:
-                conn.execute(
-                    "INSERT OR IGNORE INTO destroyed_keys (child_id, destroyed_at, reason) "
-                    "VALUES (?, ?, ?)",
-                    (str(child_id), destroyed_at.isoformat(), reason),
-                )
+            for child_id in child_ids:
+                deleted = conn.execute(
+                    "DELETE FROM data_keys WHERE child_id = ?", (str(child_id),)
+                ).rowcount
+                if deleted:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO destroyed_keys (child_id, destroyed_at, reason) "
+                        "VALUES (?, ?, ?)",
+                        (str(child_id), destroyed_at.isoformat(), reason),
+                    )
+                    destroyed.add(child_id)
             conn.execute("COMMIT")
-        return bool(deleted)
+        return destroyed
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None:
         with self._db.lock:
@@ -152,11 +155,11 @@ class SqliteKeyStore:
             ).fetchall()
         return [UUID(r[0]) for r in rows]
 
-    def mark_cascade_done(self, child_id: UUID, at: datetime) -> None:
+    def mark_cascade_done(self, child_ids: Sequence[UUID], at: datetime) -> None:
         with self._db.lock:
-            self._db.conn.execute(
+            self._db.conn.executemany(
                 "UPDATE destroyed_keys SET cascade_completed_at = ? WHERE child_id = ?",
-                (at.isoformat(), str(child_id)),
+                [(at.isoformat(), str(child_id)) for child_id in child_ids],
             )
 
     def due(self, on: date, limit: int) -> list[UUID]:
@@ -238,11 +241,14 @@ class SqliteBlindIndexStore:
             )
             conn.execute("COMMIT")
 
-    def remove_child(self, child_id: UUID) -> int:
+    def remove_children(self, child_ids: Sequence[UUID]) -> int:
         with self._db.lock:
-            return self._db.conn.execute(
-                "DELETE FROM blind_index WHERE child_id = ?", (str(child_id),)
-            ).rowcount
+            removed = 0
+            for child_id in child_ids:
+                removed += self._db.conn.execute(
+                    "DELETE FROM blind_index WHERE child_id = ?", (str(child_id),)
+                ).rowcount
+            return removed
 
     def count_for(self, child_id: UUID) -> int:
         with self._db.lock:

@@ -46,3 +46,20 @@ def select_many(
         if events:
             found[ident] = events
     return found
+
+
+def aggregates_about(recorder: ApplicationRecorder, child_id: UUID) -> list[UUID] | None:
+    """The ids of the cases, disclosures and requests about a child, from an index.
+
+    None where the store has no such index (the embedded SQLite store): the
+    caller then scans the log, which is small there.
+    """
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        return None
+    query = sql.SQL(
+        "SELECT originator_id FROM {}.{} "
+        "WHERE originator_version = 1 AND eventstore.subject_of(state) = %s"
+    ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(query, (child_id,))
+        return [row["originator_id"] for row in cursor.fetchall()]

@@ -83,6 +83,9 @@ def create_event_store(admin_url: str) -> None:
             "DROP TRIGGER IF EXISTS events_are_not_truncated ON {table}",
             "CREATE TRIGGER events_are_not_truncated BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION eventstore.reject_change()",
+            # Aggregates about a child (cases, disclosures, requests) by their first event.
+            "CREATE INDEX IF NOT EXISTS cme_events_subject ON {table} "
+            "(eventstore.subject_of(state)) WHERE originator_version = 1",
         ):
             conn.execute(
                 sql.SQL(statement).format(table=table, sequence=sequence, tracking=tracking)

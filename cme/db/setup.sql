@@ -31,6 +31,15 @@ BEGIN
 END;
 $$;
 
+-- Whose event a stored event is, read from its clear part (the child's id is
+-- never personal data; the mapper writes the state as JSON). Indexed on each
+-- aggregate's first event by cme/db/setup.py, so a subject access request
+-- finds a child's cases, disclosures and requests without scanning the log.
+CREATE OR REPLACE FUNCTION eventstore.subject_of(state bytea) RETURNS uuid
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT (convert_from(state, 'UTF8')::jsonb #>> '{child_id,_data_}')::uuid
+$$;
+
 -- The blind index that lets intake match a child without decrypting.
 GRANT USAGE ON SCHEMA matching TO cme_writer;
 CREATE TABLE IF NOT EXISTS matching.blind_index (
