@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from consumers.projection_feed import project_stored
 from domain.application import CMEApplication, cme_mapper
+from domain.stored_reads import notifications_after
 from projections.store import SqlReadModels
 
 CONSUMER = "notification-log"
@@ -19,9 +20,7 @@ def catch_up(app: CMEApplication, read_models: SqlReadModels, batch: int = 1000)
     position = read_models.position(CONSUMER, 0) or 0
     total = 0
     while True:
-        notifications = app.recorder.select_notifications(
-            start=position, limit=batch, inclusive_of_start=False
-        )
+        notifications = notifications_after(app.recorder, position, batch)
         if not notifications:
             return total
         projected = project_stored(mapper, notifications)

@@ -17,24 +17,17 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
-from eventsourcing.persistence import JSONTranscoder
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from consumers.lifecycle import StopRequestedError, retrying
 from crypto_shredding.signing import CheckpointSigner
-from domain.application import register_cme_transcodings
+from domain.transcoding import cme_transcoder
 from projections.ledger import GENESIS, chain, checkpoint_message, ledger_entry
 
 log = logging.getLogger("cme.ledger")
 CONSUMER = "notification-log"
 _LOCK = 0x434D454C  # "CMEL": one ledger writer at a time
-
-
-def _facts_transcoder() -> JSONTranscoder:
-    transcoder = JSONTranscoder()
-    register_cme_transcodings(transcoder)
-    return transcoder
 
 
 class LedgerWriter:
@@ -51,7 +44,7 @@ class LedgerWriter:
         self.checkpoint_every = checkpoint_every
         self.schema = schema
         self.events_table = events_table
-        self.transcoder = _facts_transcoder()
+        self.transcoder = cme_transcoder()
         self.appended = 0
 
     def counts(self) -> dict[str, int]:

@@ -7,13 +7,15 @@ child's key (loaded for the whole batch at once), then the pure projections.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from uuid import UUID
 
 import orjson
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
 from crypto_shredding.mapper import PersonalDataMapper
+from domain.stored_reads import notifications_after
 from projections.caseworker import project
 from projections.store import ProjectedEvent
 
@@ -35,7 +37,7 @@ def notifications_of(recorder: ApplicationRecorder, child_id: UUID) -> list[Noti
     mine: list[Notification] = []
     position = 0
     while True:
-        batch = recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False)
+        batch = notifications_after(recorder, position, 5000)
         if not batch:
             return mine
         mine += [n for n in batch if subject_of_stored(n) == child_id]
@@ -43,15 +45,11 @@ def notifications_of(recorder: ApplicationRecorder, child_id: UUID) -> list[Noti
 
 
 def project_stored(
-    mapper: PersonalDataMapper,
-    stored: Sequence[StoredEvent],
-    subjects: Sequence[UUID] | None = None,
+    mapper: PersonalDataMapper, stored: Sequence[StoredEvent]
 ) -> list[ProjectedEvent]:
-    subjects = subjects if subjects is not None else [subject_of_stored(s) for s in stored]
-    mapper.data_keys.load(set(subjects), missing_ok=True)
+    """Read-model changes of a batch, with one key-store query for the whole batch."""
     projected = []
-    for item in stored:
-        event = mapper.to_domain_event(item)
+    for item, event in zip(stored, mapper.to_domain_events(stored), strict=True):
         originator = (
             item.originator_id
             if isinstance(item.originator_id, UUID)
@@ -61,3 +59,21 @@ def project_stored(
             ProjectedEvent(originator, item.originator_version, project(item.topic, event))
         )
     return projected
+
+
+def replay(
+    recorder: ApplicationRecorder, mapper: PersonalDataMapper, page: int = 10_000
+) -> Iterator[list[DomainEventProtocol[UUID]]]:
+    """The whole log as domain events, a page at a time, personal parts opened.
+
+    Each page's keys are unwrapped with one query before its events are
+    opened, so a full replay costs a key-store round trip per page rather
+    than per child.
+    """
+    position = 0
+    while True:
+        notifications = notifications_after(recorder, position, page)
+        if not notifications:
+            return
+        yield mapper.to_domain_events(notifications)
+        position = notifications[-1].id

@@ -67,10 +67,9 @@ class Projector(PartitionWorker):
 
     def handle(self, tp: TopicPartition, messages: list[Any]) -> None:
         stored = [stored_from_message(m) for m in messages]
-        subjects = [UUID(m.key.decode()) for m in messages]
 
         def apply() -> int:
-            projected = project_stored(self.mapper, stored, subjects)
+            projected = project_stored(self.mapper, stored)
             return self.read_models.apply(
                 projected, self.consumer_name, tp.partition, messages[-1].offset
             )

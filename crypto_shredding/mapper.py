@@ -19,10 +19,12 @@ field (see ``scripts/bench domain``).
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 from uuid import UUID
 
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     Mapper,
@@ -109,7 +111,28 @@ class PersonalDataMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        cls = resolve_topic(stored_event.topic)
+        originator_id, state = self._decode(stored_event)
+        return self._finish(stored_event, originator_id, state, None)
+
+    def to_domain_events(self, stored: Sequence[StoredEvent]) -> list[DomainEventProtocol[UUID]]:
+        """Many events with one key-store query for every key they need.
+
+        The subjects come from the decoded clear state, so the state is parsed
+        once, and the keys for the page are looked up in a plain dict.
+        """
+        decoded = [self._decode(item) for item in stored]
+        subjects = {
+            subject_of(state, originator_id)
+            for originator_id, state in decoded
+            if is_sealed(state.get(PERSONAL))
+        }
+        keys = self.data_keys.load(subjects, missing_ok=True) if subjects else {}
+        return [
+            self._finish(item, originator_id, state, keys)
+            for item, (originator_id, state) in zip(stored, decoded, strict=True)
+        ]
+
+    def _decode(self, stored_event: StoredEvent) -> tuple[UUID, dict[str, Any]]:
         originator_id = (
             stored_event.originator_id
             if isinstance(stored_event.originator_id, UUID)
@@ -123,14 +146,26 @@ class PersonalDataMapper(Mapper[UUID]):
                 f"v{stored_event.originator_version}: {type(exc).__name__}"
             )
             raise MapperDeserialisationError(msg) from None
+        return originator_id, state
+
+    def _finish(
+        self,
+        stored_event: StoredEvent,
+        originator_id: UUID,
+        state: dict[str, Any],
+        keys: Mapping[UUID, AESGCM | Shredded] | None,
+    ) -> DomainEventProtocol[UUID]:
+        cls = resolve_topic(stored_event.topic)
         personal = state.get(PERSONAL)
         if is_sealed(personal):
+            subject = subject_of(state, originator_id)
             state[PERSONAL] = self.open_personal(
                 cast(dict[str, str], personal),
-                subject_of(state, originator_id),
+                subject,
                 originator_id,
                 stored_event.originator_version,
                 stored_event.topic,
+                keys.get(subject) if keys is not None else None,
             )
         state["originator_id"] = originator_id
         state["originator_version"] = stored_event.originator_version
@@ -144,10 +179,17 @@ class PersonalDataMapper(Mapper[UUID]):
         return cast(DomainEventProtocol[UUID], domain_event)
 
     def open_personal(
-        self, sealed: dict[str, str], subject: UUID, originator_id: UUID, version: int, topic: str
+        self,
+        sealed: dict[str, str],
+        subject: UUID,
+        originator_id: UUID,
+        version: int,
+        topic: str,
+        key: AESGCM | Shredded | None = None,
     ) -> dict[str, Any] | Shredded:
         """The plaintext personal part, or the Shredded marker if the key is gone."""
-        key = self.data_keys.key_for(subject)
+        if key is None:
+            key = self.data_keys.key_for(subject)
         if isinstance(key, Shredded):
             return key
         plaintext = unseal(

@@ -23,15 +23,11 @@ from eventsourcing.application import (
 )
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    JSONTranscoder,
     Mapper,
     ProcessRecorder,
     Recording,
     Tracking,
-    Transcoding,
-    UUIDAsHex,
+    Transcoder,
 )
 
 from crypto_shredding.blind_index import SURNAME_DOB, UPN, BlindIndex
@@ -50,38 +46,16 @@ from domain.errors import (
 )
 from domain.rights_request import RightsRequest
 from domain.stored_reads import select_many
+from domain.transcoding import cme_transcoder
 from domain.values import RefusalReason, RightsRequestType, ShredReason
 
 TCommand = TypeVar("TCommand", bound=c.Command)
 TAggregate = TypeVar("TAggregate", Child, Case, Disclosure, RightsRequest)
 
 
-class DateAsISO(Transcoding):
-    """The library transcodes datetimes but not dates; CME events are full of dates."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-def register_cme_transcodings(transcoder: JSONTranscoder) -> None:
-    """The value types CME events carry, for every mapper that reads them."""
-    transcoder.register(UUIDAsHex())
-    transcoder.register(DecimalAsStr())
-    transcoder.register(DatetimeAsISO())
-    transcoder.register(DateAsISO())
-
-
 def cme_mapper(data_keys: DataKeys) -> PersonalDataMapper:
     """A mapper for readers outside the application (projectors, auditors)."""
-    transcoder = JSONTranscoder()
-    register_cme_transcodings(transcoder)
-    return PersonalDataMapper(transcoder, data_keys)
+    return PersonalDataMapper(cme_transcoder(), data_keys)
 
 
 @dataclass
@@ -265,8 +239,8 @@ class CMEApplication(Application[UUID]):
             self.construct_transcoder(), self.data_keys, seal_personal=self._seal_personal
         )
 
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        register_cme_transcodings(transcoder)
+    def construct_transcoder(self) -> Transcoder:
+        return cme_transcoder()
 
     def _valid(self, command_type: type[TCommand], command: Any) -> TCommand:
         return c.validate(command_type, command, today=self.today())

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 
 def select_many(
@@ -63,3 +64,27 @@ def aggregates_about(recorder: ApplicationRecorder, child_id: UUID) -> list[UUID
     with recorder.datastore.transaction(commit=False) as cursor:
         cursor.execute(query, (child_id,))
         return [row["originator_id"] for row in cursor.fetchall()]
+
+
+def notifications_after(
+    recorder: ApplicationRecorder, position: int, limit: int
+) -> Sequence[Notification]:
+    """The next page of the log after ``position``, as the library's notifications.
+
+    On PostgreSQL the page is read with plain tuple rows: in a full replay the
+    library's dict rows cost more than the database's own read.
+    """
+    if not isinstance(recorder, PostgresAggregateRecorder):
+        return recorder.select_notifications(start=position, limit=limit, inclusive_of_start=False)
+    query = sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
+        "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(query, (position, limit), prepare=True)
+        return [
+            Notification(
+                id=nid, originator_id=oid, originator_version=version, topic=topic, state=state
+            )
+            for nid, oid, version, topic, state in cur.fetchall()
+        ]

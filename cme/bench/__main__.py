@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     pipeline.add_argument("--seconds", type=float, default=20.0)
     pipeline.add_argument("--partitions", type=int, default=6)
     pipeline.add_argument("--seed", type=int, default=7)
+    audit = sub.add_parser("audit", help="ledger verify and decrypting replay vs raw reads")
+    audit.add_argument("--events", type=int, default=1_000_000)
+    audit.add_argument("--rounds", type=int, default=2)
+    audit.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     try:
         if args.benchmark == "domain":
@@ -41,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
             from cme.bench import pipeline as pipeline_bench  # noqa: PLC0415
 
             pipeline_bench.run(args.backlog, args.rate, args.seconds, args.seed, args.partitions)
+        elif args.benchmark == "audit":
+            from cme.bench import audit as audit_bench  # noqa: PLC0415
+
+            audit_bench.run(args.events, args.seed, args.rounds)
     except (ServiceError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -62,7 +62,7 @@ def publish(benchmark: str, parameters: dict[str, object], figures: list[Figure]
             else f"{figure.reference_value:,.1f} {figure.unit}",
             "" if figure.ratio is None else f"{figure.ratio:.3f}",
         )
-    Console().print(table)
+    Console(width=160).print(table)
     folder = PROJECT_ROOT / "bench-results"
     folder.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
