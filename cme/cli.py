@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from cme import __version__
 from cme.settings import ConfigurationError, load_settings
+from domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -76,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except DomainError as exc:
+        # Domain messages name fields and rules, never the values given.
+        print(f"refused ({exc.rule}): {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

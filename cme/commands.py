@@ -252,18 +252,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _register_more(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from cme.rights import cmd_rights
+    from cme import rights_cli
 
-    rights = sub.add_parser("rights", help="data-subject rights")
-    r_sub = rights.add_subparsers(dest="rights_command", metavar="ACTION", required=True)
-    access = r_sub.add_parser("access", help="the subject access package (JSON and Markdown)")
-    access.add_argument("child_id")
-    access.add_argument("--actor", required=True, help="who is producing it (recorded)")
-    access.add_argument("--out", default=".", help="folder for sar-<id>.json and .md")
-    access.set_defaults(handler=cmd_rights)
-    late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
-    late.add_argument("--today", help="YYYY-MM-DD")
-    late.set_defaults(handler=cmd_rights)
+    rights_cli.register(sub)
 
     caseworker = sub.add_parser("caseworker", help="quick caseworker queries")
     cw_sub = caseworker.add_subparsers(dest="view", metavar="VIEW", required=True)

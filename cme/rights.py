@@ -10,23 +10,23 @@ it is itself recorded, and so reaches the disclosure ledger.
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import date, datetime
-from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from cme.bootstrap import build_application
-from cme.settings import load_settings
 from consumers.projection_feed import notifications_of
+from crypto_shredding.retention import RetentionJob
 from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
+from domain.errors import DomainError
+from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
 from domain.rights_request import RightsRequest
 from domain.stored_reads import aggregates_about, select_many
-from domain.values import Purpose
+from domain.values import Purpose, RequestDecision, RightsRequestType, ShredReason
 
 RIGHTS = [
     "to be informed about what information is held and how it is used",
@@ -212,31 +212,103 @@ def overdue(app: CMEApplication, today: date, within_days: int = 7) -> list[dict
     return sorted(rows, key=lambda r: r["days_left"])
 
 
-def cmd_rights(args: argparse.Namespace) -> int:
-    app = build_application(load_settings())
-    try:
-        if args.rights_command == "overdue":
-            today = date.fromisoformat(args.today) if args.today else app.today()
-            rows = overdue(app, today)
-            for row in rows:
-                state = "LATE" if row["days_left"] < 0 else f"due in {row['days_left']} days"
-                stopped = "  (clock stopped)" if row["clock_stopped"] else ""
-                print(
-                    f"{row['request_id']}  {row['type']:<26} received {row['received_on']}  "
-                    f"due {row['due_on']}  {state}{stopped}"
-                )
-            print(f"{len(rows)} request(s) late or due within 7 days")
-            return 0
-        package = access_package(app, UUID(args.child_id), args.actor)
-        folder = Path(args.out)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"sar-{args.child_id}.json").write_text(json.dumps(package, indent=2) + "\n")
-        (folder / f"sar-{args.child_id}.md").write_text(markdown(package))
-        print(
-            f"wrote {folder}/sar-{args.child_id}.json and .md "
-            f"({len(package['history'])} events, {len(package['recipients'])} recipients, "
-            f"{len(package['third_party_data_for_review'])} third-party items to review)"
-        )
-        return 0
-    finally:
-        app.close()
+class UnknownDetailError(DomainError):
+    rule = "unknown_field"
+
+
+def rectify(
+    app: CMEApplication,
+    child_id: UUID,
+    corrections: dict[str, Any],
+    actor: str,
+    request_id: UUID | None = None,
+) -> dict[str, Any]:
+    """Correct details; name the recipients who must be told (UK GDPR Art 19).
+
+    The recipients are every agency a disclosure sent a category of data the
+    correction touches to. Only field names and categories are returned.
+    """
+    unknown = sorted(set(corrections) - set(ChildDetails.model_fields))
+    if unknown:
+        known = ", ".join(ChildDetails.model_fields)
+        msg = f"no such detail {', '.join(unknown)}; the details are {known}"
+        raise UnknownDetailError(msg, field=unknown[0])
+    current = app.get_child(child_id).current_details()
+    changed = app.rectify_child_details(
+        {
+            "actor": actor,
+            "child_id": child_id,
+            "request_id": request_id,
+            "details": current.model_dump(mode="json") | corrections,
+        }
+    )
+    touched = {category.value for name in changed for category in CATEGORIES_OF_DETAIL[name]}
+    recipients = [
+        {
+            "recipient_agency": event.recipient_agency,
+            "recipient_organisation": event.recipient_organisation,
+            "disclosed_on": event.disclosed_on.isoformat(),
+            "categories": sorted(touched & set(event.categories)),
+            "disclosure_id": str(event.originator_id),
+        }
+        for event in disclosures_made(app, child_id)
+        if touched & set(event.categories)
+    ]
+    return {
+        "child_id": str(child_id),
+        "changed": changed,
+        "categories": sorted(touched),
+        "tell_recipients": recipients,
+    }
+
+
+def disclosures_made(app: CMEApplication, child_id: UUID) -> list[Any]:
+    """The child's Disclosure.Made events, from their clear facts (nothing decrypted)."""
+    about = aggregates_about(app.recorder, child_id)
+    if about is None:
+        stored: list[StoredEvent] = list(notifications_of(app.recorder, child_id))
+    else:
+        found = select_many(app.recorder, about)
+        stored = [event for ident in found for event in found[ident]]
+    made = [s for s in stored if s.topic == MADE_TOPIC]
+    return [
+        SimpleNamespace(originator_id=s.originator_id, **app.mapper.transcoder.decode(s.state))
+        for s in made
+    ]
+
+
+MADE_TOPIC = "domain.disclosure:Disclosure.Made"
+
+
+def decide(
+    app: CMEApplication,
+    job: RetentionJob,
+    request_id: UUID,
+    decision: RequestDecision,
+    explanation: str | None,
+    actor: str,
+) -> dict[str, Any]:
+    """Record the decision; a fulfilled erasure shreds the child now, by the retention path."""
+    request = app.decide_request(
+        {
+            "actor": actor,
+            "request_id": request_id,
+            "decision": decision,
+            "decided_on": app.today(),
+            "explanation": explanation,
+        }
+    )
+    shredded = False
+    if (
+        request.request_type is RightsRequestType.ERASURE
+        and decision is not RequestDecision.REFUSED
+    ):
+        shredded = job.shred_now(request.child_id, ShredReason.ERASURE_APPROVED)
+    child = app.get_child(request.child_id)
+    return {
+        "request_id": str(request_id),
+        "type": request.request_type.value,
+        "decision": decision.value,
+        "shredded": shredded,
+        "processing_restricted": child.is_restricted,
+    }

@@ -42,14 +42,20 @@ from domain.errors import (
     ChildNotFoundError,
     DuplicateChildError,
     NotFoundError,
+    RequestStateError,
     RightsRequestNotFoundError,
 )
 from domain.rights_request import RightsRequest
 from domain.stored_reads import select_many
 from domain.transcoding import cme_transcoder
-from domain.values import RefusalReason, RightsRequestType, ShredReason
+from domain.values import RefusalReason, RequestDecision, RightsRequestType, ShredReason
 
 TCommand = TypeVar("TCommand", bound=c.Command)
+RESTRICTS_WHILE_CONSIDERED = {
+    RightsRequestType.RESTRICTION,
+    RightsRequestType.RECTIFICATION,
+    RightsRequestType.OBJECTION,
+}
 TAggregate = TypeVar("TAggregate", Child, Case, Disclosure, RightsRequest)
 
 
@@ -620,9 +626,11 @@ class CMEApplication(Application[UUID]):
             received_on=cmd.received_on,
             personal=personal,
         )
-        if cmd.request_type is RightsRequestType.RESTRICTION:
+        if cmd.request_type in RESTRICTS_WHILE_CONSIDERED:
+            # UK GDPR Art 18(1): while accuracy or an objection is considered,
+            # only storage and essential processing continue.
             child.restrict_processing(actor=cmd.actor, request_id=request.id)
-        elif cmd.request_type is RightsRequestType.OBJECTION:
+        if cmd.request_type is RightsRequestType.OBJECTION:
             child.record_objection(actor=cmd.actor, request_id=request.id)
         self.save(request, child)
         return request.id
@@ -654,11 +662,34 @@ class CMEApplication(Application[UUID]):
         request.extend(cmd.actor, cmd.months, cmd.reason)
         self.save(request)
 
-    def decide_request(self, command: c.DecideRequest | dict[str, Any]) -> None:
+    def decide_request(self, command: c.DecideRequest | dict[str, Any]) -> RightsRequest:
+        """Decide a request; end the restriction it placed once nothing is left to consider.
+
+        An erasure cannot be fulfilled while a legal hold stands (the caller
+        shreds a fulfilled erasure through the retention job). A restriction
+        the request placed is lifted when the decision ends the consideration:
+        a rectification decided, an objection refused, a restriction request
+        refused. An upheld objection or restriction stays until lifted.
+        """
         cmd = self._valid(c.DecideRequest, command)
         request = self.get_rights_request(cmd.request_id)
+        child = self.get_child(request.child_id)
+        granted = cmd.decision is not RequestDecision.REFUSED
+        if request.request_type is RightsRequestType.ERASURE and granted and child.on_legal_hold:
+            msg = (
+                "the record is under a legal hold, so erasure cannot be fulfilled while it "
+                "stands; decide 'refused' and explain the hold"
+            )
+            raise RequestStateError(msg, field="decision")
         request.decide(cmd.actor, cmd.decision, cmd.decided_on, cmd.explanation)
-        self.save(request)
+        upheld = granted and request.request_type in {
+            RightsRequestType.OBJECTION,
+            RightsRequestType.RESTRICTION,
+        }
+        if child.is_restricted and child.restricted_by == request.id and not upheld:
+            child.lift_restriction(actor=cmd.actor, request_id=request.id)
+        self.save(request, child)
+        return request
 
     def close_request(self, command: c.CloseRequest | dict[str, Any]) -> None:
         cmd = self._valid(c.CloseRequest, command)

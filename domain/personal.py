@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from domain.values import Sex
+from domain.values import DataCategory, Sex
 
 UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_SHAPE = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")
@@ -114,3 +114,22 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:  # 29 February in a non-leap year
         return day.replace(year=day.year + years, day=28)
+
+
+# Which categories of data (as disclosures name them) each detail belongs to:
+# after a correction, everyone the category was disclosed to must be told
+# (UK GDPR Art 19). A test keeps every field of ChildDetails mapped.
+CATEGORIES_OF_DETAIL: dict[str, tuple[DataCategory, ...]] = {
+    "legal_forenames": (DataCategory.NAMES,),
+    "legal_surname": (DataCategory.NAMES,),
+    "preferred_name": (DataCategory.NAMES,),
+    "date_of_birth": (DataCategory.DATE_OF_BIRTH,),
+    "sex": (DataCategory.SEX_GENDER,),
+    "gender": (DataCategory.SEX_GENDER,),
+    "ethnicity": (DataCategory.ETHNICITY,),
+    "upn": (DataCategory.UPN,),
+    "address": (DataCategory.ADDRESS, DataCategory.WHEREABOUTS),
+    "carers": (DataCategory.CARER_CONTACTS,),
+    "flags": (DataCategory.HEALTH_SEN, DataCategory.SOCIAL_CARE),
+    "notes": (DataCategory.CASE_NOTES,),
+}

@@ -6,27 +6,65 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import pytest
 
-from cme.bootstrap import build_application
-from cme.rights import access_package, markdown, overdue
-from cme.settings import load_settings
+from cme.bootstrap import build_application, build_retention_job
+from cme.rights import UnknownDetailError, access_package, decide, markdown, overdue, rectify
+from cme.settings import Settings, load_settings
 from cme.synthetic import SyntheticCounty
 from domain.application import CMEApplication
-from domain.values import LawfulBasis
+from domain.errors import RequestStateError
+from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
 
 TODAY = date(2026, 11, 30)
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[CMEApplication]:
-    application = build_application(
-        load_settings(mode="embedded", data_dir=tmp_path), today=lambda: TODAY
-    )
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(mode="embedded", data_dir=tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[CMEApplication]:
+    application = build_application(settings, today=lambda: TODAY)
     yield application
     application.close()
+
+
+def _disclose(app: CMEApplication, child_id: UUID, agency: str, categories: list[str]) -> bool:
+    outcome = app.make_disclosure(
+        {
+            "actor": "cw:1",
+            "child_id": child_id,
+            "recipient_agency": agency,
+            "recipient_organisation": f"Synthetic {agency}",
+            "purpose": "locate_child",
+            "lawful_basis": LawfulBasis.PUBLIC_TASK_S436A,
+            "categories": categories,
+            "requested_by": "cw:1",
+            "approved_by": "mgr:1",
+            "disclosed_on": TODAY,
+        }
+    )
+    return outcome.made
+
+
+def _request(app: CMEApplication, child_id: UUID, kind: str, verified: bool = True) -> UUID:
+    request_id = app.receive_rights_request(
+        {
+            "actor": "dpo:1",
+            "child_id": child_id,
+            "request_type": kind,
+            "received_on": TODAY,
+            "requester_name": "Synthetic Parent",
+        }
+    )
+    if verified:
+        app.verify_identity({"actor": "dpo:1", "request_id": request_id, "verified_on": TODAY})
+    return request_id
 
 
 def test_the_access_package_lists_every_value_and_every_recipient(app: CMEApplication) -> None:
@@ -98,3 +136,121 @@ def test_overdue_lists_late_and_nearly_due_requests(app: CMEApplication) -> None
     rows = overdue(app, TODAY)
     assert [r["request_id"] for r in rows] == [str(late), str(soon)]
     assert rows[0]["days_left"] < 0 <= rows[1]["days_left"] <= 7
+
+
+def test_rectification_names_the_recipients_of_the_old_value(app: CMEApplication) -> None:
+    child_id = app.register_child(SyntheticCounty(seed=33).register_child())
+    _disclose(app, child_id, "police", ["names", "date_of_birth"])
+    _disclose(app, child_id, "housing", ["address"])
+    notice = rectify(app, child_id, {"legal_surname": "Corrected"}, actor="dpo:1")
+    assert notice["changed"] == ["legal_surname"]
+    assert notice["categories"] == ["names"]
+    assert [r["recipient_agency"] for r in notice["tell_recipients"]] == ["police"]
+    assert notice["tell_recipients"][0]["categories"] == ["names"]
+    assert app.get_child(child_id).current_details().legal_surname == "Corrected"
+    address = rectify(
+        app, child_id, {"address": {"line1": "1 Synthetic Row", "town": "Testham"}}, "dpo:1"
+    )
+    assert [r["recipient_agency"] for r in address["tell_recipients"]] == ["housing"]
+    assert rectify(app, child_id, {"legal_surname": "Corrected"}, "dpo:1")["changed"] == []
+
+
+def test_rectifying_an_unknown_detail_is_refused_by_name(app: CMEApplication) -> None:
+    child_id = app.register_child(SyntheticCounty(seed=34).register_child())
+    with pytest.raises(UnknownDetailError, match="no such detail surname"):
+        rectify(app, child_id, {"surname": "X"}, actor="dpo:1")
+
+
+def test_every_detail_belongs_to_a_disclosable_category() -> None:
+    from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
+
+    assert set(CATEGORIES_OF_DETAIL) == set(ChildDetails.model_fields)
+
+
+@pytest.mark.parametrize("kind", ["objection", "rectification", "restriction"])
+def test_disclosures_are_refused_while_a_request_is_considered(
+    app: CMEApplication, kind: str
+) -> None:
+    child_id = app.register_child(SyntheticCounty(seed=35).register_child())
+    request_id = _request(app, child_id, kind)
+    outcome = app.make_disclosure(
+        {
+            "actor": "cw:1",
+            "child_id": child_id,
+            "recipient_agency": "gp",
+            "recipient_organisation": "Synthetic gp",
+            "purpose": "locate_child",
+            "lawful_basis": LawfulBasis.PUBLIC_TASK_S436A,
+            "categories": ["names"],
+            "requested_by": "cw:1",
+            "approved_by": "mgr:1",
+            "disclosed_on": TODAY,
+        }
+    )
+    assert outcome.refusal_reason is RefusalReason.PROCESSING_RESTRICTED
+    app.decide_request(
+        {
+            "actor": "dpo:1",
+            "request_id": request_id,
+            "decision": "refused",
+            "decided_on": TODAY,
+            "explanation": "the record is accurate and the processing is a public task",
+        }
+    )
+    assert not app.get_child(child_id).is_restricted
+    assert _disclose(app, child_id, "gp", ["names"])
+    kinds = [type(e).__name__ for e in app.events.get(child_id)]
+    assert kinds.count("ProcessingRestricted") == 1
+    assert kinds.count("RestrictionLifted") == 1
+
+
+def test_an_upheld_objection_keeps_processing_restricted(app: CMEApplication) -> None:
+    child_id = app.register_child(SyntheticCounty(seed=36).register_child())
+    request_id = _request(app, child_id, "objection")
+    app.decide_request(
+        {"actor": "dpo:1", "request_id": request_id, "decision": "fulfilled", "decided_on": TODAY}
+    )
+    assert app.get_child(child_id).is_restricted
+    assert not _disclose(app, child_id, "gp", ["names"])
+
+
+def test_an_approved_erasure_shreds_now(settings: Settings, app: CMEApplication) -> None:
+    child_id = app.register_child(SyntheticCounty(seed=37).register_child())
+    request_id = _request(app, child_id, "erasure")
+    outcome = decide(
+        app,
+        build_retention_job(settings, app),
+        request_id,
+        RequestDecision.FULFILLED,
+        None,
+        "dpo:1",
+    )
+    assert outcome["shredded"] is True
+    child = app.get_child(child_id)
+    assert child.is_shredded and child.shred_reason == "erasure_approved"
+    assert not app.data_keys.store.get_many([child_id])
+    assert app.data_keys.store.tombstones([child_id])[child_id].reason == "erasure_approved"
+
+
+def test_an_erasure_cannot_be_fulfilled_under_legal_hold(
+    settings: Settings, app: CMEApplication
+) -> None:
+    child_id = app.register_child(SyntheticCounty(seed=38).register_child())
+    app.place_legal_hold(
+        {
+            "actor": "dpo:1",
+            "child_id": child_id,
+            "hold_id": uuid4(),
+            "authority": "Synthetic Inquiry",
+            "reason": "an order to keep every record",
+        }
+    )
+    request_id = _request(app, child_id, "erasure")
+    job = build_retention_job(settings, app)
+    with pytest.raises(RequestStateError, match="legal hold"):
+        decide(app, job, request_id, RequestDecision.FULFILLED, None, "dpo:1")
+    outcome = decide(
+        app, job, request_id, RequestDecision.REFUSED, "an inquiry has ordered it kept", "dpo:1"
+    )
+    assert outcome["shredded"] is False
+    assert not app.get_child(child_id).is_shredded

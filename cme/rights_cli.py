@@ -1,0 +1,196 @@
+"""`cme rights ...`: receive, progress and decide data-subject requests; access; overdue.
+
+Every step is a domain command, so the same rules (and the same clear,
+value-free errors) apply as through any other entry point. Dates default to
+the application's today.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cme.bootstrap import build_application, build_retention_job
+from cme.rights import access_package, decide, markdown, overdue, rectify
+from cme.settings import load_settings
+from domain.application import CMEApplication
+from domain.values import ClockStopReason, RequestDecision, RightsRequestType
+
+# Request steps that take one date (and maybe a reason): (method, date field, extra fields).
+STEPS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
+    "verify-identity": ("verify_identity", "verified_on", (), "the requester's identity checked"),
+    "stop-clock": ("stop_clock", "stopped_on", ("reason",), "waiting for identity/clarification"),
+    "resume-clock": ("resume_clock", "resumed_on", (), "what was waited for has arrived"),
+    "extend": ("extend_request", "", ("months", "reason"), "extend by 1-2 months, with a reason"),
+    "close": ("close_request", "closed_on", (), "the request is finished"),
+}
+
+
+def _on(args: argparse.Namespace, app: CMEApplication) -> date:
+    return date.fromisoformat(args.on) if getattr(args, "on", None) else app.today()
+
+
+def _corrections(pairs: list[str]) -> dict[str, Any]:
+    """``field=value`` pairs; a value that parses as JSON (an address object) is taken as JSON."""
+    corrections: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            msg = f"--set needs FIELD=VALUE, got {name!r}"
+            raise SystemExit(msg)
+        try:
+            corrections[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            corrections[name] = raw
+    return corrections
+
+
+def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch per action
+    settings = load_settings()
+    app = build_application(settings)
+    try:
+        action = args.rights_command
+        if action == "overdue":
+            return _print_overdue(app, args)
+        if action == "access":
+            return _write_access(app, args)
+        if action == "receive":
+            request_id = app.receive_rights_request(
+                {
+                    "actor": args.actor,
+                    "child_id": UUID(args.child_id),
+                    "request_type": args.type,
+                    "received_on": _on(args, app),
+                    "requester_name": args.requester_name,
+                    "requester_contact": args.requester_contact,
+                    "details": args.details,
+                }
+            )
+            request = app.get_rights_request(request_id)
+            print(f"request {request_id} received; due {request.due_on(app.today())}")
+            return 0
+        if action == "rectify":
+            notice = rectify(
+                app,
+                UUID(args.child_id),
+                _corrections(args.set),
+                args.actor,
+                UUID(args.request_id) if args.request_id else None,
+            )
+            print(json.dumps(notice, indent=2))
+            return 0
+        if action == "lift-restriction":
+            app.lift_restriction(
+                {
+                    "actor": args.actor,
+                    "child_id": UUID(args.child_id),
+                    "request_id": UUID(args.request_id) if args.request_id else None,
+                }
+            )
+            print(f"processing of {args.child_id} is no longer restricted (recorded)")
+            return 0
+        if action == "decide":
+            outcome = decide(
+                app,
+                build_retention_job(settings, app),
+                UUID(args.request_id),
+                RequestDecision(args.decision),
+                args.explanation,
+                args.actor,
+            )
+            print(json.dumps(outcome, indent=2))
+            return 0
+        method, date_field, extras, _ = STEPS[action]
+        command: dict[str, Any] = {"actor": args.actor, "request_id": UUID(args.request_id)}
+        if date_field:
+            command[date_field] = _on(args, app)
+        command |= {name: getattr(args, name) for name in extras}
+        getattr(app, method)(command)
+        print(f"request {args.request_id}: {action} recorded")
+        return 0
+    finally:
+        app.close()
+
+
+def _print_overdue(app: CMEApplication, args: argparse.Namespace) -> int:
+    today = date.fromisoformat(args.today) if args.today else app.today()
+    rows = overdue(app, today)
+    for row in rows:
+        state = "LATE" if row["days_left"] < 0 else f"due in {row['days_left']} days"
+        stopped = "  (clock stopped)" if row["clock_stopped"] else ""
+        print(
+            f"{row['request_id']}  {row['type']:<26} received {row['received_on']}  "
+            f"due {row['due_on']}  {state}{stopped}"
+        )
+    print(f"{len(rows)} request(s) late or due within 7 days")
+    return 0
+
+
+def _write_access(app: CMEApplication, args: argparse.Namespace) -> int:
+    package = access_package(app, UUID(args.child_id), args.actor)
+    folder = Path(args.out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"sar-{args.child_id}.json").write_text(json.dumps(package, indent=2) + "\n")
+    (folder / f"sar-{args.child_id}.md").write_text(markdown(package))
+    print(
+        f"wrote {folder}/sar-{args.child_id}.json and .md "
+        f"({len(package['history'])} events, {len(package['recipients'])} recipients, "
+        f"{len(package['third_party_data_for_review'])} third-party items to review)"
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rights = sub.add_parser("rights", help="data-subject rights")
+    r_sub = rights.add_subparsers(dest="rights_command", metavar="ACTION", required=True)
+
+    def action(name: str, text: str, *, dated: bool = False) -> argparse.ArgumentParser:
+        parser = r_sub.add_parser(name, help=text)
+        parser.set_defaults(handler=cmd_rights)
+        parser.add_argument("--actor", required=True, help="who is acting (recorded)")
+        if dated:
+            parser.add_argument("--on", help="YYYY-MM-DD (default: today)")
+        return parser
+
+    access = action("access", "the subject access package (JSON and Markdown)")
+    access.add_argument("child_id")
+    access.add_argument("--out", default=".", help="folder for sar-<id>.json and .md")
+    late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
+    late.add_argument("--today", help="YYYY-MM-DD (default: today)")
+    late.set_defaults(handler=cmd_rights)
+
+    receive = action(
+        "receive",
+        "record a request (restriction, rectification and objection restrict processing "
+        "while considered)",
+        dated=True,
+    )
+    receive.add_argument("child_id")
+    receive.add_argument("--type", required=True, choices=[t.value for t in RightsRequestType])
+    receive.add_argument("--requester-name", required=True)
+    receive.add_argument("--requester-contact")
+    receive.add_argument("--details")
+    rectify_p = action("rectify", "correct details; lists recipients to tell (Art 19)")
+    rectify_p.add_argument("child_id")
+    rectify_p.add_argument("--set", action="append", required=True, metavar="FIELD=VALUE")
+    rectify_p.add_argument("--request-id")
+    lift = action("lift-restriction", "end a restriction of processing (recorded)")
+    lift.add_argument("child_id")
+    lift.add_argument("--request-id")
+    decide_p = action("decide", "decide a request; a fulfilled erasure shreds now")
+    decide_p.add_argument("request_id")
+    decide_p.add_argument("--decision", required=True, choices=[d.value for d in RequestDecision])
+    decide_p.add_argument("--explanation", help="required unless fulfilled: why")
+    for name, (_, date_field, extras, text) in STEPS.items():
+        step = action(name, text, dated=bool(date_field))
+        step.add_argument("request_id")
+        if name == "stop-clock":
+            step.add_argument("--reason", required=True, choices=[r.value for r in ClockStopReason])
+        elif "reason" in extras:
+            step.add_argument("--reason", required=True)
+        if "months" in extras:
+            step.add_argument("--months", type=int, required=True, choices=[1, 2])

@@ -1,0 +1,108 @@
+"""`cme rights ...` end to end on the embedded stores: what a DPO types, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from cme.bootstrap import build_application
+from cme.cli import main
+from cme.settings import load_settings
+from cme.synthetic import SyntheticCounty
+
+
+@pytest.fixture
+def child_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UUID:
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
+    app = build_application(load_settings())
+    try:
+        return app.register_child(SyntheticCounty(seed=41).register_child())
+    finally:
+        app.close()
+
+
+def test_an_erasure_request_received_verified_and_fulfilled_shreds_the_child(
+    child_id: UUID, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "rights",
+                "receive",
+                str(child_id),
+                "--type",
+                "erasure",
+                "--requester-name",
+                "Synthetic Parent",
+                "--actor",
+                "dpo:1",
+            ]
+        )
+        == 0
+    )
+    request_id = capsys.readouterr().out.split()[1]
+    assert main(["rights", "verify-identity", request_id, "--actor", "dpo:1"]) == 0
+    assert (
+        main(["rights", "decide", request_id, "--decision", "fulfilled", "--actor", "dpo:1"]) == 0
+    )
+    outcome = json.loads(capsys.readouterr().out.split("recorded\n", 1)[1])
+    assert outcome["shredded"] is True
+    app = build_application(load_settings())
+    try:
+        assert app.get_child(child_id).is_shredded
+    finally:
+        app.close()
+
+
+def test_a_refusal_without_an_explanation_is_refused_by_rule(
+    child_id: UUID, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(
+        [
+            "rights",
+            "receive",
+            str(child_id),
+            "--type",
+            "erasure",
+            "--requester-name",
+            "Synthetic Parent",
+            "--actor",
+            "dpo:1",
+        ]
+    )
+    request_id = capsys.readouterr().out.split()[1]
+    assert main(["rights", "decide", request_id, "--decision", "refused", "--actor", "dpo:1"]) == 1
+    err = capsys.readouterr().err
+    assert "refused (invalid_command)" in err and "must explain why" in err
+
+
+def test_rectify_prints_field_names_and_never_the_values(
+    child_id: UUID, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "rights",
+                "rectify",
+                str(child_id),
+                "--set",
+                "legal_surname=Zyxwvut",
+                "--actor",
+                "dpo:1",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert json.loads(out)["changed"] == ["legal_surname"]
+    assert "Zyxwvut" not in out
+    assert (
+        main(["rights", "rectify", str(child_id), "--set", "surname=Zyxwvut", "--actor", "dpo:1"])
+        == 1
+    )
+    err = capsys.readouterr().err
+    assert "no such detail surname" in err and "Zyxwvut" not in err
