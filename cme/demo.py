@@ -14,7 +14,7 @@ import random
 import shutil
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from cme import caseworker_views as views
-from cme.bootstrap import build_application
+from cme.bootstrap import build_application, build_retention_job
 from cme.db.roles import Role
 from cme.secrets import intake_public_key, load_intake_keys
 from cme.settings import Mode, Settings, load_settings
@@ -159,6 +159,74 @@ def _caseworker_activity(app: CMEApplication, seed: int, after: int) -> int:
     return done
 
 
+def _first_25th_birthday(app: CMEApplication) -> tuple[date, list[UUID]] | None:
+    """The earliest retention date among the children, and whose it is."""
+    store = app.data_keys.store
+    candidates = store.due(date.max, 500)  # earliest expiry first; quarantine keys too
+    keys = store.get_many(candidates)
+    for key_id in candidates:
+        expires_on = keys[key_id].expires_on
+        if expires_on is None or not app.is_recorded(key_id):
+            continue
+        try:
+            app.get_child(key_id)
+        except DomainError:
+            continue
+        return expires_on, [c for c in candidates if keys[c].expires_on == expires_on]
+    return None
+
+
+def _move_the_clock_forward(settings: Settings) -> list[UUID]:
+    """Run the retention job on the day before the first 25th birthday, then on it."""
+    app = build_application(settings)
+    try:
+        first = _first_25th_birthday(app)
+        if first is None:
+            console.print("no child in the demo has a retention date")
+            return []
+        birthday, turning = first
+        job = build_retention_job(settings, app)
+        before = job.run(birthday - timedelta(days=1))
+        early = [c for c in before.shredded if c in turning]
+        console.print(
+            f"retention job run as if on {birthday - timedelta(days=1)} (the day before): "
+            f"{len(before.shredded)} children shredded, {len(early)} of those turning 25 the "
+            f"next day; {len(before.other_keys)} expired quarantine keys destroyed"
+        )
+        on_the_day = job.run(birthday)
+        console.print(
+            f"retention job run as if on {birthday} (the 25th birthday): "
+            f"{len(on_the_day.shredded)} child(ren) shredded, {len(on_the_day.deferred)} "
+            "deferred by a legal hold"
+        )
+        return on_the_day.shredded
+    finally:
+        app.close()
+
+
+def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> bool:
+    from cme.shred import verify  # noqa: PLC0415
+
+    if not shredded:
+        return False
+    child_id = shredded[0]
+    views.print_all(views.child_summary(store, str(child_id)))
+    certificate = verify(settings, child_id)
+    for check in certificate.checks:
+        mark = "ok  " if check.passed else "FAIL"
+        console.print(f"  {mark} {check.store}: {check.detail}", markup=False)
+    again = f"cme shred verify {child_id}"
+    if settings.effective_mode is Mode.EMBEDDED:
+        again = f"CME_MODE=embedded CME_DATA_DIR={settings.data_dir} {again}"
+    console.print(
+        f"certificate for {child_id}: "
+        f"{'SHREDDED' if certificate.passed else 'NOT SHREDDED'}, signed by "
+        f"{certificate.key_id}; to check again: {again}",
+        markup=False,
+    )
+    return certificate.passed
+
+
 def _embedded(settings: Settings, messages: int, seed: int) -> SqlReadModels:
     from cme.runtime import read_models  # noqa: PLC0415
 
@@ -243,6 +311,52 @@ def _wait_for_pipeline(
     raise TimeoutError(msg)
 
 
+def _catch_up_services(settings: Settings) -> None:
+    """Relay, projector and ledger writer until the shredding events have reached them all."""
+    import psycopg  # noqa: PLC0415
+
+    from cme.runtime import start_workers  # noqa: PLC0415
+
+    stop = threading.Event()
+    running = start_workers(settings, ["relay", "projector", "ledger"], stop)
+    app = build_application(settings)
+    deadline = time.monotonic() + 300
+    try:
+        with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+            while time.monotonic() < deadline:
+                last = app.recorder.max_notification_id() or 0
+                relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
+                row = conn.execute("SELECT max(position) FROM ledger.position").fetchone()
+                chained = int(row[0]) if row and row[0] is not None else 0
+                projected = running.counters["projector"]()["read"]
+                published = running.counters["relay"]()["published"]
+                if relayed >= last and chained >= last and projected >= published:
+                    return
+                time.sleep(0.5)
+        msg = "the relay, projector or ledger did not catch up in time; see the logs above"
+        raise TimeoutError(msg)
+    finally:
+        stop.set()
+        running.join(stop, report_every=0.1)
+        app.close()
+
+
+def _shredding_at_25(settings: Settings, store: SqlReadModels, services: bool) -> bool:
+    """Shred whoever turns 25 first, project it, and certify it; False if not certified."""
+    console.rule("Moving the clock forward: shredding on the 25th birthday")
+    shredded = _move_the_clock_forward(settings)
+    with console.status("projections (and the ledger) taking in the shredding"):
+        if services:
+            _catch_up_services(settings)
+        else:
+            app = build_application(settings)
+            try:
+                catch_up(app, store)
+            finally:
+                app.close()
+    return _certify(settings, store, shredded)
+
+
 def run_demo(services: bool, messages: int, seed: int) -> int:
     # Per-message warnings would bury the view; the demo reports the counts instead.
     logging.getLogger("cme").setLevel(logging.ERROR)
@@ -261,7 +375,11 @@ def run_demo(services: bool, messages: int, seed: int) -> int:
             *views.dfe_return(store),
         ]
     )
+    certified = _shredding_at_25(settings, store, services)
     console.print(
         f"demo finished in {time.monotonic() - started:.0f}s; all people above are synthetic"
     )
+    if not certified:
+        console.print("the shredded child was NOT certified: see the failing checks above")
+        return 1
     return 0
