@@ -15,10 +15,9 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import project_aggregate
 
 from cme.rights import child_events, plain
-from domain.application import CMEApplication
+from domain.application import CMEApplication, replay_aggregate
 from domain.rights_request import RightsRequest
 
 
@@ -49,7 +48,7 @@ def replay(
 ) -> Any:
     """The aggregate as it was at ``as_of``, from the event store alone."""
     events = [e for e in app.events.get(aggregate_id) if getattr(e, "timestamp", as_of) <= as_of]
-    aggregate = project_aggregate(None, events)
+    aggregate = replay_aggregate(None, events)
     child_id = getattr(aggregate, "child_id", None) or aggregate_id
     if aggregate is not None:
         app.record_personal_data_read(child_id, actor=actor, purpose=purpose)

@@ -30,7 +30,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
+
 from domain.application import CMEApplication
+from domain.child import Child
 from domain.errors import ChildNotFoundError
 from domain.values import ShredReason
 
@@ -146,7 +149,7 @@ class RetentionJob:
     def _shred(
         self, key_ids: list[UUID], reason: ShredReason, today: date, report: RetentionReport
     ) -> None:
-        to_destroy: list[UUID] = []
+        to_destroy: dict[UUID, Child] = {}
         others: list[UUID] = []
         with self.app.batch():
             self.app.prefetch(key_ids, subjects=key_ids)
@@ -164,22 +167,36 @@ class RetentionJob:
                         self.app.save(child)
                     report.deferred.append(key_id)
                 else:
-                    to_destroy.append(key_id)
+                    to_destroy[key_id] = child
         if others:
             # Not children: the quarantine's monthly keys whose retention has passed.
             self.app.data_keys.destroy_many(others, reason="retention_reached")
             self.app.data_keys.store.mark_cascade_done(others, datetime.now(UTC))
             report.other_keys += others
         if to_destroy:
-            self.app.data_keys.destroy_many(to_destroy, reason=reason.value)
-            self._finish(to_destroy, reason)
-            report.shredded += to_destroy
+            ids = list(to_destroy)
+            self.app.data_keys.destroy_many(ids, reason=reason.value)
+            try:
+                self._finish(ids, reason, loaded=list(to_destroy.values()))
+            except IntegrityError:
+                # A child changed since it was loaded: finish from the stored state.
+                self._finish(ids, reason)
+            report.shredded += ids
 
-    def _finish(self, child_ids: list[UUID], reason: ShredReason) -> None:
-        """The cascade after the keys are gone; every step may safely run again."""
+    def _finish(
+        self, child_ids: list[UUID], reason: ShredReason, loaded: list[Child] | None = None
+    ) -> None:
+        """The cascade after the keys are gone; every step may safely run again.
+
+        ``loaded`` are the children as the batch found them, to save reading
+        every event again; without them the children are read from the store.
+        """
         self.app.blind_index.forget(*child_ids)
         with self.app.batch():
-            self.app.prefetch(child_ids, subjects=child_ids)
+            if loaded is None:
+                self.app.prefetch(child_ids, subjects=child_ids)
+            else:
+                self.app.save(*loaded)  # into the batch's identity map; nothing new yet
             for child_id in child_ids:
                 with suppress(ChildNotFoundError):  # a non-child key has no record to mark
                     self.app.record_personal_data_shredded(child_id, reason, actor=ACTOR)

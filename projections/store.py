@@ -98,13 +98,21 @@ class SqlReadModels:
         with self.transaction() as cur:
             applied_versions = self._versions(cur, {e.originator_id for e in events})
             applied = 0
+            # Redactions run once for the batch, after its other changes: a redaction
+            # only clears personal columns, so running it last clears at least as much.
+            redactions: list[RedactChild] = []
             for event in events:
                 if applied_versions.get(event.originator_id, 0) >= event.version:
                     continue  # already reflected: a redelivery
                 for change in event.changes:
-                    self._apply(cur, change)
+                    if isinstance(change, RedactChild):
+                        redactions.append(change)
+                    else:
+                        self._apply(cur, change)
                 applied_versions[event.originator_id] = event.version
                 applied += 1
+            if redactions:
+                self._redact(cur, redactions)
             self._write_versions(cur, applied_versions, {e.originator_id for e in events})
             self._upsert(
                 cur,
@@ -148,7 +156,7 @@ class SqlReadModels:
         elif isinstance(change, Append):
             self._insert_once(cur, change.table, {**change.key, **change.values})
         elif isinstance(change, RedactChild):
-            self._redact(cur, change)
+            self._redact(cur, [change])
 
     def _upsert(self, cur: Cursor, table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
         name = self.table(table)
@@ -203,24 +211,34 @@ class SqlReadModels:
             [self._value(v) for v in row.values()],
         )
 
-    def _redact(self, cur: Cursor, change: RedactChild) -> None:
-        child = self._value(change.child_id)
-        sets = ", ".join(f"{c} = NULL" for c in CHILD_PERSONAL_COLUMNS)
-        cur.execute(
-            f"UPDATE {self.table('children')} SET {sets}, shredded_on = {self.mark} "
-            f"WHERE child_id = {self.mark}",
-            (self._value(change.shredded_on), child),
+    def _redact(self, cur: Cursor, redactions: Sequence[RedactChild]) -> None:
+        """Clear every personal column of these children, in one statement per table."""
+        tables = (
+            ("children", CHILD_PERSONAL_COLUMNS, True),
+            ("case_timeline", TIMELINE_PERSONAL_COLUMNS, False),
+            ("cases", CASE_PERSONAL_COLUMNS, False),
         )
-        sets = ", ".join(f"{c} = NULL" for c in TIMELINE_PERSONAL_COLUMNS)
-        cur.execute(
-            f"UPDATE {self.table('case_timeline')} SET {sets} WHERE child_id = {self.mark}",
-            (child,),
-        )
-        sets = ", ".join(f"{c} = NULL" for c in CASE_PERSONAL_COLUMNS)
-        cur.execute(
-            f"UPDATE {self.table('cases')} SET {sets} WHERE child_id = {self.mark}",
-            (child,),
-        )
+        for table, columns, stamped in tables:
+            sets = ", ".join(f"{c} = NULL" for c in columns)
+            if stamped:
+                sets += ", shredded_on = v.shredded_on" if self.dialect == "postgres" else ""
+            if self.dialect == "postgres":
+                cur.execute(
+                    f"UPDATE {self.table(table)} AS t SET {sets} "
+                    "FROM unnest(%s::uuid[], %s::date[]) AS v(child_id, shredded_on) "
+                    "WHERE t.child_id = v.child_id",
+                    ([r.child_id for r in redactions], [r.shredded_on for r in redactions]),
+                )
+                continue
+            stamp = ", shredded_on = ?" if stamped else ""
+            for redaction in redactions:
+                cur.execute(
+                    f"UPDATE {self.table(table)} SET {sets}{stamp} WHERE child_id = ?",
+                    (
+                        *([self._value(redaction.shredded_on)] if stamped else []),
+                        self._value(redaction.child_id),
+                    ),
+                )
 
     # -- reading (tests, the caseworker CLI) ----------------------------------------------
 

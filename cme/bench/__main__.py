@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("--events", type=int, default=1_000_000)
     audit.add_argument("--rounds", type=int, default=2)
     audit.add_argument("--seed", type=int, default=7)
+    shred = sub.add_parser("shred", help="SAR p50/p95 in a large store; shred every child")
+    shred.add_argument("--events", type=int, default=1_000_000)
+    shred.add_argument("--samples", type=int, default=200, help="access packages timed")
+    shred.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     try:
         if args.benchmark == "domain":
@@ -49,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             from cme.bench import audit as audit_bench  # noqa: PLC0415
 
             audit_bench.run(args.events, args.seed, args.rounds)
+        elif args.benchmark == "shred":
+            from cme.bench import shred as shred_bench  # noqa: PLC0415
+
+            shred_bench.run(args.events, args.samples, args.seed)
     except (ServiceError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
