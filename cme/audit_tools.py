@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
 
 from cme.rights import child_events, plain
-from domain.application import CMEApplication, replay_aggregate
+from consumers.projection_feed import project_stored, subject_of_stored
+from domain.application import CMEApplication, cme_mapper, replay_aggregate
 from domain.rights_request import RightsRequest
+from domain.stored_reads import notifications_after
+from projections.store import SqliteReadModels
 
 
 def history(app: CMEApplication, child_id: UUID, actor: str, purpose: str) -> list[dict[str, Any]]:
@@ -53,6 +57,50 @@ def replay(
     if aggregate is not None:
         app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
     return aggregate
+
+
+def replay_projections(
+    app: CMEApplication, as_of: datetime, out: Path, actor: str, purpose: str
+) -> tuple[int, int]:
+    """The caseworker read models as they stood at ``as_of``, into a new SQLite file.
+
+    Built from the event store alone by the same projection code the
+    projector runs. The file holds personal values (of children whose keys
+    still exist), so it is created readable by its owner only, and every
+    child whose values it holds gets a recorded read. Returns (events, children).
+    """
+    if out.exists():
+        msg = f"{out} exists; replay writes a new file (move or delete the old one first)"
+        raise FileExistsError(msg)
+    out.touch(mode=0o600)
+    store = SqliteReadModels(str(out))
+    store.create()
+    mapper = cme_mapper(app.data_keys)
+    position, events = 0, 0
+    subjects: set[UUID] = set()
+    try:
+        while page := notifications_after(app.recorder, position, 5000):
+            position = page[-1].id
+            kept = [n for n in page if _timestamp(n.state) <= as_of]
+            if kept:
+                store.apply(project_stored(mapper, kept), "replay", 0, position)
+                subjects.update(subject_of_stored(n) for n in kept)
+                events += len(kept)
+    finally:
+        store.close()
+    readable = sorted(app.data_keys.store.get_many(subjects))  # whose values the file holds
+    for start in range(0, len(readable), 1000):
+        chunk = readable[start : start + 1000]
+        with app.batch():
+            app.prefetch(chunk, subjects=chunk)
+            for child_id in chunk:
+                app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
+    return events, len(readable)
+
+
+def _timestamp(state: bytes) -> datetime:
+    stamp = orjson.loads(state)["timestamp"]
+    return datetime.fromisoformat(stamp["_data_"] if isinstance(stamp, dict) else stamp)
 
 
 def export(url: str, start: str | None, end: str | None, out: Path) -> int:

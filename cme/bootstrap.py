@@ -140,4 +140,10 @@ def build_retention_job(settings: Settings, app: CMEApplication) -> RetentionJob
     if settings.effective_mode is Mode.EMBEDDED:
         path = settings.data_dir / "embedded" / "retention.lock"
         return RetentionJob(app, lambda: file_lock(path))
-    return RetentionJob(app, postgres_lock(role_url(settings, Role.WRITER)))
+    from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
+
+    return RetentionJob(
+        app,
+        postgres_lock(role_url(settings, Role.WRITER)),
+        quarantine=KafkaQuarantineEraser(settings),
+    )

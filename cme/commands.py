@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import datetime
 
 from cme.settings import load_settings
 
@@ -87,7 +89,6 @@ def _cmd_caseworker(args: argparse.Namespace) -> int:
 
 def _cmd_audit_tools(args: argparse.Namespace) -> int:
     import json
-    from datetime import datetime
     from pathlib import Path
     from uuid import UUID
 
@@ -110,9 +111,20 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
         elif args.audit_command == "history":
             rows = audit_tools.history(app, UUID(args.child_id), args.actor, args.why)
             print(json.dumps(rows, indent=2))
+        elif args.projections:
+            events, children = audit_tools.replay_projections(
+                app, _instant(args.as_of), Path(args.projections), args.actor, args.why
+            )
+            print(
+                f"wrote {args.projections}: the read models as at {args.as_of}, from {events} "
+                f"events; it holds personal values of {children} children (each read recorded)"
+            )
+        elif args.id is None:
+            print("give an id, or --projections FILE", file=sys.stderr)
+            return 2
         else:
             state = audit_tools.replay(
-                app, UUID(args.id), datetime.fromisoformat(args.as_of), args.actor, args.why
+                app, UUID(args.id), _instant(args.as_of), args.actor, args.why
             )
             if state is None:
                 print(f"{args.id} did not exist at {args.as_of}")
@@ -121,6 +133,15 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     finally:
         app.close()
     return 0
+
+
+def _instant(text: str) -> datetime:
+    """An ISO timestamp; one without an offset would compare ambiguously with stored UTC."""
+    instant = datetime.fromisoformat(text)
+    if instant.tzinfo is None:
+        msg = f"--as-of {text!r} has no UTC offset; add one, e.g. {text}+00:00"
+        raise SystemExit(msg)
+    return instant
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -182,9 +203,16 @@ def _register_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     history = a_sub.add_parser("history", help="a child's whole timeline (the read is recorded)")
     history.add_argument("child_id")
-    replay = a_sub.add_parser("replay", help="a child, case or request as it was at an instant")
-    replay.add_argument("id")
+    replay = a_sub.add_parser(
+        "replay", help="a child, case or request, or the read models, as at an instant"
+    )
+    replay.add_argument("id", nargs="?", help="a child, case or request id")
     replay.add_argument("--as-of", required=True, help="ISO timestamp with offset")
+    replay.add_argument(
+        "--projections",
+        metavar="FILE",
+        help="instead: the caseworker read models, to a SQLite file",
+    )
     for reader in (history, replay):
         reader.add_argument("--actor", required=True, help="who is reading (recorded)")
         reader.add_argument("--why", required=True, help="the purpose of the read (recorded)")

@@ -140,6 +140,31 @@ def _events_topic(settings: Settings, child_id: UUID) -> Check:
     return check
 
 
+def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
+    """The child's quarantined messages the cascade erased must be gone from the topic.
+
+    Messages that could not be tied to the child (no envelope, or a sender
+    reference never matched to them) stay sealed under their month's key and
+    become unreadable when that key expires.
+    """
+
+    def check() -> tuple[bool, str]:
+        from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
+
+        erased = {
+            qid
+            for event in app.events.get(child_id)
+            for qid in getattr(event, "quarantine_erased", None) or []
+        }
+        remaining = KafkaQuarantineEraser(settings).present(erased)
+        return not remaining, (
+            f"{len(erased)} quarantined messages of the child erased, "
+            f"{len(remaining)} still on the topic"
+        )
+
+    return check
+
+
 def verify(settings: Settings, child_id: UUID) -> Certificate:
     app = build_application(settings)
     try:
@@ -153,10 +178,7 @@ def verify(settings: Settings, child_id: UUID) -> Certificate:
             checks += [
                 ("disclosure ledger", _ledger(settings, child_id)),
                 (f"Kafka topic {settings.topic_events}", _events_topic(settings, child_id)),
-                (
-                    f"Kafka topic {settings.topic_quarantine}",
-                    lambda: (True, "originals sealed under monthly keys destroyed at retention"),
-                ),
+                (f"Kafka topic {settings.topic_quarantine}", _quarantine(settings, app, child_id)),
             ]
         return certify(child_id, checks, load_ledger_signer(settings))
     finally:

@@ -49,6 +49,9 @@ class QuarantineRecord:
     source_offset: int
     key_id: str
     sealed_original: str
+    # The keyed digest of sender|subject_ref (as the blind index keeps it), so the
+    # shred cascade can find a child's quarantined messages without decrypting.
+    subject_digest: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -83,6 +86,17 @@ class InMemoryQuarantine:
     def put(self, records: list[QuarantineRecord]) -> None:
         for record in records:
             self.records[record.quarantine_id] = record
+
+    def erase(self, digests: set[str]) -> dict[str, list[str]]:
+        erased: dict[str, list[str]] = {}
+        for qid, record in list(self.records.items()):
+            if record.subject_digest in digests:
+                erased.setdefault(record.subject_digest, []).append(qid)
+                del self.records[qid]
+        return erased
+
+    def present(self, quarantine_ids: set[str]) -> set[str]:
+        return quarantine_ids & set(self.records)
 
 
 class QuarantineCipher:
@@ -143,6 +157,7 @@ class QuarantineCipher:
             source_offset=offset,
             key_id=str(key_id),
             sealed_original=base64.b64encode(sealed).decode(),
+            subject_digest=envelope_fields.get("subject_digest"),
         )
 
     def original(self, record: QuarantineRecord) -> tuple[bytes, bytes | None] | Shredded:

@@ -59,6 +59,9 @@ def read_quarantine(settings: Settings, timeout_ms: int = 2000) -> Iterator[Quar
                 break
             for tp, messages in polled.items():
                 for message in messages:
+                    if message.value is None:  # a tombstone: erased with a shredded child
+                        seen.pop(message.key.decode(), None)
+                        continue
                     record = QuarantineRecord.from_json(message.value)
                     seen[record.quarantine_id] = record
                 if consumer.position(tp) >= ends[tp]:
@@ -66,3 +69,43 @@ def read_quarantine(settings: Settings, timeout_ms: int = 2000) -> Iterator[Quar
         yield from sorted(seen.values(), key=lambda r: r.received_at)
     finally:
         consumer.close()
+
+
+class KafkaQuarantineEraser:
+    """Erases quarantined messages with tombstones on the (compacted) quarantine topic.
+
+    Readers skip an id once its tombstone follows it; compaction then removes
+    the record from the broker's log (the topic is created with
+    ``cleanup.policy=compact,delete``). The copy was also sealed under its
+    month's key, destroyed at the end of the quarantine retention.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def erase(self, digests: set[str]) -> dict[str, list[str]]:
+        if not digests:
+            return {}
+        erased: dict[str, list[str]] = {}
+        for record in read_quarantine(self.settings):
+            if record.subject_digest in digests:
+                erased.setdefault(record.subject_digest, []).append(record.quarantine_id)
+        if erased:
+            producer = make_producer(self.settings, "quarantine-eraser")
+            try:
+                futures = [
+                    producer.send(self.settings.topic_quarantine, key=qid.encode(), value=None)
+                    for ids in erased.values()
+                    for qid in ids
+                ]
+                producer.flush()
+                for future in futures:
+                    future.get(timeout=30)
+            finally:
+                producer.close()
+        return erased
+
+    def present(self, quarantine_ids: set[str]) -> set[str]:
+        if not quarantine_ids:
+            return set()
+        return {r.quarantine_id for r in read_quarantine(self.settings)} & quarantine_ids

@@ -48,6 +48,9 @@ class BlindIndexStore(Protocol):
 
     def remove_children(self, child_ids: Sequence[UUID]) -> int: ...
 
+    def digests_of(self, child_ids: Sequence[UUID], kind: str) -> dict[UUID, set[bytes]]:
+        """The children's digests of one kind (the shred cascade's sender references)."""
+
     def remove_entries(self, child_id: UUID, kind: str) -> None: ...
 
     def count_for(self, child_id: UUID) -> int: ...
@@ -123,6 +126,14 @@ class InMemoryBlindIndexStore:
     def add_many(self, rows: Iterable[tuple[UUID, str, bytes]]) -> None:
         for child_id, kind, digest in rows:
             self.add(child_id, [(kind, digest)])
+
+    def digests_of(self, child_ids: Sequence[UUID], kind: str) -> dict[UUID, set[bytes]]:
+        wanted = set(child_ids)
+        found: dict[UUID, set[bytes]] = {}
+        for child_id, row_kind, digest in self._rows:
+            if child_id in wanted and row_kind == kind:
+                found.setdefault(child_id, set()).add(digest)
+        return found
 
     def remove_children(self, child_ids: Sequence[UUID]) -> int:
         gone = set(child_ids)

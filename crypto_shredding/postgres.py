@@ -188,6 +188,17 @@ class PostgresBlindIndex:
                 ([r[0] for r in listed], [r[1] for r in listed], [r[2] for r in listed]),
             )
 
+    def digests_of(self, child_ids: Sequence[UUID], kind: str) -> dict[UUID, set[bytes]]:
+        found: dict[UUID, set[bytes]] = {}
+        with self._pool.connection() as conn:
+            for child_id, digest in conn.execute(
+                "SELECT child_id, digest FROM matching.blind_index "
+                "WHERE child_id = ANY(%s) AND kind = %s",
+                (list(child_ids), kind),
+            ):
+                found.setdefault(child_id, set()).add(bytes(digest))
+        return found
+
     def remove_children(self, child_ids: Sequence[UUID]) -> int:
         with self._pool.connection() as conn:
             return conn.execute(

@@ -28,10 +28,12 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from crypto_shredding.blind_index import SENDER_REF
 from domain.application import CMEApplication
 from domain.child import Child
 from domain.errors import ChildNotFoundError
@@ -52,6 +54,16 @@ class RetentionReport:
 
 
 Lock = Callable[[], AbstractContextManager[bool]]
+
+
+class QuarantineEraser(Protocol):
+    """Removes a shredded child's quarantined messages (part of the shred cascade)."""
+
+    def erase(self, digests: set[str]) -> dict[str, list[str]]:
+        """Erase every message with one of these subject digests; ids erased per digest."""
+
+    def present(self, quarantine_ids: set[str]) -> set[str]:
+        """Which of these messages are still held (for the shred certificate)."""
 
 
 @contextmanager
@@ -97,10 +109,17 @@ class RetentionJob:
     a tombstone whose cascade the next run finishes.
     """
 
-    def __init__(self, app: CMEApplication, lock: Lock, batch: int = 1000) -> None:
+    def __init__(
+        self,
+        app: CMEApplication,
+        lock: Lock,
+        batch: int = 1000,
+        quarantine: QuarantineEraser | None = None,
+    ) -> None:
         self.app = app
         self.lock = lock
         self.batch = batch
+        self.quarantine = quarantine
 
     def run(self, today: date | None = None) -> RetentionReport:
         today = today or self.app.today()
@@ -191,6 +210,7 @@ class RetentionJob:
         ``loaded`` are the children as the batch found them, to save reading
         every event again; without them the children are read from the store.
         """
+        erased = self._erase_quarantined(child_ids)  # needs the index rows: before forgetting
         self.app.blind_index.forget(*child_ids)
         with self.app.batch():
             if loaded is None:
@@ -199,8 +219,21 @@ class RetentionJob:
                 self.app.save(*loaded)  # into the batch's identity map; nothing new yet
             for child_id in child_ids:
                 with suppress(ChildNotFoundError):  # a non-child key has no record to mark
-                    self.app.record_personal_data_shredded(child_id, reason, actor=ACTOR)
+                    self.app.record_personal_data_shredded(
+                        child_id, reason, actor=ACTOR, quarantine_erased=erased.get(child_id, [])
+                    )
         self.app.data_keys.store.mark_cascade_done(child_ids, datetime.now(UTC))
+
+    def _erase_quarantined(self, child_ids: list[UUID]) -> dict[UUID, list[str]]:
+        """Erase the children's quarantined messages, found by their sender references."""
+        if self.quarantine is None:
+            return {}
+        digests = self.app.blind_index.store.digests_of(child_ids, SENDER_REF)
+        owner = {digest.hex(): child_id for child_id, ds in digests.items() for digest in ds}
+        erased: dict[UUID, list[str]] = {}
+        for digest, ids in self.quarantine.erase(set(owner)).items():
+            erased.setdefault(owner[digest], []).extend(ids)
+        return erased
 
 
 def _reason(recorded: str) -> ShredReason:

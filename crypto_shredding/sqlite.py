@@ -241,6 +241,17 @@ class SqliteBlindIndexStore:
             )
             conn.execute("COMMIT")
 
+    def digests_of(self, child_ids: Sequence[UUID], kind: str) -> dict[UUID, set[bytes]]:
+        found: dict[UUID, set[bytes]] = {}
+        with self._db.lock:
+            for child_id in child_ids:
+                for (digest,) in self._db.conn.execute(
+                    "SELECT digest FROM blind_index WHERE child_id = ? AND kind = ?",
+                    (str(child_id), kind),
+                ):
+                    found.setdefault(child_id, set()).add(bytes(digest))
+        return found
+
     def remove_children(self, child_ids: Sequence[UUID]) -> int:
         with self._db.lock:
             removed = 0

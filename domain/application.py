@@ -504,13 +504,23 @@ class CMEApplication(Application[UUID]):
         self.save(child)
 
     def record_personal_data_shredded(
-        self, child_id: UUID, reason: ShredReason, actor: str, at: datetime | None = None
+        self,
+        child_id: UUID,
+        reason: ShredReason,
+        actor: str,
+        at: datetime | None = None,
+        quarantine_erased: Sequence[str] = (),
     ) -> None:
         """Record (after the key is destroyed) that this child's personal data is gone."""
         child = self.get_child(child_id)
         if child.shredded_at is not None:
             return
-        child.record_shredded(actor=actor, reason=reason.value, shredded_at=at or datetime.now(UTC))
+        child.record_shredded(
+            actor=actor,
+            reason=reason.value,
+            shredded_at=at or datetime.now(UTC),
+            quarantine_erased=sorted(quarantine_erased),
+        )
         self.save(child)
 
     # -- cases -----------------------------------------------------------------

@@ -324,11 +324,30 @@ class Child(Aggregate):
         return sorted(self.legal_holds, key=str) != getattr(self, "deferred_for", [])
 
     class PersonalDataShredded(Event):
+        """The child's personal data is unreadable everywhere from now on.
+
+        Version 2 added ``quarantine_erased``: the ids of the child's quarantined
+        messages the cascade erased; version 1 events read as none.
+        """
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("quarantine_erased", [])
+
         reason: str
         shredded_at: datetime
+        quarantine_erased: list[str]
 
     @event(PersonalDataShredded)
-    def record_shredded(self, actor: str, reason: str, shredded_at: datetime) -> None:
+    def record_shredded(
+        self,
+        actor: str,
+        reason: str,
+        shredded_at: datetime,
+        quarantine_erased: list[str] | None = None,
+    ) -> None:
         if self.legal_holds:
             msg = "a legal hold defers destruction of this child's data"
             raise LegalHoldError(msg, field="child_id")

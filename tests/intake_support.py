@@ -43,6 +43,22 @@ class IntakeHarness:
         _, raw = seal_line(line, self.keys.current, self.keys.public_key(), date.today())
         return raw
 
+    def seal_unchecked(self, line: dict[str, Any]) -> bytes:
+        """Seal without the publisher's local validation, as a careless sender might."""
+        from consumers.contract import Envelope
+        from consumers.sealed_payload import ALGORITHM, seal_payload
+
+        fields = {k: v for k, v in line.items() if k != "payload"}
+        probe = Envelope.model_validate(
+            {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": "0" * 16}}
+        )
+        ct = seal_payload(
+            json.dumps(line["payload"]).encode(), self.keys.public_key(), probe.hpke_info()
+        )
+        return json.dumps(
+            {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": ct}}
+        ).encode()
+
     def inbound(self, raw: bytes, key: bytes | None = b"ref") -> Inbound:
         self.offset += 1
         return Inbound(raw, key, TOPIC, 0, self.offset)

@@ -17,7 +17,7 @@ from cme.db.setup import setup_database
 from cme.services.common import ServiceStatus, port_open
 from cme.services.kafka import LocalKafka
 from cme.services.postgres import LocalPostgres
-from cme.services.topics import ensure_topics, required_topics
+from cme.services.topics import ensure_topics, required_topics, topic_configs
 from cme.settings import Settings, load_settings
 
 
@@ -75,7 +75,7 @@ def up(p: Plan) -> list[str]:
         update={"database_url": p.database_url, "kafka_bootstrap_servers": p.bootstrap}
     )
     setup_database(configured)
-    created = ensure_topics(p.bootstrap, required_topics(configured))
+    created = ensure_topics(p.bootstrap, required_topics(configured), topic_configs(configured))
     if created:
         print(f"created topics: {', '.join(created)}", flush=True)
     return started

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from cme.settings import Settings
@@ -19,8 +19,20 @@ def required_topics(settings: Settings) -> dict[str, int]:
     }
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int]) -> list[str]:
-    """Create the missing topics; return the names this call created."""
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic settings: the quarantine topic is compacted.
+
+    A shredded child's quarantined messages, tombstoned by the shred cascade,
+    then leave the broker's log.
+    """
+    return {settings.topic_quarantine: {"cleanup.policy": "compact,delete"}}
+
+
+def ensure_topics(
+    bootstrap: str, topics: dict[str, int], configs: dict[str, dict[str, str]] | None = None
+) -> list[str]:
+    """Create the missing topics and apply ``configs``; return the names this call created."""
+    configs = configs or {}
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-services")
     try:
         existing = set(admin.list_topics())
@@ -28,10 +40,19 @@ def ensure_topics(bootstrap: str, topics: dict[str, int]) -> list[str]:
         created = []
         for name in missing:
             try:
-                admin.create_topics([NewTopic(name, topics[name], 1)])
+                admin.create_topics(
+                    [NewTopic(name, topics[name], 1, topic_configs=configs.get(name, {}))]
+                )
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass
+        changes = [
+            ConfigResource(ConfigResourceType.TOPIC, name, configs=wanted)
+            for name, wanted in configs.items()
+            if name in existing
+        ]
+        if changes:
+            admin.alter_configs(changes)
         return created
     finally:
         admin.close()

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from consumers.contract import Envelope
 from consumers.intake.decode import Decoded, Reason, Rejected, decode
-from consumers.intake.handlers import HANDLERS, identity_entries
+from consumers.intake.handlers import HANDLERS, identity_entries, sender_ref
 from consumers.quarantine import QuarantineCipher, QuarantineRecord, QuarantineSink
 from consumers.sealed_payload import IntakeKeys
 from domain.application import CMEApplication
@@ -217,6 +217,9 @@ class IntakeService:
                 "sender": envelope.sender,
                 "type": envelope.type.value,
                 "message_id": envelope.message_id,
+                "subject_digest": self.app.blind_index.sender_ref_entry(sender_ref(envelope))[
+                    1
+                ].hex(),
             }
         return self.cipher.record(
             reason,

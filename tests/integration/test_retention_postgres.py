@@ -80,3 +80,46 @@ def test_two_schedulers_at_once_shred_each_child_once_and_verify_certifies(
     assert certificate["signature"]["alg"] == "Ed25519"
     stores = {c["store"] for c in certificate["checks"]}
     assert {"key store", "event store", "blind index"} <= stores
+
+
+def test_the_cascade_tombstones_the_childs_quarantined_messages_on_kafka(
+    services: Services,
+) -> None:
+    from cme.shred import verify
+    from consumers.intake.service import IntakeService
+    from consumers.quarantine_kafka import KafkaQuarantine, read_quarantine
+    from domain.values import ShredReason
+    from tests.intake_support import IntakeHarness
+
+    app = build_application(services.settings)
+    sink = KafkaQuarantine(services.settings)
+    try:
+        harness = IntakeHarness(app, seed=random.randrange(2**32))
+        harness.service = IntakeService(app, harness.keys, sink, harness.cipher)
+        child = harness.traffic.new_child()
+        good = harness.traffic.new_pupil_registered(child)
+        bad = harness.traffic.new_pupil_registered(child)
+        bad["sender"] = good["sender"]
+        bad["payload"]["on_roll_from"] = "not a date"
+        harness.run([harness.seal(good)], track=False)
+        harness.run([harness.seal_unchecked(bad)], track=False)
+        ref = f"{good['sender']}|{child['ref']}"
+        child_id = app.find_child_by_sender_ref(ref)
+        assert child_id is not None
+        digest = app.blind_index.sender_ref_entry(ref)[1].hex()
+        held = [r for r in read_quarantine(services.settings) if r.subject_digest == digest]
+        assert len(held) == 1
+
+        assert build_retention_job(services.settings, app).shred_now(
+            child_id, ShredReason.ERASURE_APPROVED
+        )
+
+        remaining = {r.quarantine_id for r in read_quarantine(services.settings)}
+        assert held[0].quarantine_id not in remaining
+        certificate = verify(services.settings, child_id)
+        check = next(c for c in certificate.checks if "quarantine" in c.store)
+        assert check.passed, check.detail
+        assert check.detail.startswith("1 quarantined messages of the child erased, 0 still")
+    finally:
+        sink.close()
+        app.close()

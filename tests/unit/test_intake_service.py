@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -159,26 +158,6 @@ def poison_cases(h: IntakeHarness) -> list[tuple[str, bytes, str, str]]:
         ),
         ("unknown child", h.seal(stranger), "domain_rejected:unknown_child", "payload.child"),
     ]
-
-
-def _seal_unchecked(self: IntakeHarness, line: dict[str, Any]) -> bytes:
-    """Seal without the publisher's local validation, as a careless sender might."""
-    from consumers.contract import Envelope
-    from consumers.sealed_payload import ALGORITHM, seal_payload
-
-    fields = {k: v for k, v in line.items() if k != "payload"}
-    probe = Envelope.model_validate(
-        {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": "0" * 16}}
-    )
-    ct = seal_payload(
-        json.dumps(line["payload"]).encode(), self.keys.public_key(), probe.hpke_info()
-    )
-    return json.dumps(
-        {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": ct}}
-    ).encode()
-
-
-IntakeHarness.seal_unchecked = _seal_unchecked  # type: ignore[attr-defined]
 
 
 def test_poison_is_quarantined_and_good_messages_around_it_applied(harness: IntakeHarness) -> None:

@@ -202,3 +202,42 @@ def test_quarantine_gets_a_new_key_if_this_months_was_destroyed(
     second = cipher.record(Reason("not_json", "", "not JSON"), b"two", None, "t", 0, 2, {})
     assert second.key_id != first.key_id
     assert cipher.original(second) == (b"two", None)
+
+
+def test_shredding_erases_the_childs_quarantined_messages() -> None:
+    from contextlib import nullcontext
+
+    from tests.factories import in_memory_app
+    from tests.intake_support import IntakeHarness
+
+    harness = IntakeHarness(in_memory_app(), seed=61)
+    child = harness.traffic.new_child()
+    good = harness.traffic.new_pupil_registered(child)
+    bad = harness.traffic.new_pupil_registered(child)
+    bad["sender"] = good["sender"]  # the same sender's reference for the same child
+    bad["payload"]["on_roll_from"] = "not a date"
+    stranger = harness.traffic.new_pupil_registered(harness.traffic.new_child())
+    stranger["payload"]["on_roll_from"] = "not a date either"
+    harness.run([harness.seal(good)])
+    harness.run([harness.seal_unchecked(bad), harness.seal_unchecked(stranger)])
+    assert len(harness.quarantine.records) == 2
+    child_id = harness.app.find_child_by_sender_ref(f"{good['sender']}|{child['ref']}")
+    assert child_id is not None
+    mine = [
+        qid
+        for qid, r in harness.quarantine.records.items()
+        if r.subject_digest
+        == harness.app.blind_index.sender_ref_entry(f"{good['sender']}|{child['ref']}")[1].hex()
+    ]
+    assert len(mine) == 1
+
+    job = RetentionJob(harness.app, lambda: nullcontext(True), quarantine=harness.quarantine)
+    assert job.shred_now(child_id, ShredReason.ERASURE_APPROVED)
+
+    assert list(harness.quarantine.records) != mine  # the stranger's message stays
+    assert mine[0] not in harness.quarantine.records
+    assert len(harness.quarantine.records) == 1
+    shredded = [
+        e for e in harness.app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded"
+    ]
+    assert shredded[0].quarantine_erased == mine  # type: ignore[attr-defined]

@@ -254,3 +254,43 @@ def test_an_erasure_cannot_be_fulfilled_under_legal_hold(
     )
     assert outcome["shredded"] is False
     assert not app.get_child(child_id).is_shredded
+
+
+def test_replaying_the_read_models_as_of_an_instant(app: CMEApplication, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from cme.audit_tools import replay_projections
+    from projections.store import SqliteReadModels
+
+    command = SyntheticCounty(seed=39).register_child()
+    child_id = app.register_child(command)
+    instant = datetime.now(UTC)
+    app.change_address(
+        {
+            "actor": "cw:1",
+            "child_id": child_id,
+            "address": {"line1": "77 Replay Road", "town": "Ware", "postcode": "SG12 9ZZ"},
+            "effective_from": TODAY,
+            "source": "housing",
+        }
+    )
+
+    def line1(path: Path) -> object:
+        store = SqliteReadModels(str(path))
+        try:
+            rows = [r for r in store.rows("children") if r["child_id"] == str(child_id)]
+        finally:
+            store.close()
+        return rows[0]["address_line1"]
+
+    then, now = tmp_path / "then.db", tmp_path / "now.db"
+    events, children = replay_projections(app, instant, then, "auditor:1", "as-of check")
+    assert (events, children) == (1, 1)
+    assert line1(then) == command["details"]["address"]["line1"]
+    replay_projections(app, datetime.now(UTC), now, "auditor:1", "as-of check")
+    assert line1(now) == "77 Replay Road"
+    assert then.stat().st_mode & 0o077 == 0  # personal values: the owner's eyes only
+    reads = [e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataRead"]
+    assert len(reads) == 2
+    with pytest.raises(FileExistsError):
+        replay_projections(app, instant, then, "auditor:1", "again")
