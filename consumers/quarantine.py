@@ -98,6 +98,9 @@ class InMemoryQuarantine:
     def present(self, quarantine_ids: set[str]) -> set[str]:
         return quarantine_ids & set(self.records)
 
+    def close(self) -> None:
+        """Nothing held open (the eraser protocol's end of a run)."""
+
 
 class QuarantineCipher:
     """Encrypts originals under the month's quarantine key (created on first use)."""

@@ -37,38 +37,58 @@ class KafkaQuarantine:
         self.producer.close()
 
 
-def read_quarantine(settings: Settings, timeout_ms: int = 2000) -> Iterator[QuarantineRecord]:
-    """Every record on the quarantine topic, latest copy per id, oldest first."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.require_kafka(),
-        client_id=client_id("quarantine-reader"),
-        enable_auto_commit=False,
-        consumer_timeout_ms=timeout_ms,
-    )
-    try:
-        partitions = consumer.partitions_for_topic(settings.topic_quarantine) or set()
-        assigned = [TopicPartition(settings.topic_quarantine, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        ends = consumer.end_offsets(assigned)
-        seen: dict[str, QuarantineRecord] = {}
-        remaining = {tp for tp in assigned if ends[tp] > 0}
+class QuarantineView:
+    """The quarantine topic's current records (latest copy per id, tombstones applied).
+
+    Kept open, ``refresh`` reads only what arrived since the last call, so the
+    shred cascade can look a thousand children up at a time without reading
+    the whole topic again for each batch.
+    """
+
+    def __init__(self, settings: Settings, timeout_ms: int = 2000) -> None:
+        self.timeout_ms = timeout_ms
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.require_kafka(),
+            client_id=client_id("quarantine-reader"),
+            enable_auto_commit=False,
+            consumer_timeout_ms=timeout_ms,
+        )
+        partitions = self.consumer.partitions_for_topic(settings.topic_quarantine) or set()
+        self.assigned = [TopicPartition(settings.topic_quarantine, p) for p in sorted(partitions)]
+        self.consumer.assign(self.assigned)
+        self.consumer.seek_to_beginning(*self.assigned)
+        self.records: dict[str, QuarantineRecord] = {}
+
+    def refresh(self) -> dict[str, QuarantineRecord]:
+        ends = self.consumer.end_offsets(self.assigned)
+        remaining = {tp for tp in self.assigned if self.consumer.position(tp) < ends[tp]}
         while remaining:
-            polled = consumer.poll(timeout_ms=timeout_ms)
+            polled = self.consumer.poll(timeout_ms=self.timeout_ms)
             if not polled:
                 break
             for tp, messages in polled.items():
                 for message in messages:
                     if message.value is None:  # a tombstone: erased with a shredded child
-                        seen.pop(message.key.decode(), None)
+                        self.records.pop(message.key.decode(), None)
                         continue
                     record = QuarantineRecord.from_json(message.value)
-                    seen[record.quarantine_id] = record
-                if consumer.position(tp) >= ends[tp]:
+                    self.records[record.quarantine_id] = record
+                if self.consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
-        yield from sorted(seen.values(), key=lambda r: r.received_at)
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def read_quarantine(settings: Settings, timeout_ms: int = 2000) -> Iterator[QuarantineRecord]:
+    """Every record on the quarantine topic, latest copy per id, oldest first."""
+    view = QuarantineView(settings, timeout_ms)
+    try:
+        records = view.refresh()
     finally:
-        consumer.close()
+        view.close()
+    yield from sorted(records.values(), key=lambda r: r.received_at)
 
 
 class KafkaQuarantineEraser:
@@ -77,17 +97,21 @@ class KafkaQuarantineEraser:
     Readers skip an id once its tombstone follows it; compaction then removes
     the record from the broker's log (the topic is created with
     ``cleanup.policy=compact,delete``). The copy was also sealed under its
-    month's key, destroyed at the end of the quarantine retention.
+    month's key, destroyed at the end of the quarantine retention. A view of
+    the topic stays open between calls until :meth:`close` (the end of a run).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._view: QuarantineView | None = None
 
     def erase(self, digests: set[str]) -> dict[str, list[str]]:
         if not digests:
             return {}
+        if self._view is None:
+            self._view = QuarantineView(self.settings)
         erased: dict[str, list[str]] = {}
-        for record in read_quarantine(self.settings):
+        for record in self._view.refresh().values():
             if record.subject_digest in digests:
                 erased.setdefault(record.subject_digest, []).append(record.quarantine_id)
         if erased:
@@ -109,3 +133,8 @@ class KafkaQuarantineEraser:
         if not quarantine_ids:
             return set()
         return {r.quarantine_id for r in read_quarantine(self.settings)} & quarantine_ids
+
+    def close(self) -> None:
+        if self._view is not None:
+            self._view.close()
+            self._view = None

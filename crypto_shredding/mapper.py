@@ -37,7 +37,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import CryptoShreddingError
 from crypto_shredding.sealing import seal, unseal
-from crypto_shredding.shredded import Shredded
+from crypto_shredding.shredded import Shredded, Withheld
 
 PERSONAL = "personal"
 SEALED = "sealed.v1"
@@ -69,6 +69,12 @@ def subject_of(state: dict[str, Any], originator_id: UUID) -> UUID:
 
 def is_sealed(value: object) -> bool:
     return isinstance(value, dict) and SEALED in value
+
+
+def _withheld(state: dict[str, Any], originator_id: UUID) -> dict[str, Any]:
+    if is_sealed(state.get(PERSONAL)):
+        state[PERSONAL] = Withheld(subject_of(state, originator_id))
+    return state
 
 
 class PersonalDataMapper(Mapper[UUID]):
@@ -114,13 +120,22 @@ class PersonalDataMapper(Mapper[UUID]):
         originator_id, state = self._decode(stored_event)
         return self._finish(stored_event, originator_id, state, None)
 
-    def to_domain_events(self, stored: Sequence[StoredEvent]) -> list[DomainEventProtocol[UUID]]:
+    def to_domain_events(
+        self, stored: Sequence[StoredEvent], *, withhold_personal: bool = False
+    ) -> list[DomainEventProtocol[UUID]]:
         """Many events with one key-store query for every key they need.
 
         The subjects come from the decoded clear state, so the state is parsed
-        once, and the keys for the page are looked up in a plain dict.
+        once, and the keys for the page are looked up in a plain dict. With
+        ``withhold_personal`` nothing is decrypted: personal parts read as
+        :class:`Withheld`.
         """
         decoded = [self._decode(item) for item in stored]
+        if withhold_personal:
+            return [
+                self._finish(item, originator_id, _withheld(state, originator_id), None)
+                for item, (originator_id, state) in zip(stored, decoded, strict=True)
+            ]
         subjects = {
             subject_of(state, originator_id)
             for originator_id, state in decoded

@@ -65,6 +65,9 @@ class QuarantineEraser(Protocol):
     def present(self, quarantine_ids: set[str]) -> set[str]:
         """Which of these messages are still held (for the shred certificate)."""
 
+    def close(self) -> None:
+        """End of a run: let go of anything kept open between batches."""
+
 
 @contextmanager
 def file_lock(path: Path) -> Iterator[bool]:
@@ -124,27 +127,15 @@ class RetentionJob:
     def run(self, today: date | None = None) -> RetentionReport:
         today = today or self.app.today()
         report = RetentionReport()
-        store = self.app.data_keys.store
         with self.lock() as acquired:
             if not acquired:
                 report.skipped_locked = True
                 log.info("another retention run holds the lock; this one does nothing")
                 return report
-            while unfinished := store.unfinished(self.batch):
-                tombstones = store.tombstones(unfinished)
-                by_reason: dict[ShredReason, list[UUID]] = {}
-                for child_id in unfinished:
-                    by_reason.setdefault(_reason(tombstones[child_id].reason), []).append(child_id)
-                for reason, ids in by_reason.items():
-                    self._finish(ids, reason)
-                report.finished += unfinished
-            seen: set[UUID] = set()
-            while True:
-                due = [c for c in store.due(today, self.batch) if c not in seen]
-                if not due:
-                    break
-                seen.update(due)
-                self._shred(due, ShredReason.RETENTION_REACHED, today, report)
+            try:
+                self._run(today, report)
+            finally:
+                self._end_of_run()
         log.info(
             "retention run for %s: shredded=%d deferred=%d other_keys=%d finished=%d",
             today,
@@ -155,6 +146,24 @@ class RetentionJob:
         )
         return report
 
+    def _run(self, today: date, report: RetentionReport) -> None:
+        store = self.app.data_keys.store
+        while unfinished := store.unfinished(self.batch):
+            tombstones = store.tombstones(unfinished)
+            by_reason: dict[ShredReason, list[UUID]] = {}
+            for child_id in unfinished:
+                by_reason.setdefault(_reason(tombstones[child_id].reason), []).append(child_id)
+            for reason, ids in by_reason.items():
+                self._finish(ids, reason)
+            report.finished += unfinished
+        seen: set[UUID] = set()
+        while True:
+            due = [c for c in store.due(today, self.batch) if c not in seen]
+            if not due:
+                break
+            seen.update(due)
+            self._shred(due, ShredReason.RETENTION_REACHED, today, report)
+
     def shred_now(self, child_id: UUID, reason: ShredReason) -> bool:
         """An approved erasure: the same path as retention, today. False if held."""
         with self.lock() as acquired:
@@ -162,8 +171,15 @@ class RetentionJob:
                 msg = "a retention run is in progress; try again in a moment"
                 raise RuntimeError(msg)
             report = RetentionReport()
-            self._shred([child_id], reason, self.app.today(), report)
+            try:
+                self._shred([child_id], reason, self.app.today(), report)
+            finally:
+                self._end_of_run()
             return child_id in report.shredded
+
+    def _end_of_run(self) -> None:
+        if self.quarantine is not None:
+            self.quarantine.close()
 
     def _shred(
         self, key_ids: list[UUID], reason: ShredReason, today: date, report: RetentionReport
@@ -171,7 +187,8 @@ class RetentionJob:
         to_destroy: dict[UUID, Child] = {}
         others: list[UUID] = []
         with self.app.batch():
-            self.app.prefetch(key_ids, subjects=key_ids)
+            # Holds and versions are facts: nothing about to be destroyed is decrypted.
+            self.app.prefetch(key_ids, withhold_personal=True)
             for key_id in key_ids:
                 try:
                     child = self.app.get_child(key_id)
@@ -214,7 +231,7 @@ class RetentionJob:
         self.app.blind_index.forget(*child_ids)
         with self.app.batch():
             if loaded is None:
-                self.app.prefetch(child_ids, subjects=child_ids)
+                self.app.prefetch(child_ids, withhold_personal=True)
             else:
                 self.app.save(*loaded)  # into the batch's identity map; nothing new yet
             for child_id in child_ids:

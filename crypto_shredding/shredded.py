@@ -22,3 +22,16 @@ class Shredded:
     def __str__(self) -> str:
         when = f" on {self.shredded_at.date().isoformat()}" if self.shredded_at else ""
         return f"[shredded{when}]"
+
+
+@dataclass(frozen=True)
+class Withheld(Shredded):
+    """Personal data left sealed on purpose: the reader needs only the facts.
+
+    The retention job reads children this way (legal holds, versions), so it
+    never decrypts what it is about to destroy. Aggregates read with it treat
+    the values as unavailable, exactly as after shredding.
+    """
+
+    def __str__(self) -> str:
+        return "[withheld]"

@@ -200,10 +200,14 @@ class CMEApplication(Application[UUID]):
         self._uow.known_entries.update(entries)
         self._uow.known_index = {**(self._uow.known_index or {}), **found}
 
-    def prefetch(self, ids: Sequence[UUID], subjects: Sequence[UUID] = ()) -> None:
+    def prefetch(
+        self, ids: Sequence[UUID], subjects: Sequence[UUID] = (), *, withhold_personal: bool = False
+    ) -> None:
         """Load many aggregates for the current batch with one query.
 
         ``subjects`` are the children whose keys those aggregates' events need.
+        With ``withhold_personal`` no personal part is decrypted (for work that
+        needs only the facts, like the retention job).
         """
         if self._uow is None:
             return
@@ -211,12 +215,12 @@ class CMEApplication(Application[UUID]):
         if not wanted:
             return
         stored = select_many(self.recorder, wanted)
-        if self._seal_personal:
+        if self._seal_personal and not withhold_personal:
             self.data_keys.load({*subjects, *stored}, missing_ok=True)
         mapper = self.mapper
         flat = [event for events in stored.values() for event in events]
         domain_events = (
-            mapper.to_domain_events(flat)
+            mapper.to_domain_events(flat, withhold_personal=withhold_personal)
             if isinstance(mapper, PersonalDataMapper)
             else [mapper.to_domain_event(e) for e in flat]
         )

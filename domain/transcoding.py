@@ -52,7 +52,8 @@ class CMETranscoder(JSONTranscoder):
         for key, value in obj.items():
             if type(value) is dict:
                 scalar = value.get("_data_")
-                transcoding = names.get(value.get("_type_"))  # type: ignore[arg-type]
+                name = value.get("_type_")
+                transcoding = names.get(name) if type(name) is str else None
                 if len(value) == 2 and type(scalar) is str and transcoding is not None:
                     obj[key] = transcoding.decode(scalar)
                 else:

@@ -125,15 +125,19 @@ def build_store(
                     copy.write_row(row)
             conn.commit()
             if blind_index:
+                # What intake would have indexed: identifiers, and a sender's reference.
                 app.blind_index.store.add_many(
                     (child.id, kind, digest)
                     for child, details, _ in made
-                    for kind, digest in app.blind_index.entries(
-                        details.upn,
-                        details.legal_surname,
-                        details.date_of_birth,
-                        details.legal_forenames,
-                    )
+                    for kind, digest in [
+                        *app.blind_index.entries(
+                            details.upn,
+                            details.legal_surname,
+                            details.date_of_birth,
+                            details.legal_forenames,
+                        ),
+                        app.blind_index.sender_ref_entry(f"school-mis:bench|{child.id.hex}"),
+                    ]
                 )
             built.children += [child.id for child, _, _ in made]
             built.events += len(rows)

@@ -334,3 +334,30 @@ def test_history_export_and_report(ledger: Ledger, services: Services, tmp_path:
     summary = report(role_url(services.settings, Role.AUDITOR), ledger.app)
     assert summary["disclosures_by_agency"].get("police", 0) >= 1
     assert summary["refusals_by_reason"].get("processing_restricted", 0) >= 1
+
+
+def test_the_access_package_lists_every_disclosure_the_ledger_holds(
+    ledger: Ledger, services: Services
+) -> None:
+    import json as jsonlib
+
+    from cme.rights import access_package
+
+    child_id = ledger.children[0]
+    share(ledger.app, child_id, "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18")
+    ledger.writer.catch_up()
+    with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
+        entries = [
+            jsonlib.loads(bytes(r[0])) for r in conn.execute("SELECT entry FROM ledger.entries")
+        ]
+    made = sorted(
+        (e["counterparty_agency"], e["lawful_basis"], e["on"])
+        for e in entries
+        if e["kind"] == "disclosure_made" and e["child_id"] == str(child_id)
+    )
+    assert len(made) == 2
+    package = access_package(ledger.app, child_id, actor="dpo:1")
+    listed = sorted(
+        (r["recipient_agency"], r["lawful_basis"], r["disclosed_on"]) for r in package["recipients"]
+    )
+    assert listed == made

@@ -179,3 +179,17 @@ def test_a_child_without_any_key_is_an_error_not_a_marker() -> None:
     orphan = Child(actor="cw:1", personal=details, source="school")
     with pytest.raises(UnknownDataKeyError):
         app.save(orphan)
+
+
+def test_events_read_with_personal_data_withheld_open_no_key(county: SyntheticCounty) -> None:
+    from crypto_shredding.shredded import Withheld
+
+    app = in_memory_app()
+    child_id = app.register_child(county.register_child())
+    events = stored(app, child_id)
+    app.data_keys._cache.clear()
+    app.data_keys.store = None  # type: ignore[assignment]  # any key lookup would now fail
+    [registered] = app.mapper.to_domain_events(events, withhold_personal=True)  # type: ignore[attr-defined]
+    assert isinstance(registered.personal, Withheld)  # type: ignore[attr-defined]
+    assert registered.source == "school"  # type: ignore[attr-defined]  # facts stay
+    assert str(registered.personal) == "[withheld]"  # type: ignore[attr-defined]
