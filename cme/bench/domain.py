@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from uuid import UUID
 
 import orjson
@@ -18,40 +18,20 @@ import psycopg
 from rich.progress import Progress
 
 from cme.bench.report import Figure, Stopwatch, publish
+from cme.bench.store import child_with_events
 from cme.bootstrap import build_application
 from cme.synthetic import SyntheticCounty
 from crypto_shredding.sealing import cipher, new_key, seal, unseal
 from domain.application import CMEApplication
 from domain.child import Child
-from domain.personal import Address, ChildDetails
+from domain.personal import ChildDetails
 
 BATCH = 100
 
 
 def _children(county: SyntheticCounty, count: int, events_each: int) -> list[Child]:
     """Aggregates with ``events_each`` events: registration, then a realistic mix."""
-    children = []
-    for _ in range(count):
-        details = ChildDetails.model_validate(county.child_details())
-        child = Child(actor="bench", personal=details.model_dump(mode="json"), source="school")
-        day = date(2020, 9, 1)
-        for n in range(events_each - 1):
-            day += timedelta(days=30)
-            if n % 3 == 0:
-                child.register_at_school(
-                    actor="mis", school_urn=county.school_urn(), on_roll_from=day
-                )
-            elif n % 3 == 1:
-                child.remove_from_roll(
-                    actor="mis",
-                    school_urn=child.schools[-1].school_urn,
-                    removed_on=day,
-                    deletion_ground="moved_away",
-                )
-            else:
-                child.change_address("cw", Address.model_validate(county.address()), day, "housing")
-        children.append(child)
-    return children
+    return [child_with_events(county, events_each)[0] for _ in range(count)]
 
 
 def _save(app: CMEApplication, children: list[Child], progress: Progress, label: str) -> float:

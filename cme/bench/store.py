@@ -44,14 +44,12 @@ class BuiltStore:
     seconds: float = 0.0
 
 
-def _aggregates(
-    county: SyntheticCounty, child_events: int, disclosures: int
-) -> tuple[Child, ChildDetails, list[Aggregate]]:
-    """One child with ``child_events`` events, and ``disclosures`` disclosures about them."""
+def child_with_events(county: SyntheticCounty, events: int) -> tuple[Child, ChildDetails]:
+    """A new child with ``events`` events: registration, then schools, removals, moves."""
     details = ChildDetails.model_validate(county.child_details())
     child = Child(actor="bench", personal=details.model_dump(mode="json"), source="school")
     day = date(2020, 9, 1)
-    for n in range(child_events - 1):
+    for n in range(events - 1):
         day += timedelta(days=30)
         if n % 3 == 0:
             child.register_at_school(actor="mis", school_urn=county.school_urn(), on_roll_from=day)
@@ -64,6 +62,15 @@ def _aggregates(
             )
         else:
             child.change_address("cw", Address.model_validate(county.address()), day, "housing")
+    return child, details
+
+
+def _aggregates(
+    county: SyntheticCounty, child_events: int, disclosures: int
+) -> tuple[Child, ChildDetails, list[Aggregate]]:
+    """One child with ``child_events`` events, and ``disclosures`` disclosures about them."""
+    child, details = child_with_events(county, child_events)
+    day = date(2020, 9, 1) + timedelta(days=30 * child_events)
     shared: list[Aggregate] = []
     agencies = list(Agency)
     for n in range(disclosures):

@@ -25,26 +25,16 @@ def child_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UUID:
         app.close()
 
 
+def _receive_erasure(child_id: UUID, capsys: pytest.CaptureFixture[str]) -> str:
+    command = ["rights", "receive", str(child_id), "--type", "erasure"]
+    assert main([*command, "--requester-name", "Synthetic Parent", "--actor", "dpo:1"]) == 0
+    return capsys.readouterr().out.split()[1]
+
+
 def test_an_erasure_request_received_verified_and_fulfilled_shreds_the_child(
     child_id: UUID, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(
-            [
-                "rights",
-                "receive",
-                str(child_id),
-                "--type",
-                "erasure",
-                "--requester-name",
-                "Synthetic Parent",
-                "--actor",
-                "dpo:1",
-            ]
-        )
-        == 0
-    )
-    request_id = capsys.readouterr().out.split()[1]
+    request_id = _receive_erasure(child_id, capsys)
     assert main(["rights", "verify-identity", request_id, "--actor", "dpo:1"]) == 0
     assert (
         main(["rights", "decide", request_id, "--decision", "fulfilled", "--actor", "dpo:1"]) == 0
@@ -61,20 +51,7 @@ def test_an_erasure_request_received_verified_and_fulfilled_shreds_the_child(
 def test_a_refusal_without_an_explanation_is_refused_by_rule(
     child_id: UUID, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(
-        [
-            "rights",
-            "receive",
-            str(child_id),
-            "--type",
-            "erasure",
-            "--requester-name",
-            "Synthetic Parent",
-            "--actor",
-            "dpo:1",
-        ]
-    )
-    request_id = capsys.readouterr().out.split()[1]
+    request_id = _receive_erasure(child_id, capsys)
     assert main(["rights", "decide", request_id, "--decision", "refused", "--actor", "dpo:1"]) == 1
     err = capsys.readouterr().err
     assert "refused (invalid_command)" in err and "must explain why" in err
