@@ -141,14 +141,22 @@ class SqlReadModels:
         return result
 
     def _write_versions(self, cur: Cursor, versions: dict[UUID, int], touched: set[UUID]) -> None:
-        for originator_id in touched:
-            if originator_id in versions:
-                self._upsert(
-                    cur,
-                    "applied_versions",
-                    {"originator_id": originator_id},
-                    {"version": versions[originator_id]},
-                )
+        """Every touched aggregate's version in one statement (PostgreSQL) or one per row."""
+        written = [(i, versions[i]) for i in touched if i in versions]
+        if not written:
+            return
+        if self.dialect == "postgres":
+            cur.execute(
+                f"INSERT INTO {self.table('applied_versions')} (originator_id, version) "
+                "SELECT * FROM unnest(%s::uuid[], %s::int[]) "
+                "ON CONFLICT (originator_id) DO UPDATE SET version = excluded.version",
+                ([i for i, _ in written], [v for _, v in written]),
+            )
+            return
+        for originator_id, version in written:
+            self._upsert(
+                cur, "applied_versions", {"originator_id": originator_id}, {"version": version}
+            )
 
     def _apply(self, cur: Cursor, change: Change) -> None:
         if isinstance(change, Upsert):
