@@ -9,9 +9,11 @@ expiry (the 25th birthday, kept in clear in the key store) has come:
 2. otherwise the key is destroyed: the row is deleted and a tombstone written
    in one transaction, and every in-process cache evicts it. From this instant
    the child's personal data is unreadable everywhere it was copied;
-3. the cascade then removes the blind-index rows and records
-   ``PersonalDataShredded`` (projections redact, the ledger gets the erasure
-   receipt), and marks the tombstone complete.
+3. the cascade then erases the child's quarantined messages (found by the
+   sender-reference digests still in the blind index), removes the
+   blind-index rows, records ``PersonalDataShredded`` with the erased
+   quarantine ids (projections redact, the ledger gets the erasure receipt),
+   and marks the tombstone complete.
 
 A crash between 2 and 3 leaves a tombstone without its completion mark: the
 next run finishes it (every step is idempotent). Runs are serialised by a
