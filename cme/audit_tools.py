@@ -17,10 +17,9 @@ from uuid import UUID
 import orjson
 import psycopg
 
-from cme.rights import child_events, plain
+from cme.rights import child_events, plain, undecided_requests
 from consumers.projection_feed import project_stored, subject_of_stored
 from domain.application import CMEApplication, cme_mapper, replay_aggregate
-from domain.rights_request import RightsRequest
 from domain.stored_reads import notifications_after
 from projections.store import SqliteReadModels
 
@@ -159,14 +158,9 @@ def report(url: str, app: CMEApplication) -> dict[str, Any]:
     made = [e for e in entries if e["kind"] == "disclosure_made"]
     refused = [e for e in entries if e["kind"] == "disclosure_refused"]
     today = app.today()
-    open_requests = overdue_requests = 0
-    for n in app.recorder.select_notifications(
-        start=None, limit=1_000_000, topics=["domain.rights_request:RightsRequest.Received"]
-    ):
-        request: object = app.repository.get(UUID(str(n.originator_id)))
-        if isinstance(request, RightsRequest) and request.is_open and request.decision is None:
-            open_requests += 1
-            overdue_requests += request.is_overdue(today)
+    undecided = list(undecided_requests(app))
+    open_requests = len(undecided)
+    overdue_requests = sum(request.is_overdue(today) for request in undecided)
     return {
         "disclosures_by_agency": dict(Counter(e["counterparty_agency"] for e in made)),
         "disclosures_by_lawful_basis": dict(Counter(e["lawful_basis"] for e in made)),

@@ -294,47 +294,44 @@ def _services(settings: Settings, messages: int, seed: int) -> SqlReadModels:
 
 
 def _wait_for_pipeline(
-    settings: Settings, app: CMEApplication, running: Any, messages: int, timeout: float = 600
+    settings: Settings, app: CMEApplication, running: Any, messages: int = 0, timeout: float = 600
 ) -> None:
+    """Until intake has taken ``messages`` and relay, projector and ledger have the whole log."""
+    import psycopg  # noqa: PLC0415
+
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        intake = running.counters["intake"]()
-        relay = running.counters["relay"]()
-        projector = running.counters["projector"]()
-        total = intake["applied"] + intake["duplicates"] + intake["quarantined"]
-        last = app.recorder.max_notification_id() or 0
-        relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
-        if total >= messages and relayed >= last and projector["read"] >= relay["published"]:
-            return
-        time.sleep(0.5)
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            last = app.recorder.max_notification_id() or 0
+            relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
+            row = conn.execute("SELECT max(position) FROM ledger.position").fetchone()
+            chained = int(row[0]) if row and row[0] is not None else 0
+            relay = running.counters["relay"]()
+            taken = 0
+            if "intake" in running.counters:
+                intake = running.counters["intake"]()
+                taken = intake["applied"] + intake["duplicates"] + intake["quarantined"]
+            if (
+                taken >= messages
+                and relayed >= last
+                and chained >= last
+                and running.counters["projector"]()["read"] >= relay["published"]
+            ):
+                return
+            time.sleep(0.5)
     msg = "the pipeline did not catch up in time; see the worker logs above"
     raise TimeoutError(msg)
 
 
 def _catch_up_services(settings: Settings) -> None:
     """Relay, projector and ledger writer until the shredding events have reached them all."""
-    import psycopg  # noqa: PLC0415
-
     from cme.runtime import start_workers  # noqa: PLC0415
 
     stop = threading.Event()
     running = start_workers(settings, ["relay", "projector", "ledger"], stop)
     app = build_application(settings)
-    deadline = time.monotonic() + 300
     try:
-        with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-            while time.monotonic() < deadline:
-                last = app.recorder.max_notification_id() or 0
-                relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
-                row = conn.execute("SELECT max(position) FROM ledger.position").fetchone()
-                chained = int(row[0]) if row and row[0] is not None else 0
-                projected = running.counters["projector"]()["read"]
-                published = running.counters["relay"]()["published"]
-                if relayed >= last and chained >= last and projected >= published:
-                    return
-                time.sleep(0.5)
-        msg = "the relay, projector or ledger did not catch up in time; see the logs above"
-        raise TimeoutError(msg)
+        _wait_for_pipeline(settings, app, running, timeout=300)
     finally:
         stop.set()
         running.join(stop, report_every=0.1)

@@ -11,6 +11,7 @@ it is itself recorded, and so reaches the disclosure ledger.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from consumers.projection_feed import notifications_of
+from crypto_shredding.mapper import PersonalDataMapper
 from crypto_shredding.retention import RetentionJob
 from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
@@ -53,20 +55,24 @@ def plain(value: Any) -> Any:
 
 
 def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
-    """Every event of the child and of the cases, disclosures and requests about them.
+    """Every event of the child and of the cases, disclosures and requests about them."""
+    mapper = app.mapper
+    assert isinstance(mapper, PersonalDataMapper)  # noqa: S101 - the application's own mapper
+    events = mapper.to_domain_events(stored_about(app, child_id))
+    return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
+
+
+def stored_about(app: CMEApplication, child_id: UUID) -> list[StoredEvent]:
+    """The stored events of the child and of every aggregate about them.
 
     On PostgreSQL the aggregates about the child come from the subject index
     (a request must not cost a scan of the whole log); elsewhere from a scan.
     """
     about = aggregates_about(app.recorder, child_id)
     if about is None:
-        stored: list[StoredEvent] = list(notifications_of(app.recorder, child_id))
-    else:
-        found = select_many(app.recorder, [child_id, *about])
-        stored = [event for ident in found for event in found[ident]]
-    app.data_keys.load([child_id], missing_ok=True)
-    events = [app.mapper.to_domain_event(s) for s in stored]
-    return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
+        return list(notifications_of(app.recorder, child_id))
+    found = select_many(app.recorder, [child_id, *about])
+    return [event for ident in found for event in found[ident]]
 
 
 def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str, Any]:
@@ -188,15 +194,19 @@ def markdown(package: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def overdue(app: CMEApplication, today: date, within_days: int = 7) -> list[dict[str, Any]]:
-    rows = []
+def undecided_requests(app: CMEApplication) -> Iterator[RightsRequest]:
+    """Every rights request still open and not yet decided."""
     for n in app.recorder.select_notifications(
         start=None, limit=1_000_000, topics=["domain.rights_request:RightsRequest.Received"]
     ):
-        request: object = app.repository.get(UUID(str(n.originator_id)))
-        assert isinstance(request, RightsRequest)  # noqa: S101 - selected by topic
-        if request.decision is not None or not request.is_open:
-            continue
+        request = app.get_rights_request(UUID(str(n.originator_id)))
+        if request.is_open and request.decision is None:
+            yield request
+
+
+def overdue(app: CMEApplication, today: date, within_days: int = 7) -> list[dict[str, Any]]:
+    rows = []
+    for request in undecided_requests(app):
         due = request.due_on(today)
         if (due - today).days <= within_days:
             rows.append(
@@ -264,13 +274,7 @@ def rectify(
 
 def disclosures_made(app: CMEApplication, child_id: UUID) -> list[Any]:
     """The child's Disclosure.Made events, from their clear facts (nothing decrypted)."""
-    about = aggregates_about(app.recorder, child_id)
-    if about is None:
-        stored: list[StoredEvent] = list(notifications_of(app.recorder, child_id))
-    else:
-        found = select_many(app.recorder, about)
-        stored = [event for ident in found for event in found[ident]]
-    made = [s for s in stored if s.topic == MADE_TOPIC]
+    made = [s for s in stored_about(app, child_id) if s.topic == MADE_TOPIC]
     return [
         SimpleNamespace(originator_id=s.originator_id, **app.mapper.transcoder.decode(s.state))
         for s in made

@@ -272,6 +272,21 @@ class SyntheticTraffic:
         ("home_education", 2),
     )
 
+    def one_of_each(self, child: dict[str, Any]) -> list[dict[str, Any]]:
+        """A notice of every type about ``child`` (the last about a child moving in)."""
+        return [
+            self.removal_from_roll(child),
+            self.continuous_absence(child),
+            self.reduced_timetable(child),
+            self.new_pupil_registered(child),
+            self.address_information(child),
+            self.referral(child),
+            self.lost_pupil(child),
+            self.home_education(child),
+            self.moved_out_to_la(child),
+            self.moved_in_from_la(),
+        ]
+
     def mixed(self, count: int) -> list[dict[str, Any]]:
         """A realistic mix of notices; the first is always about a new child."""
         names = [name for name, _ in self.MIX]

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.commands import LaCode, SchoolUrn, not_in_future
+from domain.commands import LaCode, SchoolUrn, not_in_future, review_after_start
 from domain.personal import Address, Carer, ChildDetails, Flags, Name, Note, ShortText, Upn
 from domain.values import (
     Agency,
@@ -168,9 +168,7 @@ class ReducedTimetableV1(_AboutAChild):
 
     @model_validator(mode="after")
     def _review_after_start(self) -> Self:
-        if self.review_on <= self.starts_on:
-            msg = "review date must be after the start date"
-            raise ValueError(msg)
+        review_after_start(self.starts_on, self.review_on)
         return self
 
 

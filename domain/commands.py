@@ -74,6 +74,13 @@ def not_in_future(what: str) -> Callable[[date, ValidationInfo], date]:
     return check
 
 
+def review_after_start(starts_on: date, review_on: date) -> None:
+    """A reduced timetable is reviewed after it starts (the command's and the contract's rule)."""
+    if review_on <= starts_on:
+        msg = "review date must be after the start date"
+        raise ValueError(msg)
+
+
 class Command(BaseModel):
     """Base of all commands: immutable, no unknown fields, an actor on every one."""
 
@@ -138,9 +145,7 @@ class NotifyReducedTimetable(Command):
 
     @model_validator(mode="after")
     def _review_after_start(self) -> Self:
-        if self.review_on <= self.starts_on:
-            msg = "review date must be after the start date"
-            raise ValueError(msg)
+        review_after_start(self.starts_on, self.review_on)
         return self
 
 

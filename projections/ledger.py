@@ -51,19 +51,26 @@ def _base(kind: str, event: Any, **fields: Any) -> dict[str, Any]:
     }
 
 
+def _sharing(event: Any) -> dict[str, Any]:
+    """What a disclosure made and a disclosure refused both state."""
+    return {
+        "counterparty_agency": event.recipient_agency,
+        "counterparty_organisation": event.recipient_organisation,
+        "purpose": event.purpose,
+        "lawful_basis": event.lawful_basis,
+        "categories": sorted(event.categories),
+        "requested_by": event.requested_by,
+        "case_id": event.case_id,
+    }
+
+
 def disclosure_made(event: Any) -> dict[str, Any]:
     return _base(
         "disclosure_made",
         event,
-        counterparty_agency=event.recipient_agency,
-        counterparty_organisation=event.recipient_organisation,
-        purpose=event.purpose,
-        lawful_basis=event.lawful_basis,
-        categories=sorted(event.categories),
-        requested_by=event.requested_by,
+        **_sharing(event),
         approved_by=event.approved_by,
         on=event.disclosed_on,
-        case_id=event.case_id,
     )
 
 
@@ -71,15 +78,9 @@ def disclosure_refused(event: Any) -> dict[str, Any]:
     return _base(
         "disclosure_refused",
         event,
-        counterparty_agency=event.recipient_agency,
-        counterparty_organisation=event.recipient_organisation,
-        purpose=event.purpose,
-        lawful_basis=event.lawful_basis,
-        categories=sorted(event.categories),
-        requested_by=event.requested_by,
+        **_sharing(event),
         refusal_reason=event.refusal_reason,
         on=event.refused_on,
-        case_id=event.case_id,
     )
 
 

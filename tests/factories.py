@@ -13,6 +13,9 @@ from crypto_shredding.keystore import InMemoryKeyStore, KeyStore
 from crypto_shredding.sealing import new_key
 from domain.application import CMEApplication
 
+# The day the embedded-store tests run on (their application's controllable clock).
+TODAY = date(2026, 11, 30)
+
 
 def kek(key_id: str = "kek-test-1") -> LocalKek:
     return LocalKek(key_id=key_id, secret=new_key())

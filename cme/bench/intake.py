@@ -12,14 +12,14 @@ import time
 import uuid
 
 import psycopg
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer
 from rich.progress import Progress
 
 from cme.bench.environment import bench_settings
 from cme.bench.report import Figure, Stopwatch, publish
 from cme.intake_runtime import build_intake_worker
 from cme.secrets import intake_public_key
+from cme.services.topics import isolated_topics
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers import kafka_io
 from consumers.envelopes import seal_line
@@ -67,26 +67,8 @@ def _raw_insert_seconds(url: str, count: int) -> float:
 
 
 def run(messages: int, seed: int, partitions: int) -> None:
-    settings = bench_settings()
-    tag = uuid.uuid4().hex[:8]
-    settings = settings.model_copy(
-        update={
-            "topic_upstream": f"bench.{tag}.upstream",
-            "topic_quarantine": f"bench.{tag}.quarantine",
-            "kafka_group_prefix": f"bench-{tag}",
-        }
-    )
+    settings = isolated_topics(bench_settings(), "bench", partitions)
     bootstrap = settings.require_kafka()
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics(
-            [
-                NewTopic(settings.topic_upstream, partitions, 1),
-                NewTopic(settings.topic_quarantine, 1, 1),
-            ]
-        )
-    finally:
-        admin.close()
 
     kid, public_key = intake_public_key(settings)
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed))

@@ -16,8 +16,7 @@ import uuid
 from collections.abc import Callable
 
 import psycopg
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer, KafkaProducer
 from rich.progress import Progress
 
 from cme.bench.environment import bench_settings
@@ -26,6 +25,7 @@ from cme.bootstrap import build_application
 from cme.db.roles import Role, role_url
 from cme.runtime import start_workers
 from cme.secrets import intake_public_key
+from cme.services.topics import ensure_topics, isolated_topics
 from cme.settings import Settings
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers import kafka_io
@@ -48,28 +48,14 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def _topics(settings: Settings, partitions: int) -> Settings:
-    tag = uuid.uuid4().hex[:8]
-    configured = settings.model_copy(
-        update={
-            "topic_upstream": f"bench.{tag}.upstream",
-            "topic_quarantine": f"bench.{tag}.quarantine",
-            "topic_events": f"bench.{tag}.events",
-            "kafka_group_prefix": f"bench-{tag}",
-        }
-    )
-    admin = KafkaAdminClient(bootstrap_servers=settings.require_kafka())
-    try:
-        admin.create_topics(
-            [
-                NewTopic(configured.topic_upstream, partitions, 1),
-                NewTopic(configured.topic_quarantine, 1, 1),
-                NewTopic(configured.topic_events, partitions, 1),
-                NewTopic(f"bench.{tag}.raw", partitions, 1),
-            ]
-        )
-    finally:
-        admin.close()
+    """The project's topics, fresh, and one more for the raw Kafka reference."""
+    configured = isolated_topics(settings, "bench", partitions)
+    ensure_topics(settings.require_kafka(), {_raw_topic(configured): partitions})
     return configured
+
+
+def _raw_topic(settings: Settings) -> str:
+    return settings.topic_events.removesuffix(".events") + ".raw"
 
 
 def _sealed(settings: Settings, lines: list[dict[str, object]]) -> list[tuple[bytes, bytes]]:
@@ -200,7 +186,7 @@ def _end_to_end(
 
 
 def _raw_kafka_latency(settings: Settings, rate: float, seconds: float) -> list[float]:
-    topic = settings.topic_upstream.replace(".upstream", ".raw")
+    topic = _raw_topic(settings)
     count = int(rate * seconds)
     received: list[float] = []
     consumer = KafkaConsumer(

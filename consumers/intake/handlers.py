@@ -132,6 +132,21 @@ def _agency_of(source: ReferralSource) -> Agency:
     }.get(source, Agency.SCHOOL if source is ReferralSource.SCHOOL else Agency.OTHER)
 
 
+def referred(
+    app: CMEApplication,
+    envelope: Envelope,
+    child: ChildIdentity,
+    source: ReferralSource,
+    reason: ReferralReason,
+    on: Any,
+    **case_details: str | None,
+) -> UUID:
+    """The notices that are a referral: find or register the child, then the case."""
+    child_id = match_or_register(app, envelope, child, source)
+    open_or_add_to_case(app, envelope, child_id, source, reason, on, **case_details)
+    return child_id
+
+
 def removal_from_roll(app: CMEApplication, envelope: Envelope, p: RemovalFromRollV1) -> UUID:
     child_id = match_or_register(app, envelope, p.child, ReferralSource.SCHOOL)
     app.remove_from_roll(
@@ -190,17 +205,15 @@ def new_pupil_registered(app: CMEApplication, envelope: Envelope, p: NewPupilReg
 
 
 def continuous_absence(app: CMEApplication, envelope: Envelope, p: ContinuousAbsenceV1) -> UUID:
-    child_id = match_or_register(app, envelope, p.child, ReferralSource.SCHOOL)
-    open_or_add_to_case(
+    return referred(
         app,
         envelope,
-        child_id,
+        p.child,
         ReferralSource.SCHOOL,
         ReferralReason.CONTINUOUS_ABSENCE,
         p.absent_since,
         notes=f"{p.school_days_absent} school days absent from {p.school_urn}",
     )
-    return child_id
 
 
 def reduced_timetable(app: CMEApplication, envelope: Envelope, p: ReducedTimetableV1) -> UUID:
@@ -219,29 +232,25 @@ def reduced_timetable(app: CMEApplication, envelope: Envelope, p: ReducedTimetab
 
 
 def home_education(app: CMEApplication, envelope: Envelope, p: HomeEducationV1) -> UUID:
-    child_id = match_or_register(app, envelope, p.child, ReferralSource.SCHOOL)
-    open_or_add_to_case(
+    return referred(
         app,
         envelope,
-        child_id,
+        p.child,
         ReferralSource.SCHOOL,
         ReferralReason.ELECTIVE_HOME_EDUCATION_NOTICE,
         p.notified_on,
     )
-    return child_id
 
 
 def lost_pupil(app: CMEApplication, envelope: Envelope, p: LostPupilV1) -> UUID:
-    child_id = match_or_register(app, envelope, p.child, ReferralSource.LOST_PUPIL_UPLOAD)
-    open_or_add_to_case(
+    return referred(
         app,
         envelope,
-        child_id,
+        p.child,
         ReferralSource.LOST_PUPIL_UPLOAD,
         ReferralReason.LOST_PUPIL,
         p.reported_on,
     )
-    return child_id
 
 
 def referral(app: CMEApplication, envelope: Envelope, p: ReferralV1) -> UUID:
@@ -250,11 +259,10 @@ def referral(app: CMEApplication, envelope: Envelope, p: ReferralV1) -> UUID:
         if p.referrer_type == "professional"
         else ReferralSource.MEMBER_OF_PUBLIC
     )
-    child_id = match_or_register(app, envelope, p.child, source)
-    open_or_add_to_case(
+    return referred(
         app,
         envelope,
-        child_id,
+        p.child,
         source,
         p.reason,
         p.referred_on,
@@ -262,7 +270,6 @@ def referral(app: CMEApplication, envelope: Envelope, p: ReferralV1) -> UUID:
         referrer_name=p.referrer_name,
         referrer_contact=p.referrer_contact,
     )
-    return child_id
 
 
 def address_information(app: CMEApplication, envelope: Envelope, p: AddressInformationV1) -> UUID:
@@ -284,17 +291,15 @@ def address_information(app: CMEApplication, envelope: Envelope, p: AddressInfor
 
 
 def moved_in_from_la(app: CMEApplication, envelope: Envelope, p: MovedInFromLaV1) -> UUID:
-    child_id = match_or_register(app, envelope, p.child, ReferralSource.OTHER_LOCAL_AUTHORITY)
-    open_or_add_to_case(
+    return referred(
         app,
         envelope,
-        child_id,
+        p.child,
         ReferralSource.OTHER_LOCAL_AUTHORITY,
         ReferralReason.MOVED_INTO_AREA,
         p.moved_on,
         notes=f"moved in from LA {p.from_la_code}",
     )
-    return child_id
 
 
 def moved_out_to_la(app: CMEApplication, envelope: Envelope, p: MovedOutToLaV1) -> UUID:

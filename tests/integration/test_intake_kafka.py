@@ -83,18 +83,7 @@ def test_every_message_type_end_to_end(
     workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic
 ) -> None:
     child = traffic.new_child()
-    lines = [
-        traffic.removal_from_roll(child),
-        traffic.continuous_absence(child),
-        traffic.reduced_timetable(child),
-        traffic.new_pupil_registered(child),
-        traffic.address_information(child),
-        traffic.referral(child),
-        traffic.lost_pupil(child),
-        traffic.home_education(child),
-        traffic.moved_out_to_la(child),
-        traffic.moved_in_from_la(),
-    ]
+    lines = traffic.one_of_each(child)
     worker = workers.start("intake")
     publish(workers, lines)
     wait_for(lambda: child_of(app, lines[-1]) is not None, 60, "the last message", workers.logs)

@@ -7,14 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
-
+from cme.services.topics import isolated_topics
 from cme.settings import PROJECT_ROOT, Settings
 
 
@@ -69,39 +66,19 @@ class WorkerEnvironment:
 def worker_environment(
     settings: Settings, tmp_path: Path, partitions: int = 3
 ) -> WorkerEnvironment:
-    tag = uuid.uuid4().hex[:10]
-    topics = {
-        "CME_TOPIC_UPSTREAM": f"test.{tag}.upstream",
-        "CME_TOPIC_QUARANTINE": f"test.{tag}.quarantine",
-        "CME_TOPIC_EVENTS": f"test.{tag}.events",
-    }
-    admin = KafkaAdminClient(bootstrap_servers=settings.require_kafka())
-    try:
-        admin.create_topics(
-            [
-                NewTopic(name, partitions if "quarantine" not in name else 1, 1)
-                for name in topics.values()
-            ]
-        )
-    finally:
-        admin.close()
+    configured = isolated_topics(settings, "test", partitions)
     env = {
         **os.environ,
-        **topics,
-        "CME_KAFKA_GROUP_PREFIX": f"test-{tag}",
+        "CME_TOPIC_UPSTREAM": configured.topic_upstream,
+        "CME_TOPIC_QUARANTINE": configured.topic_quarantine,
+        "CME_TOPIC_EVENTS": configured.topic_events,
+        "CME_KAFKA_PARTITIONS": str(partitions),
+        "CME_KAFKA_GROUP_PREFIX": configured.kafka_group_prefix,
         "CME_MODE": "services",
         "CME_DATABASE_URL": settings.require_database_url(),
         "CME_KAFKA_BOOTSTRAP_SERVERS": settings.require_kafka(),
         "CME_DATA_DIR": str(settings.data_dir),
     }
-    configured = settings.model_copy(
-        update={
-            "topic_upstream": topics["CME_TOPIC_UPSTREAM"],
-            "topic_quarantine": topics["CME_TOPIC_QUARANTINE"],
-            "topic_events": topics["CME_TOPIC_EVENTS"],
-            "kafka_group_prefix": f"test-{tag}",
-        }
-    )
     return WorkerEnvironment(configured, env, tmp_path)
 
 

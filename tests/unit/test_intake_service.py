@@ -24,20 +24,8 @@ def harness() -> IntakeHarness:
 def test_every_message_type_has_its_effect(harness: IntakeHarness) -> None:
     traffic = harness.traffic
     child = traffic.new_child()
-    removal = traffic.removal_from_roll(child)
-    removal["payload"].update(whereabouts_known=False, deletion_ground="moved_away")
-    lines = [
-        removal,
-        traffic.continuous_absence(child),
-        traffic.reduced_timetable(child),
-        traffic.new_pupil_registered(child),
-        traffic.address_information(child),
-        traffic.referral(child),
-        traffic.lost_pupil(child),
-        traffic.home_education(child),
-        traffic.moved_out_to_la(child),
-        traffic.moved_in_from_la(),
-    ]
+    lines = traffic.one_of_each(child)
+    lines[0]["payload"].update(whereabouts_known=False, deletion_ground="moved_away")
     outcome = harness.run([harness.seal(line) for line in lines])
     assert outcome.quarantined == [], [r.reason for r in outcome.quarantined]
     assert outcome.applied == len(lines)

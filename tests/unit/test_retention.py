@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from uuid import UUID, uuid4
 
-import pytest
-
-from cme.bootstrap import build_application, build_retention_job
-from cme.settings import Settings, load_settings
+from cme.bootstrap import build_retention_job
+from cme.settings import Settings
 from cme.shred import verify
 from cme.synthetic import SyntheticCounty
 from consumers.inprocess_feed import catch_up
@@ -22,21 +18,9 @@ from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
 from domain.values import ShredReason
 from projections.store import SqliteReadModels
+from tests.factories import TODAY
 
-TODAY = date(2026, 11, 30)
 BIRTHDAY_25 = date(2027, 1, 15)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(mode="embedded", data_dir=tmp_path)
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[CMEApplication]:
-    application = build_application(settings, today=lambda: TODAY)
-    yield application
-    application.close()
 
 
 def register(app: CMEApplication, born: date) -> UUID:

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
-from cme.bootstrap import build_application, build_retention_job
+from cme.bootstrap import build_retention_job
 from cme.rights import UnknownDetailError, access_package, decide, markdown, overdue, rectify
-from cme.settings import Settings, load_settings
+from cme.settings import Settings
 from cme.synthetic import SyntheticCounty
 from domain.application import CMEApplication
 from domain.errors import RequestStateError
 from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
-
-TODAY = date(2026, 11, 30)
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(mode="embedded", data_dir=tmp_path)
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[CMEApplication]:
-    application = build_application(settings, today=lambda: TODAY)
-    yield application
-    application.close()
+from tests.factories import TODAY
 
 
 def _disclose(app: CMEApplication, child_id: UUID, agency: str, categories: list[str]) -> bool:
