@@ -18,7 +18,7 @@ from cme.bootstrap import build_application
 from cme.db.roles import Role
 from cme.settings import Mode, Settings
 from consumers.inprocess_feed import catch_up
-from projections.store import PostgresReadModels, SqliteReadModels
+from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModels
 
 SCHEMA = "caseworker"
 FRESH = "caseworker_rebuild"
@@ -31,17 +31,24 @@ def rebuild(settings: Settings) -> int:
     return _rebuild_postgres(settings)
 
 
+def _project_everything(settings: Settings, store: SqlReadModels) -> int:
+    """Create the read models in ``store`` and feed them the whole event store."""
+    store.create()
+    app = build_application(settings)
+    try:
+        return catch_up(app, store)
+    finally:
+        app.close()
+
+
 def _rebuild_sqlite(settings: Settings) -> int:
     folder = settings.data_dir / "embedded"
     fresh = folder / "caseworker.rebuild.db"
     fresh.unlink(missing_ok=True)
     store = SqliteReadModels(str(fresh))
-    store.create()
-    app = build_application(settings)
     try:
-        count = catch_up(app, store)
+        count = _project_everything(settings, store)
     finally:
-        app.close()
         store.close()
     fresh.replace(folder / "caseworker.db")
     for suffix in ("-wal", "-shm"):
@@ -68,14 +75,10 @@ def _rebuild_postgres(settings: Settings) -> int:
         open=True,
         kwargs={"autocommit": True, "options": f"-c role={Role.PROJECTOR.value}"},
     )
-    store = PostgresReadModels(pool, schema=FRESH)
-    store.create()
-    app = build_application(settings)
     try:
-        count = catch_up(app, store)
+        count = _project_everything(settings, PostgresReadModels(pool, schema=FRESH))
     finally:
-        app.close()
-    pool.close()
+        pool.close()
     with psycopg.connect(admin) as conn, conn.transaction():
         # Keep the Kafka projector's positions, then swap the schemas in one go.
         conn.execute(
