@@ -119,7 +119,10 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         if isinstance(original, Shredded):
             print("error: the quarantine retention has passed: the original is destroyed")
             return 1
-        raw, key = original
+        if original[0] is None:
+            print("error: the quarantined record had no value; replay a corrected one with --fixed")
+            return 1
+        raw, key = original[0], original[1]
     producer = kafka_io.producer(settings, "replay")
     try:
         metadata = producer.send(

@@ -126,7 +126,7 @@ class QuarantineCipher:
     def record(
         self,
         reason: Reason,
-        raw_value: bytes,
+        raw_value: bytes | None,
         raw_key: bytes | None,
         topic: str,
         partition: int,
@@ -143,7 +143,7 @@ class QuarantineCipher:
             raise RuntimeError(msg)
         original = json.dumps(
             {
-                "value": base64.b64encode(raw_value).decode(),
+                "value": base64.b64encode(raw_value).decode() if raw_value is not None else None,
                 "key": base64.b64encode(raw_key).decode() if raw_key is not None else None,
             }
         ).encode()
@@ -163,7 +163,7 @@ class QuarantineCipher:
             subject_digest=envelope_fields.get("subject_digest"),
         )
 
-    def original(self, record: QuarantineRecord) -> tuple[bytes, bytes | None] | Shredded:
+    def original(self, record: QuarantineRecord) -> tuple[bytes | None, bytes | None] | Shredded:
         """The quarantined bytes and key, or Shredded once retention has passed."""
         key = self.data_keys.key_for(UUID(record.key_id))
         if isinstance(key, Shredded):
@@ -172,4 +172,5 @@ class QuarantineCipher:
             unseal(key, base64.b64decode(record.sealed_original), UUID(record.quarantine_id).bytes)
         )
         raw_key = base64.b64decode(opened["key"]) if opened["key"] is not None else None
-        return base64.b64decode(opened["value"]), raw_key
+        raw_value = base64.b64decode(opened["value"]) if opened["value"] is not None else None
+        return raw_value, raw_key

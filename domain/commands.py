@@ -15,6 +15,7 @@ from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,7 +27,15 @@ from pydantic import (
 )
 
 from domain.errors import InvalidCommandError, Violation
-from domain.personal import Address, ChildDetails, Name, Note, ShortText, add_years
+from domain.personal import (
+    Address,
+    ChildDetails,
+    Name,
+    Note,
+    ShortText,
+    add_years,
+    check_text,
+)
 from domain.values import (
     Agency,
     CaseOutcome,
@@ -166,8 +175,12 @@ class RecordMoveAbroad(Command):
 class PlaceLegalHold(Command):
     child_id: UUID
     hold_id: UUID
-    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
-    authority: Annotated[str, StringConstraints(min_length=3, max_length=200)]
+    reason: Annotated[
+        str, StringConstraints(min_length=3, max_length=500), AfterValidator(check_text)
+    ]
+    authority: Annotated[
+        str, StringConstraints(min_length=3, max_length=200), AfterValidator(check_text)
+    ]
 
 
 class ReleaseLegalHold(Command):

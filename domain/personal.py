@@ -16,6 +16,7 @@ from domain.values import DataCategory, Sex
 
 UPN_CHECK_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 _UPN_SHAPE = re.compile(r"^[A-Z][0-9]{11}[0-9A-Z]$")
+_EMAIL = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
 _POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
 
 
@@ -50,11 +51,44 @@ def _check_postcode(value: str) -> str:
     return f"{compact[:-3]} {compact[-3:]}"
 
 
+# C0 controls other than tab, line feed and carriage return, and DEL: no stored
+# text needs them, and PostgreSQL refuses NUL in text outright, so one such
+# character would stop every reader of the event downstream.
+CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t", "\n", "\r"}
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text anywhere, or None."""
+    if not CONTROL_CHARACTERS.isdisjoint(value):
+        return "control characters are not allowed in text"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must be valid Unicode (a lone surrogate was found)"
+    return None
+
+
+def check_text(value: str) -> str:
+    """Pydantic validator for any free text that will be stored."""
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 Upn = Annotated[str, AfterValidator(_check_upn)]
 Postcode = Annotated[str, AfterValidator(_check_postcode)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(check_text),
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(check_text)
+]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=4000), AfterValidator(check_text)
+]
 
 
 class _Personal(BaseModel):
@@ -62,7 +96,11 @@ class _Personal(BaseModel):
 
 
 class Address(_Personal):
-    line1: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    line1: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        AfterValidator(check_text),
+    ]
     line2: ShortText | None = None
     town: Name
     postcode: Postcode | None = None
@@ -73,7 +111,15 @@ class Carer(_Personal):
     name: Name
     relationship: ShortText
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: (
+        Annotated[
+            str,
+            StringConstraints(
+                pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+            ),
+        ]
+        | None
+    ) = None
     has_parental_responsibility: bool = True
 
 

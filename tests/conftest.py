@@ -22,6 +22,12 @@ START_HINT = (
 )
 
 
+def pytest_report_header() -> str:
+    from tests.seeds import BASE_SEED
+
+    return f"synthetic data seed: CME_TEST_SEED={BASE_SEED} (set it to repeat this run's data)"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in Path(str(item.fspath)).parts:

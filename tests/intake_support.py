@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import date
 from typing import Any
 
+from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eventsourcing.persistence import Tracking
 
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
@@ -19,48 +22,66 @@ TOPIC = "cme.upstream.v1"
 
 
 def dev_intake_keys() -> IntakeKeys:
-    import base64
-
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
     raw = X25519PrivateKey.generate().private_bytes_raw()
     return parse_intake_keys(f"intake-test {base64.b64encode(raw).decode()}", "test")
 
 
-class IntakeHarness:
+class Sealer:
+    """Seals lines to an intake public key: as ``cme publish`` does, or as a careless sender."""
+
+    def __init__(self, kid: str, public_key: X25519PublicKey) -> None:
+        self.kid = kid
+        self.public_key = public_key
+
+    def seal(self, line: dict[str, Any]) -> bytes:
+        _, raw = seal_line(line, self.kid, self.public_key, date.today())
+        return raw
+
+    def seal_unchecked(self, line: dict[str, Any]) -> bytes:
+        """Seal without the publisher's local validation, as a careless sender might."""
+        return self.seal_plaintext(line, json.dumps(line["payload"]).encode())
+
+    def seal_plaintext(self, line: dict[str, Any], plaintext: bytes) -> bytes:
+        """Seal any bytes as the payload of ``line``'s envelope, with HPKE directly."""
+        fields = {k: v for k, v in line.items() if k != "payload"}
+        info = "|".join(
+            (
+                "cme.upstream.v1",
+                fields["message_id"],
+                fields["type"],
+                str(fields["version"]),
+                fields["sender"],
+                fields["subject_ref"],
+            )
+        ).encode()
+        suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+        ct = base64.b64encode(suite.encrypt(plaintext, self.public_key, info=info)).decode()
+        alg = "HPKE-X25519-SHA256-AES256GCM"
+        return json.dumps({**fields, "payload": {"alg": alg, "kid": self.kid, "ct": ct}}).encode()
+
+
+class IntakeHarness(Sealer):
     """An intake service on a given application, fed with numbered messages."""
 
     def __init__(self, app: CMEApplication, seed: int = 1) -> None:
-        self.app = app
         self.keys = dev_intake_keys()
+        super().__init__(self.keys.current, self.keys.public_key())
+        self.app = app
         self.quarantine = InMemoryQuarantine()
         self.cipher = QuarantineCipher(app.data_keys, retention_days=30)
         self.service = IntakeService(app, self.keys, self.quarantine, self.cipher)
         self.traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
         self.offset = 0
 
-    def seal(self, line: dict[str, Any]) -> bytes:
-        _, raw = seal_line(line, self.keys.current, self.keys.public_key(), date.today())
-        return raw
-
-    def seal_unchecked(self, line: dict[str, Any]) -> bytes:
-        """Seal without the publisher's local validation, as a careless sender might."""
-        from consumers.contract import Envelope
-        from consumers.sealed_payload import ALGORITHM, seal_payload
-
-        fields = {k: v for k, v in line.items() if k != "payload"}
-        probe = Envelope.model_validate(
-            {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": "0" * 16}}
-        )
-        ct = seal_payload(
-            json.dumps(line["payload"]).encode(), self.keys.public_key(), probe.hpke_info()
-        )
-        return json.dumps(
-            {**fields, "payload": {"alg": ALGORITHM, "kid": self.keys.current, "ct": ct}}
-        ).encode()
-
-    def inbound(self, raw: bytes, key: bytes | None = b"ref") -> Inbound:
+    def inbound(self, raw: bytes | None, key: bytes | str | None = "subject_ref") -> Inbound:
+        """One record; its key is the envelope's subject_ref, as a well-behaved sender's is."""
         self.offset += 1
+        if key == "subject_ref":
+            try:
+                key = json.loads(raw or b"")["subject_ref"].encode()
+            except (ValueError, KeyError, TypeError, AttributeError):
+                key = b"ref"
+        assert not isinstance(key, str)
         return Inbound(raw, key, TOPIC, 0, self.offset)
 
     def run(self, raws: list[bytes], track: bool = True):  # type: ignore[no-untyped-def]
@@ -72,3 +93,64 @@ class IntakeHarness:
         envelope = json.loads(self.seal(line))
         envelope.update(changes)
         return json.dumps(envelope).encode()
+
+
+def hostile_records(
+    h: Sealer, t: SyntheticTraffic
+) -> list[tuple[str, bytes | None, bytes | None, str, str]]:
+    """(name, value, key, code, field) of records that once stopped a worker or slipped through."""
+    deep = b'{"a":' * 10_000 + b"1" + b"}" * 10_000
+    line = t.referral(t.new_child())
+    ref = line["subject_ref"].encode()
+    nul = t.referral(t.new_child())
+    nul["payload"]["child"]["legal_surname"] = "Smi\u0000th"
+    surrogate = t.referral(t.new_child())
+    surrogate_text = json.dumps(surrogate["payload"]).replace(
+        json.dumps(surrogate["payload"]["child"]["legal_surname"]), '"Sm\\ud800ith"'
+    )
+    doubled = t.referral(t.new_child())
+    doubled_payload = json.dumps(doubled["payload"])[:-1] + ', "referred_on": "2026-01-01"}'
+    envelope = json.loads(h.seal(t.referral(t.new_child())))
+    doubled_envelope = json.dumps(envelope)[:-1] + f', "sender": "{envelope["sender"]}"}}'
+    return [
+        ("deep envelope", deep, b"k-deep", "invalid_envelope", ""),
+        (
+            "deep sealed payload",
+            h.seal_plaintext(line, b"[" * 10_000 + b"]" * 10_000),
+            ref,
+            "invalid_payload",
+            "payload",
+        ),
+        ("tombstone", None, ref, "empty_message", ""),
+        ("empty value", b"", ref, "empty_message", ""),
+        (
+            "NUL in a surname",
+            h.seal_unchecked(nul),
+            nul["subject_ref"].encode(),
+            "invalid_payload",
+            "payload.child.legal_surname",
+        ),
+        (
+            "lone surrogate in a surname",
+            h.seal_plaintext(surrogate, surrogate_text.encode()),
+            surrogate["subject_ref"].encode(),
+            "invalid_payload",
+            "payload.child.legal_surname",
+        ),
+        (
+            "duplicate key in the payload",
+            h.seal_plaintext(doubled, doubled_payload.encode()),
+            doubled["subject_ref"].encode(),
+            "invalid_payload",
+            "payload",
+        ),
+        (
+            "duplicate key in the envelope",
+            doubled_envelope.encode(),
+            envelope["subject_ref"].encode(),
+            "invalid_envelope",
+            "",
+        ),
+        ("no record key", h.seal(line), None, "key_mismatch", "subject_ref"),
+        ("another record key", h.seal(line), b"someone-else", "key_mismatch", "subject_ref"),
+    ]

@@ -6,7 +6,6 @@ never puts an input value into a reason (it may be personal data).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from consumers.contract import MAX_MESSAGE_BYTES, PAYLOADS, Envelope
 from consumers.sealed_payload import IntakeKeys, PayloadSealingError
+from consumers.strict_json import JsonRefusedError, Limits, loads
 from domain.commands import violations_of
 
 
@@ -46,7 +46,14 @@ def _validation_reason(code: str, prefix: str, exc: ValidationError) -> Reason:
     return Reason(code, field, f"{first.rule}: {first.message}{more}")
 
 
-def parse_envelope(raw: bytes) -> Envelope | Rejected:
+def _refused(code: str, exc: JsonRefusedError) -> Reason:
+    return Reason(code, exc.field, f"{exc.rule}: {exc.message}")
+
+
+def parse_envelope(raw: bytes | None) -> Envelope | Rejected:
+    if raw is None or len(raw) == 0:
+        # A tombstone (null value) or an empty record: nothing a sender means to say.
+        return Rejected(Reason("empty_message", "", "the record has no value"))
     if len(raw) > MAX_MESSAGE_BYTES:
         return Rejected(
             Reason(
@@ -54,9 +61,11 @@ def parse_envelope(raw: bytes) -> Envelope | Rejected:
             )
         )
     try:
-        document = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return Rejected(Reason("not_json", "", f"not UTF-8 JSON ({type(exc).__name__})"))
+        # The sealed payload is one long string; the message size bounds it.
+        document = loads(raw, Limits(string=MAX_MESSAGE_BYTES))
+    except JsonRefusedError as exc:
+        code = "not_json" if exc.rule in {"not_json", "not_utf8"} else "invalid_envelope"
+        return Rejected(_refused(code, exc))
     if not isinstance(document, dict):
         return Rejected(Reason("invalid_envelope", "", "the message must be a JSON object"))
     try:
@@ -66,6 +75,15 @@ def parse_envelope(raw: bytes) -> Envelope | Rejected:
         if reason.field == "type":
             reason = Reason("unknown_type_version", "type", reason.message)
         return Rejected(reason)
+
+
+def check_key(envelope: Envelope, key: bytes | None) -> Reason | None:
+    """The record key must be the envelope's ``subject_ref``: per-child order rests on it."""
+    if key is None:
+        return Reason("key_mismatch", "subject_ref", "the record has no key; use subject_ref")
+    if key != envelope.subject_ref.encode():
+        return Reason("key_mismatch", "subject_ref", "the record key is not the subject_ref")
+    return None
 
 
 def payload_model(envelope: Envelope) -> type[BaseModel] | None:
@@ -80,10 +98,9 @@ def validate_payload(envelope: Envelope, plaintext: bytes, today: date) -> Decod
         )
         return Rejected(reason, envelope)
     try:
-        document = json.loads(plaintext)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reason = Reason("invalid_payload", "payload", f"not UTF-8 JSON ({type(exc).__name__})")
-        return Rejected(reason, envelope)
+        document = loads(plaintext, root="payload")
+    except JsonRefusedError as exc:
+        return Rejected(_refused("invalid_payload", exc), envelope)
     try:
         payload = model.model_validate(document, context={"today": today})
     except ValidationError as exc:
@@ -91,10 +108,16 @@ def validate_payload(envelope: Envelope, plaintext: bytes, today: date) -> Decod
     return Decoded(envelope, payload)
 
 
-def decode(raw: bytes, keys: IntakeKeys, today: date) -> Decoded | Rejected:
+def decode(
+    raw: bytes | None, key: bytes | None, keys: IntakeKeys, today: date
+) -> Decoded | Rejected:
+    """Decode one record; ``key`` is its Kafka key, which must be the ``subject_ref``."""
     envelope = parse_envelope(raw)
     if isinstance(envelope, Rejected):
         return envelope
+    mismatch = check_key(envelope, key)
+    if mismatch is not None:
+        return Rejected(mismatch, envelope)
     if payload_model(envelope) is None:
         reason = Reason(
             "unknown_type_version", "version", f"no {envelope.type} v{envelope.version}"

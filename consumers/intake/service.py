@@ -44,7 +44,7 @@ log = logging.getLogger("cme.intake")
 class Inbound:
     """One message as read from the upstream topic."""
 
-    value: bytes
+    value: bytes | None  # None: a tombstone, which a sender should never send here
     key: bytes | None
     topic: str
     partition: int
@@ -100,7 +100,7 @@ class IntakeService:
         rejected: list[QuarantineRecord] = []
         today = self.today()
         for inbound in batch:
-            result = decode(inbound.value, self.keys, today)
+            result = decode(inbound.value, inbound.key, self.keys, today)
             if isinstance(result, Rejected):
                 rejected.append(self._record(inbound, result.reason, result.envelope))
             else:

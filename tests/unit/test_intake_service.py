@@ -13,7 +13,7 @@ from crypto_shredding.shredded import Shredded
 from domain.upstream_message import upstream_message_id
 from domain.values import CaseStatus
 from tests.factories import in_memory_app
-from tests.intake_support import IntakeHarness
+from tests.intake_support import IntakeHarness, hostile_records
 
 
 @pytest.fixture
@@ -233,3 +233,46 @@ def test_the_dedup_record_names_no_person(harness: IntakeHarness) -> None:
 def test_fuzzed_input_never_crashes_the_consumer(harness: IntakeHarness, raw: bytes) -> None:
     outcome = harness.run([raw], track=False)
     assert outcome.applied + len(outcome.quarantined) == 1
+
+
+def test_hostile_records_are_quarantined_and_the_next_good_one_applied(
+    harness: IntakeHarness,
+) -> None:
+    cases = hostile_records(harness, harness.traffic)
+    batch = []
+    goods = []
+    for name, value, key, _, _ in cases:
+        good = harness.traffic.referral(harness.traffic.new_child())
+        goods.append(good)
+        batch += [harness.inbound(value, key), harness.inbound(harness.seal(good))]
+        assert name
+    outcome = harness.service.process(batch, None)
+    reasons = {r.source_offset: r.reason for r in outcome.quarantined}
+    for index, (name, _, _, code, field) in enumerate(cases):
+        reason = reasons.get(batch[2 * index].offset)
+        assert reason is not None, f"{name}: not quarantined"
+        assert (reason.code, reason.field) == (code, field), name
+        assert "\x00" not in reason.message
+    assert outcome.applied == len(goods)
+    for good in goods:
+        assert harness.app.find_child_by_sender_ref(f"{good['sender']}|{good['subject_ref']}")
+
+
+def test_a_nul_in_a_caseworker_command_is_refused_before_it_is_stored(
+    harness: IntakeHarness,
+) -> None:
+    from domain.errors import InvalidCommandError
+
+    child = harness.traffic.referral(harness.traffic.new_child())
+    harness.run([harness.seal(child)])
+    child_id = harness.app.find_child_by_sender_ref(f"{child['sender']}|{child['subject_ref']}")
+    assert child_id is not None
+    details = harness.app.get_child(child_id).current_details().model_dump(mode="json")
+    details["legal_surname"] = "A\x00B"
+    with pytest.raises(InvalidCommandError) as caught:
+        harness.app.rectify_child_details(
+            {"child_id": child_id, "actor": "officer:1", "details": details}
+        )
+    assert "details.legal_surname" in str(caught.value)
+    assert "control characters" in str(caught.value)
+    assert "A\x00B" not in str(caught.value)

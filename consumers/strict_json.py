@@ -1,0 +1,117 @@
+"""A strict, bounded JSON reader for what strangers send us.
+
+Python's ``json`` module accepts documents that later break something far
+from the door: nesting deep enough to exhaust the interpreter's recursion
+limit, duplicate keys (the last silently wins, so two readers may disagree on
+what a message said), NUL characters that PostgreSQL refuses in text, lone
+surrogates that cannot be encoded as UTF-8 at all. Each limit here is checked
+once, at intake, and reported as a field path and a rule, never a value.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from domain.personal import text_problem
+
+MAX_DEPTH = 16
+"""Objects and arrays nested deeper than this are refused (the contract needs 5)."""
+MAX_FIELDS = 200
+"""Members of one object, or items of one array."""
+MAX_STRING = 8000
+"""Characters of one string (the longest contract field, a note, is 4,000)."""
+
+
+class JsonRefusedError(ValueError):
+    """The document is not acceptable JSON; ``field`` and ``rule`` say where and why."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
+        self.message = message
+
+
+class _DuplicateKeyError(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _DuplicateKeyError
+    return document
+
+
+@dataclass(frozen=True)
+class Limits:
+    depth: int = MAX_DEPTH
+    fields: int = MAX_FIELDS
+    string: int = MAX_STRING
+
+
+def _path(prefix: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else key
+
+
+def check(document: Any, limits: Limits = Limits(), root: str = "") -> None:
+    """Refuse a parsed document that breaks a limit; iterative, so depth costs no stack."""
+    stack: list[tuple[str, Any, int]] = [(root, document, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if isinstance(value, str):
+            if len(value) > limits.string:
+                msg = f"text longer than {limits.string} characters"
+                raise JsonRefusedError(path, "too_long", msg)
+            problem = text_problem(value)
+            if problem:
+                raise JsonRefusedError(path, "bad_text", problem)
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= limits.depth:
+            msg = f"nested more than {limits.depth} levels deep"
+            raise JsonRefusedError(path, "too_deep", msg)
+        if len(value) > limits.fields:
+            msg = f"more than {limits.fields} members"
+            raise JsonRefusedError(path, "too_many_fields", msg)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                problem = text_problem(key)
+                if problem:
+                    raise JsonRefusedError(path, "bad_text", f"a member name: {problem}")
+                stack.append((_path(path, key), item, depth + 1))
+        else:
+            stack.extend((_path(path, i), item, depth + 1) for i, item in enumerate(value))
+
+
+def loads(raw: bytes | str, limits: Limits = Limits(), root: str = "") -> Any:
+    """Parse strictly: UTF-8, no duplicate keys, no NaN/Infinity, within ``limits``."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise JsonRefusedError(root, "not_utf8", "not UTF-8") from None
+    try:
+        document = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant
+        )
+    except _DuplicateKeyError:
+        msg = "an object has the same member twice"
+        raise JsonRefusedError(root, "duplicate_key", msg) from None
+    except RecursionError:
+        msg = f"nested more than {limits.depth} levels deep"
+        raise JsonRefusedError(root, "too_deep", msg) from None
+    except json.JSONDecodeError as exc:
+        msg = f"not JSON (line {exc.lineno} column {exc.colno})"
+        raise JsonRefusedError(root, "not_json", msg) from None
+    check(document, limits, root)
+    return document
+
+
+def _refuse_constant(name: str) -> Any:
+    msg = f"{name} is not JSON"
+    raise json.JSONDecodeError(msg, name, 0)
