@@ -409,6 +409,7 @@ def test_decode_accepts_the_vector_envelope(
 ) -> None:
     result = decode(
         vectors["sealed_envelope"].encode("utf-8"),
+        vectors["plain_line"]["subject_ref"].encode("utf-8"),  # the Kafka record key
         intake_keys,
         date.fromisoformat(vectors["valid_on"]),
     )
@@ -473,7 +474,12 @@ def test_sender_mistakes_are_quarantined_as_payload_unreadable(
     assert ct != vectors["ct"], "the mistake must change the ct, or this test proves nothing"
     with pytest.raises(PayloadSealingError):
         intake_keys.open(intake_keys.current, ct, hpke_info(line))
-    result = decode(envelope_bytes(line, intake_keys.current, ct), intake_keys, VALID_ON)
+    result = decode(
+        envelope_bytes(line, intake_keys.current, ct),
+        line["subject_ref"].encode(),
+        intake_keys,
+        VALID_ON,
+    )
     assert isinstance(result, Rejected)
     assert result.reason.code == "payload_unreadable"
 
