@@ -20,6 +20,7 @@ from crypto_shredding.blind_index import BlindIndex, BlindIndexStore
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.keystore import KeyStore
 from crypto_shredding.postgres import PostgresBlindIndex, PostgresKeyStore
+from crypto_shredding.recorders import TOPIC as RECORDER_TOPIC
 from crypto_shredding.retention import RetentionJob, file_lock, postgres_lock
 from crypto_shredding.sqlite import SqliteBlindIndexStore, SqliteKeyStore
 from domain.application import CMEApplication
@@ -37,6 +38,8 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": "4",
+        # Writes a batch's new keys and index rows in its events' transaction.
+        "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC,
         # Tables are created by `cme db setup` as the admin role, so the writer
         # can append but never alter or drop the history.
         "CREATE_TABLE": "n",

@@ -48,7 +48,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if settings.effective_mode is Mode.EMBEDDED:
         return run_embedded(settings, stop)
     running = start_workers(settings, args.workers or list(WORKERS), stop)
-    running.join(stop)
+    died = running.join(stop)
+    if died:
+        print(f"cme run: {died}; restart it to resume where it stopped", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -37,6 +37,8 @@ from domain.values import LawfulBasis
 from projections.store import SqlReadModels
 
 console = Console()
+DEMO_DATABASE = "cme_demo"
+DEMO_PREFIX = "demo"
 
 
 def _settings(services: bool) -> Settings:
@@ -45,18 +47,22 @@ def _settings(services: bool) -> Settings:
         folder = settings.data_dir / "demo"
         shutil.rmtree(folder / "embedded", ignore_errors=True)
         return settings.model_copy(update={"mode": Mode.EMBEDDED, "data_dir": folder})
-    from cme.services import manager  # noqa: PLC0415
+    from cme.services import isolation, manager  # noqa: PLC0415
 
     plan = manager.plan(settings)
     if plan.postgres is not None or plan.kafka is not None:
         manager.up(plan)
-    return settings.model_copy(
+    base = settings.model_copy(
         update={
             "mode": Mode.SERVICES,
             "database_url": plan.database_url,
             "kafka_bootstrap_servers": plan.bootstrap,
         }
     )
+    # The demo's own database and topics, made anew each run: its synthetic
+    # county and its clock step never touch the user's data.
+    with console.status(f"a fresh {DEMO_DATABASE} database and {DEMO_PREFIX}.* topics"):
+        return isolation.fresh_topics(isolation.fresh_database(base, DEMO_DATABASE), DEMO_PREFIX)
 
 
 def _sealed_traffic(settings: Settings, messages: int, seed: int) -> list[tuple[bytes, bytes]]:
@@ -218,6 +224,13 @@ def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> 
     again = f"cme shred verify {child_id}"
     if settings.effective_mode is Mode.EMBEDDED:
         again = f"CME_MODE=embedded CME_DATA_DIR={settings.data_dir} {again}"
+    else:  # the demo's database and topics, named without printing a password
+        again = (
+            f'CME_DATABASE_URL="${{CME_DATABASE_URL%/*}}/{DEMO_DATABASE}" '
+            f"CME_TOPIC_UPSTREAM={settings.topic_upstream} "
+            f"CME_TOPIC_QUARANTINE={settings.topic_quarantine} "
+            f"CME_TOPIC_EVENTS={settings.topic_events} {again}"
+        )
     console.print(
         f"certificate for {child_id}: "
         f"{'SHREDDED' if certificate.passed else 'NOT SHREDDED'}, signed by "
@@ -302,6 +315,9 @@ def _wait_for_pipeline(
     deadline = time.monotonic() + timeout
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
         while time.monotonic() < deadline:
+            if running.failures:
+                msg = "; ".join(f"worker {n} died: {why}" for n, why in running.failures.items())
+                raise RuntimeError(msg)
             last = app.recorder.max_notification_id() or 0
             relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
             row = conn.execute("SELECT max(position) FROM ledger.position").fetchone()
@@ -319,7 +335,11 @@ def _wait_for_pipeline(
             ):
                 return
             time.sleep(0.5)
-    msg = "the pipeline did not catch up in time; see the worker logs above"
+    state = " ".join(
+        f"{name}[{' '.join(f'{k}={v}' for k, v in counts().items())}]"
+        for name, counts in running.counters.items()
+    )
+    msg = f"the pipeline did not catch up in {timeout:.0f}s; the workers stood at: {state}"
     raise TimeoutError(msg)
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from cme.bootstrap import build_application, build_data_keys, open_pool
@@ -39,15 +41,64 @@ def read_models(
     return pg, pool.close
 
 
+class WorkerDiedError(RuntimeError):
+    """A worker thread ended on an error, or ended without being asked to stop."""
+
+
+def where(exc: BaseException) -> str:
+    """The innermost frame of our own code an exception came from (never its message).
+
+    An exception's message may quote a value (a driver's "invalid input ..."),
+    and values may be personal data; the type and the place are enough to act on.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "site-packages" not in f.filename] or frames
+    if not ours:
+        return type(exc).__name__
+    frame = ours[-1]
+    return f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+
+
 @dataclass
 class Running:
-    """Worker threads and what to close when they end."""
+    """Worker threads, their failures, and what to close when they end.
+
+    A worker that dies stops the others and makes ``join`` return the reason,
+    so ``cme run`` exits non-zero and a supervisor (systemd, Docker's restart
+    policy) starts it again: a live process with a dead worker would keep
+    printing its last counts while the lag grew.
+    """
 
     threads: list[threading.Thread] = field(default_factory=list)
     closers: list[Callable[[], Any]] = field(default_factory=list)
     counters: dict[str, Callable[[], dict[str, int]]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
-    def join(self, stop: threading.Event, report_every: float = 10.0) -> None:
+    def start(self, name: str, target: Callable[[], None], stop: threading.Event) -> None:
+        def supervised() -> None:
+            try:
+                target()
+            except BaseException as exc:
+                self.failures[name] = where(exc)
+                log.error(
+                    "worker %s died: %s\n%s",
+                    name,
+                    self.failures[name],
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
+                stop.set()
+                return
+            if not stop.is_set():
+                self.failures[name] = "ended without being asked to stop"
+                log.error("worker %s %s", name, self.failures[name])
+                stop.set()
+
+        thread = threading.Thread(target=supervised, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def join(self, stop: threading.Event, report_every: float = 10.0) -> str | None:
+        """Wait until stopped or a worker dies; None, or why a worker died."""
         while any(t.is_alive() for t in self.threads):
             if stop.wait(report_every):
                 break
@@ -62,6 +113,9 @@ class Running:
             thread.join(timeout=60)
         for close in self.closers:
             close()
+        if not self.failures:
+            return None
+        return "; ".join(f"worker {name} died: {why}" for name, why in self.failures.items())
 
 
 def start_workers(settings: Settings, names: list[str], stop: threading.Event) -> Running:
@@ -111,9 +165,7 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
         else:
             msg = f"unknown worker {name!r}; the workers are {', '.join(WORKERS)}"
             raise ValueError(msg)
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        running.threads.append(thread)
+        running.start(name, target, stop)
     return running
 
 

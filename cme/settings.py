@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{1,60}$",
         description="consumer groups are PREFIX-WORKER",
     )
+    kafka_instance_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,120}$",
+        description=(
+            "a stable name for this process (static group membership): set it only where "
+            "each replica keeps its own name across restarts, never the same on two"
+        ),
+    )
     kek: SecretStr | None = Field(
         default=None,
         description="Key-encryption keys as 'id:base64[,id:base64...]', the first is current",

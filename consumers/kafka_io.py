@@ -30,9 +30,22 @@ def producer(settings: Settings, worker: str, **overrides: Any) -> KafkaProducer
         "retries": 2147483647,
         "max_in_flight_requests_per_connection": 5,
         "request_timeout_ms": 30_000,
+        "reconnect_backoff_max_ms": RECOVERY["reconnect_backoff_max_ms"],
     }
     options.update(overrides)
     return KafkaProducer(**options)
+
+
+RECOVERY = {
+    # A member that died without leaving (SIGKILL, a lost host) holds its
+    # partitions until its session times out: 45 s by default, during which
+    # its partitions stand still. 10 s is the shortest the broker's default
+    # group.min.session.timeout.ms (6 s) comfortably allows with 1 s heartbeats.
+    "session_timeout_ms": 10_000,
+    "heartbeat_interval_ms": 1_000,
+    # After a broker restart the default backoff grows to 30 s between tries.
+    "reconnect_backoff_max_ms": 1_000,
+}
 
 
 def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer:
@@ -45,6 +58,11 @@ def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer
         # Polls span partitions; each partition's share becomes one transaction.
         "max_poll_records": settings.intake_batch_size * 4,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
+        **RECOVERY,
     }
+    if settings.kafka_instance_id:
+        # Static membership: a restarted process with the same id takes its
+        # partitions back at once, with no rebalance of the others.
+        options["group_instance_id"] = f"{settings.kafka_instance_id}-{worker}"
     options.update(overrides)
     return KafkaConsumer(**options)

@@ -20,7 +20,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from consumers.lifecycle import StopRequestedError, retrying
+from consumers.lifecycle import StopRequestedError, fault_point, retrying
 from crypto_shredding.signing import CheckpointSigner
 from domain.transcoding import cme_transcoder
 from projections.ledger import GENESIS, chain, checkpoint_message, ledger_entry
@@ -102,6 +102,7 @@ class LedgerWriter:
             )
             if linked:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash)
+            fault_point("ledger:before-commit")
         self.appended += len(linked)
         return len(linked), len(rows)
 

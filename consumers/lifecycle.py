@@ -71,12 +71,20 @@ def retrying(
             delay = min(delay * 2, max_delay)
 
 
+class FaultInjectedError(RuntimeError):
+    """Raised at a fault point named by CME_FAULT_RAISE: a stand-in for a bug in the code."""
+
+
 def fault_point(name: str) -> None:
     """Pause forever here if CME_FAULT_PAUSE names this point (crash tests only).
 
     The worker first writes CME_FAULT_MARKER so the test knows it is here and
-    can kill it with SIGKILL at exactly this instant.
+    can kill it with SIGKILL at exactly this instant. CME_FAULT_RAISE naming
+    the point raises instead, as a programming error would.
     """
+    if os.environ.get("CME_FAULT_RAISE") == name:
+        msg = f"fault injected at {name}"
+        raise FaultInjectedError(msg)
     if os.environ.get("CME_FAULT_PAUSE") != name:
         return
     marker = os.environ.get("CME_FAULT_MARKER")

@@ -37,6 +37,7 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
             done = retrying(read, self.worker.stop, "reading the stored position")
             if done is not None:
                 self.worker.consumer.seek(tp, done + 1)
+            self.worker.done_up_to[tp] = None if done is None else done + 1
         self.worker.log.info("partitions assigned: %s", sorted(tp.partition for tp in assigned))
 
 
@@ -51,6 +52,9 @@ class PartitionWorker(ABC):
         self.stop = stop
         self.lag = -1  # messages behind the end of the topic; -1 until first measured
         self._lag_measured = 0.0
+        # Per assigned partition, the next offset whose effect is not yet stored
+        # (None: nothing stored yet, so the partition's beginning).
+        self.done_up_to: dict[TopicPartition, int | None] = {}
 
     @abstractmethod
     def stored_position(self, tp: TopicPartition) -> int | None:
@@ -80,6 +84,7 @@ class PartitionWorker(ABC):
                     continue
                 for tp, records in polled.items():
                     self.handle(tp, records)
+                    self.done_up_to[tp] = records[-1].offset + 1
                 self._measure_lag()
             clean = True
         except StopRequestedError:
@@ -99,16 +104,27 @@ class PartitionWorker(ABC):
             )
 
     def _measure_lag(self) -> None:
-        """How far behind the topic's end this worker is (for the status line)."""
+        """Messages on the assigned partitions whose effect is not stored yet.
+
+        Measured from what was applied, not from the consumer's fetch
+        position, which runs ahead by whatever the client has prefetched.
+        """
         now = time.monotonic()
         if now - self._lag_measured < 5:
             return
         self._lag_measured = now
         assigned = list(self.consumer.assignment())
         if not assigned:
+            self.lag = 0
             return
         try:
             ends = self.consumer.end_offsets(assigned)
-            self.lag = sum(max(0, ends[tp] - self.consumer.position(tp)) for tp in assigned)
+            starts = self.consumer.beginning_offsets(assigned)
         except TRANSIENT:
             self.lag = -1
+            return
+        lag = 0
+        for tp in assigned:
+            done = self.done_up_to.get(tp)
+            lag += max(0, ends[tp] - (starts[tp] if done is None else max(done, starts[tp])))
+        self.lag = lag

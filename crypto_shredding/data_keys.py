@@ -54,19 +54,33 @@ class DataKeys:
         self.create_many([(child_id, expires_on)])
 
     def create_many(self, children: Iterable[tuple[UUID, date | None]]) -> None:
-        """One round trip for a batch of new children (intake applies a poll at once)."""
+        """Make and store keys now (for keys that no event transaction carries)."""
+        fresh = self.prepare_many(children)
+        # A concurrent creator may win for some child: keep cached only the keys we stored.
+        created = self.store.add(fresh)
+        self.forget(k.child_id for k in fresh if k.child_id not in created)
+
+    def prepare_many(self, children: Iterable[tuple[UUID, date | None]]) -> list[WrappedKey]:
+        """New keys, cached for sealing and wrapped for the caller to store.
+
+        The caller stores them in the same transaction as the first events
+        they seal, and calls :meth:`forget` if that transaction fails, so no
+        key outlives a batch that was never written.
+        """
         kek = self.keks.current
         fresh: list[WrappedKey] = []
-        plain: dict[UUID, bytes] = {}
-        for child_id, expires_on in children:
-            key = new_key()
-            plain[child_id] = key
-            fresh.append(WrappedKey(child_id, kek.key_id, kek.wrap(key, child_id), expires_on))
-        # A concurrent creator may win for some child: cache only the keys we stored.
-        created = self.store.add(fresh)
         with self._lock:
-            for child_id in created:
-                self._cache[child_id] = cipher(plain[child_id])
+            for child_id, expires_on in children:
+                key = new_key()
+                self._cache[child_id] = cipher(key)
+                fresh.append(WrappedKey(child_id, kek.key_id, kek.wrap(key, child_id), expires_on))
+        return fresh
+
+    def forget(self, child_ids: Iterable[UUID]) -> None:
+        """Drop keys from this cache (prepared keys whose transaction failed)."""
+        with self._lock:
+            for child_id in child_ids:
+                self._cache.pop(child_id, None)
 
     def key_for(self, child_id: UUID) -> AESGCM | Shredded:
         """The child's data key as a ready AEAD object, or the Shredded marker."""

@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 
+from crypto_shredding.batch_writes import BATCH_WRITES, AtomicBatchWrites, BatchWrites
 from crypto_shredding.blind_index import SURNAME_DOB, UPN, BlindIndex
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.mapper import PersonalDataMapper
@@ -46,7 +47,7 @@ from domain.errors import (
     RightsRequestNotFoundError,
 )
 from domain.rights_request import RightsRequest
-from domain.stored_reads import select_many
+from domain.stored_reads import recorded_among, select_many
 from domain.transcoding import cme_transcoder
 from domain.values import RefusalReason, RequestDecision, RightsRequestType, ShredReason
 
@@ -76,6 +77,7 @@ class _UnitOfWork:
     tracking: Tracking | None
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     new_keys: list[tuple[UUID, date]] = field(default_factory=list)
+    expiry_changes: dict[UUID, date | None] = field(default_factory=dict)
     index_rows: dict[UUID, list[tuple[str, bytes]]] = field(default_factory=dict)
     reindexed: set[UUID] = field(default_factory=set)
     pending_index: dict[tuple[str, bytes], list[UUID]] = field(default_factory=dict)
@@ -172,25 +174,68 @@ class CMEApplication(Application[UUID]):
             self._uow = None
         self._flush(uow)
 
+    @contextmanager
+    def _unit(self) -> Iterator[_UnitOfWork]:
+        """The current batch, or a batch of one use case when none is open."""
+        if self._uow is not None:
+            yield self._uow
+            return
+        with self.batch():
+            yield self._current()
+
+    def _current(self) -> _UnitOfWork:
+        if self._uow is None:  # pragma: no cover - callers open a unit first
+            msg = "this write belongs to a batch (see _unit)"
+            raise RuntimeError(msg)
+        return self._uow
+
     def _flush(self, uow: _UnitOfWork) -> None:
-        if uow.new_keys:
-            self.data_keys.create_many(uow.new_keys)
-        processing: ProcessingEvent[UUID] = ProcessingEvent(uow.tracking)
-        # Only aggregates with something new: the library checks each one it is
-        # given against a runtime Protocol, which costs more than the check is worth
-        # for the many a batch only read.
-        changed = [a for a in uow.aggregates.values() if getattr(a, "pending_events", True)]
-        processing.collect_events(*changed)
-        if processing.events or uow.tracking is not None:
-            recordings = self._record(processing)
-            self._notify(recordings)
-        for child_id in uow.reindexed:
-            self._drop_identity_rows(child_id)
-        self.blind_index.store.add_many(
-            (child_id, kind, digest)
-            for child_id, rows in uow.index_rows.items()
-            for kind, digest in rows
+        """Write the batch: events, position, keys and index rows in one transaction.
+
+        New data keys are made and cached first (the mapper seals the new
+        children's events with them); a store whose recorder cannot write
+        them in the events' transaction gets the keys before the events and
+        the index rows after, so a failure there leaves an unused key rather
+        than an unfindable child.
+        """
+        writes = BatchWrites(
+            new_keys=self.data_keys.prepare_many(uow.new_keys),
+            index_rows=[
+                (child_id, kind, digest)
+                for child_id, rows in uow.index_rows.items()
+                for kind, digest in rows
+            ],
+            index_drops=[(c, kind) for c in sorted(uow.reindexed) for kind in (UPN, SURNAME_DOB)],
+            expiry_changes=uow.expiry_changes,
         )
+        atomic = isinstance(self.recorder, AtomicBatchWrites)
+        try:
+            if not atomic and writes.new_keys:
+                self.data_keys.store.add(writes.new_keys)
+            processing: ProcessingEvent[UUID] = ProcessingEvent(uow.tracking)
+            # Only aggregates with something new: the library checks each one it is
+            # given against a runtime Protocol, which costs more than the check is worth
+            # for the many a batch only read.
+            changed = [a for a in uow.aggregates.values() if getattr(a, "pending_events", True)]
+            if atomic and writes:
+                processing.collect_events(*changed, **{BATCH_WRITES: writes})
+            else:
+                processing.collect_events(*changed)
+            if processing.events or uow.tracking is not None or (atomic and writes):
+                recordings = self._record(processing)
+                self._notify(recordings)
+        except BaseException:
+            self.data_keys.forget(k.child_id for k in writes.new_keys)
+            raise
+        if not atomic:
+            self._write_around(writes)
+
+    def _write_around(self, writes: BatchWrites) -> None:
+        for child_id, kind in writes.index_drops:
+            self.blind_index.store.remove_entries(child_id, kind)
+        self.blind_index.store.add_many(writes.index_rows)
+        for child_id, expires_on in writes.expiry_changes.items():
+            self.data_keys.store.set_expiry(child_id, expires_on)
 
     def prefetch_index(self, entries: Sequence[tuple[str, bytes]]) -> None:
         """Look up many blind-index entries at once for the current batch."""
@@ -265,25 +310,22 @@ class CMEApplication(Application[UUID]):
             raise TypeError(msg)
         return recorder.max_tracking_id(name)
 
+    def recorded_among(self, aggregate_ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these aggregates are stored already (one query where the store allows)."""
+        return recorded_among(self.recorder, aggregate_ids)
+
     def is_recorded(self, aggregate_id: UUID) -> bool:
         """Whether any event of this aggregate is stored (or pending in this batch)."""
         if self._uow is not None and aggregate_id in self._uow.aggregates:
             return True
         return bool(self.recorder.select_events(aggregate_id, limit=1))
 
-    def _drop_identity_rows(self, child_id: UUID) -> None:
-        # After a rectification the old identifiers must stop matching; the
-        # senders' own references for the child stay valid.
-        for kind in (UPN, SURNAME_DOB):
-            self.blind_index.store.remove_entries(child_id, kind)
-
-    def _index_later_or_now(self, child_id: UUID, rows: list[tuple[str, bytes]]) -> None:
-        if self._uow is None:
-            self.blind_index.store.add(child_id, rows)
-        else:
-            self._uow.index_rows.setdefault(child_id, []).extend(rows)
-            for row in rows:
-                self._uow.pending_index.setdefault(row, []).append(child_id)
+    def _index_later(self, child_id: UUID, rows: list[tuple[str, bytes]]) -> None:
+        """Index rows of the current batch, written with its events."""
+        uow = self._current()
+        uow.index_rows.setdefault(child_id, []).extend(rows)
+        for row in rows:
+            uow.pending_index.setdefault(row, []).append(child_id)
 
     def _pending_matches(self, kind: str, digest: bytes) -> list[UUID]:
         if self._uow is None:
@@ -358,19 +400,20 @@ class CMEApplication(Application[UUID]):
             (child.id, cmd.details.retention_until())
             for child, cmd in zip(children, valid, strict=True)
         ]
-        if self._uow is None:
-            self.data_keys.create_many(keys)
-        else:
-            self._uow.new_keys.extend(keys)
-        self.save(*children)
-        for child, cmd, ref in zip(children, valid, refs, strict=True):
-            details = cmd.details
-            rows = self.blind_index.entries(
-                details.upn, details.legal_surname, details.date_of_birth, details.legal_forenames
-            )
-            if ref:
-                rows.append(self.blind_index.sender_ref_entry(ref))
-            self._index_later_or_now(child.id, rows)
+        with self._unit() as uow:
+            uow.new_keys.extend(keys)
+            self.save(*children)
+            for child, cmd, ref in zip(children, valid, refs, strict=True):
+                details = cmd.details
+                rows = self.blind_index.entries(
+                    details.upn,
+                    details.legal_surname,
+                    details.date_of_birth,
+                    details.legal_forenames,
+                )
+                if ref:
+                    rows.append(self.blind_index.sender_ref_entry(ref))
+                self._index_later(child.id, rows)
         return [child.id for child in children]
 
     def get_child(self, child_id: UUID) -> Child:
@@ -390,7 +433,8 @@ class CMEApplication(Application[UUID]):
 
     def remember_sender_ref(self, child_id: UUID, sender_ref: str) -> None:
         """Index an upstream system's own reference for a child we matched another way."""
-        self._index_later_or_now(child_id, [self.blind_index.sender_ref_entry(sender_ref)])
+        with self._unit():
+            self._index_later(child_id, [self.blind_index.sender_ref_entry(sender_ref)])
 
     def _first_live(self, candidates: list[UUID]) -> UUID | None:
         # An index row can outlive a failed save; only a stored, unshredded child matches.
@@ -409,23 +453,22 @@ class CMEApplication(Application[UUID]):
         child = self.get_child(cmd.child_id)
         before = child.current_details()
         changed = child.rectify(cmd.actor, cmd.details, cmd.request_id)
-        if changed:
+        if not changed:
+            return changed
+        with self._unit() as uow:
             self.save(child)
             after = cmd.details
             if {"upn", "legal_surname", "legal_forenames", "date_of_birth"} & set(changed):
+                # The old identifiers must stop matching; senders' own references stay.
                 rows = self.blind_index.entries(
                     after.upn, after.legal_surname, after.date_of_birth, after.legal_forenames
                 )
-                if self._uow is None:
-                    self._drop_identity_rows(child.id)
-                    self.blind_index.store.add(child.id, rows)
-                else:
-                    self._uow.reindexed.add(child.id)
-                    self._uow.index_rows[child.id] = rows
-                    for row in rows:
-                        self._uow.pending_index.setdefault(row, []).append(child.id)
+                uow.reindexed.add(child.id)
+                uow.index_rows[child.id] = rows
+                for row in rows:
+                    uow.pending_index.setdefault(row, []).append(child.id)
             if before.date_of_birth != after.date_of_birth:
-                self.data_keys.store.set_expiry(child.id, after.retention_until())
+                uow.expiry_changes[child.id] = after.retention_until()
         return changed
 
     def change_address(self, command: c.ChangeAddress | dict[str, Any]) -> None:

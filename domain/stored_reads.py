@@ -49,6 +49,23 @@ def select_many(
     return found
 
 
+def recorded_among(recorder: ApplicationRecorder, ids: Sequence[UUID]) -> set[UUID]:
+    """Which of these aggregates have any stored event (one query on PostgreSQL)."""
+    if not ids:
+        return set()
+    if isinstance(recorder, PostgresAggregateRecorder):
+        query = sql.SQL(
+            "SELECT DISTINCT originator_id FROM {}.{} "
+            "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(
+            sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(query, (list(ids),))
+            return {row["originator_id"] for row in cursor.fetchall()}
+    return {ident for ident in ids if recorder.select_events(ident, limit=1)}
+
+
 def aggregates_about(recorder: ApplicationRecorder, child_id: UUID) -> list[UUID] | None:
     """The ids of the cases, disclosures and requests about a child, from an index.
 

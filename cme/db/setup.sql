@@ -71,6 +71,12 @@ CREATE TABLE IF NOT EXISTS keystore.destroyed_keys (
 );
 ALTER TABLE keystore.data_keys OWNER TO cme_keystore;
 ALTER TABLE keystore.destroyed_keys OWNER TO cme_keystore;
+-- The writer inserts a new child's wrapped key and sets a key's expiry (after a
+-- rectified date of birth) in the transaction of the events that need them; it
+-- reads no key material and no expiry, and destroys nothing.
+GRANT USAGE ON SCHEMA keystore TO cme_writer;
+GRANT INSERT ON keystore.data_keys TO cme_writer;
+GRANT SELECT (child_id), UPDATE (expires_on) ON keystore.data_keys TO cme_writer;
 -- When the rest of the shred cascade (index rows, the shredded event) finished.
 ALTER TABLE keystore.destroyed_keys ADD COLUMN IF NOT EXISTS cascade_completed_at timestamptz;
 

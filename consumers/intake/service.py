@@ -3,34 +3,42 @@
 Kafka-free, so the Kafka worker, the embedded demo and the tests share it.
 For one batch (one partition's poll) it:
 
-1. decodes every message; the bad ones are quarantined first (durably);
-2. applies the good ones in one application batch, each with its
-   de-duplication record, and the batch's position (``tracking``), all in one
+1. skips offsets whose effects are already stored (a redelivery after a crash);
+2. decodes every message; the bad ones are quarantined first (durably);
+3. skips messages already applied (a sender re-publishing one it sent
+   before), found with one query before any handler runs;
+4. applies the rest in one application batch, each with its de-duplication
+   record, and writes everything the batch causes (events, de-duplication
+   records, new data keys, blind-index rows) with its position in one
    database transaction;
-3. if a command is rejected by the domain, quarantines that message and
-   re-runs the batch without it; if a message was already applied in an
-   earlier batch (a re-published duplicate), falls back to one message at a
-   time, skipping the ones already recorded.
+5. if a command is refused by the domain, quarantines that message and
+   re-runs the batch without it; if the transaction conflicts with another
+   writer (a caseworker changed the same child, another intake process took
+   the partition over), runs the whole batch again on fresh state.
 
 A crash at any point leaves the database either before or after the whole
 transaction, and the quarantine holding at most a repeat of a record it has
-(same id): nothing is lost, nothing is applied twice.
+(same id): nothing is lost, nothing is applied twice. Only the domain's
+refusals are quarantined here; any other exception is a fault in the code and
+stops the worker loudly.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
-from pydantic import ValidationError
 
 from consumers.contract import Envelope
 from consumers.intake.decode import Decoded, Reason, Rejected, decode
 from consumers.intake.handlers import HANDLERS, identity_entries, sender_ref
+from consumers.lifecycle import fault_point
 from consumers.quarantine import QuarantineCipher, QuarantineRecord, QuarantineSink
 from consumers.sealed_payload import IntakeKeys
 from domain.application import CMEApplication
@@ -57,6 +65,13 @@ class Outcome:
     duplicates: int = 0
     quarantined: list[QuarantineRecord] = field(default_factory=list)
 
+    def merge(self, other: Outcome) -> Outcome:
+        return Outcome(
+            self.applied + other.applied,
+            self.duplicates + other.duplicates,
+            self.quarantined + other.quarantined,
+        )
+
 
 class _Poison(Exception):
     def __init__(self, index: int, reason: Reason) -> None:
@@ -65,9 +80,14 @@ class _Poison(Exception):
         self.reason = reason
 
 
-# Errors a command may raise because of what a message says (not because a
-# service is down): the message is quarantined, the consumer goes on.
-MESSAGE_ERRORS = (DomainError, ValidationError, ValueError, KeyError, TypeError)
+CONFLICTS_BEFORE_SPLITTING = 3
+"""Attempts at a batch of many messages before it is split in two."""
+MAX_CONFLICTS = 60
+"""Attempts at one message that conflict with other writers before the worker gives up."""
+
+
+class BatchConflictError(RuntimeError):
+    """A batch kept conflicting with other writers; retrying it further would not help."""
 
 
 class IntakeService:
@@ -86,6 +106,30 @@ class IntakeService:
         self.today = today
 
     def process(self, batch: list[Inbound], tracking: Tracking | None) -> Outcome:
+        """Apply a batch; on a conflict with another writer, again on fresh state.
+
+        A batch that keeps conflicting (caseworkers busy on the same
+        children) is split in halves, each written with its own position,
+        down to single messages: a smaller transaction leaves a shorter
+        window for another writer, so intake always gets through.
+        """
+        attempts = CONFLICTS_BEFORE_SPLITTING if len(batch) > 1 else MAX_CONFLICTS
+        for attempt in range(attempts):
+            try:
+                return self._process(batch, tracking)
+            except IntegrityError:
+                # Another writer got there first: read fresh state and try again.
+                log.info("intake batch conflicted with another writer (attempt %d)", attempt + 1)
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311 - jitter
+        if len(batch) == 1:
+            msg = f"an intake message conflicted {MAX_CONFLICTS} times with other writers"
+            raise BatchConflictError(msg)
+        half = len(batch) // 2
+        first, second = batch[:half], batch[half:]
+        first_tracking = Tracking(tracking.application_name, first[-1].offset) if tracking else None
+        return self.process(first, first_tracking).merge(self.process(second, tracking))
+
+    def _process(self, batch: list[Inbound], tracking: Tracking | None) -> Outcome:
         outcome = Outcome()
         if tracking is not None:
             # A redelivery of offsets this database already recorded is skipped
@@ -106,38 +150,41 @@ class IntakeService:
             else:
                 good.append((inbound, result))
         self._quarantine(rejected, outcome)
-
+        good = self._unapplied(good, outcome)
         while True:
             try:
-                applied, duplicates = self._apply_together(good, tracking)
+                outcome.applied += self._apply_together(good, tracking, outcome)
             except _Poison as poison:
                 inbound, decoded = good.pop(poison.index)
                 self._quarantine([self._record(inbound, poison.reason, decoded.envelope)], outcome)
                 continue
-            except IntegrityError:
-                applied, duplicates = self._apply_one_by_one(good, tracking, outcome)
-            break
-        outcome.applied += applied
-        outcome.duplicates += duplicates
-        return outcome
+            return outcome
+
+    def _unapplied(
+        self, good: list[tuple[Inbound, Decoded]], outcome: Outcome
+    ) -> list[tuple[Inbound, Decoded]]:
+        """The messages not applied before, in an earlier batch or earlier in this one."""
+        ids = [upstream_message_id(d.envelope.sender, d.envelope.message_id) for _, d in good]
+        applied = self.app.recorded_among(ids)
+        fresh: list[tuple[Inbound, Decoded]] = []
+        seen: set[Any] = set()
+        for message_id, item in zip(ids, good, strict=True):
+            if message_id in applied or message_id in seen:
+                outcome.duplicates += 1
+                continue
+            seen.add(message_id)
+            fresh.append(item)
+        return fresh
 
     def _apply_together(
-        self, good: list[tuple[Inbound, Decoded]], tracking: Tracking | None
-    ) -> tuple[int, int]:
-        seen: set[Any] = set()
-        applied = duplicates = 0
+        self, good: list[tuple[Inbound, Decoded]], tracking: Tracking | None, outcome: Outcome
+    ) -> int:
         with self.app.batch(tracking):
             self._prefetch(good)
             for index, (inbound, decoded) in enumerate(good):
-                envelope = decoded.envelope
-                message_key = upstream_message_id(envelope.sender, envelope.message_id)
-                if message_key in seen:
-                    duplicates += 1
-                    continue
-                seen.add(message_key)
                 self._apply(index, inbound, decoded)
-                applied += 1
-        return applied, duplicates
+            fault_point("intake:before-db-commit")
+        return len(good)
 
     def _prefetch(self, good: list[tuple[Inbound, Decoded]]) -> None:
         """Three queries for the whole batch: index entries, the children, their cases."""
@@ -157,32 +204,6 @@ class IntakeService:
         ]
         self.app.prefetch(cases, subjects=children)
 
-    def _apply_one_by_one(
-        self, good: list[tuple[Inbound, Decoded]], tracking: Tracking | None, outcome: Outcome
-    ) -> tuple[int, int]:
-        applied = duplicates = 0
-        for index, (inbound, decoded) in enumerate(good):
-            envelope = decoded.envelope
-            if self.app.is_recorded(upstream_message_id(envelope.sender, envelope.message_id)):
-                duplicates += 1
-                continue
-            try:
-                with self.app.batch():
-                    self._apply(index, inbound, decoded)
-                applied += 1
-            except _Poison as poison:
-                self._quarantine([self._record(inbound, poison.reason, envelope)], outcome)
-        if tracking is not None:
-            try:
-                with self.app.batch(tracking):
-                    pass
-            except IntegrityError:
-                # Another worker (after a rebalance) recorded this position first.
-                done = self.app.tracked_position(tracking.application_name)
-                if done is None or done < tracking.notification_id:
-                    raise
-        return applied, duplicates
-
     def _apply(self, index: int, inbound: Inbound, decoded: Decoded) -> None:
         envelope = decoded.envelope
         try:
@@ -192,10 +213,6 @@ class IntakeService:
             raise _Poison(
                 index,
                 Reason(f"domain_rejected:{violation.rule}", violation.field, violation.message),
-            ) from None
-        except MESSAGE_ERRORS as exc:
-            raise _Poison(
-                index, Reason("domain_rejected:invalid", "", f"{type(exc).__name__}")
             ) from None
         self.app.save(
             UpstreamMessage(

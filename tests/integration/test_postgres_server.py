@@ -18,12 +18,49 @@ def test_round_trip(services: Services) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.WRITER, Role.CASEWORKER, Role.AUDITOR, Role.PROJECTOR])
-def test_only_the_keystore_role_reads_keys(services: Services, role: Role) -> None:
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT wrapped_key FROM keystore.data_keys",
+        "SELECT expires_on FROM keystore.data_keys",  # the 25th birthday: a date of birth
+        "SELECT count(*) FROM keystore.destroyed_keys",
+        "DELETE FROM keystore.data_keys",
+        "TRUNCATE keystore.data_keys",
+    ],
+)
+def test_only_the_keystore_role_reads_or_destroys_keys(
+    services: Services, role: Role, query: str
+) -> None:
     with (
         psycopg.connect(role_url(services.settings, role)) as conn,
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
-        conn.execute("SELECT count(*) FROM keystore.data_keys")
+        conn.execute(query)
+
+
+@pytest.mark.parametrize("role", [Role.CASEWORKER, Role.AUDITOR, Role.PROJECTOR, Role.LEDGER])
+def test_only_the_writer_and_keystore_roles_add_keys(services: Services, role: Role) -> None:
+    with (
+        psycopg.connect(role_url(services.settings, role)) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(
+            "INSERT INTO keystore.data_keys (child_id, kek_id, wrapped_key) "
+            "VALUES (gen_random_uuid(), 'k', '\\x00')"
+        )
+
+
+def test_the_writer_adds_a_key_in_its_events_transaction_but_reads_none_back(
+    services: Services,
+) -> None:
+    with psycopg.connect(role_url(services.settings, Role.WRITER)) as conn:
+        conn.execute(
+            "INSERT INTO keystore.data_keys (child_id, kek_id, wrapped_key) "
+            "VALUES (gen_random_uuid(), 'k', '\\x00')"
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM keystore.data_keys")
+        conn.rollback()
 
 
 def test_keystore_role_reads_keys(services: Services) -> None:

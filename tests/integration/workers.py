@@ -25,12 +25,19 @@ class WorkerEnvironment:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(
-        self, *workers: str, fault: str | None = None, marker: Path | None = None
+        self,
+        *workers: str,
+        fault: str | None = None,
+        marker: Path | None = None,
+        raise_at: str | None = None,
     ) -> subprocess.Popen[bytes]:
+        """``cme run WORKERS``; paused at ``fault`` (for a SIGKILL), or raising at ``raise_at``."""
         env = dict(self.env)
         if fault:
             env["CME_FAULT_PAUSE"] = fault
             env["CME_FAULT_MARKER"] = str(marker)
+        if raise_at:
+            env["CME_FAULT_RAISE"] = raise_at
         with (self.log_dir / f"worker-{len(self.processes)}.log").open("wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "cme.cli", "run", *workers],
@@ -66,7 +73,9 @@ class WorkerEnvironment:
 def worker_environment(
     settings: Settings, tmp_path: Path, partitions: int = 3
 ) -> WorkerEnvironment:
-    configured = isolated_topics(settings, "test", partitions)
+    """Fresh topics and consumer groups for one test, under the run's own topic prefix."""
+    run_prefix = settings.topic_upstream.rsplit(".", 1)[0]
+    configured = isolated_topics(settings, run_prefix, partitions)
     env = {
         **os.environ,
         "CME_TOPIC_UPSTREAM": configured.topic_upstream,

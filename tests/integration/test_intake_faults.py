@@ -1,0 +1,302 @@
+"""Intake under faults on the real services: crashes, lost connections, concurrent writers.
+
+Each case here once lost or doubled work, or stopped the worker: a batch's
+blind-index rows written after its commit (then lost with the connection),
+data keys written before it (left behind by every retry), a re-published
+message run through the handlers before the duplicate check, a conflict
+with a caseworker's write ending the worker with exit code 0.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from kafka import KafkaProducer
+
+from cme.bootstrap import build_application
+from cme.secrets import intake_public_key
+from cme.settings import PROJECT_ROOT
+from cme.synthetic import SyntheticCounty, SyntheticTraffic
+from consumers.quarantine_kafka import read_quarantine
+from domain.application import CMEApplication
+from tests.conftest import Services
+from tests.intake_support import Sealer
+from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
+from tests.seeds import seed
+
+
+@pytest.fixture
+def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
+    environment = worker_environment(services.settings, tmp_path)
+    yield environment
+    environment.stop_all()
+
+
+@pytest.fixture
+def app(services: Services) -> Iterator[CMEApplication]:
+    application = build_application(services.settings)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def traffic(request: pytest.FixtureRequest) -> SyntheticTraffic:
+    return SyntheticTraffic(SyntheticCounty(seed=seed(request.node.name)))
+
+
+def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> list[bytes]:
+    """Seal and publish with a plain producer; return the exact bytes sent."""
+    sealer = Sealer(*intake_public_key(workers.settings))
+    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    sent = []
+    try:
+        for line in lines:
+            value = sealer.seal(line)
+            producer.send(
+                workers.settings.topic_upstream, key=line["subject_ref"].encode(), value=value
+            )
+            sent.append(value)
+        producer.flush()
+    finally:
+        producer.close()
+    return sent
+
+
+def republish(workers: WorkerEnvironment, lines: list[dict[str, Any]], sent: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    try:
+        for line, value in zip(lines, sent, strict=True):
+            producer.send(
+                workers.settings.topic_upstream, key=line["subject_ref"].encode(), value=value
+            )
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def child_of(app: CMEApplication, line: dict[str, Any]) -> Any:
+    return app.find_child_by_sender_ref(f"{line['sender']}|{line['subject_ref']}")
+
+
+def store_counts(services: Services) -> dict[str, int]:
+    """Children, their data keys, and children with no blind-index row, read as the admin."""
+    with psycopg.connect(services.database_url) as conn:
+        children = conn.execute(
+            "SELECT count(*) FROM eventstore.cme_events "
+            "WHERE originator_version = 1 AND topic = 'domain.child:Child.Registered'"
+        ).fetchone()
+        keys = conn.execute(
+            "SELECT count(*) FROM keystore.data_keys k WHERE NOT EXISTS ("
+            "SELECT 1 FROM eventstore.cme_events e WHERE e.originator_id = k.child_id)"
+        ).fetchone()
+        unindexed = conn.execute(
+            "SELECT count(*) FROM eventstore.cme_events e "
+            "WHERE e.topic = 'domain.child:Child.Registered' AND NOT EXISTS ("
+            "SELECT 1 FROM matching.blind_index b WHERE b.child_id = e.originator_id)"
+        ).fetchone()
+    assert children and keys and unindexed
+    return {"children": children[0], "orphan_keys": keys[0], "unindexed": unindexed[0]}
+
+
+def intake_counts(workers: WorkerEnvironment) -> dict[str, int]:
+    """The last status line of the intake worker, as numbers."""
+    for line in reversed(workers.logs().splitlines()):
+        if "intake[" in line:
+            inside = line.split("intake[", 1)[1].split("]", 1)[0]
+            return {k: int(v) for k, v in (p.split("=") for p in inside.split())}
+    return {}
+
+
+def test_a_republished_message_of_every_type_is_a_duplicate_not_quarantined(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: CMEApplication,
+    traffic: SyntheticTraffic,
+) -> None:
+    child = traffic.new_child()
+    lines = traffic.one_of_each(child)
+    worker = workers.start("intake")
+    sent = publish(workers, lines)
+    wait_for(lambda: child_of(app, lines[-1]) is not None, 60, "the messages", workers.logs)
+    time.sleep(3)  # every partition's batch committed
+    before = store_counts(services)
+    events_before = len(list(app.events.get(child_of(app, lines[0]))))
+    # The sender publishes everything again, in later batches.
+    republish(workers, lines, sent)
+    wait_for(
+        lambda: intake_counts(workers).get("duplicates", 0) >= len(lines),
+        60,
+        "the repeats to be counted as duplicates",
+        workers.logs,
+    )
+    assert list(read_quarantine(workers.settings)) == []
+    assert store_counts(services) == before
+    assert len(list(app.events.get(child_of(app, lines[0])))) == events_before
+    assert workers.stop(worker) == 0, workers.logs()
+
+
+def test_killed_before_commit_leaves_no_key_and_no_unindexed_child(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: CMEApplication,
+    traffic: SyntheticTraffic,
+    tmp_path: Path,
+) -> None:
+    before = store_counts(services)
+    lines = [traffic.referral(traffic.new_child()) for _ in range(40)]
+    marker = tmp_path / "paused"
+    # New children's keys are made, the events encoded; then SIGKILL before the commit.
+    worker = workers.start("intake", fault="intake:before-db-commit", marker=marker)
+    publish(workers, lines)
+    wait_for(marker.exists, 60, "the worker to reach the fault point", workers.logs)
+    workers.kill(worker)
+    restarted = workers.start("intake")
+    wait_for(
+        lambda: all(child_of(app, line) is not None for line in lines),
+        60,
+        "every referral",
+        workers.logs,
+    )
+    assert workers.stop(restarted) == 0, workers.logs()
+    after = store_counts(services)
+    assert after["children"] - before["children"] == len(lines)
+    assert after["orphan_keys"] == before["orphan_keys"], "a crashed batch left data keys behind"
+    assert after["unindexed"] == before["unindexed"], "a child no later message could find"
+
+
+def test_a_connection_lost_while_writing_index_rows_loses_none(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: CMEApplication,
+    traffic: SyntheticTraffic,
+) -> None:
+    before = store_counts(services)
+    lines = [traffic.referral(traffic.new_child()) for _ in range(60)]
+    with psycopg.connect(services.database_url) as locker:
+        # Hold the blind index so the batch's write waits on it...
+        locker.execute("LOCK TABLE matching.blind_index IN EXCLUSIVE MODE")
+        worker = workers.start("intake")
+        publish(workers, lines)
+
+        def waiting() -> list[int]:
+            with psycopg.connect(services.database_url, autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE usename = 'cme_writer' "
+                    "AND wait_event_type = 'Lock'"
+                ).fetchall()
+            return [r[0] for r in rows]
+
+        wait_for(lambda: bool(waiting()), 60, "intake to wait on the index lock", workers.logs)
+        # ...then cut its connection while it waits, as a failover would.
+        with psycopg.connect(services.database_url, autocommit=True) as conn:
+            for pid in waiting():
+                conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        locker.rollback()
+    wait_for(
+        lambda: all(child_of(app, line) is not None for line in lines),
+        90,
+        "every referral after the retry",
+        workers.logs,
+    )
+    assert workers.stop(worker) == 0, workers.logs()
+    after = store_counts(services)
+    assert after["children"] - before["children"] == len(lines)
+    assert after["unindexed"] == before["unindexed"]
+    assert after["orphan_keys"] == before["orphan_keys"]
+
+
+def test_caseworkers_writing_to_the_same_children_do_not_stop_intake(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: CMEApplication,
+    traffic: SyntheticTraffic,
+) -> None:
+    children = [traffic.new_child() for _ in range(5)]
+    first = [traffic.referral(child) for child in children]
+    worker = workers.start("intake")
+    publish(workers, first)
+    wait_for(
+        lambda: all(child_of(app, line) is not None for line in first),
+        60,
+        "the children",
+        workers.logs,
+    )
+    ids = [child_of(app, line) for line in first]
+    # Caseworkers record reads on those children while notices about them arrive.
+    stop = threading.Event()
+    recorded = [0]
+
+    def caseworker() -> None:
+        writer = build_application(services.settings)
+        try:
+            while not stop.is_set():
+                for child_id in ids:
+                    try:
+                        writer.record_personal_data_read(child_id, "officer:test", "casework")
+                        recorded[0] += 1
+                    except Exception as exc:
+                        if type(exc).__name__ != "IntegrityError":
+                            raise
+        finally:
+            writer.close()
+
+    drivers = [threading.Thread(target=caseworker) for _ in range(2)]
+    for driver in drivers:
+        driver.start()
+    notices = [traffic.address_information(child) for child in children for _ in range(40)]
+    try:
+        publish(workers, notices)
+        wait_for(
+            lambda: intake_counts(workers).get("applied", 0) >= len(first) + len(notices),
+            120,
+            "every notice",
+            workers.logs,
+        )
+    finally:
+        stop.set()
+        for driver in drivers:
+            driver.join()
+    assert recorded[0] > 0
+    assert worker.poll() is None, "intake stopped:\n" + workers.logs()
+    assert intake_counts(workers)["quarantined"] == 0, workers.logs()
+    assert workers.stop(worker) == 0, workers.logs()
+
+
+def test_a_worker_that_dies_ends_cme_run_with_an_error(
+    workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic
+) -> None:
+    # A bug in the ledger writer (raised at its commit) while other workers run.
+    publish(workers, [traffic.referral(traffic.new_child())])
+    process = workers.start("intake", "relay", "ledger", raise_at="ledger:before-commit")
+    code = process.wait(timeout=90)
+    logs = workers.logs()
+    assert code == 1, logs
+    assert "worker ledger died: FaultInjectedError" in logs, logs
+    assert "restart it to resume" in logs, logs
+
+
+def test_cme_run_with_one_worker_exits_non_zero_when_it_dies(
+    workers: WorkerEnvironment, traffic: SyntheticTraffic
+) -> None:
+    publish(workers, [traffic.referral(traffic.new_child())])
+    result = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "run", "intake"],
+        env={**workers.env, "CME_FAULT_RAISE": "intake:before-db-commit"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("cme run: worker intake died: FaultInjectedError at "), last
+    assert "restart it to resume" in last
