@@ -25,6 +25,19 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"data folder: {settings.data_dir}")
     if settings.kafka_bootstrap_servers:
         print(f"kafka: {settings.kafka_bootstrap_servers}")
+    from cme.runtime import read_models
+
+    try:
+        store, close = read_models(settings)
+    except Exception as exc:
+        print(f"read models: not reachable ({type(exc).__name__})")
+        return 0
+    try:
+        parked = len(store.parked())
+    finally:
+        close()
+    hint = "; see `cme projections parked`" if parked else ""
+    print(f"read models: {parked} parked event(s){hint}")
     return 0
 
 

@@ -55,6 +55,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_parked(args: argparse.Namespace) -> int:
+    from cme.runtime import read_models
+
+    store, close = read_models(load_settings())
+    try:
+        parked = store.parked()
+    finally:
+        close()
+    for event in parked:
+        print(
+            f"{event.originator_id}\tv{event.version}\t{event.topic}\t{event.parked_at}\t"
+            f"{event.reason}"
+        )
+    print(f"{len(parked)} parked event(s)", file=sys.stderr)
+    return 0
+
+
+def _cmd_replay_parked(args: argparse.Namespace) -> int:
+    from cme.bootstrap import build_data_keys
+    from cme.runtime import read_models
+    from consumers.projection_feed import replay_parked
+    from domain.application import cme_mapper
+
+    settings = load_settings()
+    store, close = read_models(settings)
+    data_keys, close_keys = build_data_keys(settings)
+    try:
+        fed = replay_parked(cme_mapper(data_keys), store)
+    finally:
+        close()
+        close_keys()
+    print(f"applied {fed.applied} parked event(s); {fed.parked} still parked")
+    return 0 if fed.parked == 0 else 1
+
+
 def _cmd_rebuild(args: argparse.Namespace) -> int:
     from cme.rebuild import rebuild
 
@@ -160,16 +195,33 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         signer = load_ledger_signer(settings)
         print(f"{signer.key_id}:{signer.public_key_b64()}")
         return 0
-    if args.audit_command == "checkpoint":
+    if args.audit_command in {"checkpoint", "replay-parked"}:
         from cme.bootstrap import open_pool
         from consumers.ledger import LedgerWriter
 
         pool = open_pool(role_url(settings, Role.LEDGER), "cme-ledger")
         try:
-            seq = LedgerWriter(pool, load_ledger_signer(settings)).checkpoint()
+            writer = LedgerWriter(pool, load_ledger_signer(settings))
+            if args.audit_command == "replay-parked":
+                appended, still = writer.replay_parked()
+                print(f"appended {appended} parked event(s) to the ledger; {still} still parked")
+                return 0 if still == 0 else 1
+            seq = writer.checkpoint()
         finally:
             pool.close()
         print(f"signed the ledger head at entry {seq}")
+        return 0
+    if args.audit_command == "parked":
+        import psycopg
+
+        with psycopg.connect(role_url(settings, Role.AUDITOR)) as conn:
+            rows = conn.execute(
+                "SELECT notification_id, topic, parked_at, reason FROM ledger.parked "
+                "ORDER BY notification_id"
+            ).fetchall()
+        for nid, topic, parked_at, reason in rows:
+            print(f"{nid}\t{topic}\t{parked_at.isoformat()}\t{reason}")
+        print(f"{len(rows)} event(s) parked outside the ledger", file=sys.stderr)
         return 0
     verifier = (
         CheckpointVerifier.from_text(args.public_key)
@@ -201,6 +253,12 @@ def _register_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--public-key", help="'kid:base64' checkpoint key(s) to trust")
     verify.set_defaults(handler=_cmd_audit)
     a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
+    a_sub.add_parser(
+        "parked", help="events the ledger writer could not make entries of, and why"
+    ).set_defaults(handler=_cmd_audit)
+    a_sub.add_parser(
+        "replay-parked", help="append the parked events (after a fix), as the ledger role"
+    ).set_defaults(handler=_cmd_audit)
     a_sub.add_parser("public-key", help="print the checkpoint verification key").set_defaults(
         handler=_cmd_audit
     )
@@ -264,6 +322,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "rebuild", help="rebuild the caseworker read models from the event store and swap them in"
     )
     rebuild.set_defaults(handler=_cmd_rebuild)
+    p_sub.add_parser(
+        "parked", help="events the projector set aside, and why (the other rows flow on)"
+    ).set_defaults(handler=_cmd_parked)
+    p_sub.add_parser(
+        "replay-parked", help="apply the parked events again (after a fix), in version order"
+    ).set_defaults(handler=_cmd_replay_parked)
 
     _register_audit(sub)
 

@@ -8,12 +8,12 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from cme.bootstrap import build_application, build_data_keys, open_pool
 from cme.db.roles import Role, role_url
 from cme.settings import Mode, Settings
+from consumers.lifecycle import where
 from consumers.projector import Projector
 from consumers.relay import Relay
 from domain.application import cme_mapper
@@ -43,20 +43,6 @@ def read_models(
 
 class WorkerDiedError(RuntimeError):
     """A worker thread ended on an error, or ended without being asked to stop."""
-
-
-def where(exc: BaseException) -> str:
-    """The innermost frame of our own code an exception came from (never its message).
-
-    An exception's message may quote a value (a driver's "invalid input ..."),
-    and values may be personal data; the type and the place are enough to act on.
-    """
-    frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if "site-packages" not in f.filename] or frames
-    if not ours:
-        return type(exc).__name__
-    frame = ours[-1]
-    return f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno} in {frame.name}"
 
 
 @dataclass

@@ -6,7 +6,7 @@ position is the notification id, kept with the rows in one transaction.
 
 from __future__ import annotations
 
-from consumers.projection_feed import project_stored
+from consumers.projection_feed import feed
 from domain.application import CMEApplication, cme_mapper
 from domain.stored_reads import notifications_after
 from projections.store import SqlReadModels
@@ -23,7 +23,6 @@ def catch_up(app: CMEApplication, read_models: SqlReadModels, batch: int = 1000)
         notifications = notifications_after(app.recorder, position, batch)
         if not notifications:
             return total
-        projected = project_stored(mapper, notifications)
+        feed(mapper, read_models, notifications, [n.id for n in notifications], CONSUMER, 0)
         position = notifications[-1].id
-        read_models.apply(projected, CONSUMER, 0, position)
         total += len(notifications)

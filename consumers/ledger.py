@@ -20,10 +20,10 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from consumers.lifecycle import StopRequestedError, fault_point, retrying
+from consumers.lifecycle import StopRequestedError, fault_point, retrying, where
 from crypto_shredding.signing import CheckpointSigner
 from domain.transcoding import cme_transcoder
-from projections.ledger import GENESIS, chain, checkpoint_message, ledger_entry
+from projections.ledger import GENESIS, ChainedEntry, chain, checkpoint_message, ledger_entry
 
 log = logging.getLogger("cme.ledger")
 CONSUMER = "notification-log"
@@ -46,9 +46,10 @@ class LedgerWriter:
         self.events_table = events_table
         self.transcoder = cme_transcoder()
         self.appended = 0
+        self.parked = 0
 
     def counts(self) -> dict[str, int]:
-        return {"appended": self.appended}
+        return {"appended": self.appended, "parked": self.parked}
 
     def catch_up(self, batch: int = 2000) -> int:
         """Append the entries of every event after the stored position; return how many."""
@@ -75,26 +76,10 @@ class LedgerWriter:
             ).fetchall()
             if not rows:
                 return 0, 0
-            entries = []
-            for notification_id, originator_id, version, topic, state in rows:
-                event = self._facts(originator_id, version, bytes(state))
-                entry = ledger_entry(topic, event)
-                if entry is not None:
-                    entries.append((notification_id, entry))
-            head = conn.execute(
-                f"SELECT seq, entry_hash FROM {s}.entries ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            last_seq, previous = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-            linked = chain(entries, previous, last_seq + 1)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    f"INSERT INTO {s}.entries (seq, notification_id, entry, prev_hash, entry_hash) "
-                    "VALUES (%s, %s, %s, %s, %s)",
-                    [
-                        (e.seq, e.notification_id, e.canonical, e.prev_hash, e.entry_hash)
-                        for e in linked
-                    ],
-                )
+            entries, parked = self._entries(rows)
+            if parked:
+                self._park(conn, parked)
+            linked = self._append(conn, entries)
             conn.execute(
                 f"INSERT INTO {s}.position (consumer, position) VALUES (%s, %s) "
                 "ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
@@ -105,6 +90,75 @@ class LedgerWriter:
             fault_point("ledger:before-commit")
         self.appended += len(linked)
         return len(linked), len(rows)
+
+    def _append(
+        self, conn: Connection[Any], entries: list[tuple[int, dict[str, Any]]]
+    ) -> list[ChainedEntry]:
+        """Chain ``entries`` onto the head and insert them; the linked entries."""
+        s = self.schema
+        head = conn.execute(
+            f"SELECT seq, entry_hash FROM {s}.entries ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        last_seq, previous = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+        linked = chain(entries, previous, last_seq + 1)
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {s}.entries (seq, notification_id, entry, prev_hash, entry_hash) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (e.seq, e.notification_id, e.canonical, e.prev_hash, e.entry_hash)
+                    for e in linked
+                ],
+            )
+        return linked
+
+    def _entries(
+        self, rows: list[tuple[Any, ...]]
+    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str, str]]]:
+        """The entries of these events, and the events that could not be made one (parked)."""
+        entries: list[tuple[int, dict[str, Any]]] = []
+        parked: list[tuple[int, str, str]] = []
+        for notification_id, originator_id, version, topic, state in rows:
+            try:
+                entry = ledger_entry(topic, self._facts(originator_id, version, bytes(state)))
+            except Exception as exc:
+                parked.append((notification_id, topic, where(exc)))
+                continue
+            if entry is not None:
+                entries.append((notification_id, entry))
+        return entries, parked
+
+    def _park(self, conn: Connection[Any], parked: list[tuple[int, str, str]]) -> None:
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO {self.schema}.parked (notification_id, topic, reason) "
+                "VALUES (%s, %s, %s) ON CONFLICT (notification_id) "
+                "DO UPDATE SET reason = excluded.reason, parked_at = now()",
+                parked,
+            )
+        for notification_id, topic, reason in parked:
+            log.error("parked notification %d (%s): %s", notification_id, topic, reason)
+        self.parked += len(parked)
+
+    def replay_parked(self) -> tuple[int, int]:
+        """Append the parked events that now make entries; return (appended, still parked)."""
+        s = self.schema
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            rows = conn.execute(
+                "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
+                f"e.state FROM {self.events_table} e JOIN {s}.parked p "
+                "ON p.notification_id = e.notification_id ORDER BY e.notification_id"
+            ).fetchall()
+            entries, parked = self._entries(rows)
+            self._park(conn, parked)
+            done = [nid for nid, *_ in rows if nid not in {p[0] for p in parked}]
+            conn.execute(f"DELETE FROM {s}.parked WHERE notification_id = ANY(%s)", (done,))
+            linked = self._append(conn, entries)
+            if linked:
+                self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash, force=True)
+        self.appended += len(linked)
+        return len(linked), len(parked)
 
     def _maybe_checkpoint(
         self, conn: Connection[Any], seq: int, head: str, force: bool = False

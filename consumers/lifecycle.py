@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -92,3 +93,17 @@ def fault_point(name: str) -> None:
         Path(marker).write_text(name)
     while True:  # pragma: no cover - ended by SIGKILL
         time.sleep(3600)
+
+
+def where(exc: BaseException) -> str:
+    """The innermost frame of our own code an exception came from (never its message).
+
+    An exception's message may quote a value (a driver's "invalid input ..."),
+    and values may be personal data; the type and the place are enough to act on.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "site-packages" not in f.filename] or frames
+    if not ours:
+        return type(exc).__name__
+    frame = ours[-1]
+    return f"{type(exc).__name__} at {Path(frame.filename).name}:{frame.lineno} in {frame.name}"

@@ -7,17 +7,23 @@ child's key (loaded for the whole batch at once), then the pure projections.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
 
+from consumers.lifecycle import TRANSIENT, where
 from crypto_shredding.mapper import PersonalDataMapper
 from domain.stored_reads import notifications_after
 from projections.caseworker import project
-from projections.store import ProjectedEvent
+from projections.store import ParkedEvent, ProjectedEvent, SqlReadModels
+
+log = logging.getLogger("cme.projector")
 
 
 def subject_of_stored(stored: StoredEvent) -> UUID:
@@ -59,6 +65,112 @@ def project_stored(
             ProjectedEvent(originator, item.originator_version, project(item.topic, event))
         )
     return projected
+
+
+@dataclass
+class Fed:
+    """What one feeding of the read models did."""
+
+    applied: int = 0
+    parked: int = 0
+
+
+def _originator(item: StoredEvent) -> UUID:
+    oid = item.originator_id
+    return oid if isinstance(oid, UUID) else UUID(str(oid))
+
+
+def feed(
+    mapper: PersonalDataMapper,
+    read_models: SqlReadModels,
+    stored: Sequence[StoredEvent],
+    positions: Sequence[int],
+    consumer: str,
+    part: int,
+) -> Fed:
+    """Apply a batch with its last position, setting aside any event that cannot be applied.
+
+    The batch goes in one transaction. If it fails for a reason other than
+    a service being down, each event is tried alone, with its own position:
+    one that still fails is parked with the reason (the exception's type and
+    place, never its message), and so is every later event of the same
+    aggregate, so its rows are not built on a gap; every other child's rows
+    flow on. Used by the Kafka projector, the embedded feed and the rebuild.
+    """
+    try:
+        projected = project_stored(mapper, stored)
+        return Fed(applied=read_models.apply(projected, consumer, part, positions[-1]))
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.warning("a batch of %d events failed; applying them one by one", len(stored))
+    fed = Fed()
+    held = read_models.parked_among(_originator(item) for item in stored)
+    for item, position in zip(stored, positions, strict=True):
+        originator = _originator(item)
+        reason = "behind_a_parked_event" if originator in held else None
+        if reason is None:
+            try:
+                fed.applied += read_models.apply(
+                    project_stored(mapper, [item]), consumer, part, position
+                )
+                continue
+            except TRANSIENT:
+                raise
+            except Exception as exc:
+                reason = where(exc)
+        parked = ParkedEvent(
+            originator,
+            item.originator_version,
+            item.topic,
+            bytes(item.state),
+            reason,
+            datetime.now(UTC).isoformat(),
+        )
+        read_models.park(parked, consumer, part, position)
+        log.error("parked %s v%d (%s): %s", originator, item.originator_version, item.topic, reason)
+        held.add(originator)
+        fed.parked += 1
+    return fed
+
+
+def replay_parked(mapper: PersonalDataMapper, read_models: SqlReadModels) -> Fed:
+    """Try every parked event again, aggregate by aggregate in version order.
+
+    An event that now applies leaves the parked table in the same
+    transaction; the first that still fails keeps itself and the rest of its
+    aggregate parked, with the new reason.
+    """
+    fed = Fed()
+    stuck: set[UUID] = set()
+    for parked in read_models.parked():
+        if parked.originator_id in stuck:
+            fed.parked += 1
+            continue
+        item = StoredEvent(parked.originator_id, parked.version, parked.topic, parked.state)
+        try:
+            fed.applied += read_models.apply(
+                project_stored(mapper, [item]),
+                "replay",
+                0,
+                None,
+                unpark=[(parked.originator_id, parked.version)],
+            )
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            again = ParkedEvent(
+                parked.originator_id,
+                parked.version,
+                parked.topic,
+                parked.state,
+                where(exc),
+                datetime.now(UTC).isoformat(),
+            )
+            read_models.park(again, "replay", 0, None)
+            stuck.add(parked.originator_id)
+            fed.parked += 1
+    return fed
 
 
 def replay(

@@ -20,7 +20,7 @@ from cme.settings import Settings
 from consumers import kafka_io
 from consumers.lifecycle import fault_point, retrying
 from consumers.partition_worker import PartitionWorker
-from consumers.projection_feed import project_stored
+from consumers.projection_feed import Fed, feed
 from crypto_shredding.mapper import PersonalDataMapper
 from projections.store import SqlReadModels
 
@@ -57,10 +57,11 @@ class Projector(PartitionWorker):
         self.read_models = read_models
         self.consumer_name = f"kafka:{settings.topic_events}"
         self.applied = 0
+        self.parked = 0
         self.read = 0
 
     def counts(self) -> dict[str, int]:
-        return {"read": self.read, "applied": self.applied, "lag": self.lag}
+        return {"read": self.read, "applied": self.applied, "parked": self.parked, "lag": self.lag}
 
     def stored_position(self, tp: TopicPartition) -> int | None:
         return self.read_models.position(self.consumer_name, tp.partition)
@@ -68,13 +69,15 @@ class Projector(PartitionWorker):
     def handle(self, tp: TopicPartition, messages: list[Any]) -> None:
         stored = [stored_from_message(m) for m in messages]
 
-        def apply() -> int:
-            projected = project_stored(self.mapper, stored)
-            return self.read_models.apply(
-                projected, self.consumer_name, tp.partition, messages[-1].offset
+        def apply() -> Fed:
+            offsets = [m.offset for m in messages]
+            return feed(
+                self.mapper, self.read_models, stored, offsets, self.consumer_name, tp.partition
             )
 
-        self.applied += retrying(apply, self.stop, "projecting a batch")
+        fed = retrying(apply, self.stop, "projecting a batch")
+        self.applied += fed.applied
+        self.parked += fed.parked
         self.read += len(messages)
         fault_point("projector:after-db-commit")
         self.commit(tp, messages[-1].offset)

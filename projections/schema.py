@@ -89,6 +89,20 @@ TABLES: dict[str, dict[str, str]] = {
     "applied_versions": {"originator_id": "uuid", "version": "int"},
     # Each consumer's position, written in the same transaction as the rows.
     "positions": {"consumer": "text", "part": "int", "position": "bigint"},
+    # Events the projector could not apply, with why, and the later events of
+    # the same aggregate held behind them; the rest flows on. The stored form
+    # keeps its personal part sealed. `cme projections replay-parked` retries.
+    "parked_events": {
+        "originator_id": "uuid",
+        "version": "int",
+        "topic": "text",
+        "state": "bytes",
+        "reason": "text",
+        "parked_at": "text",
+        "consumer": "text",
+        "part": "int",
+        "position": "bigint",
+    },
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -97,6 +111,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "case_timeline": ("case_id", "seq"),
     "applied_versions": ("originator_id",),
     "positions": ("consumer", "part"),
+    "parked_events": ("originator_id", "version"),
 }
 
 _TYPES: dict[Dialect, dict[str, str]] = {
@@ -107,6 +122,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "bool": "boolean",
         "int": "integer",
         "bigint": "bigint",
+        "bytes": "bytea",
     },
     "sqlite": {
         "uuid": "TEXT",
@@ -115,6 +131,7 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "bool": "INTEGER",
         "int": "INTEGER",
         "bigint": "INTEGER",
+        "bytes": "BLOB",
     },
 }
 

@@ -34,6 +34,18 @@ class ProjectedEvent:
     changes: list[Change]
 
 
+@dataclass(frozen=True)
+class ParkedEvent:
+    """A stored event the read models could not take in, and why (never a value)."""
+
+    originator_id: UUID
+    version: int
+    topic: str
+    state: bytes
+    reason: str
+    parked_at: str
+
+
 class Cursor(Protocol):
     def execute(self, query: Any, params: Any = ...) -> Any: ...
 
@@ -92,10 +104,25 @@ class SqlReadModels:
         return int(rows[0][0]) if rows else None
 
     def apply(
-        self, events: Sequence[ProjectedEvent], consumer: str, part: int, position: int
+        self,
+        events: Sequence[ProjectedEvent],
+        consumer: str,
+        part: int,
+        position: int | None,
+        unpark: Sequence[tuple[UUID, int]] = (),
     ) -> int:
-        """Apply new events' changes and the position in one transaction; count applied."""
+        """Apply new events' changes and the position in one transaction; count applied.
+
+        ``position`` None leaves the consumer's position as it is (a replay of
+        parked events); ``unpark`` names parked events this transaction applies.
+        """
         with self.transaction() as cur:
+            for originator_id, version in unpark:
+                cur.execute(
+                    f"DELETE FROM {self.table('parked_events')} "
+                    f"WHERE originator_id = {self.mark} AND version = {self.mark}",
+                    (self._value(originator_id), version),
+                )
             applied_versions = self._versions(cur, {e.originator_id for e in events})
             applied = 0
             # Redactions run once for the batch, after its other changes: a redaction
@@ -114,13 +141,74 @@ class SqlReadModels:
             if redactions:
                 self._redact(cur, redactions)
             self._write_versions(cur, applied_versions, {e.originator_id for e in events})
+            if position is not None:
+                self._upsert(
+                    cur,
+                    "positions",
+                    {"consumer": consumer, "part": part},
+                    {"position": position},
+                )
+        return applied
+
+    # -- parked events -------------------------------------------------------------------
+
+    def park(self, parked: ParkedEvent, consumer: str, part: int, position: int | None) -> None:
+        """Set one event aside with its reason, and move the position past it, together."""
+        with self.transaction() as cur:
             self._upsert(
                 cur,
-                "positions",
-                {"consumer": consumer, "part": part},
-                {"position": position},
+                "parked_events",
+                {"originator_id": parked.originator_id, "version": parked.version},
+                {
+                    "topic": parked.topic,
+                    "state": parked.state,
+                    "reason": parked.reason,
+                    "parked_at": parked.parked_at,
+                    "consumer": consumer,
+                    "part": part,
+                    "position": position,
+                },
             )
-        return applied
+            if position is not None:
+                self._upsert(
+                    cur, "positions", {"consumer": consumer, "part": part}, {"position": position}
+                )
+
+    def parked_among(self, ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these aggregates have an event parked (their later ones wait behind it)."""
+        listed = [self._value(i) for i in set(ids)]
+        found: set[UUID] = set()
+        with self.transaction() as cur:
+            for start in range(0, len(listed), 500):
+                chunk = listed[start : start + 500]
+                marks = ", ".join([self.mark] * len(chunk))
+                cur.execute(
+                    f"SELECT DISTINCT originator_id FROM {self.table('parked_events')} "
+                    f"WHERE originator_id IN ({marks})",
+                    chunk,
+                )
+                found |= {r[0] if isinstance(r[0], UUID) else UUID(r[0]) for r in cur.fetchall()}
+        return found
+
+    def parked(self) -> list[ParkedEvent]:
+        """Every parked event, in aggregate and version order."""
+        with self.transaction() as cur:
+            cur.execute(
+                "SELECT originator_id, version, topic, state, reason, parked_at "
+                f"FROM {self.table('parked_events')} ORDER BY originator_id, version"
+            )
+            rows = cur.fetchall()
+        return [
+            ParkedEvent(
+                r[0] if isinstance(r[0], UUID) else UUID(r[0]),
+                int(r[1]),
+                r[2],
+                bytes(r[3]),
+                r[4],
+                r[5],
+            )
+            for r in rows
+        ]
 
     def _versions(self, cur: Cursor, ids: Iterable[UUID]) -> dict[UUID, int]:
         listed = [self._value(i) for i in ids]

@@ -136,5 +136,16 @@ REVOKE ALL ON ledger.entries, ledger.checkpoints, ledger.position FROM PUBLIC;
 GRANT SELECT, INSERT ON ledger.entries, ledger.checkpoints TO cme_ledger;
 GRANT SELECT, INSERT, UPDATE ON ledger.position TO cme_ledger;
 GRANT SELECT ON ledger.entries, ledger.checkpoints, ledger.position TO cme_auditor;
+-- Events the writer could not turn into an entry, and why; the chain goes on
+-- without them until a fix and `cme audit replay-parked` append them.
+CREATE TABLE IF NOT EXISTS ledger.parked (
+    notification_id bigint      PRIMARY KEY,
+    topic           text        NOT NULL,
+    reason          text        NOT NULL,
+    parked_at       timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON ledger.parked FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ledger.parked TO cme_ledger;
+GRANT SELECT ON ledger.parked TO cme_auditor;
 -- The ledger writer reads the event store's notification log (in order).
 GRANT USAGE ON SCHEMA eventstore TO cme_ledger;

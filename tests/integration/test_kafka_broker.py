@@ -10,9 +10,10 @@ from kafka.admin import NewTopic
 from tests.conftest import Services
 
 
-def _fresh_topic(bootstrap: str, partitions: int = 3) -> str:
-    name = f"test.roundtrip.{uuid.uuid4().hex[:12]}"
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+def _fresh_topic(services: Services, partitions: int = 3) -> str:
+    """A topic under this run's prefix, deleted with the run's other topics."""
+    name = f"{services.prefix}.roundtrip.{uuid.uuid4().hex[:12]}"
+    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
     finally:
@@ -43,7 +44,7 @@ def test_project_topics_exist_with_partitions(services: Services) -> None:
 
 
 def test_group_round_trip_with_manual_commits(services: Services) -> None:
-    topic = _fresh_topic(services.bootstrap)
+    topic = _fresh_topic(services)
     group = f"cme-test-{uuid.uuid4().hex[:8]}"
 
     # Publish ten keyed messages with acks=all and the idempotent producer.

@@ -361,3 +361,48 @@ def test_the_access_package_lists_every_disclosure_the_ledger_holds(
         (r["recipient_agency"], r["lawful_basis"], r["disclosed_on"]) for r in package["recipients"]
     )
     assert listed == made
+
+
+def test_an_event_the_writer_cannot_chain_is_parked_and_a_fixed_writer_appends_it(
+    services: Services, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consumers.ledger as writer_module
+
+    ledger.writer.catch_up()
+    before = verify_ledger(
+        role_url(services.settings, Role.AUDITOR), load_ledger_signer(services.settings).verifier()
+    )
+    # A bug in building one kind of entry: disclosures made cannot be chained.
+    real = writer_module.ledger_entry
+
+    def broken(topic: str, event: Any) -> Any:
+        if topic.endswith("Disclosure.Made"):
+            raise KeyError("recipient")
+        return real(topic, event)
+
+    monkeypatch.setattr(writer_module, "ledger_entry", broken)
+    child = ledger.children[2]
+    share(ledger.app, child, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+    ledger.app.record_personal_data_read(child, "auditor:test", "parking test")
+    ledger.writer.catch_up()
+    with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
+        parked = conn.execute("SELECT topic, reason FROM ledger.parked").fetchall()
+    assert parked == [
+        ("domain.disclosure:Disclosure.Made", parked[0][1]),
+    ]
+    assert parked[0][1].startswith("KeyError at test_ledger.py")
+    # The chain went on past it (the read after the disclosure has its entry) and verifies.
+    after = verify_ledger(
+        role_url(services.settings, Role.AUDITOR), load_ledger_signer(services.settings).verifier()
+    )
+    assert after.ok, after.problems
+    assert after.entries > before.entries
+    # The fix, then the replay: the disclosure joins the chain, nothing stays parked.
+    monkeypatch.setattr(writer_module, "ledger_entry", real)
+    assert ledger.writer.replay_parked() == (1, 0)
+    with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
+        assert conn.execute("SELECT count(*) FROM ledger.parked").fetchone() == (0,)
+    final = verify_ledger(
+        role_url(services.settings, Role.AUDITOR), load_ledger_signer(services.settings).verifier()
+    )
+    assert final.ok and final.entries == after.entries + 1
