@@ -144,9 +144,11 @@ def build_retention_job(settings: Settings, app: CMEApplication) -> RetentionJob
         path = settings.data_dir / "embedded" / "retention.lock"
         return RetentionJob(app, lambda: file_lock(path))
     from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
+    from consumers.upstream_erasure import KafkaUpstreamEraser  # noqa: PLC0415
 
     return RetentionJob(
         app,
         postgres_lock(role_url(settings, Role.WRITER)),
         quarantine=KafkaQuarantineEraser(settings),
+        upstream=KafkaUpstreamEraser(settings, app.tracked_position),
     )

@@ -17,6 +17,7 @@ from cme.settings import Mode, Settings, load_settings
 from consumers.projection_feed import notifications_of
 from crypto_shredding.verification import Certificate, certify, readable_events
 from domain.application import CMEApplication, cme_mapper
+from domain.stored_reads import aggregates_about
 from projections.caseworker import CASE_PERSONAL_COLUMNS, CHILD_PERSONAL_COLUMNS
 
 Check = Callable[[], tuple[bool, str]]
@@ -165,6 +166,65 @@ def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Chec
     return check
 
 
+def _upstream_topic(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
+    """None of the child's upstream messages may still open with an intake key we hold.
+
+    Which messages were the child's is known from intake's de-duplication
+    records (topic, partition and offset, no personal data); each must be
+    below its partition's start (deleted) or, if still there, not open.
+    """
+
+    def check() -> tuple[bool, str]:
+        from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+        from cme.secrets import load_intake_keys  # noqa: PLC0415
+        from consumers.contract import Envelope  # noqa: PLC0415
+        from consumers.intake.decode import parse_envelope  # noqa: PLC0415
+        from consumers.sealed_payload import PayloadSealingError  # noqa: PLC0415
+        from domain.upstream_message import UpstreamMessage  # noqa: PLC0415
+
+        topic = settings.topic_upstream
+        offsets: list[tuple[TopicPartition, int]] = []
+        for ident in aggregates_about(app.recorder, child_id) or []:
+            record: object = app.repository.get(ident)
+            if isinstance(record, UpstreamMessage) and record.source.startswith(f"{topic}:"):
+                partition, at = record.source.rsplit(":", 2)[1:]
+                offsets.append((TopicPartition(topic, int(partition)), int(at)))
+        consumer = KafkaConsumer(
+            bootstrap_servers=settings.require_kafka(),
+            enable_auto_commit=False,
+            consumer_timeout_ms=2000,
+        )
+        keys = load_intake_keys(settings)
+        readable = present = 0
+        try:
+            starts = consumer.beginning_offsets(list({tp for tp, _ in offsets}))
+            for tp, offset in offsets:
+                if offset < starts[tp]:
+                    continue  # deleted from the topic
+                present += 1
+                consumer.assign([tp])
+                consumer.seek(tp, offset)
+                records = consumer.poll(timeout_ms=5000).get(tp, [])
+                found = next((r for r in records if r.offset == offset), None)
+                envelope = parse_envelope(found.value) if found is not None else None
+                if not isinstance(envelope, Envelope):
+                    continue
+                try:
+                    keys.open(envelope.payload.kid, envelope.payload.ct, envelope.hpke_info())
+                    readable += 1
+                except PayloadSealingError:
+                    pass
+        finally:
+            consumer.close()
+        return readable == 0, (
+            f"{len(offsets)} messages of the child, {len(offsets) - present} deleted from the "
+            f"topic, {readable} still open with an intake key"
+        )
+
+    return check
+
+
 def verify(settings: Settings, child_id: UUID) -> Certificate:
     app = build_application(settings)
     try:
@@ -179,6 +239,10 @@ def verify(settings: Settings, child_id: UUID) -> Certificate:
                 ("disclosure ledger", _ledger(settings, child_id)),
                 (f"Kafka topic {settings.topic_events}", _events_topic(settings, child_id)),
                 (f"Kafka topic {settings.topic_quarantine}", _quarantine(settings, app, child_id)),
+                (
+                    f"Kafka topic {settings.topic_upstream}",
+                    _upstream_topic(settings, app, child_id),
+                ),
             ]
         return certify(child_id, checks, load_ledger_signer(settings))
     finally:

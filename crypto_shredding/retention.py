@@ -71,6 +71,13 @@ class QuarantineEraser(Protocol):
         """End of a run: let go of anything kept open between batches."""
 
 
+class UpstreamEraser(Protocol):
+    """Removes upstream messages intake has applied (they open with the intake key)."""
+
+    def erase_applied(self) -> dict[int, int]:
+        """Delete what intake has applied; each partition's new start offset."""
+
+
 @contextmanager
 def file_lock(path: Path) -> Iterator[bool]:
     """An exclusive, non-blocking lock on a file (the embedded mode's advisory lock)."""
@@ -120,11 +127,13 @@ class RetentionJob:
         lock: Lock,
         batch: int = 1000,
         quarantine: QuarantineEraser | None = None,
+        upstream: UpstreamEraser | None = None,
     ) -> None:
         self.app = app
         self.lock = lock
         self.batch = batch
         self.quarantine = quarantine
+        self.upstream = upstream
 
     def run(self, today: date | None = None) -> RetentionReport:
         today = today or self.app.today()
@@ -241,6 +250,9 @@ class RetentionJob:
                     self.app.record_personal_data_shredded(
                         child_id, reason, actor=ACTOR, quarantine_erased=erased.get(child_id, [])
                     )
+        if self.upstream is not None:
+            # Their applied upstream messages still open with the intake key: off the topic.
+            self.upstream.erase_applied()
         self.app.data_keys.store.mark_cascade_done(child_ids, datetime.now(UTC))
 
     def _erase_quarantined(self, child_ids: list[UUID]) -> dict[UUID, list[str]]:

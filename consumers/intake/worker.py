@@ -21,13 +21,14 @@ from consumers import kafka_io
 from consumers.intake.service import Inbound, IntakeService
 from consumers.lifecycle import fault_point, retrying
 from consumers.partition_worker import PartitionWorker
+from consumers.upstream_erasure import intake_position_name
 from domain.application import CMEApplication
 
 log = logging.getLogger("cme.intake")
 
 
 def position_name(tp: TopicPartition) -> str:
-    return f"intake:{tp.topic}:{tp.partition}"
+    return intake_position_name(tp.topic, tp.partition)
 
 
 class IntakeWorker(PartitionWorker):

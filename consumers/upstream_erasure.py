@@ -1,0 +1,69 @@
+"""Removing applied upstream messages from the upstream topic (Kafka's DeleteRecords).
+
+An upstream message is sealed to the intake key, which intake keeps: while
+the message stays on the topic, the intake key opens it, whatever happened
+to the child's own data key. Once intake has applied a message, its effects
+live in the event store under the child's key, so the topic's copy is only a
+liability. The shred cascade (and each retention run) moves every
+partition's start past the position intake stored with its effects, so a
+shredded child's messages can no longer be read from the topic by anyone.
+Kafka deletes the bytes with the segments below the new start (the project
+sets ``segment.ms`` on the topic so that happens within the hour).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from cme.settings import Settings
+from consumers.kafka_io import client_id
+
+log = logging.getLogger("cme.retention")
+
+
+def intake_position_name(topic: str, partition: int) -> str:
+    """The tracking name under which intake stores a partition's applied position."""
+    return f"intake:{topic}:{partition}"
+
+
+class KafkaUpstreamEraser:
+    """Moves each upstream partition's start past what intake has applied."""
+
+    def __init__(self, settings: Settings, applied: Callable[[str], int | None]) -> None:
+        self.settings = settings
+        self.applied = applied
+
+    def erase_applied(self) -> dict[int, int]:
+        """Delete the applied records of every partition; the new start offset of each."""
+        topic = self.settings.topic_upstream
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.require_kafka(), client_id=client_id("eraser")
+        )
+        try:
+            partitions = sorted(consumer.partitions_for_topic(topic) or set())
+            starts = consumer.beginning_offsets([TopicPartition(topic, p) for p in partitions])
+        finally:
+            consumer.close()
+        targets: dict[TopicPartition, int] = {}
+        for partition in partitions:
+            position = self.applied(intake_position_name(topic, partition))
+            tp = TopicPartition(topic, partition)
+            if position is not None and position + 1 > starts[tp]:
+                targets[tp] = position + 1
+        if targets:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.settings.require_kafka(), client_id=client_id("eraser")
+            )
+            try:
+                admin.delete_records(targets)
+            finally:
+                admin.close()
+            log.info("deleted applied upstream records below %s", _describe(targets))
+        return {tp.partition: offset for tp, offset in targets.items()}
+
+
+def _describe(targets: dict[TopicPartition, int]) -> str:
+    return ", ".join(f"{tp.partition}:{offset}" for tp, offset in sorted(targets.items()))

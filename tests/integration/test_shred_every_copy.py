@@ -1,0 +1,133 @@
+"""Shredding reaches every copy: the upstream topic and the quarantine topic included.
+
+After a child was shredded, their upstream messages still sat on the
+upstream topic, sealed to the intake key that intake keeps, and opened; an
+"erased" quarantine record stayed on the topic behind its tombstone with its
+month's key alive. `cme shred verify` must fail while any of that opens and
+pass once nothing does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from cme.bootstrap import build_application, build_retention_job
+from cme.db.roles import Role, role_url
+from cme.secrets import intake_public_key
+from cme.shred import _upstream_topic, verify
+from cme.synthetic import SyntheticCounty, SyntheticTraffic
+from consumers.quarantine_kafka import KafkaQuarantineEraser
+from consumers.upstream_erasure import KafkaUpstreamEraser
+from crypto_shredding.retention import RetentionJob, postgres_lock
+from domain.application import CMEApplication
+from domain.values import ShredReason
+from tests.conftest import Services
+from tests.intake_support import Sealer
+from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
+from tests.seeds import seed
+
+
+@pytest.fixture
+def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
+    environment = worker_environment(services.settings, tmp_path, partitions=2)
+    yield environment
+    environment.stop_all()
+
+
+@pytest.fixture
+def app(workers: WorkerEnvironment) -> Iterator[CMEApplication]:
+    application = build_application(workers.settings)
+    yield application
+    application.close()
+
+
+def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> None:
+    sealer = Sealer(*intake_public_key(workers.settings))
+    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    try:
+        for line in lines:
+            producer.send(
+                workers.settings.topic_upstream,
+                key=line["subject_ref"].encode(),
+                value=sealer.seal(line),
+            )
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def readable_upstream_values(workers: WorkerEnvironment) -> list[bytes]:
+    """Every record a plain consumer can still read from the upstream topic."""
+    topic = workers.settings.topic_upstream
+    consumer = KafkaConsumer(
+        bootstrap_servers=workers.settings.require_kafka(), consumer_timeout_ms=3000
+    )
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        return [m.value for m in consumer]
+    finally:
+        consumer.close()
+
+
+def test_verify_fails_while_upstream_messages_open_and_passes_once_none_can(
+    workers: WorkerEnvironment, app: CMEApplication
+) -> None:
+    traffic = SyntheticTraffic(SyntheticCounty(seed=seed("upstream shredding")))
+    child = traffic.new_child()
+    lines = [traffic.referral(child), traffic.address_information(child)]
+    worker = workers.start("intake")
+    publish(workers, lines)
+    ref = f"{lines[0]['sender']}|{lines[0]['subject_ref']}"
+    wait_for(lambda: app.find_child_by_sender_ref(ref) is not None, 60, "intake", workers.logs)
+    child_id = app.find_child_by_sender_ref(ref)
+    assert child_id is not None
+    wait_for(
+        lambda: len(list(app.events.get(child_id))) >= 3, 60, "the address notice", workers.logs
+    )
+    assert workers.stop(worker) == 0, workers.logs()
+    # An erasure shredded by a cascade that leaves the upstream topic alone (as it once did).
+    job = RetentionJob(
+        app,
+        postgres_lock(role_url(workers.settings, Role.WRITER)),
+        quarantine=KafkaQuarantineEraser(workers.settings),
+    )
+    assert job.shred_now(child_id, ShredReason.ERASURE_APPROVED)
+    passed, detail = _upstream_topic(workers.settings, app, child_id)()
+    assert not passed, detail
+    assert "2 messages of the child, 0 deleted from the topic, 2 still open" in detail
+    certificate = verify(workers.settings, child_id)
+    assert not certificate.passed
+    # Off the topic with what intake has applied: nothing of the child opens any more.
+    KafkaUpstreamEraser(workers.settings, app.tracked_position).erase_applied()
+    passed, detail = _upstream_topic(workers.settings, app, child_id)()
+    assert passed, detail
+    assert "2 deleted from the topic, 0 still open" in detail
+    assert readable_upstream_values(workers) == []
+
+
+def test_the_retention_cascade_takes_the_upstream_messages_off_the_topic(
+    workers: WorkerEnvironment, app: CMEApplication
+) -> None:
+    traffic = SyntheticTraffic(SyntheticCounty(seed=seed("upstream cascade")))
+    children = [traffic.new_child() for _ in range(3)]
+    lines = [traffic.referral(c) for c in children]
+    worker = workers.start("intake")
+    publish(workers, lines)
+    refs = [f"{line['sender']}|{line['subject_ref']}" for line in lines]
+    wait_for(lambda: all(app.find_child_by_sender_ref(r) for r in refs), 60, "intake", workers.logs)
+    assert workers.stop(worker) == 0, workers.logs()
+    child_id = app.find_child_by_sender_ref(refs[0])
+    assert child_id is not None
+    assert build_retention_job(workers.settings, app).shred_now(
+        child_id, ShredReason.ERASURE_APPROVED
+    )
+    passed, detail = _upstream_topic(workers.settings, app, child_id)()
+    assert passed, detail
+    assert readable_upstream_values(workers) == []
