@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]{1,60}$",
         description="consumer groups are PREFIX-WORKER",
     )
+    upstream_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        le=24 * 90,
+        description="how long the upstream topic keeps messages intake has not yet deleted",
+    )
     kafka_instance_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9._-]{1,120}$",

@@ -142,25 +142,56 @@ def _events_topic(settings: Settings, child_id: UUID) -> Check:
 
 
 def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
-    """The child's quarantined messages the cascade erased must be gone from the topic.
+    """No copy of the child's erased quarantined messages may still open.
 
-    Messages that could not be tied to the child (no envelope, or a sender
-    reference never matched to them) stay sealed under their month's key and
-    become unreadable when that key expires.
+    The topic is read raw, records behind their tombstones included (the
+    broker keeps them until compaction): each copy must fail to open, its
+    key destroyed with the child. Messages that could not be tied to the
+    child (no envelope, or a sender reference never matched) stay sealed
+    under their month's key and become unreadable when that key expires.
     """
 
     def check() -> tuple[bool, str]:
-        from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
+        from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+        from consumers.quarantine import QuarantineCipher, QuarantineRecord  # noqa: PLC0415
+        from crypto_shredding.shredded import Shredded  # noqa: PLC0415
 
         erased = {
             qid
             for event in app.events.get(child_id)
             for qid in getattr(event, "quarantine_erased", None) or []
         }
-        remaining = KafkaQuarantineEraser(settings).present(erased)
-        return not remaining, (
-            f"{len(erased)} quarantined messages of the child erased, "
-            f"{len(remaining)} still on the topic"
+        copies: list[QuarantineRecord] = []
+        if erased:
+            topic = settings.topic_quarantine
+            consumer = KafkaConsumer(
+                bootstrap_servers=settings.require_kafka(),
+                enable_auto_commit=False,
+                consumer_timeout_ms=2000,
+            )
+            try:
+                parts = [
+                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
+                ]
+                consumer.assign(parts)
+                consumer.seek_to_beginning(*parts)
+                copies = [
+                    QuarantineRecord.from_json(m.value)
+                    for m in consumer
+                    if m.value is not None and m.key is not None and m.key.decode() in erased
+                ]
+            finally:
+                consumer.close()
+        data_keys, close = build_data_keys(settings)
+        try:
+            cipher = QuarantineCipher(data_keys, settings.quarantine_retention_days)
+            opening = [c for c in copies if not isinstance(cipher.original(c), Shredded)]
+        finally:
+            close()
+        return not opening, (
+            f"{len(erased)} quarantined messages of the child erased; {len(copies)} copies "
+            f"still on the topic awaiting compaction, {len(opening)} of them open"
         )
 
     return check

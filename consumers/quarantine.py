@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -23,15 +24,28 @@ from crypto_shredding.errors import UnknownDataKeyError
 from crypto_shredding.sealing import seal, unseal
 from crypto_shredding.shredded import Shredded
 
+SUBJECT_SCOPE = "subject"
+
 
 def quarantine_id(topic: str, partition: int, offset: int) -> UUID:
     """The same message quarantined twice (after a crash) gets the same id."""
     return uuid5(NAMESPACE_URL, f"cme:quarantine:{topic}:{partition}:{offset}")
 
 
-def period_key_id(day: date, generation: int = 0) -> UUID:
+def period_key_id(day: date, generation: int = 0, subject_digest: str | None = None) -> UUID:
+    """The month's key, or the month's key for one subject (so it can die with the child)."""
+    subject = f":{subject_digest}" if subject_digest else ""
     suffix = f":g{generation}" if generation else ""
-    return uuid5(NAMESPACE_URL, f"cme:quarantine-key:{day:%Y-%m}{suffix}")
+    return uuid5(NAMESPACE_URL, f"cme:quarantine-key:{day:%Y-%m}{subject}{suffix}")
+
+
+def subject_keys(records: Iterable[QuarantineRecord], digests: set[str]) -> set[UUID]:
+    """The keys that seal only these subjects' quarantined messages (destroyed with them)."""
+    return {
+        UUID(r.key_id)
+        for r in records
+        if r.subject_digest in digests and r.key_scope == SUBJECT_SCOPE
+    }
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,9 @@ class QuarantineRecord:
     # The keyed digest of sender|subject_ref (as the blind index keeps it), so the
     # shred cascade can find a child's quarantined messages without decrypting.
     subject_digest: str | None = None
+    # "subject": sealed under a key of that subject's alone, destroyed when the
+    # child is shredded; "month": the month's shared key (no subject known).
+    key_scope: str = "month"
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -87,6 +104,9 @@ class InMemoryQuarantine:
         for record in records:
             self.records[record.quarantine_id] = record
 
+    def keys_of(self, digests: set[str]) -> set[UUID]:
+        return subject_keys(self.records.values(), digests)
+
     def erase(self, digests: set[str]) -> dict[str, list[str]]:
         erased: dict[str, list[str]] = {}
         for qid, record in list(self.records.items()):
@@ -109,10 +129,10 @@ class QuarantineCipher:
         self.data_keys = data_keys
         self.retention = timedelta(days=retention_days)
 
-    def _key(self, day: date) -> UUID:
-        """The key for the month, a new generation if that one was destroyed early."""
+    def _key(self, day: date, subject_digest: str | None) -> UUID:
+        """The key for the month (and subject), a new generation if that one was destroyed."""
         for generation in range(100):
-            key_id = period_key_id(day, generation)
+            key_id = period_key_id(day, generation, subject_digest)
             try:
                 if isinstance(self.data_keys.key_for(key_id), Shredded):
                     continue  # destroyed (e.g. by a clock run ahead): never reuse it
@@ -136,7 +156,8 @@ class QuarantineCipher:
     ) -> QuarantineRecord:
         received = now or datetime.now(UTC)
         qid = quarantine_id(topic, partition, offset)
-        key_id = self._key(received.date())
+        digest = envelope_fields.get("subject_digest")
+        key_id = self._key(received.date(), digest)
         key = self.data_keys.key_for(key_id)
         if isinstance(key, Shredded):  # pragma: no cover - destroyed between the two calls
             msg = "this month's quarantine key was destroyed while in use; retry"
@@ -160,7 +181,8 @@ class QuarantineCipher:
             source_offset=offset,
             key_id=str(key_id),
             sealed_original=base64.b64encode(sealed).decode(),
-            subject_digest=envelope_fields.get("subject_digest"),
+            subject_digest=digest,
+            key_scope=SUBJECT_SCOPE if digest else "month",
         )
 
     def original(self, record: QuarantineRecord) -> tuple[bytes | None, bytes | None] | Shredded:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from uuid import UUID
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from cme.settings import Settings
 from consumers.kafka_io import client_id
 from consumers.kafka_io import producer as make_producer
-from consumers.quarantine import QuarantineRecord
+from consumers.quarantine import QuarantineRecord, subject_keys
 
 
 class KafkaQuarantine:
@@ -104,6 +105,13 @@ class KafkaQuarantineEraser:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._view: QuarantineView | None = None
+
+    def keys_of(self, digests: set[str]) -> set[UUID]:
+        if not digests:
+            return set()
+        if self._view is None:
+            self._view = QuarantineView(self.settings)
+        return subject_keys(self._view.refresh().values(), digests)
 
     def erase(self, digests: set[str]) -> dict[str, list[str]]:
         if not digests:

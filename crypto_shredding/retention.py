@@ -61,6 +61,9 @@ Lock = Callable[[], AbstractContextManager[bool]]
 class QuarantineEraser(Protocol):
     """Removes a shredded child's quarantined messages (part of the shred cascade)."""
 
+    def keys_of(self, digests: set[str]) -> set[UUID]:
+        """The keys that seal only these subjects' quarantined messages."""
+
     def erase(self, digests: set[str]) -> dict[str, list[str]]:
         """Erase every message with one of these subject digests; ids erased per digest."""
 
@@ -261,6 +264,12 @@ class RetentionJob:
             return {}
         digests = self.app.blind_index.store.digests_of(child_ids, SENDER_REF)
         owner = {digest.hex(): child_id for child_id, ds in digests.items() for digest in ds}
+        # Their keys first: the records become unreadable at once, whenever
+        # compaction removes them behind their tombstones.
+        keys = list(self.quarantine.keys_of(set(owner)))
+        if keys:
+            self.app.data_keys.destroy_many(keys, reason="erased_with_child")
+            self.app.data_keys.store.mark_cascade_done(keys, datetime.now(UTC))
         erased: dict[UUID, list[str]] = {}
         for digest, ids in self.quarantine.erase(set(owner)).items():
             erased.setdefault(owner[digest], []).extend(ids)

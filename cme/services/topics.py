@@ -21,13 +21,35 @@ def required_topics(settings: Settings) -> dict[str, int]:
     }
 
 
-def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
-    """Per-topic settings: the quarantine topic is compacted.
+HOUR_MS = 3_600_000
 
-    A shredded child's quarantined messages, tombstoned by the shred cascade,
-    then leave the broker's log.
+
+def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
+    """Per-topic retention, set by the project rather than left to the broker's defaults.
+
+    - upstream: kept ``CME_UPSTREAM_RETENTION_HOURS`` (7 days), long enough
+      for intake to be down over a weekend; applied records are deleted
+      earlier by the shred cascade. Hourly segments, so deleted records
+      leave the disk within about an hour (Kafka removes whole segments).
+    - quarantine: compacted, so a shredded child's tombstoned records leave
+      the log; kept as long as quarantined originals stay readable.
+    - events: sealed under each child's key, so shredding makes every copy
+      unreadable wherever it is; kept 7 days for the projector to catch up.
     """
-    return {settings.topic_quarantine: {"cleanup.policy": "compact,delete"}}
+    upstream_ms = settings.upstream_retention_hours * HOUR_MS
+    quarantine_ms = (settings.quarantine_retention_days + 31) * 24 * HOUR_MS
+    return {
+        settings.topic_upstream: {
+            "retention.ms": str(upstream_ms),
+            "segment.ms": str(HOUR_MS),
+        },
+        settings.topic_quarantine: {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(quarantine_ms),
+            "segment.ms": str(HOUR_MS),
+        },
+        settings.topic_events: {"retention.ms": str(7 * 24 * HOUR_MS)},
+    }
 
 
 def ensure_topics(
