@@ -68,6 +68,9 @@ class PartitionWorker(ABC):
     def counts(self) -> dict[str, int]:
         """What the worker has done so far (for status lines and waiting callers)."""
 
+    def when_idle(self) -> None:  # noqa: B027 - optional hook; most workers have nothing to do
+        """Housekeeping that waits until the worker has caught up (a poll found nothing)."""
+
     def status(self) -> str:
         return " ".join(f"{k}={v}" for k, v in self.counts().items())
 
@@ -86,6 +89,8 @@ class PartitionWorker(ABC):
                     self.handle(tp, records)
                     self.done_up_to[tp] = records[-1].offset + 1
                 self._measure_lag()
+                if not polled:
+                    self.when_idle()
             clean = True
         except StopRequestedError:
             clean = True

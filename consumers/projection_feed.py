@@ -21,6 +21,7 @@ from consumers.lifecycle import TRANSIENT, where
 from crypto_shredding.mapper import PersonalDataMapper
 from domain.stored_reads import notifications_after
 from projections.caseworker import project
+from projections.changes import RedactChild
 from projections.store import ParkedEvent, ProjectedEvent, SqlReadModels
 
 log = logging.getLogger("cme.projector")
@@ -73,6 +74,7 @@ class Fed:
 
     applied: int = 0
     parked: int = 0
+    redacted: int = 0
 
 
 def _originator(item: StoredEvent) -> UUID:
@@ -99,7 +101,10 @@ def feed(
     """
     try:
         projected = project_stored(mapper, stored)
-        return Fed(applied=read_models.apply(projected, consumer, part, positions[-1]))
+        return Fed(
+            applied=read_models.apply(projected, consumer, part, positions[-1]),
+            redacted=sum(isinstance(c, RedactChild) for p in projected for c in p.changes),
+        )
     except TRANSIENT:
         raise
     except Exception:
@@ -111,9 +116,9 @@ def feed(
         reason = "behind_a_parked_event" if originator in held else None
         if reason is None:
             try:
-                fed.applied += read_models.apply(
-                    project_stored(mapper, [item]), consumer, part, position
-                )
+                projected = project_stored(mapper, [item])
+                fed.applied += read_models.apply(projected, consumer, part, position)
+                fed.redacted += sum(isinstance(c, RedactChild) for c in projected[0].changes)
                 continue
             except TRANSIENT:
                 raise

@@ -58,10 +58,19 @@ class Projector(PartitionWorker):
         self.consumer_name = f"kafka:{settings.topic_events}"
         self.applied = 0
         self.parked = 0
+        self.vacuum_due = False
         self.read = 0
 
     def counts(self) -> dict[str, int]:
         return {"read": self.read, "applied": self.applied, "parked": self.parked, "lag": self.lag}
+
+    def when_idle(self) -> None:
+        """After shredded children's rows were redacted, vacuum away their old versions."""
+        vacuum = getattr(self.read_models, "vacuum_redacted", None)
+        if self.vacuum_due and vacuum is not None:
+            retrying(vacuum, self.stop, "vacuuming redacted rows")
+            log.info("vacuumed the caseworker tables after redactions")
+        self.vacuum_due = False
 
     def stored_position(self, tp: TopicPartition) -> int | None:
         return self.read_models.position(self.consumer_name, tp.partition)
@@ -76,6 +85,7 @@ class Projector(PartitionWorker):
             )
 
         fed = retrying(apply, self.stop, "projecting a batch")
+        self.vacuum_due = self.vacuum_due or fed.redacted > 0
         self.applied += fed.applied
         self.parked += fed.parked
         self.read += len(messages)

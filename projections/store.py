@@ -352,6 +352,19 @@ class PostgresReadModels(SqlReadModels):
         super().__init__("postgres", schema)
         self.pool = pool
 
+    def vacuum_redacted(self) -> None:
+        """VACUUM the tables redactions rewrite: their dead row versions held the values.
+
+        An UPDATE leaves the old row (with the shredded child's name, address,
+        notes) in the table as a dead tuple until vacuum; autovacuum would get
+        there eventually, this gets there now. WAL keeps its copy until the
+        server recycles the segment (README, "Plaintext copies").
+        """
+        tables = ", ".join(self.table(t) for t in ("children", "cases", "case_timeline"))
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            conn.execute(f"VACUUM {tables}")
+
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         # Pipeline mode sends a batch's many small statements without waiting for
@@ -370,6 +383,8 @@ class SqliteReadModels(SqlReadModels):
         super().__init__("sqlite", None)
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        # A redacted (shredded) child's old values are overwritten, not left in free pages.
+        self.conn.execute("PRAGMA secure_delete=ON")
         self.lock = threading.Lock()
 
     @contextmanager

@@ -131,3 +131,44 @@ def test_the_retention_cascade_takes_the_upstream_messages_off_the_topic(
     passed, detail = _upstream_topic(workers.settings, app, child_id)()
     assert passed, detail
     assert readable_upstream_values(workers) == []
+
+
+def test_the_projector_vacuums_a_shredded_childs_old_rows_away(
+    services: Services, workers: WorkerEnvironment, app: CMEApplication
+) -> None:
+    import psycopg
+
+    county = SyntheticCounty(seed=seed("vacuum after redaction"))
+    child_id = app.register_child(county.register_child())
+
+    def vacuumed() -> Any:
+        with psycopg.connect(services.database_url) as conn:
+            row = conn.execute(
+                "SELECT last_vacuum FROM pg_stat_user_tables "
+                "WHERE schemaname = 'caseworker' AND relname = 'children'"
+            ).fetchone()
+        return row[0] if row else None
+
+    def shredded_on() -> Any:
+        with psycopg.connect(services.database_url) as conn:
+            row = conn.execute(
+                "SELECT shredded_on, legal_surname FROM caseworker.children WHERE child_id = %s",
+                (child_id,),
+            ).fetchone()
+        return row
+
+    before = vacuumed()
+    worker = workers.start("relay", "projector")
+    wait_for(lambda: shredded_on() is not None, 60, "the child's row", workers.logs)
+    assert build_retention_job(workers.settings, app).shred_now(
+        child_id, ShredReason.ERASURE_APPROVED
+    )
+    wait_for(lambda: shredded_on()[0] is not None, 60, "the redaction", workers.logs)
+    assert shredded_on()[1] is None
+    wait_for(
+        lambda: vacuumed() is not None and (before is None or vacuumed() > before),
+        60,
+        "the vacuum after the redaction",
+        workers.logs,
+    )
+    assert workers.stop(worker) == 0, workers.logs()
