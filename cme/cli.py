@@ -97,6 +97,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        unreachable = _unreachable(exc)
+        if unreachable is None:
+            raise
+        print(unreachable, file=sys.stderr)
+        return 3
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """One line for a service that cannot be reached, or None for anything else."""
+    import psycopg
+    import psycopg_pool
+    from kafka.errors import KafkaError
+
+    hint = "start the local services with `scripts/services up`, or check the CME_* settings"
+    if isinstance(exc, KafkaError):
+        servers = load_settings().kafka_bootstrap_servers or "(not configured)"
+        return f"cannot reach Kafka at {servers} ({type(exc).__name__}); {hint}"
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"
+    return None
 
 
 if __name__ == "__main__":

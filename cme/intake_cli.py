@@ -23,7 +23,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     kid, public_key = intake_public_key(settings)
-    producer = kafka_io.producer(settings, "publish")
+    producer = kafka_io.producer(settings, "publish", **kafka_io.COMMAND)
     accepted = rejected = 0
     pending: list[tuple[int, Any]] = []
     try:
@@ -123,7 +123,7 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
             print("error: the quarantined record had no value; replay a corrected one with --fixed")
             return 1
         raw, key = original[0], original[1]
-    producer = kafka_io.producer(settings, "replay")
+    producer = kafka_io.producer(settings, "replay", **kafka_io.COMMAND)
     try:
         metadata = producer.send(
             settings.topic_upstream,

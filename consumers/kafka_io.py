@@ -20,6 +20,10 @@ def client_id(worker: str) -> str:
     return f"cme-{worker}-{socket.gethostname()}-{os.getpid()}"
 
 
+COMMAND = {"bootstrap_timeout_ms": 5_000}
+"""For a command a person waits on: an unreachable broker is reported in seconds, not 30."""
+
+
 def producer(settings: Settings, worker: str, **overrides: Any) -> KafkaProducer:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.require_kafka(),
