@@ -188,11 +188,12 @@ class LocalPostgres:
             if exists.fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
-    def down(self) -> bool:
+    def down(self, mode: str = "fast") -> bool:
+        """Stop the server; ``mode="immediate"`` is a crash, for the fault tests."""
         if self.pid() is None:
             return False
         print("stopping PostgreSQL ...", flush=True)
-        self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
         return True
 
 

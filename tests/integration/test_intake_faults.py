@@ -300,3 +300,50 @@ def test_cme_run_with_one_worker_exits_non_zero_when_it_dies(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("cme run: worker intake died: FaultInjectedError at "), last
     assert "restart it to resume" in last
+
+
+def test_the_database_crashing_mid_intake_loses_and_doubles_nothing(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: CMEApplication,
+    traffic: SyntheticTraffic,
+) -> None:
+    from cme.services import manager
+
+    plan = manager.plan(services.settings.model_copy(update={"database_url": None}))
+    assert plan.postgres is not None, "this test crashes the project's own PostgreSQL"
+    before = store_counts(services)
+    lines = [traffic.referral(traffic.new_child()) for _ in range(1500)]
+    publish(workers, lines)
+    worker = workers.start("intake")
+    wait_for(
+        lambda: store_counts(services)["children"] > before["children"],
+        60,
+        "intake to commit its first batch",
+        workers.logs,
+    )
+    part_way = store_counts(services)["children"] - before["children"]
+    plan.postgres.down(mode="immediate")  # a crash: no checkpoint, connections cut
+    assert part_way < len(lines), "intake finished before the crash: nothing was tested"
+    plan.postgres.up()
+    app.close()
+    fresh = build_application(services.settings)
+    try:
+        wait_for(
+            lambda: all(child_of(fresh, line) is not None for line in lines),
+            120,
+            "every referral after the crash",
+            workers.logs,
+        )
+        for line in lines[:50]:
+            case_id = fresh.get_child(child_of(fresh, line)).open_case_id
+            assert case_id is not None
+            assert fresh.get_case(case_id).enquiries == [], "a referral had a second effect"
+    finally:
+        fresh.close()
+    assert workers.stop(worker) == 0, workers.logs()
+    after = store_counts(services)
+    assert after["children"] - before["children"] == len(lines)
+    assert after["orphan_keys"] == before["orphan_keys"]
+    assert after["unindexed"] == before["unindexed"]
+    assert list(read_quarantine(workers.settings)) == []
