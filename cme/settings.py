@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         le=24 * 90,
         description="how long the upstream topic keeps messages intake has not yet deleted",
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=6_000,
+        le=300_000,
+        description="how long a consumer that died without leaving keeps its partitions",
+    )
     kafka_instance_id: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9._-]{1,120}$",

@@ -34,22 +34,33 @@ def producer(settings: Settings, worker: str, **overrides: Any) -> KafkaProducer
         "retries": 2147483647,
         "max_in_flight_requests_per_connection": 5,
         "request_timeout_ms": 30_000,
-        "reconnect_backoff_max_ms": RECOVERY["reconnect_backoff_max_ms"],
+        **RECONNECT,
     }
     options.update(overrides)
     return KafkaProducer(**options)
 
 
-RECOVERY = {
-    # A member that died without leaving (SIGKILL, a lost host) holds its
-    # partitions until its session times out: 45 s by default, during which
-    # its partitions stand still. 10 s is the shortest the broker's default
-    # group.min.session.timeout.ms (6 s) comfortably allows with 1 s heartbeats.
-    "session_timeout_ms": 10_000,
-    "heartbeat_interval_ms": 1_000,
-    # After a broker restart the default backoff grows to 30 s between tries.
+RECONNECT = {
+    # After a broker restart kafka-python's backoff grows to 30 s between tries.
     "reconnect_backoff_max_ms": 1_000,
 }
+
+
+def recovery(settings: Settings) -> dict[str, Any]:
+    """How fast a group notices a member that died without leaving (SIGKILL, a lost host).
+
+    Such a member holds its partitions until its session times out (45 s by
+    kafka-python's default), and they stand still meanwhile. The project's
+    default is 10 s (CME_KAFKA_SESSION_TIMEOUT_MS), above the broker's
+    minimum of 6 s, with heartbeats ten times as often. `scripts/bench
+    recovery` measures it beside the defaults and static membership.
+    """
+    session = settings.kafka_session_timeout_ms
+    return {
+        "session_timeout_ms": session,
+        "heartbeat_interval_ms": min(3_000, session // 10),
+        **RECONNECT,
+    }
 
 
 def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer:
@@ -62,7 +73,7 @@ def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer
         # Polls span partitions; each partition's share becomes one transaction.
         "max_poll_records": settings.intake_batch_size * 4,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
-        **RECOVERY,
+        **recovery(settings),
     }
     if settings.kafka_instance_id:
         # Static membership: a restarted process with the same id takes its

@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     shred.add_argument("--events", type=int, default=1_000_000)
     shred.add_argument("--samples", type=int, default=200, help="access packages timed")
     shred.add_argument("--seed", type=int, default=7)
+    recovery = sub.add_parser("recovery", help="intake back at work after a SIGKILL and restart")
+    recovery.add_argument("--rounds", type=int, default=3)
+    recovery.add_argument("--partitions", type=int, default=3)
     args = parser.parse_args(argv)
     try:
         if args.benchmark == "domain":
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             from cme.bench import shred as shred_bench  # noqa: PLC0415
 
             shred_bench.run(args.events, args.samples, args.seed)
+        elif args.benchmark == "recovery":
+            from cme.bench import recovery as recovery_bench  # noqa: PLC0415
+
+            recovery_bench.run(args.rounds, args.partitions)
     except (ServiceError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
