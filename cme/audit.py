@@ -87,3 +87,10 @@ def verify_ledger(
         elif heads[seq] != head_hash:
             result.problems.append(f"checkpoint at entry {seq}: the chain's head has changed since")
     return result
+
+
+def ledger_parked(url: str) -> int:
+    """How many events the ledger writer set aside (the ledger is incomplete until replayed)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM ledger.parked").fetchone()
+    return int(row[0]) if row else 0

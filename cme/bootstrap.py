@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from psycopg_pool import ConnectionPool
@@ -16,11 +17,13 @@ from psycopg_pool import ConnectionPool
 from cme.db.roles import Role, role_url
 from cme.secrets import load_index_key, load_kek_ring
 from cme.settings import Mode, Settings
+from consumers.lifecycle import fault_point
 from crypto_shredding.blind_index import BlindIndex, BlindIndexStore
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.keystore import KeyStore
 from crypto_shredding.postgres import PostgresBlindIndex, PostgresKeyStore
 from crypto_shredding.recorders import TOPIC as RECORDER_TOPIC
+from crypto_shredding.recorders import BatchWritingPostgresRecorder
 from crypto_shredding.retention import RetentionJob, file_lock, postgres_lock
 from crypto_shredding.sqlite import SqliteBlindIndexStore, SqliteKeyStore
 from domain.application import CMEApplication
@@ -135,6 +138,9 @@ def build_application(
         seal_personal=seal_personal,
     )
     app.closers = closers
+    recorder = app.recorder
+    if isinstance(recorder, BatchWritingPostgresRecorder):
+        recorder.batch_written = partial(fault_point, "eventstore:batch-written")
     return app
 
 

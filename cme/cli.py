@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from cme import __version__
-from cme.settings import ConfigurationError, load_settings
+from cme.settings import ConfigurationError, Mode, load_settings
 from domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -38,6 +38,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
         close()
     hint = "; see `cme projections parked`" if parked else ""
     print(f"read models: {parked} parked event(s){hint}")
+    if settings.effective_mode is Mode.SERVICES:
+        from cme.audit import ledger_parked
+        from cme.db.roles import Role, role_url
+
+        in_ledger = ledger_parked(role_url(settings, Role.AUDITOR))
+        hint = "; see `cme audit parked`" if in_ledger else ""
+        print(f"ledger: {in_ledger} event(s) parked outside it{hint}")
     return 0
 
 

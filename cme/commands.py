@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from cme.settings import load_settings
+from cme.settings import Settings, load_settings
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -183,12 +183,8 @@ def _instant(text: str) -> datetime:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
-    from cme.audit import verify_ledger
     from cme.db.roles import Role, role_url
     from cme.secrets import load_ledger_signer
-    from crypto_shredding.signing import CheckpointVerifier
 
     settings = load_settings()
     if args.audit_command == "public-key":
@@ -223,6 +219,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             print(f"{nid}\t{topic}\t{parked_at.isoformat()}\t{reason}")
         print(f"{len(rows)} event(s) parked outside the ledger", file=sys.stderr)
         return 0
+    return _audit_verify(settings, args)
+
+
+def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from cme.audit import ledger_parked, verify_ledger
+    from cme.db.roles import Role, role_url
+    from cme.secrets import load_ledger_signer
+    from crypto_shredding.signing import CheckpointVerifier
+
     verifier = (
         CheckpointVerifier.from_text(args.public_key)
         if args.public_key
@@ -239,6 +246,13 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(
             f"OK: {result.entries} entries chained, {result.checkpoints} signed checkpoints valid"
         )
+        parked = ledger_parked(role_url(settings, Role.AUDITOR))
+        if parked:
+            print(
+                f"INCOMPLETE: {parked} event(s) parked outside the ledger; "
+                "see `cme audit parked`, and `cme audit replay-parked` after a fix"
+            )
+            return 1
         return 0
     for problem in result.problems:
         print(f"BROKEN: {problem}")

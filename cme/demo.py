@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import random
 import shutil
+import sys
 import threading
 import time
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -210,6 +212,14 @@ def _move_the_clock_forward(settings: Settings) -> list[UUID]:
         app.close()
 
 
+def _cme() -> str:
+    """The running ``cme`` by its path: the venv's bin folder is not on a newcomer's PATH."""
+    program = Path(sys.argv[0])
+    if program.name == "cme" and program.exists():
+        return str(program.resolve().parent / "cme")
+    return "cme"
+
+
 def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> bool:
     from cme.shred import verify  # noqa: PLC0415
 
@@ -221,7 +231,7 @@ def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> 
     for check in certificate.checks:
         mark = "ok  " if check.passed else "FAIL"
         console.print(f"  {mark} {check.store}: {check.detail}", markup=False)
-    again = f"cme shred verify {child_id}"
+    again = f"{_cme()} shred verify {child_id}"
     if settings.effective_mode is Mode.EMBEDDED:
         again = f"CME_MODE=embedded CME_DATA_DIR={settings.data_dir} {again}"
     else:  # the demo's database and topics, named without printing a password

@@ -198,20 +198,18 @@ def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Chec
 
 
 def _upstream_topic(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
-    """None of the child's upstream messages may still open with an intake key we hold.
+    """Every upstream message of the child must be gone from the upstream topic.
 
     Which messages were the child's is known from intake's de-duplication
-    records (topic, partition and offset, no personal data); each must be
-    below its partition's start (deleted) or, if still there, not open.
+    records (topic, partition and offset; no personal data). Each must lie
+    below its partition's start, deleted by the shred cascade. One still
+    there fails the check, whatever key may or may not open it: this check
+    holds no intake key (least privilege), and fails closed.
     """
 
     def check() -> tuple[bool, str]:
         from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
-        from cme.secrets import load_intake_keys  # noqa: PLC0415
-        from consumers.contract import Envelope  # noqa: PLC0415
-        from consumers.intake.decode import parse_envelope  # noqa: PLC0415
-        from consumers.sealed_payload import PayloadSealingError  # noqa: PLC0415
         from domain.upstream_message import UpstreamMessage  # noqa: PLC0415
 
         topic = settings.topic_upstream
@@ -221,36 +219,15 @@ def _upstream_topic(settings: Settings, app: CMEApplication, child_id: UUID) -> 
             if isinstance(record, UpstreamMessage) and record.source.startswith(f"{topic}:"):
                 partition, at = record.source.rsplit(":", 2)[1:]
                 offsets.append((TopicPartition(topic, int(partition)), int(at)))
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.require_kafka(),
-            enable_auto_commit=False,
-            consumer_timeout_ms=2000,
-        )
-        keys = load_intake_keys(settings)
-        readable = present = 0
+        consumer = KafkaConsumer(bootstrap_servers=settings.require_kafka())
         try:
             starts = consumer.beginning_offsets(list({tp for tp, _ in offsets}))
-            for tp, offset in offsets:
-                if offset < starts[tp]:
-                    continue  # deleted from the topic
-                present += 1
-                consumer.assign([tp])
-                consumer.seek(tp, offset)
-                records = consumer.poll(timeout_ms=5000).get(tp, [])
-                found = next((r for r in records if r.offset == offset), None)
-                envelope = parse_envelope(found.value) if found is not None else None
-                if not isinstance(envelope, Envelope):
-                    continue
-                try:
-                    keys.open(envelope.payload.kid, envelope.payload.ct, envelope.hpke_info())
-                    readable += 1
-                except PayloadSealingError:
-                    pass
         finally:
             consumer.close()
-        return readable == 0, (
-            f"{len(offsets)} messages of the child, {len(offsets) - present} deleted from the "
-            f"topic, {readable} still open with an intake key"
+        remaining = sum(1 for tp, offset in offsets if offset >= starts[tp])
+        return remaining == 0, (
+            f"{len(offsets)} messages of the child, {len(offsets) - remaining} deleted from the "
+            f"topic, {remaining} still on it"
         )
 
     return check

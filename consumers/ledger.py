@@ -128,7 +128,9 @@ class LedgerWriter:
                 entries.append((notification_id, entry))
         return entries, parked
 
-    def _park(self, conn: Connection[Any], parked: list[tuple[int, str, str]]) -> None:
+    def _park(
+        self, conn: Connection[Any], parked: list[tuple[int, str, str]], *, again: bool = False
+    ) -> None:
         with conn.cursor() as cur:
             cur.executemany(
                 f"INSERT INTO {self.schema}.parked (notification_id, topic, reason) "
@@ -138,7 +140,8 @@ class LedgerWriter:
             )
         for notification_id, topic, reason in parked:
             log.error("parked notification %d (%s): %s", notification_id, topic, reason)
-        self.parked += len(parked)
+        if not again:  # a replay that still fails parks nothing new
+            self.parked += len(parked)
 
     def replay_parked(self) -> tuple[int, int]:
         """Append the parked events that now make entries; return (appended, still parked)."""
@@ -151,7 +154,7 @@ class LedgerWriter:
                 "ON p.notification_id = e.notification_id ORDER BY e.notification_id"
             ).fetchall()
             entries, parked = self._entries(rows)
-            self._park(conn, parked)
+            self._park(conn, parked, again=True)
             done = [nid for nid, *_ in rows if nid not in {p[0] for p in parked}]
             conn.execute(f"DELETE FROM {s}.parked WHERE notification_id = ANY(%s)", (done,))
             linked = self._append(conn, entries)

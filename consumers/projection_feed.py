@@ -68,6 +68,10 @@ def project_stored(
     return projected
 
 
+UNREADABLE = "(unreadable message)"
+"""The topic given to a message of the events topic that is no stored event at all."""
+
+
 @dataclass
 class Fed:
     """What one feeding of the read models did."""
@@ -99,26 +103,32 @@ def feed(
     aggregate, so its rows are not built on a gap; every other child's rows
     flow on. Used by the Kafka projector, the embedded feed and the rebuild.
     """
-    try:
-        projected = project_stored(mapper, stored)
-        return Fed(
-            applied=read_models.apply(projected, consumer, part, positions[-1]),
-            redacted=sum(isinstance(c, RedactChild) for p in projected for c in p.changes),
-        )
-    except TRANSIENT:
-        raise
-    except Exception:
-        log.warning("a batch of %d events failed; applying them one by one", len(stored))
-    fed = Fed()
     held = read_models.parked_among(_originator(item) for item in stored)
+    if not held:
+        try:
+            projected = project_stored(mapper, stored)
+            return Fed(
+                applied=read_models.apply(projected, consumer, part, positions[-1]),
+                redacted=_redactions(projected),
+            )
+        except TRANSIENT:
+            raise
+        except Exception:
+            log.warning("a batch of %d events failed; applying them one by one", len(stored))
+    fed = Fed()
     for item, position in zip(stored, positions, strict=True):
         originator = _originator(item)
-        reason = "behind_a_parked_event" if originator in held else None
-        if reason is None:
+        reason = None
+        if item.topic == UNREADABLE:
+            reason = "unreadable_message: not an event the relay publishes"
+        elif originator in held:
+            reason = "behind_a_parked_event"
+            fed.redacted += _redact_now(mapper, read_models, item)
+        else:
             try:
                 projected = project_stored(mapper, [item])
                 fed.applied += read_models.apply(projected, consumer, part, position)
-                fed.redacted += sum(isinstance(c, RedactChild) for c in projected[0].changes)
+                fed.redacted += _redactions(projected)
                 continue
             except TRANSIENT:
                 raise
@@ -128,7 +138,7 @@ def feed(
             originator,
             item.originator_version,
             item.topic,
-            bytes(item.state),
+            bytes(item.state or b""),
             reason,
             datetime.now(UTC).isoformat(),
         )
@@ -137,6 +147,24 @@ def feed(
         held.add(originator)
         fed.parked += 1
     return fed
+
+
+def _redactions(projected: Sequence[ProjectedEvent]) -> int:
+    return sum(isinstance(c, RedactChild) for p in projected for c in p.changes)
+
+
+def _redact_now(mapper: PersonalDataMapper, read_models: SqlReadModels, item: StoredEvent) -> int:
+    """A shredding must not wait behind a parked event: the values go now, the facts later."""
+    try:
+        projected = project_stored(mapper, [item])
+    except TRANSIENT:
+        raise
+    except Exception:
+        return 0
+    redactions = [c for c in projected[0].changes if isinstance(c, RedactChild)]
+    if redactions:
+        read_models.redact(redactions)
+    return len(redactions)
 
 
 def replay_parked(mapper: PersonalDataMapper, read_models: SqlReadModels) -> Fed:
@@ -149,7 +177,7 @@ def replay_parked(mapper: PersonalDataMapper, read_models: SqlReadModels) -> Fed
     fed = Fed()
     stuck: set[UUID] = set()
     for parked in read_models.parked():
-        if parked.originator_id in stuck:
+        if parked.originator_id in stuck or parked.topic == UNREADABLE:
             fed.parked += 1
             continue
         item = StoredEvent(parked.originator_id, parked.version, parked.topic, parked.state)

@@ -22,6 +22,11 @@ MAX_FIELDS = 200
 """Members of one object, or items of one array."""
 MAX_STRING = 8000
 """Characters of one string (the longest contract field, a note, is 4,000)."""
+MAX_NUMBER = 40
+"""Characters of one number: no contract number needs more, and Python's int
+conversion raises (rather than refusing cleanly) past 4,300 digits."""
+MAX_NAME = 64
+"""Characters of a member name quoted in a reason; longer ones are not quoted."""
 
 
 class JsonRefusedError(ValueError):
@@ -55,7 +60,9 @@ class Limits:
 def _path(prefix: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{prefix}[{key}]"
-    return f"{prefix}.{key}" if prefix else key
+    # A member name is the sender's text: quote it only if it looks like a field name.
+    name = key if len(key) <= MAX_NAME and key.isidentifier() and key.isascii() else "*"
+    return f"{prefix}.{name}" if prefix else name
 
 
 def check(document: Any, limits: Limits = Limits(), root: str = "") -> None:
@@ -97,8 +104,14 @@ def loads(raw: bytes | str, limits: Limits = Limits(), root: str = "") -> Any:
         raise JsonRefusedError(root, "not_utf8", "not UTF-8") from None
     try:
         document = json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_refuse_constant,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
         )
+    except _NumberError as exc:
+        raise JsonRefusedError(root, "bad_number", str(exc)) from None
     except _DuplicateKeyError:
         msg = "an object has the same member twice"
         raise JsonRefusedError(root, "duplicate_key", msg) from None
@@ -108,8 +121,32 @@ def loads(raw: bytes | str, limits: Limits = Limits(), root: str = "") -> Any:
     except json.JSONDecodeError as exc:
         msg = f"not JSON (line {exc.lineno} column {exc.colno})"
         raise JsonRefusedError(root, "not_json", msg) from None
+    except ValueError:  # anything else the parser refuses: never let it escape as a crash
+        raise JsonRefusedError(root, "not_json", "not acceptable JSON") from None
     check(document, limits, root)
     return document
+
+
+class _NumberError(Exception):
+    pass
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > MAX_NUMBER:
+        msg = f"a number longer than {MAX_NUMBER} characters"
+        raise _NumberError(msg)
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > MAX_NUMBER:
+        msg = f"a number longer than {MAX_NUMBER} characters"
+        raise _NumberError(msg)
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        msg = "a number too large to represent"
+        raise _NumberError(msg)
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

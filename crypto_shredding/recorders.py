@@ -10,7 +10,7 @@ their expiry, but reads no key material (cme/db/setup.sql).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
@@ -26,6 +26,9 @@ TOPIC = f"{__name__}:BatchWritingPostgresRecorder"
 
 class BatchWritingPostgresRecorder(PostgresProcessRecorder):
     writes_batch_atomically = True
+    batch_written: Callable[[], None] | None = None
+    """Called inside the transaction once a batch's keys and index rows are written
+    (the composition root hangs the crash tests' fault point here)."""
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -34,6 +37,8 @@ class BatchWritingPostgresRecorder(PostgresProcessRecorder):
         writes: BatchWrites | None = kwargs.get(BATCH_WRITES)
         if writes:
             write_batch(curs, writes)
+            if self.batch_written is not None:
+                self.batch_written()
 
 
 def write_batch(curs: Cursor[Any], writes: BatchWrites) -> None:

@@ -150,6 +150,11 @@ class SqlReadModels:
                 )
         return applied
 
+    def redact(self, redactions: Sequence[RedactChild]) -> None:
+        """Clear these children's personal values now, whatever else waits (no version moves)."""
+        with self.transaction() as cur:
+            self._redact(cur, redactions)
+
     # -- parked events -------------------------------------------------------------------
 
     def park(self, parked: ParkedEvent, consumer: str, part: int, position: int | None) -> None:

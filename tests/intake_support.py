@@ -110,6 +110,7 @@ def hostile_records(
     )
     doubled = t.referral(t.new_child())
     doubled_payload = json.dumps(doubled["payload"])[:-1] + ', "referred_on": "2026-01-01"}'
+    named, crowded, long_text = (t.referral(t.new_child()) for _ in range(3))
     envelope = json.loads(h.seal(t.referral(t.new_child())))
     doubled_envelope = json.dumps(envelope)[:-1] + f', "sender": "{envelope["sender"]}"}}'
     return [
@@ -150,6 +151,48 @@ def hostile_records(
             envelope["subject_ref"].encode(),
             "invalid_envelope",
             "",
+        ),
+        (
+            "a 5,000-digit number",
+            b'{"message_id": ' + b"1" * 5000 + b"}",
+            b"k",
+            "invalid_envelope",
+            "",
+        ),
+        (
+            "a number too large for a float",
+            b'{"version": 1e400}',
+            b"k",
+            "invalid_envelope",
+            "",
+        ),
+        (
+            "a member name that is someone's name",
+            h.seal_plaintext(
+                named, json.dumps({**named["payload"], "Jane Synthetic 2014-01-02": 1}).encode()
+            ),
+            named["subject_ref"].encode(),
+            "invalid_payload",
+            "payload.*",
+        ),
+        (
+            "too many members",
+            h.seal_plaintext(
+                crowded,
+                json.dumps({**crowded["payload"], **{f"f{i}": i for i in range(300)}}).encode(),
+            ),
+            crowded["subject_ref"].encode(),
+            "invalid_payload",
+            "payload",
+        ),
+        (
+            "text longer than any field",
+            h.seal_plaintext(
+                long_text, json.dumps({**long_text["payload"], "notes": "x" * 9000}).encode()
+            ),
+            long_text["subject_ref"].encode(),
+            "invalid_payload",
+            "payload.notes",
         ),
         ("no record key", h.seal(line), None, "key_mismatch", "subject_ref"),
         ("another record key", h.seal(line), b"someone-else", "key_mismatch", "subject_ref"),

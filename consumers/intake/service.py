@@ -34,6 +34,7 @@ from datetime import date
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking
+from pydantic import ValidationError
 
 from consumers.contract import Envelope
 from consumers.intake.decode import Decoded, Reason, Rejected, decode
@@ -42,6 +43,7 @@ from consumers.lifecycle import fault_point
 from consumers.quarantine import QuarantineCipher, QuarantineRecord, QuarantineSink
 from consumers.sealed_payload import IntakeKeys
 from domain.application import CMEApplication
+from domain.commands import violations_of
 from domain.errors import DomainError
 from domain.upstream_message import UpstreamMessage, upstream_message_id
 
@@ -111,13 +113,25 @@ class IntakeService:
         A batch that keeps conflicting (caseworkers busy on the same
         children) is split in halves, each written with its own position,
         down to single messages: a smaller transaction leaves a shorter
-        window for another writer, so intake always gets through.
+        window for another writer, so intake always gets through. A message
+        quarantined in one attempt stays quarantined in the next, so none is
+        both quarantined and applied.
         """
+        refused: dict[int, QuarantineRecord] = {}
+        outcome = self._settle(batch, tracking, refused)
+        outcome.quarantined = list(refused.values())
+        return outcome
+
+    def _settle(
+        self, batch: list[Inbound], tracking: Tracking | None, refused: dict[int, QuarantineRecord]
+    ) -> Outcome:
         attempts = CONFLICTS_BEFORE_SPLITTING if len(batch) > 1 else MAX_CONFLICTS
         for attempt in range(attempts):
             try:
-                return self._process(batch, tracking)
-            except IntegrityError:
+                return self._process(batch, tracking, refused)
+            except IntegrityError as exc:
+                if not is_conflict(exc):
+                    raise  # a constraint the code broke: not something a retry mends
                 # Another writer got there first: read fresh state and try again.
                 log.info("intake batch conflicted with another writer (attempt %d)", attempt + 1)
                 time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311 - jitter
@@ -127,9 +141,13 @@ class IntakeService:
         half = len(batch) // 2
         first, second = batch[:half], batch[half:]
         first_tracking = Tracking(tracking.application_name, first[-1].offset) if tracking else None
-        return self.process(first, first_tracking).merge(self.process(second, tracking))
+        return self._settle(first, first_tracking, refused).merge(
+            self._settle(second, tracking, refused)
+        )
 
-    def _process(self, batch: list[Inbound], tracking: Tracking | None) -> Outcome:
+    def _process(
+        self, batch: list[Inbound], tracking: Tracking | None, refused: dict[int, QuarantineRecord]
+    ) -> Outcome:
         outcome = Outcome()
         if tracking is not None:
             # A redelivery of offsets this database already recorded is skipped
@@ -141,22 +159,24 @@ class IntakeService:
                 if not batch:
                     return outcome
         good: list[tuple[Inbound, Decoded]] = []
-        rejected: list[QuarantineRecord] = []
+        rejected: list[tuple[Inbound, Reason, Envelope | None]] = []
         today = self.today()
         for inbound in batch:
+            if inbound.offset in refused:
+                continue
             result = decode(inbound.value, inbound.key, self.keys, today)
             if isinstance(result, Rejected):
-                rejected.append(self._record(inbound, result.reason, result.envelope))
+                rejected.append((inbound, result.reason, result.envelope))
             else:
                 good.append((inbound, result))
-        self._quarantine(rejected, outcome)
+        self._quarantine(refused, rejected)
         good = self._unapplied(good, outcome)
         while True:
             try:
-                outcome.applied += self._apply_together(good, tracking, outcome)
+                outcome.applied += self._apply_together(good, tracking)
             except _Poison as poison:
                 inbound, decoded = good.pop(poison.index)
-                self._quarantine([self._record(inbound, poison.reason, decoded.envelope)], outcome)
+                self._quarantine(refused, [(inbound, poison.reason, decoded.envelope)])
                 continue
             return outcome
 
@@ -177,7 +197,7 @@ class IntakeService:
         return fresh
 
     def _apply_together(
-        self, good: list[tuple[Inbound, Decoded]], tracking: Tracking | None, outcome: Outcome
+        self, good: list[tuple[Inbound, Decoded]], tracking: Tracking | None
     ) -> int:
         with self.app.batch(tracking):
             self._prefetch(good)
@@ -210,6 +230,13 @@ class IntakeService:
             child_id = HANDLERS[envelope.type](self.app, envelope, decoded.payload)
         except DomainError as exc:
             violation = exc.violations()[0]
+            raise _Poison(
+                index,
+                Reason(f"domain_rejected:{violation.rule}", violation.field, violation.message),
+            ) from None
+        except ValidationError as exc:
+            # The domain's own value objects refused what the message says.
+            violation = violations_of(exc)[0]
             raise _Poison(
                 index,
                 Reason(f"domain_rejected:{violation.rule}", violation.field, violation.message),
@@ -248,11 +275,18 @@ class IntakeService:
             fields,
         )
 
-    def _quarantine(self, records: list[QuarantineRecord], outcome: Outcome) -> None:
-        if not records:
+    def _quarantine(
+        self,
+        refused: dict[int, QuarantineRecord],
+        items: list[tuple[Inbound, Reason, Envelope | None]],
+    ) -> None:
+        """Quarantine messages durably, and remember them for the batch's next attempts."""
+        if not items:
             return
+        records = [self._record(inbound, reason, envelope) for inbound, reason, envelope in items]
         self.quarantine.put(records)
-        for record in records:
+        for (inbound, _, _), record in zip(items, records, strict=True):
+            refused[inbound.offset] = record
             log.warning(
                 "quarantined %s:%s:%s reason=%s field=%s sender=%s",
                 record.source_topic,
@@ -262,4 +296,21 @@ class IntakeService:
                 record.reason.field,
                 record.sender,
             )
-        outcome.quarantined.extend(records)
+
+
+def is_conflict(exc: IntegrityError) -> bool:
+    """Whether an integrity error is another writer's row in the way (a retry may mend it).
+
+    A unique violation on the events' (aggregate, version) or the tracking
+    table is a concurrent write; any other constraint (NOT NULL, a check)
+    is a fault in the code, which a retry would only repeat.
+    """
+    cause: BaseException | None = exc.__cause__ or exc.__context__
+    while cause is not None:
+        sqlstate = getattr(cause, "sqlstate", None)
+        if sqlstate is not None:
+            return bool(sqlstate == "23505")  # unique_violation
+        if type(cause).__name__ == "IntegrityError" and type(cause).__module__ == "sqlite3":
+            return "UNIQUE" in str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return True  # the in-memory recorder's own version conflict

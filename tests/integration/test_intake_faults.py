@@ -153,8 +153,8 @@ def test_killed_before_commit_leaves_no_key_and_no_unindexed_child(
     before = store_counts(services)
     lines = [traffic.referral(traffic.new_child()) for _ in range(40)]
     marker = tmp_path / "paused"
-    # New children's keys are made, the events encoded; then SIGKILL before the commit.
-    worker = workers.start("intake", fault="intake:before-db-commit", marker=marker)
+    # The batch's new keys and index rows are written in its transaction; SIGKILL before commit.
+    worker = workers.start("intake", fault="eventstore:batch-written", marker=marker)
     publish(workers, lines)
     wait_for(marker.exists, 60, "the worker to reach the fault point", workers.logs)
     workers.kill(worker)
@@ -268,6 +268,15 @@ def test_caseworkers_writing_to_the_same_children_do_not_stop_intake(
     assert worker.poll() is None, "intake stopped:\n" + workers.logs()
     assert intake_counts(workers)["quarantined"] == 0, workers.logs()
     assert workers.stop(worker) == 0, workers.logs()
+    assert "conflicted with another writer" in workers.logs(), "no conflict: nothing was tested"
+    # Exactly once: one address change per notice, none lost, none doubled.
+    with psycopg.connect(services.database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM eventstore.cme_events WHERE originator_id = ANY(%s) "
+            "AND topic = 'domain.child:Child.AddressChanged'",
+            (ids,),
+        ).fetchone()
+    assert row == (len(notices),)
 
 
 def test_a_worker_that_dies_ends_cme_run_with_an_error(

@@ -80,3 +80,61 @@ def test_a_replay_that_still_fails_keeps_the_event_parked_with_its_new_reason(
     again = replay_parked(cme_mapper(in_memory_app().data_keys), store)
     assert (again.applied, again.parked) == (0, 1)
     assert len(store.parked()) == 1
+
+
+def test_a_parked_aggregate_holds_its_later_events_in_later_batches_too(tmp_path: Path) -> None:
+    county = SyntheticCounty(seed=seed("parking across batches"))
+    app = in_memory_app()
+    child = app.register_child(county.register_child())
+    good = stored_of(app)
+    store = read_models(tmp_path)
+    mapper = cme_mapper(app.data_keys)
+    bogus = StoredEvent(child, 2, "domain.child:Child.Vanished", good[0].state)
+    feed(mapper, store, [good[0], bogus], [1, 2], "test", 0)
+    # A later batch that would apply on its own must not build on the gap.
+    later = StoredEvent(child, 3, good[0].topic, good[0].state)
+    fed = feed(mapper, store, [later], [3], "test", 0)
+    assert (fed.applied, fed.parked) == (0, 1)
+    assert [(p.version, p.reason) for p in store.parked()][1] == (3, "behind_a_parked_event")
+    # So a replay after the fix still finds both, in order (v2 stays unreadable here).
+    assert replay_parked(mapper, store).parked == 2
+
+
+def test_a_shredding_behind_a_parked_event_redacts_at_once(tmp_path: Path) -> None:
+    from domain.values import ShredReason
+
+    county = SyntheticCounty(seed=seed("redaction behind parked"))
+    app = in_memory_app()
+    child = app.register_child(county.register_child())
+    mapper = cme_mapper(app.data_keys)
+    store = read_models(tmp_path)
+    registered = stored_of(app)
+    feed(mapper, store, registered, [1], "test", 0)
+    assert store.rows("children")[0]["legal_surname"]
+    bogus = StoredEvent(child, 2, "domain.child:Child.Vanished", registered[0].state)
+    feed(mapper, store, [bogus], [2], "test", 0)
+    # The child is shredded while one of their events is parked.
+    app.data_keys.destroy(child, reason="erasure_approved")
+    app.record_personal_data_shredded(child, ShredReason.ERASURE_APPROVED, actor="system:test")
+    shredded = [s for s in stored_of(app) if s.originator_version > 1]
+    shredded = [StoredEvent(child, 3, s.topic, s.state) for s in shredded[-1:]]
+    fed = feed(mapper, store, shredded, [3], "test", 0)
+    assert fed.parked == 1 and fed.redacted == 1
+    (row,) = store.rows("children")
+    assert row["legal_surname"] is None
+
+
+def test_a_message_that_is_no_stored_event_is_parked_not_fatal(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from consumers.projection_feed import UNREADABLE
+    from consumers.projector import stored_from_message
+
+    message = SimpleNamespace(topic="t", partition=0, offset=7, headers=[], value=None)
+    stored = stored_from_message(message)
+    assert stored.topic == UNREADABLE
+    store = read_models(tmp_path)
+    fed = feed(cme_mapper(in_memory_app().data_keys), store, [stored], [7], "test", 0)
+    assert fed.parked == 1
+    assert store.parked()[0].reason.startswith("unreadable_message")
+    assert store.position("test", 0) == 7
