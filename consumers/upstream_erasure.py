@@ -7,8 +7,10 @@ live in the event store under the child's key, so the topic's copy is only a
 liability. The shred cascade (and each retention run) moves every
 partition's start past the position intake stored with its effects, so a
 shredded child's messages can no longer be read from the topic by anyone.
-Kafka deletes the bytes with the segments below the new start (the project
-sets ``segment.ms`` on the topic so that happens within the hour).
+Kafka deletes the bytes with whole segments below the new start, once the
+active segment has rolled (``segment.ms``, an hour, at the next append);
+until then, and in any copy of the topic, they open only with an intake key,
+which README's rotation procedure retires.
 """
 
 from __future__ import annotations

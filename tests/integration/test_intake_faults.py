@@ -356,3 +356,31 @@ def test_the_database_crashing_mid_intake_loses_and_doubles_nothing(
     assert after["orphan_keys"] == before["orphan_keys"]
     assert after["unindexed"] == before["unindexed"]
     assert list(read_quarantine(workers.settings)) == []
+
+
+def test_two_intake_processes_in_one_group_apply_everything_once(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: CMEApplication,
+    traffic: SyntheticTraffic,
+) -> None:
+    before = store_counts(services)
+    lines = [traffic.referral(traffic.new_child()) for _ in range(600)]
+    first = workers.start("intake")
+    publish(workers, lines[:300])
+    second = workers.start("intake")  # joins the group: partitions move between them
+    publish(workers, lines[300:])
+    wait_for(
+        lambda: store_counts(services)["children"] - before["children"] >= len(lines),
+        120,
+        "every referral",
+        workers.logs,
+    )
+    time.sleep(2)  # anything applied twice would have landed by now
+    assert workers.stop(first) == 0, workers.logs()
+    assert workers.stop(second) == 0, workers.logs()
+    after = store_counts(services)
+    assert after["children"] - before["children"] == len(lines)
+    assert after["orphan_keys"] == before["orphan_keys"]
+    assert after["unindexed"] == before["unindexed"]
+    assert list(read_quarantine(workers.settings)) == []
