@@ -8,6 +8,7 @@ first start. The broker is both controller and broker and listens on 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import atexit
 import os
 import signal
 import subprocess
@@ -29,6 +30,18 @@ from cme.settings import PROJECT_ROOT
 
 POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
 _STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@atexit.register
+def _let_the_broker_outlive_us() -> None:
+    """The broker is meant to keep running after this process: say so to its handles.
+
+    Otherwise each handle, collected at exit while its broker still runs,
+    prints a ResourceWarning after every test run that restarted the broker.
+    """
+    for process in _STARTED:
+        if process.poll() is None:
+            process.returncode = 0  # detached on purpose; never waited for here
 
 
 def kafka_version() -> str:
