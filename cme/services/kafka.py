@@ -7,8 +7,8 @@ first start. The broker is both controller and broker and listens on 127.0.0.1.
 
 from __future__ import annotations
 
-import base64
 import atexit
+import base64
 import os
 import signal
 import subprocess
