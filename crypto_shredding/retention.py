@@ -28,7 +28,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Protocol
 from uuid import UUID
@@ -220,12 +220,12 @@ class RetentionJob:
                     to_destroy[key_id] = child
         if others:
             # Not children: the quarantine's monthly keys whose retention has passed.
-            self.app.data_keys.destroy_many(others, reason="retention_reached")
-            self.app.data_keys.store.mark_cascade_done(others, datetime.now(UTC))
+            self.app.data_keys.destroy_many(others, reason="retention_reached", at=self.app.now())
+            self.app.data_keys.store.mark_cascade_done(others, self.app.now())
             report.other_keys += others
         if to_destroy:
             ids = list(to_destroy)
-            self.app.data_keys.destroy_many(ids, reason=reason.value)
+            self.app.data_keys.destroy_many(ids, reason=reason.value, at=self.app.now())
             try:
                 self._finish(ids, reason, loaded=list(to_destroy.values()))
             except IntegrityError:
@@ -256,7 +256,7 @@ class RetentionJob:
         if self.upstream is not None:
             # Their applied upstream messages still open with the intake key: off the topic.
             self.upstream.erase_applied()
-        self.app.data_keys.store.mark_cascade_done(child_ids, datetime.now(UTC))
+        self.app.data_keys.store.mark_cascade_done(child_ids, self.app.now())
 
     def _erase_quarantined(self, child_ids: list[UUID]) -> dict[UUID, list[str]]:
         """Erase the children's quarantined messages, found by their sender references."""
@@ -268,8 +268,8 @@ class RetentionJob:
         # compaction removes them behind their tombstones.
         keys = list(self.quarantine.keys_of(set(owner)))
         if keys:
-            self.app.data_keys.destroy_many(keys, reason="erased_with_child")
-            self.app.data_keys.store.mark_cascade_done(keys, datetime.now(UTC))
+            self.app.data_keys.destroy_many(keys, reason="erased_with_child", at=self.app.now())
+            self.app.data_keys.store.mark_cascade_done(keys, self.app.now())
         erased: dict[UUID, list[str]] = {}
         for digest, ids in self.quarantine.erase(set(owner)).items():
             erased.setdefault(owner[digest], []).extend(ids)

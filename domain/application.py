@@ -41,6 +41,7 @@ from domain.disclosure import Disclosure
 from domain.errors import (
     CaseNotFoundError,
     ChildNotFoundError,
+    DisclosureNotFoundError,
     DuplicateChildError,
     NotFoundError,
     RequestStateError,
@@ -138,11 +139,19 @@ class CMEApplication(Application[UUID]):
         data_keys: DataKeys,
         blind_index: BlindIndex,
         today: Callable[[], date] = date.today,
+        now: Callable[[], datetime] | None = None,
         seal_personal: bool = True,
     ) -> None:
         self.data_keys = data_keys
         self.blind_index = blind_index
         self.today = today
+        # One clock for the application and the jobs it serves; a test that sets
+        # "today" gets a "now" on that day too.
+        self.now = now or (
+            (lambda: datetime.now(UTC))
+            if today is date.today
+            else (lambda: datetime.combine(today(), datetime.now(UTC).timetz()))
+        )
         self._seal_personal = seal_personal
         self._uow: _UnitOfWork | None = None
         super().__init__(env)
@@ -347,6 +356,7 @@ class CMEApplication(Application[UUID]):
         errors: dict[type[Any], Callable[[UUID], NotFoundError]] = {
             Child: ChildNotFoundError,
             Case: CaseNotFoundError,
+            Disclosure: DisclosureNotFoundError,
             RightsRequest: RightsRequestNotFoundError,
         }
         aggregate: object
@@ -356,9 +366,9 @@ class CMEApplication(Application[UUID]):
             try:
                 aggregate = self.repository.get(ident)
             except AggregateNotFoundError:
-                raise errors.get(aggregate_type, ChildNotFoundError)(ident) from None
+                raise errors[aggregate_type](ident) from None
         if not isinstance(aggregate, aggregate_type):
-            raise errors.get(aggregate_type, ChildNotFoundError)(ident)
+            raise errors[aggregate_type](ident)
         if self._uow is not None:
             self._uow.aggregates[ident] = aggregate
         return aggregate
@@ -565,7 +575,7 @@ class CMEApplication(Application[UUID]):
         child.record_shredded(
             actor=actor,
             reason=reason.value,
-            shredded_at=at or datetime.now(UTC),
+            shredded_at=at or self.now(),
             quarantine_erased=sorted(quarantine_erased),
         )
         self.save(child)

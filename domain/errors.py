@@ -54,8 +54,8 @@ class InvalidCommandError(DomainError):
 class NotFoundError(DomainError):
     rule = "not_found"
 
-    def __init__(self, kind: str, ident: UUID) -> None:
-        super().__init__(f"{kind} {ident} not found", field=f"{kind.lower()}_id")
+    def __init__(self, kind: str, ident: UUID, field: str | None = None) -> None:
+        super().__init__(f"{kind} {ident} not found", field=field or f"{kind.lower()}_id")
 
 
 class ChildNotFoundError(NotFoundError):
@@ -70,7 +70,12 @@ class CaseNotFoundError(NotFoundError):
 
 class RightsRequestNotFoundError(NotFoundError):
     def __init__(self, ident: UUID) -> None:
-        super().__init__("RightsRequest", ident)
+        super().__init__("Rights request", ident, field="request_id")
+
+
+class DisclosureNotFoundError(NotFoundError):
+    def __init__(self, ident: UUID) -> None:
+        super().__init__("Disclosure", ident, field="disclosure_id")
 
 
 class ChildShreddedError(DomainError):
