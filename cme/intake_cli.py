@@ -92,7 +92,7 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
     from consumers.envelopes import LineRejectedError, seal_line
     from consumers.quarantine import QuarantineCipher
     from consumers.quarantine_kafka import read_quarantine
-    from crypto_shredding.shredded import Shredded
+    from domain.markers import Shredded
 
     settings = load_settings()
     matches = [r for r in read_quarantine(settings) if r.quarantine_id.startswith(args.id)]

@@ -22,9 +22,9 @@ from eventsourcing.persistence import StoredEvent
 from consumers.projection_feed import notifications_of
 from crypto_shredding.mapper import PersonalDataMapper
 from crypto_shredding.retention import RetentionJob
-from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
 from domain.errors import DomainError
+from domain.markers import Unavailable
 from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
 from domain.rights_request import RightsRequest
 from domain.stored_reads import aggregates_about, select_many
@@ -45,7 +45,7 @@ RIGHTS = [
 def plain(value: Any) -> Any:
     if isinstance(value, UUID | date | datetime):
         return value.isoformat() if not isinstance(value, UUID) else str(value)
-    if isinstance(value, Shredded):
+    if isinstance(value, Unavailable):
         return str(value)
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
@@ -134,7 +134,7 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
         "generated_at": datetime.now().astimezone().isoformat(),
         "generated_by": actor,
         "personal_data": plain(
-            details.model_dump(mode="json") if not isinstance(details, Shredded) else details
+            details.model_dump(mode="json") if not isinstance(details, Unavailable) else details
         ),
         "history": history,
         "purposes": [p.value for p in Purpose],

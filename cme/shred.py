@@ -155,7 +155,7 @@ def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Chec
         from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
         from consumers.quarantine import QuarantineCipher, QuarantineRecord  # noqa: PLC0415
-        from crypto_shredding.shredded import Shredded  # noqa: PLC0415
+        from domain.markers import Shredded  # noqa: PLC0415
 
         erased = {
             qid

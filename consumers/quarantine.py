@@ -22,7 +22,7 @@ from consumers.intake.decode import Reason
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import UnknownDataKeyError
 from crypto_shredding.sealing import seal, unseal
-from crypto_shredding.shredded import Shredded
+from domain.markers import Shredded
 
 SUBJECT_SCOPE = "subject"
 

@@ -22,7 +22,7 @@ from crypto_shredding.errors import UnknownDataKeyError
 from crypto_shredding.kek import KekRing
 from crypto_shredding.keystore import KeyStore, WrappedKey
 from crypto_shredding.sealing import cipher, new_key
-from crypto_shredding.shredded import Shredded
+from domain.markers import Shredded
 
 _every_instance: weakref.WeakSet[DataKeys] = weakref.WeakSet()
 _registry_lock = threading.Lock()

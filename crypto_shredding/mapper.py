@@ -37,7 +37,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import CryptoShreddingError
 from crypto_shredding.sealing import seal, unseal
-from crypto_shredding.shredded import Shredded, Withheld
+from domain.markers import Shredded, Unavailable, Withheld
 
 PERSONAL = "personal"
 SEALED = "sealed.v1"
@@ -100,7 +100,7 @@ class PersonalDataMapper(Mapper[UUID]):
         if personal is not None and self.seal_personal:
             subject = subject_of(state, originator_id)
             key = self.data_keys.key_for(subject)
-            if isinstance(key, Shredded) or isinstance(personal, Shredded):
+            if isinstance(key, Shredded) or isinstance(personal, Unavailable):
                 msg = f"child {subject} has been shredded; no personal data can be recorded"
                 raise ShreddedChildWriteError(msg)
             sealed = seal(

@@ -19,8 +19,8 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from crypto_shredding.mapper import PERSONAL, PersonalDataMapper
-from crypto_shredding.shredded import Shredded
 from crypto_shredding.signing import CheckpointSigner
+from domain.markers import Unavailable
 
 
 @dataclass
@@ -68,7 +68,7 @@ def readable_events(mapper: PersonalDataMapper, stored: Iterable[StoredEvent]) -
         examined += 1
         event = mapper.to_domain_event(item)
         personal = getattr(event, PERSONAL, None)
-        if personal is not None and not isinstance(personal, Shredded):
+        if personal is not None and not isinstance(personal, Unavailable):
             readable += 1
     return examined, readable
 

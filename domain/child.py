@@ -16,8 +16,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from crypto_shredding.shredded import Shredded
 from domain.errors import ChildShreddedError, LegalHoldError, RestrictionError, RollError
+from domain.markers import Shredded, Unavailable
 from domain.personal import Address, ChildDetails
 from domain.values import DeletionGround, ShredReason
 
@@ -50,8 +50,8 @@ class Move:
     confirmed: bool
 
 
-def details_from(personal: dict[str, Any] | Shredded) -> ChildDetails | Shredded:
-    if isinstance(personal, Shredded):
+def details_from(personal: dict[str, Any] | Unavailable) -> ChildDetails | Unavailable:
+    if isinstance(personal, Unavailable):
         return personal
     return ChildDetails.model_validate(personal)
 
@@ -68,7 +68,7 @@ class Child(Aggregate):
 
     @event(Registered)
     def __init__(self, actor: str, personal: dict[str, Any], source: str) -> None:
-        self.details: ChildDetails | Shredded = details_from(personal)
+        self.details: ChildDetails | Unavailable = details_from(personal)
         self.source = source
         self.schools: list[SchoolSpell] = []
         self.reduced_timetable: ReducedTimetable | None = None
@@ -132,7 +132,7 @@ class Child(Aggregate):
     def _change_address(
         self, actor: str, personal: dict[str, Any], effective_from: date, source: str
     ) -> None:
-        if isinstance(self.details, ChildDetails) and not isinstance(personal, Shredded):
+        if isinstance(self.details, ChildDetails) and not isinstance(personal, Unavailable):
             address = Address.model_validate(personal["address"])
             self.details = self.details.model_copy(update={"address": address})
 

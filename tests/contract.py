@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 import pytest
 
 from cme.synthetic import SyntheticCounty
-from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
 from domain.errors import (
     CaseNotFoundError,
@@ -24,6 +23,7 @@ from domain.errors import (
     DuplicateChildError,
     InvalidCommandError,
 )
+from domain.markers import Shredded
 from domain.values import CaseStatus, RefusalReason, ShredReason
 
 

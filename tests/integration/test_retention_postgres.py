@@ -118,7 +118,7 @@ def test_the_cascade_tombstones_the_childs_quarantined_messages_on_kafka(
         assert held[0].quarantine_id not in remaining
         # The copy behind the tombstone is still in the broker's log until compaction,
         # but its key (the child's own quarantine key) is gone: it opens no more.
-        from crypto_shredding.shredded import Shredded
+        from domain.markers import Shredded
 
         assert held[0].key_scope == "subject"
         assert isinstance(harness.cipher.original(held[0]), Shredded)

@@ -12,8 +12,8 @@ import pytest
 from cme.bootstrap import build_application
 from cme.settings import load_settings
 from consumers.inprocess_feed import catch_up
-from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
+from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.caseworker import project
 from projections.changes import Add, Latest, RedactChild, Upsert, When

@@ -8,9 +8,9 @@ from uuid import uuid4
 import pytest
 
 from cme.synthetic import SyntheticCounty
-from crypto_shredding.shredded import Shredded
 from domain.child import Child
 from domain.errors import ChildShreddedError, LegalHoldError, RestrictionError, RollError
+from domain.markers import Shredded
 from domain.personal import ChildDetails
 from domain.values import DeletionGround
 

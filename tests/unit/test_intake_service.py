@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.envelopes import LineRejectedError, seal_line
-from crypto_shredding.shredded import Shredded
+from domain.markers import Shredded
 from domain.upstream_message import upstream_message_id
 from domain.values import CaseStatus
 from tests.factories import in_memory_app

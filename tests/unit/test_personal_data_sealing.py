@@ -16,9 +16,9 @@ from crypto_shredding.errors import TamperedCiphertextError, UnknownDataKeyError
 from crypto_shredding.kek import KekRing
 from crypto_shredding.keystore import InMemoryKeyStore
 from crypto_shredding.mapper import SEALED, ShreddedChildWriteError
-from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
 from domain.child import Child
+from domain.markers import Shredded
 from domain.personal import Address
 from tests.factories import in_memory_app, kek
 
@@ -182,7 +182,7 @@ def test_a_child_without_any_key_is_an_error_not_a_marker() -> None:
 
 
 def test_events_read_with_personal_data_withheld_open_no_key(county: SyntheticCounty) -> None:
-    from crypto_shredding.shredded import Withheld
+    from domain.markers import Withheld
 
     app = in_memory_app()
     child_id = app.register_child(county.register_child())
@@ -193,3 +193,16 @@ def test_events_read_with_personal_data_withheld_open_no_key(county: SyntheticCo
     assert isinstance(registered.personal, Withheld)  # type: ignore[attr-defined]
     assert registered.source == "school"  # type: ignore[attr-defined]  # facts stay
     assert str(registered.personal) == "[withheld]"  # type: ignore[attr-defined]
+
+
+def test_a_child_read_with_personal_data_withheld_is_not_shredded(county: SyntheticCounty) -> None:
+    from domain.application import replay_aggregate
+    from domain.markers import Shredded, Withheld
+
+    app = in_memory_app()
+    child_id = app.register_child(county.register_child())
+    events = app.mapper.to_domain_events(stored(app, child_id), withhold_personal=True)  # type: ignore[attr-defined]
+    child = replay_aggregate(None, events)
+    assert isinstance(child.details, Withheld)
+    assert not isinstance(child.details, Shredded)
+    assert not child.is_shredded  # was True while Withheld subclassed Shredded

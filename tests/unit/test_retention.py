@@ -14,8 +14,8 @@ from consumers.inprocess_feed import catch_up
 from consumers.intake.decode import Reason
 from consumers.quarantine import QuarantineCipher
 from crypto_shredding.retention import RetentionJob
-from crypto_shredding.shredded import Shredded
 from domain.application import CMEApplication
+from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.store import SqliteReadModels
 from tests.factories import TODAY
