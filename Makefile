@@ -27,6 +27,7 @@ unit: venv
 lint: venv
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports
 
 typecheck: venv
 	@$(BIN)/mypy

@@ -17,14 +17,15 @@ from uuid import UUID
 import orjson
 import psycopg
 
+from application import replay_aggregate
+from cme.bootstrap import App
 from cme.rights import child_events, plain, undecided_requests
 from consumers.projection_feed import project_stored, subject_of_stored
-from domain.application import CMEApplication, cme_mapper, replay_aggregate
-from domain.stored_reads import notifications_after
+from crypto_shredding.mapper import cme_mapper
 from projections.store import SqliteReadModels
 
 
-def history(app: CMEApplication, child_id: UUID, actor: str, purpose: str) -> list[dict[str, Any]]:
+def history(app: App, child_id: UUID, actor: str, purpose: str) -> list[dict[str, Any]]:
     """Every event about the child, oldest first, with who did it and what was shared."""
     rows = []
     for event in child_events(app, child_id):
@@ -46,9 +47,7 @@ def history(app: CMEApplication, child_id: UUID, actor: str, purpose: str) -> li
     return rows
 
 
-def replay(
-    app: CMEApplication, aggregate_id: UUID, as_of: datetime, actor: str, purpose: str
-) -> Any:
+def replay(app: App, aggregate_id: UUID, as_of: datetime, actor: str, purpose: str) -> Any:
     """The aggregate as it was at ``as_of``, from the event store alone."""
     events = [e for e in app.events.get(aggregate_id) if getattr(e, "timestamp", as_of) <= as_of]
     aggregate = replay_aggregate(None, events)
@@ -59,7 +58,7 @@ def replay(
 
 
 def replay_projections(
-    app: CMEApplication, as_of: datetime, out: Path, actor: str, purpose: str
+    app: App, as_of: datetime, out: Path, actor: str, purpose: str
 ) -> tuple[int, int]:
     """The caseworker read models as they stood at ``as_of``, into a new SQLite file.
 
@@ -78,7 +77,7 @@ def replay_projections(
     position, events = 0, 0
     subjects: set[UUID] = set()
     try:
-        while page := notifications_after(app.recorder, position, 5000):
+        while page := app.queries.notifications_after(position, 5000):
             position = page[-1].id
             kept = [n for n in page if _timestamp(n.state) <= as_of]
             if kept:
@@ -149,7 +148,7 @@ def export(url: str, start: str | None, end: str | None, out: Path) -> int:
     return len(entries)
 
 
-def report(url: str, app: CMEApplication) -> dict[str, Any]:
+def report(url: str, app: App) -> dict[str, Any]:
     """Disclosures per agency, per lawful basis, per month; refusals; rights requests."""
     with psycopg.connect(url) as conn:
         entries = [

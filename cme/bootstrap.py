@@ -14,6 +14,10 @@ from urllib.parse import unquote, urlsplit
 
 from psycopg_pool import ConnectionPool
 
+import eventstore.postgres
+import eventstore.sqlite
+from application import CMEApplication
+from application.retention import RetentionJob
 from cme.db.roles import Role, role_url
 from cme.secrets import load_index_key, load_kek_ring
 from cme.settings import Mode, Settings
@@ -21,19 +25,19 @@ from consumers.lifecycle import fault_point
 from crypto_shredding.blind_index import BlindIndex, BlindIndexStore
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.keystore import KeyStore
+from crypto_shredding.locks import file_lock, postgres_lock
+from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.postgres import PostgresBlindIndex, PostgresKeyStore
-from crypto_shredding.recorders import TOPIC as RECORDER_TOPIC
-from crypto_shredding.recorders import BatchWritingPostgresRecorder
-from crypto_shredding.retention import RetentionJob, file_lock, postgres_lock
 from crypto_shredding.sqlite import SqliteBlindIndexStore, SqliteKeyStore
-from domain.application import CMEApplication
 
 
 def postgres_env(url: str, schema: str) -> dict[str, str]:
     """The eventsourcing library's POSTGRES_* settings for one role's URL."""
     parts = urlsplit(url)
     return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's recorder with the application's reads, writing a batch's
+        # new keys and index rows in its events' transaction.
+        "PERSISTENCE_MODULE": eventstore.postgres.FACTORY,
         "POSTGRES_DBNAME": parts.path.lstrip("/"),
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -41,8 +45,6 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         "POSTGRES_SCHEMA": schema,
         "POSTGRES_POOL_SIZE": "4",
-        # Writes a batch's new keys and index rows in its events' transaction.
-        "PROCESS_RECORDER_TOPIC": RECORDER_TOPIC,
         # Tables are created by `cme db setup` as the admin role, so the writer
         # can append but never alter or drop the history.
         "CREATE_TABLE": "n",
@@ -81,16 +83,22 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         folder = settings.data_dir / "embedded"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": eventstore.sqlite.FACTORY,
             "SQLITE_DBNAME": str(folder / "events.db"),
         }
     return postgres_env(role_url(settings, Role.WRITER), "eventstore")
 
 
-class Closing(CMEApplication):
-    """The application plus the adapters it owns, closed together."""
+class App(CMEApplication):
+    """The application as the composition root assembles it: its adapters, closed together.
+
+    The use cases see only the ports; the tools of this package (retention,
+    rights, audit, shredding certificates) may use the concrete adapters.
+    """
 
     name = CMEApplication.name
+    data_keys: DataKeys
+    blind_index: BlindIndex
     closers: list[Callable[[], None]]
 
     def close(self) -> None:
@@ -122,7 +130,7 @@ def build_application(
     *,
     today: Callable[[], date] = date.today,
     seal_personal: bool = True,
-) -> CMEApplication:
+) -> App:
     keystore, index_store, closers = key_and_index_stores(settings)
     data_keys = DataKeys(
         keystore,
@@ -130,16 +138,17 @@ def build_application(
         ttl=settings.key_cache_seconds,
         maxsize=settings.key_cache_size,
     )
-    app = Closing(
+    app = App(
         event_store_env(settings),
         data_keys=data_keys,
         blind_index=BlindIndex(load_index_key(settings), index_store),
+        mapper=lambda: cme_mapper(data_keys, seal_personal=seal_personal),
         today=today,
-        seal_personal=seal_personal,
+        preload_keys=seal_personal,
     )
     app.closers = closers
     recorder = app.recorder
-    if isinstance(recorder, BatchWritingPostgresRecorder):
+    if isinstance(recorder, eventstore.postgres.Recorder):
         recorder.batch_written = partial(fault_point, "eventstore:batch-written")
     return app
 

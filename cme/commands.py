@@ -76,7 +76,7 @@ def _cmd_replay_parked(args: argparse.Namespace) -> int:
     from cme.bootstrap import build_data_keys
     from cme.runtime import read_models
     from consumers.projection_feed import replay_parked
-    from domain.application import cme_mapper
+    from crypto_shredding.mapper import cme_mapper
 
     settings = load_settings()
     store, close = read_models(settings)

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from cme import caseworker_views as views
-from cme.bootstrap import build_application, build_retention_job
+from cme.bootstrap import App, build_application, build_retention_job
 from cme.db.roles import Role
 from cme.secrets import intake_public_key, load_intake_keys
 from cme.settings import Mode, Settings, load_settings
@@ -33,7 +33,6 @@ from consumers.envelopes import seal_line
 from consumers.inprocess_feed import catch_up
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
-from domain.application import CMEApplication
 from domain.errors import DomainError
 from domain.values import LawfulBasis
 from projections.store import SqlReadModels
@@ -80,7 +79,7 @@ def _sealed_traffic(settings: Settings, messages: int, seed: int) -> list[tuple[
     return out
 
 
-def _caseworker_activity(app: CMEApplication, seed: int, after: int) -> int:
+def _caseworker_activity(app: App, seed: int, after: int) -> int:
     """A term of casework on this run's open cases: enquiries, outcomes, closures, disclosures."""
     rng = random.Random(seed)  # noqa: S311 - demo data
     today = app.today()
@@ -167,7 +166,7 @@ def _caseworker_activity(app: CMEApplication, seed: int, after: int) -> int:
     return done
 
 
-def _first_25th_birthday(app: CMEApplication) -> tuple[date, list[UUID]] | None:
+def _first_25th_birthday(app: App) -> tuple[date, list[UUID]] | None:
     """The earliest retention date among the children, and whose it is."""
     store = app.data_keys.store
     candidates = store.due(date.max, 500)  # earliest expiry first; quarantine keys too
@@ -317,7 +316,7 @@ def _services(settings: Settings, messages: int, seed: int) -> SqlReadModels:
 
 
 def _wait_for_pipeline(
-    settings: Settings, app: CMEApplication, running: Any, messages: int = 0, timeout: float = 600
+    settings: Settings, app: App, running: Any, messages: int = 0, timeout: float = 600
 ) -> None:
     """Until intake has taken ``messages`` and relay, projector and ledger have the whole log."""
     import psycopg  # noqa: PLC0415

@@ -19,15 +19,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from consumers.projection_feed import notifications_of
+from application.retention import RetentionJob
+from cme.bootstrap import App
 from crypto_shredding.mapper import PersonalDataMapper
-from crypto_shredding.retention import RetentionJob
-from domain.application import CMEApplication
 from domain.errors import DomainError
 from domain.markers import Unavailable
 from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
 from domain.rights_request import RightsRequest
-from domain.stored_reads import aggregates_about, select_many
 from domain.values import Purpose, RequestDecision, RightsRequestType, ShredReason
 
 RIGHTS = [
@@ -54,7 +52,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
+def child_events(app: App, child_id: UUID) -> list[Any]:
     """Every event of the child and of the cases, disclosures and requests about them."""
     mapper = app.mapper
     assert isinstance(mapper, PersonalDataMapper)  # noqa: S101 - the application's own mapper
@@ -62,20 +60,18 @@ def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
     return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
 
 
-def stored_about(app: CMEApplication, child_id: UUID) -> list[StoredEvent]:
+def stored_about(app: App, child_id: UUID) -> list[StoredEvent]:
     """The stored events of the child and of every aggregate about them.
 
     On PostgreSQL the aggregates about the child come from the subject index
     (a request must not cost a scan of the whole log); elsewhere from a scan.
     """
-    about = aggregates_about(app.recorder, child_id)
-    if about is None:
-        return list(notifications_of(app.recorder, child_id))
-    found = select_many(app.recorder, [child_id, *about])
+    about = app.queries.aggregates_about(child_id)
+    found = app.queries.select_many([child_id, *about])
     return [event for ident in found for event in found[ident]]
 
 
-def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str, Any]:
+def access_package(app: App, child_id: UUID, actor: str) -> dict[str, Any]:
     child = app.get_child(child_id)
     events = child_events(app, child_id)
     history, recipients, sources, third_parties = [], [], set(), []
@@ -194,7 +190,7 @@ def markdown(package: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def undecided_requests(app: CMEApplication) -> Iterator[RightsRequest]:
+def undecided_requests(app: App) -> Iterator[RightsRequest]:
     """Every rights request still open and not yet decided."""
     for n in app.recorder.select_notifications(
         start=None, limit=1_000_000, topics=["domain.rights_request:RightsRequest.Received"]
@@ -204,7 +200,7 @@ def undecided_requests(app: CMEApplication) -> Iterator[RightsRequest]:
             yield request
 
 
-def overdue(app: CMEApplication, today: date, within_days: int = 7) -> list[dict[str, Any]]:
+def overdue(app: App, today: date, within_days: int = 7) -> list[dict[str, Any]]:
     rows = []
     for request in undecided_requests(app):
         due = request.due_on(today)
@@ -227,7 +223,7 @@ class UnknownDetailError(DomainError):
 
 
 def rectify(
-    app: CMEApplication,
+    app: App,
     child_id: UUID,
     corrections: dict[str, Any],
     actor: str,
@@ -272,7 +268,7 @@ def rectify(
     }
 
 
-def disclosures_made(app: CMEApplication, child_id: UUID) -> list[Any]:
+def disclosures_made(app: App, child_id: UUID) -> list[Any]:
     """The child's Disclosure.Made events, from their clear facts (nothing decrypted)."""
     made = [s for s in stored_about(app, child_id) if s.topic == MADE_TOPIC]
     return [
@@ -285,28 +281,39 @@ MADE_TOPIC = "domain.disclosure:Disclosure.Made"
 
 
 def decide(
-    app: CMEApplication,
+    app: App,
     job: RetentionJob,
     request_id: UUID,
     decision: RequestDecision,
     explanation: str | None,
     actor: str,
 ) -> dict[str, Any]:
-    """Record the decision; a fulfilled erasure shreds the child now, by the retention path."""
-    request = app.decide_request(
-        {
-            "actor": actor,
-            "request_id": request_id,
-            "decision": decision,
-            "decided_on": app.today(),
-            "explanation": explanation,
-        }
-    )
-    shredded = False
-    if (
+    """Record the decision; a granted erasure shreds the child now, by the retention path.
+
+    One idempotent step: asking again for a granted erasure whose child is
+    not shredded yet (a retention run held the lock, the process died in
+    between) shreds it rather than refusing as "already decided"; and the
+    retention run sweeps any granted erasure still unshredded.
+    """
+    request = app.get_rights_request(request_id)
+    erasure_pending = (
         request.request_type is RightsRequestType.ERASURE
-        and decision is not RequestDecision.REFUSED
-    ):
+        and request.grants()
+        and request.decision is decision
+        and not app.get_child(request.child_id).is_shredded
+    )
+    if not erasure_pending:
+        request = app.decide_request(
+            {
+                "actor": actor,
+                "request_id": request_id,
+                "decision": decision,
+                "decided_on": app.today(),
+                "explanation": explanation,
+            }
+        )
+    shredded = False
+    if request.request_type is RightsRequestType.ERASURE and request.grants():
         shredded = job.shred_now(request.child_id, ShredReason.ERASURE_APPROVED)
     child = app.get_child(request.child_id)
     return {

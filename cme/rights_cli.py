@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from cme.bootstrap import build_application, build_retention_job
+from cme.bootstrap import App, build_application, build_retention_job
 from cme.rights import access_package, decide, markdown, overdue, rectify
 from cme.settings import load_settings
-from domain.application import CMEApplication
 from domain.values import ClockStopReason, RequestDecision, RightsRequestType
 
 # Request steps that take one date (and maybe a reason): (method, date field, extra fields).
@@ -30,7 +30,7 @@ STEPS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
 }
 
 
-def _on(args: argparse.Namespace, app: CMEApplication) -> date:
+def _on(args: argparse.Namespace, app: App) -> date:
     return date.fromisoformat(args.on) if getattr(args, "on", None) else app.today()
 
 
@@ -103,6 +103,13 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                 args.actor,
             )
             print(json.dumps(outcome, indent=2))
+            granted = outcome["type"] == "erasure" and outcome["decision"] != "refused"
+            if granted and not outcome["shredded"]:
+                print(
+                    "the erasure is granted; a retention run holds the lock or a legal hold "
+                    "stands: the next retention run shreds the child (or run this again)",
+                    file=sys.stderr,
+                )
             return 0
         method, date_field, extras, _ = STEPS[action]
         command: dict[str, Any] = {"actor": args.actor, "request_id": UUID(args.request_id)}
@@ -116,7 +123,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
         app.close()
 
 
-def _print_overdue(app: CMEApplication, args: argparse.Namespace) -> int:
+def _print_overdue(app: App, args: argparse.Namespace) -> int:
     today = date.fromisoformat(args.today) if args.today else app.today()
     rows = overdue(app, today)
     for row in rows:
@@ -130,7 +137,7 @@ def _print_overdue(app: CMEApplication, args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_access(app: CMEApplication, args: argparse.Namespace) -> int:
+def _write_access(app: App, args: argparse.Namespace) -> int:
     package = access_package(app, UUID(args.child_id), args.actor)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from cme.settings import Mode, Settings
 from consumers.lifecycle import where
 from consumers.projector import Projector
 from consumers.relay import Relay
-from domain.application import cme_mapper
+from crypto_shredding.mapper import cme_mapper
 from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModels
 
 log = logging.getLogger("cme.run")

@@ -9,15 +9,14 @@ from datetime import date
 from pathlib import Path
 from uuid import UUID
 
-from cme.bootstrap import build_application, build_data_keys, build_retention_job
+from cme.bootstrap import App, build_application, build_data_keys, build_retention_job
 from cme.db.roles import Role, role_url
 from cme.runtime import read_models
 from cme.secrets import load_ledger_signer
 from cme.settings import Mode, Settings, load_settings
 from consumers.projection_feed import notifications_of
+from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.verification import Certificate, certify, readable_events
-from domain.application import CMEApplication, cme_mapper
-from domain.stored_reads import aggregates_about
 from projections.caseworker import CASE_PERSONAL_COLUMNS, CHILD_PERSONAL_COLUMNS
 
 Check = Callable[[], tuple[bool, str]]
@@ -40,7 +39,7 @@ def run_due(settings: Settings, today: date | None) -> int:
     return 0
 
 
-def _key_store(app: CMEApplication, child_id: UUID) -> Check:
+def _key_store(app: App, child_id: UUID) -> Check:
     def check() -> tuple[bool, str]:
         live = app.data_keys.store.get_many([child_id])
         tomb = app.data_keys.store.tombstones([child_id]).get(child_id)
@@ -53,11 +52,11 @@ def _key_store(app: CMEApplication, child_id: UUID) -> Check:
     return check
 
 
-def _event_store(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
+def _event_store(settings: Settings, app: App, child_id: UUID) -> Check:
     def check() -> tuple[bool, str]:
         data_keys, close = build_data_keys(settings)  # a cold cache: nothing remembered
         try:
-            mine = notifications_of(app.recorder, child_id)
+            mine = notifications_of(app.queries, child_id)
             examined, readable = readable_events(cme_mapper(data_keys), mine)
         finally:
             close()
@@ -69,7 +68,7 @@ def _event_store(settings: Settings, app: CMEApplication, child_id: UUID) -> Che
     return check
 
 
-def _blind_index(app: CMEApplication, child_id: UUID) -> Check:
+def _blind_index(app: App, child_id: UUID) -> Check:
     def check() -> tuple[bool, str]:
         rows = app.blind_index.store.count_for(child_id)
         return rows == 0, f"{rows} blind-index rows"
@@ -141,7 +140,7 @@ def _events_topic(settings: Settings, child_id: UUID) -> Check:
     return check
 
 
-def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
+def _quarantine(settings: Settings, app: App, child_id: UUID) -> Check:
     """No copy of the child's erased quarantined messages may still open.
 
     The topic is read raw, records behind their tombstones included (the
@@ -197,7 +196,7 @@ def _quarantine(settings: Settings, app: CMEApplication, child_id: UUID) -> Chec
     return check
 
 
-def _upstream_topic(settings: Settings, app: CMEApplication, child_id: UUID) -> Check:
+def _upstream_topic(settings: Settings, app: App, child_id: UUID) -> Check:
     """Every upstream message of the child must be gone from the upstream topic.
 
     Which messages were the child's is known from intake's de-duplication
@@ -214,7 +213,7 @@ def _upstream_topic(settings: Settings, app: CMEApplication, child_id: UUID) -> 
 
         topic = settings.topic_upstream
         offsets: list[tuple[TopicPartition, int]] = []
-        for ident in aggregates_about(app.recorder, child_id) or []:
+        for ident in app.queries.aggregates_about(child_id):
             record: object = app.repository.get(ident)
             if isinstance(record, UpstreamMessage) and record.source.startswith(f"{topic}:"):
                 partition, at = record.source.rsplit(":", 2)[1:]

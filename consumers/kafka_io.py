@@ -13,7 +13,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from cme.settings import Settings
+from consumers.config import KafkaSettings
 
 
 def client_id(worker: str) -> str:
@@ -24,7 +24,7 @@ COMMAND = {"bootstrap_timeout_ms": 5_000}
 """For a command a person waits on: an unreachable broker is reported in seconds, not 30."""
 
 
-def producer(settings: Settings, worker: str, **overrides: Any) -> KafkaProducer:
+def producer(settings: KafkaSettings, worker: str, **overrides: Any) -> KafkaProducer:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.require_kafka(),
         "client_id": client_id(worker),
@@ -46,7 +46,7 @@ RECONNECT = {
 }
 
 
-def recovery(settings: Settings) -> dict[str, Any]:
+def recovery(settings: KafkaSettings) -> dict[str, Any]:
     """How fast a group notices a member that died without leaving (SIGKILL, a lost host).
 
     Such a member holds its partitions until its session times out (45 s by
@@ -63,7 +63,7 @@ def recovery(settings: Settings) -> dict[str, Any]:
     }
 
 
-def consumer(settings: Settings, worker: str, **overrides: Any) -> KafkaConsumer:
+def consumer(settings: KafkaSettings, worker: str, **overrides: Any) -> KafkaConsumer:
     options: dict[str, Any] = {
         "bootstrap_servers": settings.require_kafka(),
         "client_id": client_id(worker),

@@ -22,7 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from consumers.lifecycle import StopRequestedError, fault_point, retrying, where
 from crypto_shredding.signing import CheckpointSigner
-from domain.transcoding import cme_transcoder
+from eventstore.transcoding import cme_transcoder
 from projections.ledger import GENESIS, ChainedEntry, chain, checkpoint_message, ledger_entry
 
 log = logging.getLogger("cme.ledger")

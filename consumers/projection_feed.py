@@ -15,11 +15,10 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 
+from application.ports import BatchMapper, EventStoreQueries
 from consumers.lifecycle import TRANSIENT, where
-from crypto_shredding.mapper import PersonalDataMapper
-from domain.stored_reads import notifications_after
 from projections.caseworker import project
 from projections.changes import RedactChild
 from projections.store import ParkedEvent, ProjectedEvent, SqlReadModels
@@ -39,21 +38,19 @@ def subject_of_stored(stored: StoredEvent) -> UUID:
     )
 
 
-def notifications_of(recorder: ApplicationRecorder, child_id: UUID) -> list[Notification]:
+def notifications_of(recorder: EventStoreQueries, child_id: UUID) -> list[Notification]:
     """Every stored event of the child or naming the child, in log order (a full scan)."""
     mine: list[Notification] = []
     position = 0
     while True:
-        batch = notifications_after(recorder, position, 5000)
+        batch = recorder.notifications_after(position, 5000)
         if not batch:
             return mine
         mine += [n for n in batch if subject_of_stored(n) == child_id]
         position = batch[-1].id
 
 
-def project_stored(
-    mapper: PersonalDataMapper, stored: Sequence[StoredEvent]
-) -> list[ProjectedEvent]:
+def project_stored(mapper: BatchMapper, stored: Sequence[StoredEvent]) -> list[ProjectedEvent]:
     """Read-model changes of a batch, with one key-store query for the whole batch."""
     projected = []
     for item, event in zip(stored, mapper.to_domain_events(stored), strict=True):
@@ -87,7 +84,7 @@ def _originator(item: StoredEvent) -> UUID:
 
 
 def feed(
-    mapper: PersonalDataMapper,
+    mapper: BatchMapper,
     read_models: SqlReadModels,
     stored: Sequence[StoredEvent],
     positions: Sequence[int],
@@ -153,7 +150,7 @@ def _redactions(projected: Sequence[ProjectedEvent]) -> int:
     return sum(isinstance(c, RedactChild) for p in projected for c in p.changes)
 
 
-def _redact_now(mapper: PersonalDataMapper, read_models: SqlReadModels, item: StoredEvent) -> int:
+def _redact_now(mapper: BatchMapper, read_models: SqlReadModels, item: StoredEvent) -> int:
     """A shredding must not wait behind a parked event: the values go now, the facts later."""
     try:
         projected = project_stored(mapper, [item])
@@ -167,7 +164,7 @@ def _redact_now(mapper: PersonalDataMapper, read_models: SqlReadModels, item: St
     return len(redactions)
 
 
-def replay_parked(mapper: PersonalDataMapper, read_models: SqlReadModels) -> Fed:
+def replay_parked(mapper: BatchMapper, read_models: SqlReadModels) -> Fed:
     """Try every parked event again, aggregate by aggregate in version order.
 
     An event that now applies leaves the parked table in the same
@@ -207,7 +204,7 @@ def replay_parked(mapper: PersonalDataMapper, read_models: SqlReadModels) -> Fed
 
 
 def replay(
-    recorder: ApplicationRecorder, mapper: PersonalDataMapper, page: int = 10_000
+    recorder: EventStoreQueries, mapper: BatchMapper, page: int = 10_000
 ) -> Iterator[list[DomainEventProtocol[UUID]]]:
     """The whole log as domain events, a page at a time, personal parts opened.
 
@@ -217,7 +214,7 @@ def replay(
     """
     position = 0
     while True:
-        notifications = notifications_after(recorder, position, page)
+        notifications = recorder.notifications_after(position, page)
         if not notifications:
             return
         yield mapper.to_domain_events(notifications)

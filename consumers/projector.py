@@ -17,8 +17,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.persistence import StoredEvent
 from kafka import KafkaConsumer, TopicPartition
 
-from cme.settings import Settings
 from consumers import kafka_io
+from consumers.config import KafkaSettings
 from consumers.lifecycle import fault_point, retrying
 from consumers.partition_worker import PartitionWorker
 from consumers.projection_feed import UNREADABLE, Fed, feed
@@ -56,7 +56,7 @@ class Projector(PartitionWorker):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
         mapper: PersonalDataMapper,
         read_models: SqlReadModels,
         stop: threading.Event,

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from cme.settings import Settings
+from consumers.config import KafkaSettings
 from consumers.kafka_io import client_id
 from consumers.kafka_io import producer as make_producer
 from consumers.quarantine import QuarantineRecord, subject_keys
@@ -16,7 +16,7 @@ from consumers.quarantine import QuarantineRecord, subject_keys
 class KafkaQuarantine:
     """Durable when ``put`` returns: the records are acknowledged by the broker."""
 
-    def __init__(self, settings: Settings, producer: KafkaProducer | None = None) -> None:
+    def __init__(self, settings: KafkaSettings, producer: KafkaProducer | None = None) -> None:
         self.topic = settings.topic_quarantine
         self.producer = producer or make_producer(settings, "intake-quarantine")
 
@@ -46,7 +46,7 @@ class QuarantineView:
     the whole topic again for each batch.
     """
 
-    def __init__(self, settings: Settings, timeout_ms: int = 2000) -> None:
+    def __init__(self, settings: KafkaSettings, timeout_ms: int = 2000) -> None:
         self.timeout_ms = timeout_ms
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.require_kafka(),
@@ -82,7 +82,7 @@ class QuarantineView:
         self.consumer.close()
 
 
-def read_quarantine(settings: Settings, timeout_ms: int = 2000) -> Iterator[QuarantineRecord]:
+def read_quarantine(settings: KafkaSettings, timeout_ms: int = 2000) -> Iterator[QuarantineRecord]:
     """Every record on the quarantine topic, latest copy per id, oldest first."""
     view = QuarantineView(settings, timeout_ms)
     try:
@@ -102,7 +102,7 @@ class KafkaQuarantineEraser:
     the topic stays open between calls until :meth:`close` (the end of a run).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
         self._view: QuarantineView | None = None
 

@@ -16,11 +16,11 @@ from functools import partial
 from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
 from kafka import KafkaProducer
 
-from cme.settings import Settings
+from application import CMEApplication
 from consumers import kafka_io
+from consumers.config import KafkaSettings
 from consumers.lifecycle import StopRequestedError, fault_point, retrying
 from consumers.projection_feed import subject_of_stored
-from domain.application import CMEApplication
 
 log = logging.getLogger("cme.relay")
 
@@ -37,7 +37,7 @@ def headers_of(notification: Notification) -> list[tuple[str, bytes]]:
 class Relay:
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
         app: CMEApplication,
         stop: threading.Event,
         producer: KafkaProducer | None = None,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from cme.settings import Settings
+from consumers.config import KafkaSettings
 from consumers.kafka_io import client_id
 
 log = logging.getLogger("cme.retention")
@@ -34,7 +34,7 @@ def intake_position_name(topic: str, partition: int) -> str:
 class KafkaUpstreamEraser:
     """Moves each upstream partition's start past what intake has applied."""
 
-    def __init__(self, settings: Settings, applied: Callable[[str], int | None]) -> None:
+    def __init__(self, settings: KafkaSettings, applied: Callable[[str], int | None]) -> None:
         self.settings = settings
         self.applied = applied
 

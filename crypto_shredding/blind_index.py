@@ -16,9 +16,9 @@ from datetime import date
 from typing import Protocol
 from uuid import UUID
 
-UPN = "upn"
-SURNAME_DOB = "name+dob"  # surname, first forename, date of birth
-SENDER_REF = "sender-ref"
+from application.ports import SENDER_REF, SURNAME_DOB, UPN
+
+__all__ = ["SENDER_REF", "SURNAME_DOB", "UPN", "BlindIndex", "BlindIndexStore"]
 
 
 def normalise_upn(upn: str) -> str:

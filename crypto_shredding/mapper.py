@@ -38,6 +38,7 @@ from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import CryptoShreddingError
 from crypto_shredding.sealing import seal, unseal
 from domain.markers import Shredded, Unavailable, Withheld
+from eventstore.transcoding import cme_transcoder
 
 PERSONAL = "personal"
 SEALED = "sealed.v1"
@@ -214,3 +215,8 @@ class PersonalDataMapper(Mapper[UUID]):
         )
         decoded: dict[str, Any] = orjson.loads(plaintext)
         return decoded
+
+
+def cme_mapper(data_keys: DataKeys, *, seal_personal: bool = True) -> PersonalDataMapper:
+    """The project's mapper: its transcoder, sealing under the given data keys."""
+    return PersonalDataMapper(cme_transcoder(), data_keys, seal_personal=seal_personal)

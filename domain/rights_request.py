@@ -141,6 +141,10 @@ class RightsRequest(Aggregate):
             personal={"explanation": explanation} if explanation else None,
         )
 
+    def grants(self) -> bool:
+        """Whether the request was decided in the requester's favour (in full or in part)."""
+        return self.decision is not None and self.decision is not RequestDecision.REFUSED
+
     @event(Decided)
     def _decide(
         self,

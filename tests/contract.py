@@ -14,8 +14,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application import CMEApplication
 from cme.synthetic import SyntheticCounty
-from domain.application import CMEApplication
 from domain.errors import (
     CaseNotFoundError,
     ChildNotFoundError,

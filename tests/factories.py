@@ -6,12 +6,14 @@ import base64
 from collections.abc import Callable
 from datetime import date
 
+import eventstore.popo
+from application import CMEApplication
 from crypto_shredding.blind_index import BlindIndex, InMemoryBlindIndexStore
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.kek import KekRing, LocalKek
 from crypto_shredding.keystore import InMemoryKeyStore, KeyStore
+from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.sealing import new_key
-from domain.application import CMEApplication
 
 # The day the embedded-store tests run on (their application's controllable clock).
 TODAY = date(2026, 11, 30)
@@ -35,9 +37,10 @@ def in_memory_app(
     """The application on the library's in-memory store and our in-memory adapters."""
     data_keys = DataKeys(keystore or InMemoryKeyStore(), ring or KekRing([kek()]))
     return CMEApplication(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        {"PERSISTENCE_MODULE": eventstore.popo.FACTORY},
         data_keys=data_keys,
         blind_index=BlindIndex(new_key(), InMemoryBlindIndexStore()),
+        mapper=lambda: cme_mapper(data_keys, seal_personal=seal_personal),
         today=today,
-        seal_personal=seal_personal,
+        preload_keys=seal_personal,
     )

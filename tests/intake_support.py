@@ -11,12 +11,12 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eventsourcing.persistence import Tracking
 
+from application import CMEApplication
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.envelopes import seal_line
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
 from consumers.sealed_payload import IntakeKeys, parse_intake_keys
-from domain.application import CMEApplication
 
 TOPIC = "cme.upstream.v1"
 

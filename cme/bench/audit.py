@@ -18,14 +18,14 @@ from rich.progress import Progress
 from cme.audit import verify_ledger
 from cme.bench.report import Figure, Stopwatch, publish
 from cme.bench.store import build_store
-from cme.bootstrap import build_application, open_pool
+from cme.bootstrap import App, build_application, open_pool
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
 from cme.settings import Settings
 from consumers.ledger import LedgerWriter
 from consumers.projection_feed import replay
+from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.signing import CheckpointSigner, CheckpointVerifier
-from domain.application import CMEApplication, cme_mapper
 
 PAGE = 10_000
 
@@ -77,11 +77,11 @@ def _chain_ledger(
     return appended, seconds
 
 
-def _replay_all(app: CMEApplication) -> Callable[[Callable[[int], None]], int]:
+def _replay_all(app: App) -> Callable[[Callable[[int], None]], int]:
     def work(advance: Callable[[int], None]) -> int:
         app.data_keys._cache.clear()  # a cold start, as a fresh auditor process
         count = 0
-        for page in replay(app.recorder, cme_mapper(app.data_keys), PAGE):
+        for page in replay(app.queries, cme_mapper(app.data_keys), PAGE):
             count += len(page)
             advance(len(page))
         return count
@@ -89,7 +89,7 @@ def _replay_all(app: CMEApplication) -> Callable[[Callable[[int], None]], int]:
     return work
 
 
-def _library_read(app: CMEApplication) -> Callable[[Callable[[int], None]], int]:
+def _library_read(app: App) -> Callable[[Callable[[int], None]], int]:
     def work(advance: Callable[[int], None]) -> int:
         count, position = 0, 0
         while page := app.recorder.select_notifications(
@@ -121,7 +121,7 @@ def _verify(url: str, verifier: CheckpointVerifier) -> Callable[[Callable[[int],
 
 
 def _rounds(
-    app: CMEApplication,
+    app: App,
     auditor: str,
     verifier: CheckpointVerifier,
     events: int,

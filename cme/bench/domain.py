@@ -19,10 +19,9 @@ from rich.progress import Progress
 
 from cme.bench.report import Figure, Stopwatch, publish
 from cme.bench.store import child_with_events
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.synthetic import SyntheticCounty
 from crypto_shredding.sealing import cipher, new_key, seal, unseal
-from domain.application import CMEApplication
 from domain.child import Child
 from domain.personal import ChildDetails
 
@@ -34,7 +33,7 @@ def _children(county: SyntheticCounty, count: int, events_each: int) -> list[Chi
     return [child_with_events(county, events_each)[0] for _ in range(count)]
 
 
-def _save(app: CMEApplication, children: list[Child], progress: Progress, label: str) -> float:
+def _save(app: App, children: list[Child], progress: Progress, label: str) -> float:
     """Seconds to save every child, a hundred aggregates per transaction."""
     events = sum(len(child.pending_events) for child in children)
     task = progress.add_task(f"{label}: save", total=events)
@@ -49,7 +48,7 @@ def _save(app: CMEApplication, children: list[Child], progress: Progress, label:
     return watch.seconds()
 
 
-def _load(app: CMEApplication, ids: list[UUID], progress: Progress, label: str) -> float:
+def _load(app: App, ids: list[UUID], progress: Progress, label: str) -> float:
     """Seconds to load every child back from a cold key cache, keys fetched per batch."""
     app.data_keys._cache.clear()  # a cold start, as in a fresh worker
     task = progress.add_task(f"{label}: load", total=len(ids))

@@ -24,20 +24,20 @@ from rich.progress import Progress
 
 from cme.bench.report import Figure, Stopwatch, publish
 from cme.bench.store import build_store
-from cme.bootstrap import build_application, build_retention_job
+from cme.bootstrap import App, build_application, build_retention_job
 from cme.rights import access_package
 from cme.runtime import read_models
 from cme.settings import Settings
 from consumers.inprocess_feed import CONSUMER, catch_up
 from consumers.projection_feed import project_stored
-from domain.application import CMEApplication, cme_mapper
+from crypto_shredding.mapper import cme_mapper
 from projections.store import SqlReadModels
 
 EVERYONE_IS_25 = date(2100, 1, 1)
 BATCH = 1000
 
 
-def _seed_read_models(app: CMEApplication, store: SqlReadModels, progress: Progress) -> float:
+def _seed_read_models(app: App, store: SqlReadModels, progress: Progress) -> float:
     """Project every child's registration (the rows the redaction must clear); seconds."""
     topic = "domain.child:Child.Registered"
     last = app.recorder.max_notification_id() or 0
@@ -59,7 +59,7 @@ def _seed_read_models(app: CMEApplication, store: SqlReadModels, progress: Progr
 
 
 def _sar_latencies(
-    app: CMEApplication, children: list[UUID], samples: int, seed: int, progress: Progress
+    app: App, children: list[UUID], samples: int, seed: int, progress: Progress
 ) -> tuple[list[float], list[float]]:
     """Milliseconds per access package, and per library read of the child's own events."""
     rng = random.Random(seed)  # noqa: S311 - sampling, not secrets

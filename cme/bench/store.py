@@ -20,10 +20,10 @@ from eventsourcing.domain import Aggregate
 from rich.progress import Progress
 
 from cme.bench.report import Stopwatch
+from cme.bootstrap import App
 from cme.db.roles import Role, role_url
 from cme.settings import Settings
 from cme.synthetic import SyntheticCounty
-from domain.application import CMEApplication
 from domain.child import Child
 from domain.disclosure import Disclosure
 from domain.personal import Address, ChildDetails
@@ -100,7 +100,7 @@ def _chunks(count: int) -> Iterator[int]:
 
 def build_store(
     settings: Settings,
-    app: CMEApplication,
+    app: App,
     children: int,
     child_events: int,
     disclosures: int,

@@ -86,6 +86,9 @@ def create_event_store(admin_url: str) -> None:
             # Aggregates about a child (cases, disclosures, requests) by their first event.
             "CREATE INDEX IF NOT EXISTS cme_events_subject ON {table} "
             "(eventstore.subject_of(state)) WHERE originator_version = 1",
+            # Decided rights requests, which the retention run sweeps for granted erasures.
+            "CREATE INDEX IF NOT EXISTS cme_events_decided ON {table} (topic) "
+            "WHERE topic = 'domain.rights_request:RightsRequest.Decided'",
         ):
             conn.execute(
                 sql.SQL(statement).format(table=table, sequence=sequence, tracking=tracking)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from application import CMEApplication
 from consumers.contract import (
     AddressInformationV1,
     ChildIdentity,
@@ -27,7 +28,6 @@ from consumers.contract import (
     ReferralV1,
     RemovalFromRollV1,
 )
-from domain.application import CMEApplication
 from domain.errors import CaseNotFoundError, DomainError
 from domain.values import Agency, EnquiryMethod, EnquiryOutcome, ReferralReason, ReferralSource
 

@@ -36,13 +36,13 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError, Tracking
 from pydantic import ValidationError
 
+from application import CMEApplication
 from consumers.contract import Envelope
 from consumers.intake.decode import Decoded, Reason, Rejected, decode
 from consumers.intake.handlers import HANDLERS, identity_entries, sender_ref
 from consumers.lifecycle import fault_point
 from consumers.quarantine import QuarantineCipher, QuarantineRecord, QuarantineSink
 from consumers.sealed_payload import IntakeKeys
-from domain.application import CMEApplication
 from domain.commands import violations_of
 from domain.errors import DomainError
 from domain.upstream_message import UpstreamMessage, upstream_message_id

@@ -16,13 +16,13 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from kafka import KafkaConsumer, TopicPartition
 
-from cme.settings import Settings
+from application import CMEApplication
 from consumers import kafka_io
+from consumers.config import KafkaSettings
 from consumers.intake.service import Inbound, IntakeService
 from consumers.lifecycle import fault_point, retrying
 from consumers.partition_worker import PartitionWorker
 from consumers.upstream_erasure import intake_position_name
-from domain.application import CMEApplication
 
 log = logging.getLogger("cme.intake")
 
@@ -36,7 +36,7 @@ class IntakeWorker(PartitionWorker):
 
     def __init__(
         self,
-        settings: Settings,
+        settings: KafkaSettings,
         app: CMEApplication,
         service: IntakeService,
         stop: threading.Event,

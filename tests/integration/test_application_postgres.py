@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.services.postgres import bin_dir
-from domain.application import CMEApplication
 from tests.conftest import Services
 from tests.contract import ApplicationContract
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.secrets import intake_public_key
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import read_quarantine
-from domain.application import CMEApplication
 from tests.conftest import Services
 from tests.intake_support import Sealer, hostile_records
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment

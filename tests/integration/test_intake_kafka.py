@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.secrets import intake_public_key
 from cme.services import manager
@@ -20,7 +21,6 @@ from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.envelopes import seal_line
 from consumers.quarantine_kafka import read_quarantine
-from domain.application import CMEApplication
 from tests.conftest import Services
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
 

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from application import CMEApplication
 from cme.audit import verify_ledger
 from cme.bootstrap import build_application
 from cme.db.roles import Role, role_url
@@ -22,7 +23,6 @@ from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty
 from consumers.ledger import LedgerWriter
-from domain.application import CMEApplication
 from domain.values import ShredReason
 from tests.conftest import Services
 

@@ -21,11 +21,11 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.db.roles import Role, role_url
 from cme.settings import PROJECT_ROOT
 from consumers.inprocess_feed import catch_up
-from domain.application import CMEApplication
 from domain.values import ShredReason
 from projections.store import PostgresReadModels, SqliteReadModels
 from tests.conftest import Services

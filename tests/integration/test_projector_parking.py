@@ -18,10 +18,10 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty
-from domain.application import CMEApplication
 from tests.conftest import Services
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
 from tests.seeds import seed

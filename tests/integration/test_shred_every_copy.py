@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from application import CMEApplication
+from application.retention import RetentionJob
 from cme.bootstrap import build_application, build_retention_job
 from cme.db.roles import Role, role_url
 from cme.secrets import intake_public_key
@@ -23,8 +25,7 @@ from cme.shred import _upstream_topic, verify
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import KafkaQuarantineEraser
 from consumers.upstream_erasure import KafkaUpstreamEraser
-from crypto_shredding.retention import RetentionJob, postgres_lock
-from domain.application import CMEApplication
+from crypto_shredding.locks import postgres_lock
 from domain.values import ShredReason
 from tests.conftest import Services
 from tests.intake_support import Sealer

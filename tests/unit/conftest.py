@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.settings import Settings, load_settings
-from domain.application import CMEApplication
 from tests.factories import TODAY
 
 

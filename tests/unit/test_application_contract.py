@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.settings import load_settings
-from domain.application import CMEApplication
 from tests.contract import ApplicationContract
 from tests.factories import in_memory_app
 

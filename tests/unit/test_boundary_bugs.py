@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
+from application import CMEApplication
 from cme.synthetic import SyntheticCounty
-from domain.application import CMEApplication
 from domain.errors import DisclosureNotFoundError
 from tests.intake_support import IntakeHarness
 from tests.seeds import seed

@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import pytest
 
+from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.settings import load_settings
 from consumers.inprocess_feed import catch_up
-from domain.application import CMEApplication
 from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.caseworker import project

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from eventsourcing.persistence import StoredEvent
 
+from application import CMEApplication
 from cme.synthetic import SyntheticCounty
 from consumers.projection_feed import feed, replay_parked
-from domain.application import CMEApplication, cme_mapper
+from crypto_shredding.mapper import cme_mapper
 from projections.store import SqliteReadModels
 from tests.factories import in_memory_app
 from tests.seeds import seed

@@ -10,13 +10,13 @@ from datetime import date
 import pytest
 from eventsourcing.persistence import StoredEvent
 
+from application import CMEApplication
 from cme.synthetic import SyntheticCounty
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import TamperedCiphertextError, UnknownDataKeyError, UnknownKekError
 from crypto_shredding.kek import KekRing
 from crypto_shredding.keystore import InMemoryKeyStore
 from crypto_shredding.mapper import SEALED, ShreddedChildWriteError
-from domain.application import CMEApplication
 from domain.child import Child
 from domain.markers import Shredded
 from domain.personal import Address
@@ -196,7 +196,7 @@ def test_events_read_with_personal_data_withheld_open_no_key(county: SyntheticCo
 
 
 def test_a_child_read_with_personal_data_withheld_is_not_shredded(county: SyntheticCounty) -> None:
-    from domain.application import replay_aggregate
+    from application import replay_aggregate
     from domain.markers import Shredded, Withheld
 
     app = in_memory_app()

@@ -6,6 +6,8 @@ import threading
 from datetime import date
 from uuid import UUID, uuid4
 
+from application import CMEApplication
+from application.retention import RetentionJob
 from cme.bootstrap import build_retention_job
 from cme.settings import Settings
 from cme.shred import verify
@@ -13,8 +15,6 @@ from cme.synthetic import SyntheticCounty
 from consumers.inprocess_feed import catch_up
 from consumers.intake.decode import Reason
 from consumers.quarantine import QuarantineCipher
-from crypto_shredding.retention import RetentionJob
-from domain.application import CMEApplication
 from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.store import SqliteReadModels

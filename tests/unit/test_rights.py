@@ -8,11 +8,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application import CMEApplication
 from cme.bootstrap import build_retention_job
 from cme.rights import UnknownDetailError, access_package, decide, markdown, overdue, rectify
 from cme.settings import Settings
 from cme.synthetic import SyntheticCounty
-from domain.application import CMEApplication
 from domain.errors import RequestStateError
 from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
@@ -279,3 +279,42 @@ def test_replaying_the_read_models_as_of_an_instant(app: CMEApplication, tmp_pat
     assert len(reads) == 2
     with pytest.raises(FileExistsError):
         replay_projections(app, instant, then, "auditor:1", "again")
+
+
+def test_an_erasure_granted_while_a_retention_run_holds_the_lock_is_shredded_after(
+    settings: Settings, app: CMEApplication
+) -> None:
+    from crypto_shredding.locks import file_lock
+
+    child_id = app.register_child(SyntheticCounty(seed=39).register_child())
+    request_id = _request(app, child_id, "erasure")
+    job = build_retention_job(settings, app)
+    # A retention run holds the lock while the DPO grants the erasure.
+    with file_lock(settings.data_dir / "embedded" / "retention.lock") as held:
+        assert held
+        outcome = decide(app, job, request_id, RequestDecision.FULFILLED, None, "dpo:1")
+    assert outcome["shredded"] is False
+    assert app.get_rights_request(request_id).decision is RequestDecision.FULFILLED
+    assert not app.get_child(child_id).is_shredded
+    # Asked again, the same decision finishes the job instead of "already decided".
+    again = decide(app, job, request_id, RequestDecision.FULFILLED, None, "dpo:1")
+    assert again["shredded"] is True
+    assert app.get_child(child_id).shred_reason == "erasure_approved"
+
+
+def test_the_retention_run_sweeps_a_granted_erasure_left_unshredded(
+    settings: Settings, app: CMEApplication
+) -> None:
+    from crypto_shredding.locks import file_lock
+
+    child_id = app.register_child(SyntheticCounty(seed=40).register_child())
+    request_id = _request(app, child_id, "erasure")
+    job = build_retention_job(settings, app)
+    with file_lock(settings.data_dir / "embedded" / "retention.lock"):
+        decide(app, job, request_id, RequestDecision.FULFILLED, None, "dpo:1")
+    assert not app.get_child(child_id).is_shredded
+    report = job.run(today=TODAY)
+    assert report.shredded == [child_id]
+    assert app.get_child(child_id).shred_reason == "erasure_approved"
+    # Nothing more to sweep.
+    assert job.run(today=TODAY).shredded == []

@@ -9,7 +9,7 @@ from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredEr
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.transcoding import cme_transcoder, register_cme_transcodings
+from eventstore.transcoding import cme_transcoder, register_cme_transcodings
 
 scalars = st.one_of(
     st.none(),

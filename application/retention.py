@@ -23,27 +23,25 @@ child (the quarantine's monthly keys) are destroyed and nothing else.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from crypto_shredding.blind_index import SENDER_REF
-from domain.application import CMEApplication
+from application import CMEApplication
+from application.ports import SENDER_REF
 from domain.child import Child
 from domain.errors import ChildNotFoundError
-from domain.values import ShredReason
+from domain.values import RightsRequestType, ShredReason
 
 log = logging.getLogger("cme.retention")
+DECIDED_TOPIC = "domain.rights_request:RightsRequest.Decided"
 ACTOR = "system:retention-job"
-LOCK_KEY = 0x434D4553  # "CMES"
 
 
 @dataclass
@@ -56,6 +54,7 @@ class RetentionReport:
 
 
 Lock = Callable[[], AbstractContextManager[bool]]
+"""Serialises retention runs: the context yields False if another run holds it."""
 
 
 class QuarantineEraser(Protocol):
@@ -79,41 +78,6 @@ class UpstreamEraser(Protocol):
 
     def erase_applied(self) -> dict[int, int]:
         """Delete what intake has applied; each partition's new start offset."""
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[bool]:
-    """An exclusive, non-blocking lock on a file (the embedded mode's advisory lock)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def postgres_lock(url: str) -> Lock:
-    """A session advisory lock, held on its own connection for the whole run."""
-
-    @contextmanager
-    def lock() -> Iterator[bool]:
-        import psycopg  # noqa: PLC0415
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
-            acquired = bool(row and row[0])
-            try:
-                yield acquired
-            finally:
-                if acquired:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
-
-    return lock
 
 
 class RetentionJob:
@@ -177,13 +141,37 @@ class RetentionJob:
                 break
             seen.update(due)
             self._shred(due, ShredReason.RETENTION_REACHED, today, report)
+        # Erasures granted while a run held the lock (or whose shredding failed).
+        pending = self.erasures_pending()
+        if pending:
+            self._shred(pending, ShredReason.ERASURE_APPROVED, today, report)
+
+    def erasures_pending(self) -> list[UUID]:
+        """Children whose erasure was granted but who are not shredded yet."""
+        decided = self.app.queries.originators_of(DECIDED_TOPIC)
+        if not decided:
+            return []
+        pending: list[UUID] = []
+        with self.app.batch():
+            self.app.prefetch(decided, withhold_personal=True)
+            for request_id in decided:
+                request = self.app.get_rights_request(request_id)
+                if request.request_type is RightsRequestType.ERASURE and request.grants():
+                    child = self.app.get_child(request.child_id)
+                    if not child.is_shredded and not child.on_legal_hold:
+                        pending.append(child.id)
+        return list(dict.fromkeys(pending))
 
     def shred_now(self, child_id: UUID, reason: ShredReason) -> bool:
-        """An approved erasure: the same path as retention, today. False if held."""
+        """An approved erasure: the same path as retention, today.
+
+        False if the child was not shredded now (a legal hold, or another run
+        holds the lock: that run, or the next, sweeps the granted erasure).
+        """
         with self.lock() as acquired:
             if not acquired:
-                msg = "a retention run is in progress; try again in a moment"
-                raise RuntimeError(msg)
+                log.info("a retention run holds the lock; the erasure waits for the sweep")
+                return False
             report = RetentionReport()
             try:
                 self._shred([child_id], reason, self.app.today(), report)

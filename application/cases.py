@@ -1,0 +1,87 @@
+"""Use cases of a CME case: open, enquiries, status, decisions, officer, close."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from application.core import ApplicationCore
+from domain import commands as c
+from domain.case import Case
+
+
+class CasesUseCases(ApplicationCore):
+    def open_case(self, command: c.OpenCase | dict[str, Any]) -> UUID:
+        cmd = self._valid(c.OpenCase, command)
+        child = self.get_child(cmd.child_id)
+        child.check_not_shredded()
+        personal = {
+            k: v
+            for k, v in {
+                "referrer_name": cmd.referrer_name,
+                "referrer_contact": cmd.referrer_contact,
+                "notes": cmd.notes,
+            }.items()
+            if v
+        }
+        case = Case(
+            actor=cmd.actor,
+            child_id=cmd.child_id,
+            source=cmd.source.value,
+            reason=cmd.reason.value,
+            referred_on=cmd.referred_on,
+            assigned_officer=cmd.assigned_officer,
+            personal=personal or None,
+        )
+        child.note_case_opened(actor=cmd.actor, case_id=case.id)
+        self.save(case, child)
+        return case.id
+
+    def get_case(self, case_id: UUID) -> Case:
+        return self._get(Case, case_id)
+
+    def record_enquiry(self, command: c.RecordEnquiry | dict[str, Any]) -> UUID:
+        cmd = self._valid(c.RecordEnquiry, command)
+        case = self.get_case(cmd.case_id)
+        enquiry_id = case.record_enquiry(
+            cmd.actor, cmd.made_on, cmd.agency.value, cmd.method.value, cmd.outcome.value, cmd.notes
+        )
+        self.save(case)
+        return enquiry_id
+
+    def change_case_status(self, command: c.ChangeCaseStatus | dict[str, Any]) -> None:
+        cmd = self._valid(c.ChangeCaseStatus, command)
+        case = self.get_case(cmd.case_id)
+        case.change_status(cmd.actor, cmd.status.value, cmd.changed_on)
+        self.save(case)
+
+    def record_support_decision(self, command: c.RecordSupportDecision | dict[str, Any]) -> UUID:
+        cmd = self._valid(c.RecordSupportDecision, command)
+        case = self.get_case(cmd.case_id)
+        decision_id = case.record_support_decision(
+            cmd.actor, cmd.decision, cmd.reason, cmd.decided_by, cmd.automated, cmd.rule_id
+        )
+        self.save(case)
+        return decision_id
+
+    def review_automated_decision(
+        self, command: c.ReviewAutomatedDecision | dict[str, Any]
+    ) -> None:
+        cmd = self._valid(c.ReviewAutomatedDecision, command)
+        case = self.get_case(cmd.case_id)
+        case.review_automated_decision(cmd.actor, cmd.decision_id, cmd.upheld, cmd.notes)
+        self.save(case)
+
+    def assign_officer(self, command: c.AssignOfficer | dict[str, Any]) -> None:
+        cmd = self._valid(c.AssignOfficer, command)
+        case = self.get_case(cmd.case_id)
+        case.assign_officer(cmd.actor, cmd.officer, cmd.next_action_due)
+        self.save(case)
+
+    def close_case(self, command: c.CloseCase | dict[str, Any]) -> None:
+        cmd = self._valid(c.CloseCase, command)
+        case = self.get_case(cmd.case_id)
+        case.close(cmd.actor, cmd.outcome.value, cmd.closed_on)
+        child = self.get_child(case.child_id)
+        child.note_case_closed(actor=cmd.actor, case_id=case.id)
+        self.save(case, child)
