@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from application.core import ApplicationCore
@@ -11,7 +10,7 @@ from domain.case import Case
 
 
 class CasesUseCases(ApplicationCore):
-    def open_case(self, command: c.OpenCase | dict[str, Any]) -> UUID:
+    def open_case(self, command: c.OpenCase) -> UUID:
         cmd = self._valid(c.OpenCase, command)
         child = self.get_child(cmd.child_id)
         child.check_not_shredded()
@@ -40,7 +39,7 @@ class CasesUseCases(ApplicationCore):
     def get_case(self, case_id: UUID) -> Case:
         return self._get(Case, case_id)
 
-    def record_enquiry(self, command: c.RecordEnquiry | dict[str, Any]) -> UUID:
+    def record_enquiry(self, command: c.RecordEnquiry) -> UUID:
         cmd = self._valid(c.RecordEnquiry, command)
         case = self.get_case(cmd.case_id)
         enquiry_id = case.record_enquiry(
@@ -49,13 +48,13 @@ class CasesUseCases(ApplicationCore):
         self.save(case)
         return enquiry_id
 
-    def change_case_status(self, command: c.ChangeCaseStatus | dict[str, Any]) -> None:
+    def change_case_status(self, command: c.ChangeCaseStatus) -> None:
         cmd = self._valid(c.ChangeCaseStatus, command)
         case = self.get_case(cmd.case_id)
         case.change_status(cmd.actor, cmd.status.value, cmd.changed_on)
         self.save(case)
 
-    def record_support_decision(self, command: c.RecordSupportDecision | dict[str, Any]) -> UUID:
+    def record_support_decision(self, command: c.RecordSupportDecision) -> UUID:
         cmd = self._valid(c.RecordSupportDecision, command)
         case = self.get_case(cmd.case_id)
         decision_id = case.record_support_decision(
@@ -64,21 +63,19 @@ class CasesUseCases(ApplicationCore):
         self.save(case)
         return decision_id
 
-    def review_automated_decision(
-        self, command: c.ReviewAutomatedDecision | dict[str, Any]
-    ) -> None:
+    def review_automated_decision(self, command: c.ReviewAutomatedDecision) -> None:
         cmd = self._valid(c.ReviewAutomatedDecision, command)
         case = self.get_case(cmd.case_id)
         case.review_automated_decision(cmd.actor, cmd.decision_id, cmd.upheld, cmd.notes)
         self.save(case)
 
-    def assign_officer(self, command: c.AssignOfficer | dict[str, Any]) -> None:
+    def assign_officer(self, command: c.AssignOfficer) -> None:
         cmd = self._valid(c.AssignOfficer, command)
         case = self.get_case(cmd.case_id)
         case.assign_officer(cmd.actor, cmd.officer, cmd.next_action_due)
         self.save(case)
 
-    def close_case(self, command: c.CloseCase | dict[str, Any]) -> None:
+    def close_case(self, command: c.CloseCase) -> None:
         cmd = self._valid(c.CloseCase, command)
         case = self.get_case(cmd.case_id)
         case.close(cmd.actor, cmd.outcome.value, cmd.closed_on)

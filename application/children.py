@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
 from uuid import UUID
 
 from application.core import ApplicationCore
@@ -15,12 +14,12 @@ from domain.values import ShredReason
 
 
 class ChildrenUseCases(ApplicationCore):
-    def register_child(self, command: c.RegisterChild | dict[str, Any]) -> UUID:
+    def register_child(self, command: c.RegisterChild) -> UUID:
         return self.register_children([command])[0]
 
     def register_children(
         self,
-        commands: Sequence[c.RegisterChild | dict[str, Any]],
+        commands: Sequence[c.RegisterChild],
         sender_refs: Sequence[str | None] | None = None,
     ) -> list[UUID]:
         """Register many children with one key-store round trip and one transaction.
@@ -94,7 +93,7 @@ class ChildrenUseCases(ApplicationCore):
                 return child_id
         return None
 
-    def rectify_child_details(self, command: c.RectifyChildDetails | dict[str, Any]) -> list[str]:
+    def rectify_child_details(self, command: c.RectifyChildDetails) -> list[str]:
         """Correct a record; returns the names of the fields that changed."""
         cmd = self._valid(c.RectifyChildDetails, command)
         child = self.get_child(cmd.child_id)
@@ -118,15 +117,13 @@ class ChildrenUseCases(ApplicationCore):
                 uow.expiry_changes[child.id] = after.retention_until()
         return changed
 
-    def change_address(self, command: c.ChangeAddress | dict[str, Any]) -> None:
+    def change_address(self, command: c.ChangeAddress) -> None:
         cmd = self._valid(c.ChangeAddress, command)
         child = self.get_child(cmd.child_id)
         child.change_address(cmd.actor, cmd.address, cmd.effective_from, cmd.source.value)
         self.save(child)
 
-    def record_school_registration(
-        self, command: c.RecordSchoolRegistration | dict[str, Any]
-    ) -> None:
+    def record_school_registration(self, command: c.RecordSchoolRegistration) -> None:
         cmd = self._valid(c.RecordSchoolRegistration, command)
         child = self.get_child(cmd.child_id)
         child.register_at_school(
@@ -134,7 +131,7 @@ class ChildrenUseCases(ApplicationCore):
         )
         self.save(child)
 
-    def remove_from_roll(self, command: c.RemoveFromRoll | dict[str, Any]) -> None:
+    def remove_from_roll(self, command: c.RemoveFromRoll) -> None:
         cmd = self._valid(c.RemoveFromRoll, command)
         child = self.get_child(cmd.child_id)
         child.remove_from_roll(
@@ -145,7 +142,7 @@ class ChildrenUseCases(ApplicationCore):
         )
         self.save(child)
 
-    def notify_reduced_timetable(self, command: c.NotifyReducedTimetable | dict[str, Any]) -> None:
+    def notify_reduced_timetable(self, command: c.NotifyReducedTimetable) -> None:
         cmd = self._valid(c.NotifyReducedTimetable, command)
         child = self.get_child(cmd.child_id)
         child.notify_reduced_timetable(
@@ -157,9 +154,7 @@ class ChildrenUseCases(ApplicationCore):
         )
         self.save(child)
 
-    def record_move_to_another_authority(
-        self, command: c.RecordMoveToAnotherAuthority | dict[str, Any]
-    ) -> None:
+    def record_move_to_another_authority(self, command: c.RecordMoveToAnotherAuthority) -> None:
         cmd = self._valid(c.RecordMoveToAnotherAuthority, command)
         child = self.get_child(cmd.child_id)
         child.record_move_to_authority(
@@ -167,25 +162,25 @@ class ChildrenUseCases(ApplicationCore):
         )
         self.save(child)
 
-    def record_move_abroad(self, command: c.RecordMoveAbroad | dict[str, Any]) -> None:
+    def record_move_abroad(self, command: c.RecordMoveAbroad) -> None:
         cmd = self._valid(c.RecordMoveAbroad, command)
         child = self.get_child(cmd.child_id)
         child.record_move_abroad(cmd.actor, cmd.destination_country, cmd.moved_on, cmd.confirmed)
         self.save(child)
 
-    def place_legal_hold(self, command: c.PlaceLegalHold | dict[str, Any]) -> None:
+    def place_legal_hold(self, command: c.PlaceLegalHold) -> None:
         cmd = self._valid(c.PlaceLegalHold, command)
         child = self.get_child(cmd.child_id)
         child.place_legal_hold(cmd.actor, cmd.hold_id, cmd.reason, cmd.authority)
         self.save(child)
 
-    def release_legal_hold(self, command: c.ReleaseLegalHold | dict[str, Any]) -> None:
+    def release_legal_hold(self, command: c.ReleaseLegalHold) -> None:
         cmd = self._valid(c.ReleaseLegalHold, command)
         child = self.get_child(cmd.child_id)
         child.release_legal_hold(actor=cmd.actor, hold_id=cmd.hold_id)
         self.save(child)
 
-    def lift_restriction(self, command: c.LiftRestriction | dict[str, Any]) -> None:
+    def lift_restriction(self, command: c.LiftRestriction) -> None:
         cmd = self._valid(c.LiftRestriction, command)
         child = self.get_child(cmd.child_id)
         child.lift_restriction(actor=cmd.actor, request_id=cmd.request_id)

@@ -22,7 +22,7 @@ class DisclosureOutcome:
 
 
 class DisclosureUseCases(ApplicationCore):
-    def make_disclosure(self, command: c.MakeDisclosure | dict[str, Any]) -> DisclosureOutcome:
+    def make_disclosure(self, command: c.MakeDisclosure) -> DisclosureOutcome:
         """Share information, unless the child's processing is restricted (then refuse).
 
         A restriction is overridden only by a basis that UK GDPR Art 18(2)
@@ -61,9 +61,7 @@ class DisclosureUseCases(ApplicationCore):
         self.save(made)
         return DisclosureOutcome(made.id, made=True)
 
-    def record_information_received(
-        self, command: c.RecordInformationReceived | dict[str, Any]
-    ) -> UUID:
+    def record_information_received(self, command: c.RecordInformationReceived) -> UUID:
         cmd = self._valid(c.RecordInformationReceived, command)
         child = self.get_child(cmd.child_id)
         child.check_not_shredded()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from application.core import ApplicationCore
@@ -19,7 +18,7 @@ RESTRICTS_WHILE_CONSIDERED = {
 
 
 class RightsUseCases(ApplicationCore):
-    def receive_rights_request(self, command: c.ReceiveRightsRequest | dict[str, Any]) -> UUID:
+    def receive_rights_request(self, command: c.ReceiveRightsRequest) -> UUID:
         """Record a request; a restriction request restricts processing at once."""
         cmd = self._valid(c.ReceiveRightsRequest, command)
         child = self.get_child(cmd.child_id)
@@ -48,31 +47,31 @@ class RightsUseCases(ApplicationCore):
     def get_rights_request(self, request_id: UUID) -> RightsRequest:
         return self._get(RightsRequest, request_id)
 
-    def verify_identity(self, command: c.VerifyIdentity | dict[str, Any]) -> None:
+    def verify_identity(self, command: c.VerifyIdentity) -> None:
         cmd = self._valid(c.VerifyIdentity, command)
         request = self.get_rights_request(cmd.request_id)
         request.verify_identity(cmd.actor, cmd.verified_on)
         self.save(request)
 
-    def stop_clock(self, command: c.StopClock | dict[str, Any]) -> None:
+    def stop_clock(self, command: c.StopClock) -> None:
         cmd = self._valid(c.StopClock, command)
         request = self.get_rights_request(cmd.request_id)
         request.stop_clock(cmd.actor, cmd.stopped_on, cmd.reason.value)
         self.save(request)
 
-    def resume_clock(self, command: c.ResumeClock | dict[str, Any]) -> None:
+    def resume_clock(self, command: c.ResumeClock) -> None:
         cmd = self._valid(c.ResumeClock, command)
         request = self.get_rights_request(cmd.request_id)
         request.resume_clock(cmd.actor, cmd.resumed_on)
         self.save(request)
 
-    def extend_request(self, command: c.ExtendRequest | dict[str, Any]) -> None:
+    def extend_request(self, command: c.ExtendRequest) -> None:
         cmd = self._valid(c.ExtendRequest, command)
         request = self.get_rights_request(cmd.request_id)
         request.extend(cmd.actor, cmd.months, cmd.reason)
         self.save(request)
 
-    def decide_request(self, command: c.DecideRequest | dict[str, Any]) -> RightsRequest:
+    def decide_request(self, command: c.DecideRequest) -> RightsRequest:
         """Decide a request; end the restriction it placed once nothing is left to consider.
 
         An erasure cannot be fulfilled while a legal hold stands (the caller
@@ -101,7 +100,7 @@ class RightsUseCases(ApplicationCore):
         self.save(request, child)
         return request
 
-    def close_request(self, command: c.CloseRequest | dict[str, Any]) -> None:
+    def close_request(self, command: c.CloseRequest) -> None:
         cmd = self._valid(c.CloseRequest, command)
         request = self.get_rights_request(cmd.request_id)
         request.close(cmd.actor, cmd.closed_on)

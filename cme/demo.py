@@ -33,6 +33,7 @@ from consumers.envelopes import seal_line
 from consumers.inprocess_feed import catch_up
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
+from domain import commands as c
 from domain.errors import DomainError
 from domain.values import LawfulBasis
 from projections.store import SqlReadModels
@@ -106,59 +107,59 @@ def _caseworker_activity(app: App, seed: int, after: int) -> int:
                 roll = rng.random()
                 if roll < 0.15:
                     app.close_case(
-                        {
-                            "actor": officer,
-                            "case_id": case_id,
-                            "outcome": "on_roll_at_school",
-                            "closed_on": on,
-                        }
+                        c.CloseCase(
+                            actor=officer,
+                            case_id=case_id,
+                            outcome="on_roll_at_school",
+                            closed_on=on,
+                        )
                     )
                     continue
                 app.assign_officer(
-                    {
-                        "actor": "mgr:cme",
-                        "case_id": case_id,
-                        "officer": officer,
-                        "next_action_due": today + timedelta(days=rng.randrange(-10, 20)),
-                    }
+                    c.AssignOfficer(
+                        actor="mgr:cme",
+                        case_id=case_id,
+                        officer=officer,
+                        next_action_due=today + timedelta(days=rng.randrange(-10, 20)),
+                    )
                 )
                 if roll < 0.75:
                     app.record_enquiry(
-                        {
-                            "actor": officer,
-                            "case_id": case_id,
-                            "made_on": on,
-                            "agency": rng.choice(["gp", "school_nursing", "housing", "police"]),
-                            "method": "secure_portal",
-                            "outcome": rng.choice(
+                        c.RecordEnquiry(
+                            actor=officer,
+                            case_id=case_id,
+                            made_on=on,
+                            agency=rng.choice(["gp", "school_nursing", "housing", "police"]),
+                            method="secure_portal",
+                            outcome=rng.choice(
                                 ["not_known_to_agency", "no_response", "information_received"]
                             ),
-                        }
+                        )
                     )
                 if 0.45 < roll < 0.7:
                     app.change_case_status(
-                        {
-                            "actor": officer,
-                            "case_id": case_id,
-                            "status": "whereabouts_unknown",
-                            "changed_on": on,
-                        }
+                        c.ChangeCaseStatus(
+                            actor=officer,
+                            case_id=case_id,
+                            status="whereabouts_unknown",
+                            changed_on=on,
+                        )
                     )
                 if 0.7 < roll < 0.72:
                     app.make_disclosure(
-                        {
-                            "actor": officer,
-                            "child_id": case.child_id,
-                            "case_id": case_id,
-                            "recipient_agency": "police",
-                            "recipient_organisation": "Synthetic Constabulary",
-                            "purpose": "safeguarding",
-                            "lawful_basis": LawfulBasis.SAFEGUARDING,
-                            "categories": ["names", "address", "whereabouts"],
-                            "requested_by": officer,
-                            "approved_by": "mgr:cme",
-                            "disclosed_on": on,
-                        }
+                        c.MakeDisclosure(
+                            actor=officer,
+                            child_id=case.child_id,
+                            case_id=case_id,
+                            recipient_agency="police",
+                            recipient_organisation="Synthetic Constabulary",
+                            purpose="safeguarding",
+                            lawful_basis=LawfulBasis.SAFEGUARDING,
+                            categories=["names", "address", "whereabouts"],
+                            requested_by=officer,
+                            approved_by="mgr:cme",
+                            disclosed_on=on,
+                        )
                     )
                 done += 1
             except DomainError:

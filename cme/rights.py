@@ -22,6 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from application.retention import RetentionJob
 from cme.bootstrap import App
 from crypto_shredding.mapper import PersonalDataMapper
+from domain import commands as c
 from domain.errors import DomainError
 from domain.markers import Unavailable
 from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
@@ -241,12 +242,14 @@ def rectify(
         raise UnknownDetailError(msg, field=unknown[0])
     current = app.get_child(child_id).current_details()
     changed = app.rectify_child_details(
-        {
-            "actor": actor,
-            "child_id": child_id,
-            "request_id": request_id,
-            "details": current.model_dump(mode="json") | corrections,
-        }
+        c.RectifyChildDetails.of(
+            {
+                "actor": actor,
+                "child_id": child_id,
+                "request_id": request_id,
+                "details": current.model_dump(mode="json") | corrections,
+            }
+        )
     )
     touched = {category.value for name in changed for category in CATEGORIES_OF_DETAIL[name]}
     recipients = [
@@ -304,13 +307,15 @@ def decide(
     )
     if not erasure_pending:
         request = app.decide_request(
-            {
-                "actor": actor,
-                "request_id": request_id,
-                "decision": decision,
-                "decided_on": app.today(),
-                "explanation": explanation,
-            }
+            c.DecideRequest.of(
+                {
+                    "actor": actor,
+                    "request_id": request_id,
+                    "decision": decision,
+                    "decided_on": app.today(),
+                    "explanation": explanation,
+                }
+            )
         )
     shredded = False
     if request.request_type is RightsRequestType.ERASURE and request.grants():

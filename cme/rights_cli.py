@@ -10,23 +10,54 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from cme.bootstrap import App, build_application, build_retention_job
 from cme.rights import access_package, decide, markdown, overdue, rectify
 from cme.settings import load_settings
+from domain import commands as c
 from domain.values import ClockStopReason, RequestDecision, RightsRequestType
 
-# Request steps that take one date (and maybe a reason): (method, date field, extra fields).
-STEPS: dict[str, tuple[str, str, tuple[str, ...], str]] = {
-    "verify-identity": ("verify_identity", "verified_on", (), "the requester's identity checked"),
-    "stop-clock": ("stop_clock", "stopped_on", ("reason",), "waiting for identity/clarification"),
-    "resume-clock": ("resume_clock", "resumed_on", (), "what was waited for has arrived"),
-    "extend": ("extend_request", "", ("months", "reason"), "extend by 1-2 months, with a reason"),
-    "close": ("close_request", "closed_on", (), "the request is finished"),
+TCommand = TypeVar("TCommand", bound=c.Command)
+
+
+@dataclass(frozen=True)
+class Step(Generic[TCommand]):
+    """A request step that takes one date (and maybe more): its command and its use case."""
+
+    command: type[TCommand]
+    use_case: Callable[[App, TCommand], None]
+    date_field: str
+    extras: tuple[str, ...]
+    help: str
+
+    def run(self, app: App, fields: dict[str, Any]) -> None:
+        self.use_case(app, self.command.of(fields))
+
+
+STEPS: dict[str, Step[Any]] = {
+    "verify-identity": Step(
+        c.VerifyIdentity, App.verify_identity, "verified_on", (), "the requester's identity checked"
+    ),
+    "stop-clock": Step(
+        c.StopClock, App.stop_clock, "stopped_on", ("reason",), "waiting for identity/clarification"
+    ),
+    "resume-clock": Step(
+        c.ResumeClock, App.resume_clock, "resumed_on", (), "what was waited for has arrived"
+    ),
+    "extend": Step(
+        c.ExtendRequest,
+        App.extend_request,
+        "",
+        ("months", "reason"),
+        "extend by 1-2 months, with a reason",
+    ),
+    "close": Step(c.CloseRequest, App.close_request, "closed_on", (), "the request is finished"),
 }
 
 
@@ -60,15 +91,17 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
             return _write_access(app, args)
         if action == "receive":
             request_id = app.receive_rights_request(
-                {
-                    "actor": args.actor,
-                    "child_id": UUID(args.child_id),
-                    "request_type": args.type,
-                    "received_on": _on(args, app),
-                    "requester_name": args.requester_name,
-                    "requester_contact": args.requester_contact,
-                    "details": args.details,
-                }
+                c.ReceiveRightsRequest.of(
+                    {
+                        "actor": args.actor,
+                        "child_id": UUID(args.child_id),
+                        "request_type": args.type,
+                        "received_on": _on(args, app),
+                        "requester_name": args.requester_name,
+                        "requester_contact": args.requester_contact,
+                        "details": args.details,
+                    }
+                )
             )
             request = app.get_rights_request(request_id)
             print(f"request {request_id} received; due {request.due_on(app.today())}")
@@ -85,11 +118,13 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
             return 0
         if action == "lift-restriction":
             app.lift_restriction(
-                {
-                    "actor": args.actor,
-                    "child_id": UUID(args.child_id),
-                    "request_id": UUID(args.request_id) if args.request_id else None,
-                }
+                c.LiftRestriction.of(
+                    {
+                        "actor": args.actor,
+                        "child_id": UUID(args.child_id),
+                        "request_id": UUID(args.request_id) if args.request_id else None,
+                    }
+                )
             )
             print(f"processing of {args.child_id} is no longer restricted (recorded)")
             return 0
@@ -111,12 +146,12 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                     file=sys.stderr,
                 )
             return 0
-        method, date_field, extras, _ = STEPS[action]
-        command: dict[str, Any] = {"actor": args.actor, "request_id": UUID(args.request_id)}
-        if date_field:
-            command[date_field] = _on(args, app)
-        command |= {name: getattr(args, name) for name in extras}
-        getattr(app, method)(command)
+        step = STEPS[action]
+        fields: dict[str, Any] = {"actor": args.actor, "request_id": UUID(args.request_id)}
+        if step.date_field:
+            fields[step.date_field] = _on(args, app)
+        fields |= {name: getattr(args, name) for name in step.extras}
+        step.run(app, fields)
         print(f"request {args.request_id}: {action} recorded")
         return 0
     finally:
@@ -192,12 +227,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     decide_p.add_argument("request_id")
     decide_p.add_argument("--decision", required=True, choices=[d.value for d in RequestDecision])
     decide_p.add_argument("--explanation", help="required unless fulfilled: why")
-    for name, (_, date_field, extras, text) in STEPS.items():
-        step = action(name, text, dated=bool(date_field))
-        step.add_argument("request_id")
+    for name, step in STEPS.items():
+        parser = action(name, step.help, dated=bool(step.date_field))
+        parser.add_argument("request_id")
         if name == "stop-clock":
-            step.add_argument("--reason", required=True, choices=[r.value for r in ClockStopReason])
-        elif "reason" in extras:
-            step.add_argument("--reason", required=True)
-        if "months" in extras:
-            step.add_argument("--months", type=int, required=True, choices=[1, 2])
+            reasons = [r.value for r in ClockStopReason]
+            parser.add_argument("--reason", required=True, choices=reasons)
+        elif "reason" in step.extras:
+            parser.add_argument("--reason", required=True)
+        if "months" in step.extras:
+            parser.add_argument("--months", type=int, required=True, choices=[1, 2])

@@ -16,6 +16,19 @@ import pytest
 
 from application import CMEApplication
 from cme.synthetic import SyntheticCounty
+from domain.commands import (
+    AssignOfficer,
+    ChangeCaseStatus,
+    CloseCase,
+    LiftRestriction,
+    MakeDisclosure,
+    OpenCase,
+    ReceiveRightsRequest,
+    RecordEnquiry,
+    RecordSchoolRegistration,
+    RectifyChildDetails,
+    RegisterChild,
+)
 from domain.errors import (
     CaseNotFoundError,
     ChildNotFoundError,
@@ -39,14 +52,16 @@ class ApplicationContract:
         return SyntheticCounty(seed=random.randrange(2**32))
 
     def register(self, app: CMEApplication, county: SyntheticCounty, **details: Any) -> UUID:
-        return app.register_child(county.register_child(actor="cw:alice", **details))
+        return app.register_child(
+            RegisterChild.of(county.register_child(actor="cw:alice", **details))
+        )
 
     def test_register_then_find_by_upn_and_by_name(
         self, app: CMEApplication, county: SyntheticCounty
     ) -> None:
         # Register a child.
         command = county.register_child(upn=county.upn())
-        child_id = app.register_child(command)
+        child_id = app.register_child(RegisterChild.of(command))
         details = command["details"]
         # Intake can find them again without decrypting anything.
         assert app.find_child_by_upn(details["upn"].lower()) == child_id
@@ -63,8 +78,12 @@ class ApplicationContract:
         # Same surname, same date of birth, different forenames: not the same child.
         first = county.child_details(upn=None)
         second = {**first, "legal_forenames": first["legal_forenames"] + "a"}
-        one = app.register_child({"actor": "cw:1", "source": "school", "details": first})
-        two = app.register_child({"actor": "cw:1", "source": "school", "details": second})
+        one = app.register_child(
+            RegisterChild.of({"actor": "cw:1", "source": "school", "details": first})
+        )
+        two = app.register_child(
+            RegisterChild.of({"actor": "cw:1", "source": "school", "details": second})
+        )
         dob = date.fromisoformat(first["date_of_birth"])
         surname = first["legal_surname"]
         assert app.find_child_by_surname_and_dob(surname, dob, first["legal_forenames"]) == one
@@ -83,7 +102,7 @@ class ApplicationContract:
         child_id = self.register(app, county, upn=old_upn)
         details = app.get_child(child_id).current_details().model_copy(update={"upn": new_upn})
         changed = app.rectify_child_details(
-            {"actor": "cw:bob", "child_id": child_id, "details": details}
+            RectifyChildDetails.of({"actor": "cw:bob", "child_id": child_id, "details": details})
         )
         assert changed == ["upn"]
         assert app.find_child_by_upn(old_upn) is None
@@ -93,50 +112,60 @@ class ApplicationContract:
         child_id = self.register(app, county)
         # A school reports a child removed from roll with whereabouts unknown.
         case_id = app.open_case(
-            {
-                "actor": "cw:alice",
-                "child_id": child_id,
-                "source": "school",
-                "reason": "removed_from_roll_whereabouts_unknown",
-                "referred_on": "2026-10-01",
-                "referrer_name": "Synthetic Head Teacher",
-            }
+            OpenCase.of(
+                {
+                    "actor": "cw:alice",
+                    "child_id": child_id,
+                    "source": "school",
+                    "reason": "removed_from_roll_whereabouts_unknown",
+                    "referred_on": "2026-10-01",
+                    "referrer_name": "Synthetic Head Teacher",
+                }
+            )
         )
         # Enquiries with the GP and the police.
         app.record_enquiry(
-            {
-                "actor": "cw:alice",
-                "case_id": case_id,
-                "made_on": "2026-10-02",
-                "agency": "gp",
-                "method": "phone",
-                "outcome": "not_known_to_agency",
-            }
+            RecordEnquiry.of(
+                {
+                    "actor": "cw:alice",
+                    "case_id": case_id,
+                    "made_on": "2026-10-02",
+                    "agency": "gp",
+                    "method": "phone",
+                    "outcome": "not_known_to_agency",
+                }
+            )
         )
         app.change_case_status(
-            {
-                "actor": "cw:alice",
-                "case_id": case_id,
-                "status": "whereabouts_unknown",
-                "changed_on": "2026-10-20",
-            }
+            ChangeCaseStatus.of(
+                {
+                    "actor": "cw:alice",
+                    "case_id": case_id,
+                    "status": "whereabouts_unknown",
+                    "changed_on": "2026-10-20",
+                }
+            )
         )
         app.assign_officer(
-            {
-                "actor": "mgr:1",
-                "case_id": case_id,
-                "officer": "cw:carol",
-                "next_action_due": "2026-11-01",
-            }
+            AssignOfficer.of(
+                {
+                    "actor": "mgr:1",
+                    "case_id": case_id,
+                    "officer": "cw:carol",
+                    "next_action_due": "2026-11-01",
+                }
+            )
         )
         # The child is found on roll elsewhere: close the case.
         app.close_case(
-            {
-                "actor": "cw:carol",
-                "case_id": case_id,
-                "outcome": "on_roll_at_school",
-                "closed_on": "2026-11-02",
-            }
+            CloseCase.of(
+                {
+                    "actor": "cw:carol",
+                    "case_id": case_id,
+                    "outcome": "on_roll_at_school",
+                    "closed_on": "2026-11-02",
+                }
+            )
         )
         case = app.get_case(case_id)
         assert case.status is CaseStatus.CLOSED
@@ -154,7 +183,7 @@ class ApplicationContract:
         self, app: CMEApplication, county: SyntheticCounty
     ) -> None:
         with pytest.raises(InvalidCommandError):
-            app.register_child(county.register_child(date_of_birth="2999-01-01"))
+            app.register_child(RegisterChild.of(county.register_child(date_of_birth="2999-01-01")))
 
     def disclosure(self, child_id: UUID, basis: str) -> dict[str, Any]:
         return {
@@ -177,31 +206,41 @@ class ApplicationContract:
         child_id = self.register(app, county)
         # A restriction request arrives: processing is restricted at once.
         request_id = app.receive_rights_request(
-            {
-                "actor": "dpo:1",
-                "child_id": child_id,
-                "request_type": "restriction",
-                "received_on": "2026-11-01",
-                "requester_name": "Synthetic Parent",
-            }
+            ReceiveRightsRequest.of(
+                {
+                    "actor": "dpo:1",
+                    "child_id": child_id,
+                    "request_type": "restriction",
+                    "received_on": "2026-11-01",
+                    "requester_name": "Synthetic Parent",
+                }
+            )
         )
         assert app.get_child(child_id).is_restricted
         # Public task does not override a restriction: refused, and the refusal is recorded.
         refused = app.make_disclosure(
-            self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+            MakeDisclosure.of(
+                self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+            )
         )
         assert not refused.made
         assert refused.refusal_reason is RefusalReason.PROCESSING_RESTRICTED
         assert app.get_disclosure(refused.disclosure_id).outcome == "refused"
         # Safeguarding does.
         made = app.make_disclosure(
-            self.disclosure(child_id, "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18")
+            MakeDisclosure.of(
+                self.disclosure(child_id, "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18")
+            )
         )
         assert made.made
         # Lifting the restriction is recorded too.
-        app.lift_restriction({"actor": "dpo:1", "child_id": child_id, "request_id": request_id})
+        app.lift_restriction(
+            LiftRestriction.of({"actor": "dpo:1", "child_id": child_id, "request_id": request_id})
+        )
         assert app.make_disclosure(
-            self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+            MakeDisclosure.of(
+                self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+            )
         ).made
 
     def test_shredded_child_reads_as_marker_with_history(
@@ -209,15 +248,19 @@ class ApplicationContract:
     ) -> None:
         child_id = self.register(app, county)
         app.record_school_registration(
-            {
-                "actor": "mis:1",
-                "child_id": child_id,
-                "school_urn": "117002",
-                "on_roll_from": "2020-09-01",
-            }
+            RecordSchoolRegistration.of(
+                {
+                    "actor": "mis:1",
+                    "child_id": child_id,
+                    "school_urn": "117002",
+                    "on_roll_from": "2020-09-01",
+                }
+            )
         )
         app.make_disclosure(
-            self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+            MakeDisclosure.of(
+                self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
+            )
         )
         # Destroy the key and record the shredding.
         app.data_keys.destroy(child_id, reason=ShredReason.ERASURE_APPROVED.value)
@@ -228,33 +271,37 @@ class ApplicationContract:
         assert child.current_school() == "117002"
         with pytest.raises(ChildShreddedError):
             app.open_case(
-                {
-                    "actor": "cw:1",
-                    "child_id": child_id,
-                    "source": "school",
-                    "reason": "other",
-                    "referred_on": "2026-11-01",
-                }
+                OpenCase.of(
+                    {
+                        "actor": "cw:1",
+                        "child_id": child_id,
+                        "source": "school",
+                        "reason": "other",
+                        "referred_on": "2026-11-01",
+                    }
+                )
             )
         # A later disclosure is refused and recorded.
-        late = app.make_disclosure(self.disclosure(child_id, "court_order"))
+        late = app.make_disclosure(MakeDisclosure.of(self.disclosure(child_id, "court_order")))
         assert late.refusal_reason is RefusalReason.PERSONAL_DATA_SHREDDED
 
     def test_no_personal_data_in_clear_in_the_stores(
         self, app: CMEApplication, county: SyntheticCounty
     ) -> None:
         command = county.register_child(upn=county.upn())
-        child_id = app.register_child(command)
+        child_id = app.register_child(RegisterChild.of(command))
         app.open_case(
-            {
-                "actor": "cw:1",
-                "child_id": child_id,
-                "source": "member_of_public",
-                "reason": "never_registered",
-                "referred_on": "2026-10-01",
-                "referrer_name": "Quillon Parvex",
-                "notes": "Seen near Vexmoor Lane",
-            }
+            OpenCase.of(
+                {
+                    "actor": "cw:1",
+                    "child_id": child_id,
+                    "source": "member_of_public",
+                    "reason": "never_registered",
+                    "referred_on": "2026-10-01",
+                    "referrer_name": "Quillon Parvex",
+                    "notes": "Seen near Vexmoor Lane",
+                }
+            )
         )
         raw = self.raw_store(app)
         details = command["details"]

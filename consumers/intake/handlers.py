@@ -28,6 +28,7 @@ from consumers.contract import (
     ReferralV1,
     RemovalFromRollV1,
 )
+from domain import commands as c
 from domain.errors import CaseNotFoundError, DomainError
 from domain.values import Agency, EnquiryMethod, EnquiryOutcome, ReferralReason, ReferralSource
 
@@ -80,7 +81,7 @@ def match_or_register(
     found = find_child(app, envelope, child)
     if found is not None:
         return found
-    command = {"actor": envelope.sender, "details": child.to_details(), "source": source}
+    command = c.RegisterChild(actor=envelope.sender, details=child.to_details(), source=source)
     return app.register_children([command], sender_refs=[sender_ref(envelope)])[0]
 
 
@@ -99,27 +100,27 @@ def open_or_add_to_case(
     open_case = app.get_child(child_id).open_case_id
     if open_case is None:
         return app.open_case(
-            {
-                "actor": envelope.sender,
-                "child_id": child_id,
-                "source": source,
-                "reason": reason,
-                "referred_on": on,
-                "notes": notes,
-                "referrer_name": referrer_name,
-                "referrer_contact": referrer_contact,
-            }
+            c.OpenCase(
+                actor=envelope.sender,
+                child_id=child_id,
+                source=source,
+                reason=reason,
+                referred_on=on,
+                notes=notes,
+                referrer_name=referrer_name,
+                referrer_contact=referrer_contact,
+            )
         )
     app.record_enquiry(
-        {
-            "actor": envelope.sender,
-            "case_id": open_case,
-            "made_on": on,
-            "agency": _agency_of(source),
-            "method": EnquiryMethod.SECURE_PORTAL,
-            "outcome": EnquiryOutcome.INFORMATION_RECEIVED,
-            "notes": notes,
-        }
+        c.RecordEnquiry(
+            actor=envelope.sender,
+            case_id=open_case,
+            made_on=on,
+            agency=_agency_of(source),
+            method=EnquiryMethod.SECURE_PORTAL,
+            outcome=EnquiryOutcome.INFORMATION_RECEIVED,
+            notes=notes,
+        )
     )
     return open_case
 
@@ -150,33 +151,33 @@ def referred(
 def removal_from_roll(app: CMEApplication, envelope: Envelope, p: RemovalFromRollV1) -> UUID:
     child_id = match_or_register(app, envelope, p.child, ReferralSource.SCHOOL)
     app.remove_from_roll(
-        {
-            "actor": envelope.sender,
-            "child_id": child_id,
-            "school_urn": p.school_urn,
-            "removed_on": p.removed_on,
-            "deletion_ground": p.deletion_ground,
-        }
+        c.RemoveFromRoll(
+            actor=envelope.sender,
+            child_id=child_id,
+            school_urn=p.school_urn,
+            removed_on=p.removed_on,
+            deletion_ground=p.deletion_ground,
+        )
     )
     if p.reg13.last_known_address is not None:
         app.change_address(
-            {
-                "actor": envelope.sender,
-                "child_id": child_id,
-                "address": p.reg13.last_known_address,
-                "effective_from": p.removed_on,
-                "source": ReferralSource.SCHOOL,
-            }
+            c.ChangeAddress(
+                actor=envelope.sender,
+                child_id=child_id,
+                address=p.reg13.last_known_address,
+                effective_from=p.removed_on,
+                source=ReferralSource.SCHOOL,
+            )
         )
     if p.reg13.destination_la_code:
         app.record_move_to_another_authority(
-            {
-                "actor": envelope.sender,
-                "child_id": child_id,
-                "la_code": p.reg13.destination_la_code,
-                "moved_on": p.removed_on,
-                "confirmed": False,
-            }
+            c.RecordMoveToAnotherAuthority(
+                actor=envelope.sender,
+                child_id=child_id,
+                la_code=p.reg13.destination_la_code,
+                moved_on=p.removed_on,
+                confirmed=False,
+            )
         )
     if not p.whereabouts_known and p.deletion_ground.requires_cme_notice:
         open_or_add_to_case(
@@ -194,12 +195,12 @@ def removal_from_roll(app: CMEApplication, envelope: Envelope, p: RemovalFromRol
 def new_pupil_registered(app: CMEApplication, envelope: Envelope, p: NewPupilRegisteredV1) -> UUID:
     child_id = match_or_register(app, envelope, p.child, ReferralSource.SCHOOL)
     app.record_school_registration(
-        {
-            "actor": envelope.sender,
-            "child_id": child_id,
-            "school_urn": p.school_urn,
-            "on_roll_from": p.on_roll_from,
-        }
+        c.RecordSchoolRegistration(
+            actor=envelope.sender,
+            child_id=child_id,
+            school_urn=p.school_urn,
+            on_roll_from=p.on_roll_from,
+        )
     )
     return child_id
 
@@ -219,14 +220,14 @@ def continuous_absence(app: CMEApplication, envelope: Envelope, p: ContinuousAbs
 def reduced_timetable(app: CMEApplication, envelope: Envelope, p: ReducedTimetableV1) -> UUID:
     child_id = match_or_register(app, envelope, p.child, ReferralSource.SCHOOL)
     app.notify_reduced_timetable(
-        {
-            "actor": envelope.sender,
-            "child_id": child_id,
-            "school_urn": p.school_urn,
-            "hours_per_week": p.hours_per_week,
-            "starts_on": p.starts_on,
-            "review_on": p.review_on,
-        }
+        c.NotifyReducedTimetable(
+            actor=envelope.sender,
+            child_id=child_id,
+            school_urn=p.school_urn,
+            hours_per_week=p.hours_per_week,
+            starts_on=p.starts_on,
+            review_on=p.review_on,
+        )
     )
     return child_id
 
@@ -279,13 +280,13 @@ def address_information(app: CMEApplication, envelope: Envelope, p: AddressInfor
         msg = "address information names a child the service does not know"
         raise UnknownChildError(msg, field="payload.child")
     app.change_address(
-        {
-            "actor": envelope.sender,
-            "child_id": child_id,
-            "address": p.address,
-            "effective_from": p.effective_from,
-            "source": ReferralSource(p.source),
-        }
+        c.ChangeAddress(
+            actor=envelope.sender,
+            child_id=child_id,
+            address=p.address,
+            effective_from=p.effective_from,
+            source=ReferralSource(p.source),
+        )
     )
     return child_id
 
@@ -305,13 +306,13 @@ def moved_in_from_la(app: CMEApplication, envelope: Envelope, p: MovedInFromLaV1
 def moved_out_to_la(app: CMEApplication, envelope: Envelope, p: MovedOutToLaV1) -> UUID:
     child_id = match_or_register(app, envelope, p.child, ReferralSource.OTHER_LOCAL_AUTHORITY)
     app.record_move_to_another_authority(
-        {
-            "actor": envelope.sender,
-            "child_id": child_id,
-            "la_code": p.to_la_code,
-            "moved_on": p.moved_on,
-            "confirmed": p.confirmed,
-        }
+        c.RecordMoveToAnotherAuthority(
+            actor=envelope.sender,
+            child_id=child_id,
+            la_code=p.to_la_code,
+            moved_on=p.moved_on,
+            confirmed=p.confirmed,
+        )
     )
     return child_id
 
@@ -326,15 +327,15 @@ def enquiry_outcome(app: CMEApplication, envelope: Envelope, p: EnquiryOutcomeV1
         msg = "the case quoted belongs to another child"
         raise UnknownChildError(msg, field="payload.child_id")
     app.record_enquiry(
-        {
-            "actor": envelope.sender,
-            "case_id": p.case_id,
-            "made_on": p.made_on,
-            "agency": p.agency,
-            "method": p.method,
-            "outcome": p.outcome,
-            "notes": p.notes,
-        }
+        c.RecordEnquiry(
+            actor=envelope.sender,
+            case_id=p.case_id,
+            made_on=p.made_on,
+            agency=p.agency,
+            method=p.method,
+            outcome=p.outcome,
+            notes=p.notes,
+        )
     )
     return p.child_id
 

@@ -23,6 +23,16 @@ from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty
 from consumers.ledger import LedgerWriter
+from domain.commands import (
+    ChangeAddress,
+    DecideRequest,
+    MakeDisclosure,
+    PlaceLegalHold,
+    ReceiveRightsRequest,
+    RecordInformationReceived,
+    RegisterChild,
+    VerifyIdentity,
+)
 from domain.values import ShredReason
 from tests.conftest import Services
 
@@ -37,19 +47,21 @@ class Ledger:
 
 def share(app: CMEApplication, child_id: UUID, basis: str) -> Any:
     return app.make_disclosure(
-        {
-            "actor": "cw:alice",
-            "child_id": child_id,
-            "recipient_agency": "police",
-            "recipient_organisation": "Synthetic Constabulary",
-            "purpose": "locate_child",
-            "lawful_basis": basis,
-            "categories": ["names", "address"],
-            "requested_by": "cw:alice",
-            "approved_by": "mgr:bob",
-            "disclosed_on": date.today(),
-            "summary": "Last known address",
-        }
+        MakeDisclosure.of(
+            {
+                "actor": "cw:alice",
+                "child_id": child_id,
+                "recipient_agency": "police",
+                "recipient_organisation": "Synthetic Constabulary",
+                "purpose": "locate_child",
+                "lawful_basis": basis,
+                "categories": ["names", "address"],
+                "requested_by": "cw:alice",
+                "approved_by": "mgr:bob",
+                "disclosed_on": date.today(),
+                "summary": "Last known address",
+            }
+        )
     )
 
 
@@ -58,47 +70,57 @@ def ledger(services: Services) -> Iterator[Ledger]:
     app = build_application(services.settings)
     county = SyntheticCounty(seed=random.randrange(2**32))
     commands = [county.register_child() for _ in range(4)]
-    children = [app.register_child(c) for c in commands]
+    children = [app.register_child(RegisterChild.of(c)) for c in commands]
     a, b, c, d = children
     share(app, a, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
     app.record_information_received(
-        {
-            "actor": "cw:alice",
-            "child_id": a,
-            "source_agency": "housing",
-            "source_organisation": "Synthetic Homes",
-            "categories": ["address"],
-            "received_on": date.today(),
-            "content": "New tenancy",
-        }
+        RecordInformationReceived.of(
+            {
+                "actor": "cw:alice",
+                "child_id": a,
+                "source_agency": "housing",
+                "source_organisation": "Synthetic Homes",
+                "categories": ["address"],
+                "received_on": date.today(),
+                "content": "New tenancy",
+            }
+        )
     )
     request = app.receive_rights_request(
-        {
-            "actor": "dpo:1",
-            "child_id": b,
-            "request_type": "restriction",
-            "received_on": date.today(),
-            "requester_name": "Synthetic Parent",
-        }
+        ReceiveRightsRequest.of(
+            {
+                "actor": "dpo:1",
+                "child_id": b,
+                "request_type": "restriction",
+                "received_on": date.today(),
+                "requester_name": "Synthetic Parent",
+            }
+        )
     )
     share(app, b, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")  # refused: restricted
-    app.verify_identity({"actor": "dpo:1", "request_id": request, "verified_on": date.today()})
+    app.verify_identity(
+        VerifyIdentity.of({"actor": "dpo:1", "request_id": request, "verified_on": date.today()})
+    )
     app.decide_request(
-        {
-            "actor": "dpo:1",
-            "request_id": request,
-            "decision": "fulfilled",
-            "decided_on": date.today(),
-        }
+        DecideRequest.of(
+            {
+                "actor": "dpo:1",
+                "request_id": request,
+                "decision": "fulfilled",
+                "decided_on": date.today(),
+            }
+        )
     )
     app.place_legal_hold(
-        {
-            "actor": "legal:1",
-            "child_id": c,
-            "hold_id": uuid4(),
-            "reason": "Inquiry order",
-            "authority": "Synthetic Inquiry 2026/1",
-        }
+        PlaceLegalHold.of(
+            {
+                "actor": "legal:1",
+                "child_id": c,
+                "hold_id": uuid4(),
+                "reason": "Inquiry order",
+                "authority": "Synthetic Inquiry 2026/1",
+            }
+        )
     )
     app.data_keys.destroy(d, ShredReason.RETENTION_REACHED.value)
     app.record_personal_data_shredded(d, ShredReason.RETENTION_REACHED, actor="job:shred")
@@ -295,13 +317,15 @@ def test_replay_as_of_matches_the_state_observed_then(ledger: Ledger, services: 
     instant = datetime.now(UTC)
     new_address = {"line1": "77 Replay Road", "town": "Ware", "postcode": "SG12 9ZZ"}
     ledger.app.change_address(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "address": new_address,
-            "effective_from": date.today(),
-            "source": "housing",
-        }
+        ChangeAddress.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "address": new_address,
+                "effective_from": date.today(),
+                "source": "housing",
+            }
+        )
     )
     then = replay(ledger.app, child_id, instant, actor="auditor:1", purpose="replay test")
     assert then.current_details().model_dump() == observed

@@ -26,6 +26,7 @@ from cme.bootstrap import build_application
 from cme.db.roles import Role, role_url
 from cme.settings import PROJECT_ROOT
 from consumers.inprocess_feed import catch_up
+from domain.commands import ReceiveRightsRequest
 from domain.values import ShredReason
 from projections.store import PostgresReadModels, SqliteReadModels
 from tests.conftest import Services
@@ -116,13 +117,15 @@ def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
     with_cases = [UUID(c) for c in sorted(children) if app.get_child(UUID(c)).open_case_id]
     shredded, restricted = with_cases[0], with_cases[1]
     app.receive_rights_request(
-        {
-            "actor": "dpo:1",
-            "child_id": restricted,
-            "request_type": "restriction",
-            "received_on": date.today(),
-            "requester_name": "Synthetic Parent",
-        }
+        ReceiveRightsRequest.of(
+            {
+                "actor": "dpo:1",
+                "child_id": restricted,
+                "request_type": "restriction",
+                "received_on": date.today(),
+                "requester_name": "Synthetic Parent",
+            }
+        )
     )
     app.data_keys.destroy(shredded, ShredReason.ERASURE_APPROVED.value)
     app.record_personal_data_shredded(shredded, ShredReason.ERASURE_APPROVED, actor="job:shred")

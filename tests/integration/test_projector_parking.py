@@ -22,6 +22,7 @@ from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty
+from domain.commands import RegisterChild
 from tests.conftest import Services
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
 from tests.seeds import seed
@@ -73,7 +74,9 @@ def test_an_event_postgresql_refuses_is_parked_and_the_rest_flows(
     services: Services, workers: WorkerEnvironment, app: CMEApplication
 ) -> None:
     county = SyntheticCounty(seed=seed("projector parking"))
-    first, poisoned, last = (app.register_child(county.register_child()) for _ in range(3))
+    first, poisoned, last = (
+        app.register_child(RegisterChild.of(county.register_child())) for _ in range(3)
+    )
     bad = registered(app, poisoned)
     state = json.loads(bad.state)
     state["source"] = "sch\u0000ool"  # clear, so the seal still opens; PostgreSQL refuses it

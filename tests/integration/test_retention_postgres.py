@@ -17,6 +17,7 @@ from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty
 from consumers.ledger import LedgerWriter
+from domain.commands import RegisterChild
 from tests.conftest import Services
 
 TODAY = date(2026, 11, 30)
@@ -31,7 +32,9 @@ def test_two_schedulers_at_once_shred_each_child_once_and_verify_certifies(
         # Born on a day whose 25th birthday is far in the past for the run below,
         # yet valid to register on TODAY.
         ids = [
-            apps[0].register_child(county.register_child(date_of_birth=f"2002-02-{day:02d}"))
+            apps[0].register_child(
+                RegisterChild.of(county.register_child(date_of_birth=f"2002-02-{day:02d}"))
+            )
             for day in range(1, 11)
         ]
         jobs = [build_retention_job(services.settings, app) for app in apps]

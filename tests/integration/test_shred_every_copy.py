@@ -26,6 +26,7 @@ from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import KafkaQuarantineEraser
 from consumers.upstream_erasure import KafkaUpstreamEraser
 from crypto_shredding.locks import postgres_lock
+from domain.commands import RegisterChild
 from domain.values import ShredReason
 from tests.conftest import Services
 from tests.intake_support import Sealer
@@ -138,7 +139,7 @@ def test_the_projector_vacuums_a_shredded_childs_old_rows_away(
     import psycopg
 
     county = SyntheticCounty(seed=seed("vacuum after redaction"))
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
 
     def vacuumed() -> Any:
         with psycopg.connect(services.database_url) as conn:

@@ -9,6 +9,7 @@ import pytest
 
 from application import CMEApplication
 from cme.synthetic import SyntheticCounty
+from domain.commands import RectifyChildDetails, RegisterChild
 from domain.errors import DisclosureNotFoundError
 from tests.intake_support import IntakeHarness
 from tests.seeds import seed
@@ -27,7 +28,9 @@ def test_a_rectified_date_of_birth_in_a_rolled_back_batch_leaves_the_expiry_alon
     app: CMEApplication,
 ) -> None:
     county = SyntheticCounty(seed=seed("rolled back rectification"))
-    child_id = app.register_child(county.register_child(date_of_birth="2015-03-04"))
+    child_id = app.register_child(
+        RegisterChild.of(county.register_child(date_of_birth="2015-03-04"))
+    )
     (before,) = app.data_keys.store.get_many([child_id]).values()
     details = app.get_child(child_id).current_details().model_dump(mode="json")
     details["date_of_birth"] = "2016-03-04"
@@ -36,12 +39,16 @@ def test_a_rectified_date_of_birth_in_a_rolled_back_batch_leaves_the_expiry_alon
         pass
 
     with pytest.raises(Abandoned), app.batch():
-        app.rectify_child_details({"child_id": child_id, "actor": "dpo:1", "details": details})
+        app.rectify_child_details(
+            RectifyChildDetails.of({"child_id": child_id, "actor": "dpo:1", "details": details})
+        )
         raise Abandoned
     (after,) = app.data_keys.store.get_many([child_id]).values()
     assert after.expires_on == before.expires_on == date(2040, 3, 4)
     # Committed, the same rectification moves it.
-    app.rectify_child_details({"child_id": child_id, "actor": "dpo:1", "details": details})
+    app.rectify_child_details(
+        RectifyChildDetails.of({"child_id": child_id, "actor": "dpo:1", "details": details})
+    )
     (moved,) = app.data_keys.store.get_many([child_id]).values()
     assert moved.expires_on == date(2041, 3, 4)
 

@@ -13,6 +13,7 @@ from application import CMEApplication
 from cme.bootstrap import build_application
 from cme.settings import load_settings
 from consumers.inprocess_feed import catch_up
+from domain.commands import ReceiveRightsRequest
 from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.caseworker import project
@@ -150,13 +151,15 @@ def test_shredded_and_restricted_children_in_the_views(
     )
     assert shredded and restricted and ordinary
     app.receive_rights_request(
-        {
-            "actor": "dpo:1",
-            "child_id": restricted,
-            "request_type": "restriction",
-            "received_on": date.today(),
-            "requester_name": "Synthetic Parent",
-        }
+        ReceiveRightsRequest.of(
+            {
+                "actor": "dpo:1",
+                "child_id": restricted,
+                "request_type": "restriction",
+                "received_on": date.today(),
+                "requester_name": "Synthetic Parent",
+            }
+        )
     )
     app.data_keys.destroy(shredded, ShredReason.RETENTION_REACHED.value)
     app.record_personal_data_shredded(shredded, ShredReason.RETENTION_REACHED, actor="job:shred")

@@ -9,12 +9,13 @@ from eventsourcing.persistence import StoredEvent
 
 from cme.synthetic import SyntheticCounty
 from domain.case import Case
+from domain.commands import OpenCase, RegisterChild
 from tests.factories import in_memory_app
 
 
 def test_a_version_1_case_opened_event_reads_as_version_2() -> None:
     app = in_memory_app()
-    child_id = app.register_child(SyntheticCounty(seed=8).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=8).register_child()))
     case_id = uuid4()
     # A Case.Opened written before version 2: no class_version, no assigned_officer.
     v1_state = {
@@ -45,15 +46,17 @@ def test_a_version_1_case_opened_event_reads_as_version_2() -> None:
 
 def test_new_events_are_stored_with_their_version() -> None:
     app = in_memory_app()
-    child_id = app.register_child(SyntheticCounty(seed=9).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=9).register_child()))
     case_id = app.open_case(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "source": "school",
-            "reason": "other",
-            "referred_on": "2026-01-01",
-        }
+        OpenCase.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "source": "school",
+                "reason": "other",
+                "referred_on": "2026-01-01",
+            }
+        )
     )
     stored = next(iter(app.recorder.select_events(case_id)))
     assert json.loads(stored.state)["class_version"] == 2

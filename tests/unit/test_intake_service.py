@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.envelopes import LineRejectedError, seal_line
+from domain.commands import RectifyChildDetails
 from domain.markers import Shredded
 from domain.upstream_message import upstream_message_id
 from domain.values import CaseStatus
@@ -271,7 +272,7 @@ def test_a_nul_in_a_caseworker_command_is_refused_before_it_is_stored(
     details["legal_surname"] = "A\x00B"
     with pytest.raises(InvalidCommandError) as caught:
         harness.app.rectify_child_details(
-            {"child_id": child_id, "actor": "officer:1", "details": details}
+            RectifyChildDetails.of({"child_id": child_id, "actor": "officer:1", "details": details})
         )
     assert "details.legal_surname" in str(caught.value)
     assert "control characters" in str(caught.value)

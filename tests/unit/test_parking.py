@@ -10,6 +10,7 @@ from application import CMEApplication
 from cme.synthetic import SyntheticCounty
 from consumers.projection_feed import feed, replay_parked
 from crypto_shredding.mapper import cme_mapper
+from domain.commands import RegisterChild
 from projections.store import SqliteReadModels
 from tests.factories import in_memory_app
 from tests.seeds import seed
@@ -31,8 +32,8 @@ def read_models(tmp_path: Path) -> SqliteReadModels:
 def test_an_unreadable_event_is_parked_with_the_rest_of_its_aggregate(tmp_path: Path) -> None:
     county = SyntheticCounty(seed=seed("parking"))
     app = in_memory_app()
-    first = app.register_child(county.register_child())
-    second = app.register_child(county.register_child())
+    first = app.register_child(RegisterChild.of(county.register_child()))
+    second = app.register_child(RegisterChild.of(county.register_child()))
     good = stored_of(app)
     # An event the code cannot read (a class it does not know), then a later one of that child.
     bogus = StoredEvent(first, 2, "domain.child:Child.Vanished", good[0].state)
@@ -55,7 +56,7 @@ def test_an_unreadable_event_is_parked_with_the_rest_of_its_aggregate(tmp_path: 
 def test_a_fix_and_a_replay_bring_parked_events_in(tmp_path: Path) -> None:
     county = SyntheticCounty(seed=seed("parking replay"))
     app = in_memory_app()
-    child = app.register_child(county.register_child())
+    child = app.register_child(RegisterChild.of(county.register_child()))
     stranger = in_memory_app()  # a projector pointed at the wrong key store
     store = read_models(tmp_path)
     fed = feed(cme_mapper(stranger.data_keys), store, stored_of(app), [1], "test", 0)
@@ -75,7 +76,7 @@ def test_a_replay_that_still_fails_keeps_the_event_parked_with_its_new_reason(
 ) -> None:
     county = SyntheticCounty(seed=seed("parking still"))
     app = in_memory_app()
-    app.register_child(county.register_child())
+    app.register_child(RegisterChild.of(county.register_child()))
     store = read_models(tmp_path)
     feed(cme_mapper(in_memory_app().data_keys), store, stored_of(app), [1], "test", 0)
     again = replay_parked(cme_mapper(in_memory_app().data_keys), store)
@@ -86,7 +87,7 @@ def test_a_replay_that_still_fails_keeps_the_event_parked_with_its_new_reason(
 def test_a_parked_aggregate_holds_its_later_events_in_later_batches_too(tmp_path: Path) -> None:
     county = SyntheticCounty(seed=seed("parking across batches"))
     app = in_memory_app()
-    child = app.register_child(county.register_child())
+    child = app.register_child(RegisterChild.of(county.register_child()))
     good = stored_of(app)
     store = read_models(tmp_path)
     mapper = cme_mapper(app.data_keys)
@@ -106,7 +107,7 @@ def test_a_shredding_behind_a_parked_event_redacts_at_once(tmp_path: Path) -> No
 
     county = SyntheticCounty(seed=seed("redaction behind parked"))
     app = in_memory_app()
-    child = app.register_child(county.register_child())
+    child = app.register_child(RegisterChild.of(county.register_child()))
     mapper = cme_mapper(app.data_keys)
     store = read_models(tmp_path)
     registered = stored_of(app)

@@ -18,6 +18,7 @@ from crypto_shredding.kek import KekRing
 from crypto_shredding.keystore import InMemoryKeyStore
 from crypto_shredding.mapper import SEALED, ShreddedChildWriteError
 from domain.child import Child
+from domain.commands import ChangeAddress, RecordSchoolRegistration, RegisterChild
 from domain.markers import Shredded
 from domain.personal import Address
 from tests.factories import in_memory_app, kek
@@ -45,7 +46,7 @@ def county() -> SyntheticCounty:
 def test_round_trip(county: SyntheticCounty) -> None:
     app = in_memory_app()
     command = county.register_child()
-    child_id = app.register_child(command)
+    child_id = app.register_child(RegisterChild.of(command))
     child = app.get_child(child_id)
     assert child.current_details().legal_surname == command["details"]["legal_surname"]
     # The stored state holds ciphertext, not the name.
@@ -56,7 +57,7 @@ def test_round_trip(county: SyntheticCounty) -> None:
 
 def test_tampered_ciphertext_is_rejected(county: SyntheticCounty) -> None:
     app = in_memory_app()
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     event = stored(app, child_id)[0]
     sealed = bytearray(base64.b64decode(sealed_of(event)))
     sealed[20] ^= 0x01
@@ -66,8 +67,8 @@ def test_tampered_ciphertext_is_rejected(county: SyntheticCounty) -> None:
 
 def test_ciphertext_moved_to_another_child_is_rejected(county: SyntheticCounty) -> None:
     app = in_memory_app()
-    first = app.register_child(county.register_child())
-    second = app.register_child(county.register_child())
+    first = app.register_child(RegisterChild.of(county.register_child()))
+    second = app.register_child(RegisterChild.of(county.register_child()))
     theirs = stored(app, first)[0]
     ours = stored(app, second)[0]
     with pytest.raises(TamperedCiphertextError):
@@ -78,16 +79,18 @@ def test_ciphertext_moved_to_another_event_of_the_same_child_is_rejected(
     county: SyntheticCounty,
 ) -> None:
     app = in_memory_app()
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     address = Address(line1="9 Synthetic Way", town="Hitchin", postcode="SG5 1AA")
     app.change_address(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "address": address,
-            "effective_from": date(2026, 1, 1),
-            "source": "housing",
-        }
+        ChangeAddress.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "address": address,
+                "effective_from": date(2026, 1, 1),
+                "source": "housing",
+            }
+        )
     )
     registered, moved = stored(app, child_id)
     with pytest.raises(TamperedCiphertextError):
@@ -98,7 +101,7 @@ def test_kek_rotation_keeps_every_event_readable(county: SyntheticCounty) -> Non
     old, new = kek("kek-old"), kek("kek-new")
     keystore = InMemoryKeyStore()
     app = in_memory_app(keystore=keystore, ring=KekRing([old]))
-    ids = [app.register_child(county.register_child()) for _ in range(5)]
+    ids = [app.register_child(RegisterChild.of(county.register_child())) for _ in range(5)]
     surnames = {i: app.get_child(i).current_details().legal_surname for i in ids}
 
     # Put the new KEK first and re-wrap every data key under it.
@@ -116,7 +119,7 @@ def test_kek_rotation_keeps_every_event_readable(county: SyntheticCounty) -> Non
 def test_a_key_wrapped_by_an_unknown_kek_says_so(county: SyntheticCounty) -> None:
     keystore = InMemoryKeyStore()
     app = in_memory_app(keystore=keystore, ring=KekRing([kek("kek-a")]))
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     stranger = DataKeys(keystore, KekRing([kek("kek-b")]))
     with pytest.raises(UnknownKekError, match="kek-a"):
         stranger.key_for(child_id)
@@ -124,14 +127,16 @@ def test_a_key_wrapped_by_an_unknown_kek_says_so(county: SyntheticCounty) -> Non
 
 def test_destroyed_key_yields_the_shredded_marker_and_facts_stay(county: SyntheticCounty) -> None:
     app = in_memory_app()
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     app.record_school_registration(
-        {
-            "actor": "mis:1",
-            "child_id": child_id,
-            "school_urn": "117001",
-            "on_roll_from": "2024-09-01",
-        }
+        RecordSchoolRegistration.of(
+            {
+                "actor": "mis:1",
+                "child_id": child_id,
+                "school_urn": "117001",
+                "on_roll_from": "2024-09-01",
+            }
+        )
     )
     # Destroy the key: every personal part becomes the Shredded marker.
     assert app.data_keys.destroy(child_id, reason="retention_reached")
@@ -150,7 +155,7 @@ def test_no_personal_data_can_be_written_after_the_key_is_destroyed(
     county: SyntheticCounty,
 ) -> None:
     app = in_memory_app()
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     app.data_keys.destroy(child_id, reason="erasure_approved")
     child = app.get_child(child_id)
     # Bypass the aggregate's own check: the mapper still refuses to seal.
@@ -165,7 +170,7 @@ def test_destroying_evicts_from_every_cache_in_the_process(county: SyntheticCoun
     keystore = InMemoryKeyStore()
     ring = KekRing([kek()])
     app = in_memory_app(keystore=keystore, ring=ring)
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     assert not isinstance(app.data_keys.key_for(child_id), Shredded)  # warm
     # Another component of the same process destroys the key.
     DataKeys(keystore, ring).destroy(child_id, reason="erasure_approved")
@@ -185,7 +190,7 @@ def test_events_read_with_personal_data_withheld_open_no_key(county: SyntheticCo
     from domain.markers import Withheld
 
     app = in_memory_app()
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     events = stored(app, child_id)
     app.data_keys._cache.clear()
     app.data_keys.store = None  # type: ignore[assignment]  # any key lookup would now fail
@@ -200,7 +205,7 @@ def test_a_child_read_with_personal_data_withheld_is_not_shredded(county: Synthe
     from domain.markers import Shredded, Withheld
 
     app = in_memory_app()
-    child_id = app.register_child(county.register_child())
+    child_id = app.register_child(RegisterChild.of(county.register_child()))
     events = app.mapper.to_domain_events(stored(app, child_id), withhold_personal=True)  # type: ignore[attr-defined]
     child = replay_aggregate(None, events)
     assert isinstance(child.details, Withheld)

@@ -15,6 +15,7 @@ from cme.synthetic import SyntheticCounty
 from consumers.inprocess_feed import catch_up
 from consumers.intake.decode import Reason
 from consumers.quarantine import QuarantineCipher
+from domain.commands import OpenCase, PlaceLegalHold, RegisterChild, ReleaseLegalHold
 from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.store import SqliteReadModels
@@ -25,7 +26,7 @@ BIRTHDAY_25 = date(2027, 1, 15)
 
 def register(app: CMEApplication, born: date) -> UUID:
     command = SyntheticCounty(seed=born.toordinal()).register_child(date_of_birth=born.isoformat())
-    return app.register_child(command)
+    return app.register_child(RegisterChild.of(command))
 
 
 def shredded_events(app: CMEApplication, child_id: UUID) -> int:
@@ -68,13 +69,15 @@ def test_a_legal_hold_defers_and_its_release_resumes(
     child_id = register(app, date(2002, 1, 15))
     hold = uuid4()
     app.place_legal_hold(
-        {
-            "actor": "legal:1",
-            "child_id": child_id,
-            "hold_id": hold,
-            "reason": "Inquiry order suspends destruction",
-            "authority": "Synthetic Inquiry 2026/3",
-        }
+        PlaceLegalHold.of(
+            {
+                "actor": "legal:1",
+                "child_id": child_id,
+                "hold_id": hold,
+                "reason": "Inquiry order suspends destruction",
+                "authority": "Synthetic Inquiry 2026/3",
+            }
+        )
     )
     job = build_retention_job(settings, app)
     for day in (15, 16, 17):
@@ -83,7 +86,9 @@ def test_a_legal_hold_defers_and_its_release_resumes(
     deferrals = [e for e in app.events.get(child_id) if type(e).__name__ == "ShreddingDeferred"]
     assert len(deferrals) == 1 and deferrals[0].hold_ids == [hold]  # type: ignore[attr-defined]
     assert not app.get_child(child_id).is_shredded
-    app.release_legal_hold({"actor": "legal:1", "child_id": child_id, "hold_id": hold})
+    app.release_legal_hold(
+        ReleaseLegalHold.of({"actor": "legal:1", "child_id": child_id, "hold_id": hold})
+    )
     assert job.run(today=date(2027, 1, 18)).shredded == [child_id]
 
 
@@ -148,15 +153,17 @@ def test_verify_certifies_nothing_readable_anywhere(
 ) -> None:
     child_id = register(app, date(2002, 1, 15))
     app.open_case(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "source": "member_of_public",
-            "reason": "never_registered",
-            "referred_on": TODAY,
-            "referrer_name": "Synthetic Neighbour",
-            "notes": "Seen at the bus stop",
-        }
+        OpenCase.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "source": "member_of_public",
+                "reason": "never_registered",
+                "referred_on": TODAY,
+                "referrer_name": "Synthetic Neighbour",
+                "notes": "Seen at the bus stop",
+            }
+        )
     )
     store = SqliteReadModels(str(settings.data_dir / "embedded" / "caseworker.db"))
     store.create()

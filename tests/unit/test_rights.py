@@ -13,6 +13,16 @@ from cme.bootstrap import build_retention_job
 from cme.rights import UnknownDetailError, access_package, decide, markdown, overdue, rectify
 from cme.settings import Settings
 from cme.synthetic import SyntheticCounty
+from domain.commands import (
+    ChangeAddress,
+    DecideRequest,
+    MakeDisclosure,
+    OpenCase,
+    PlaceLegalHold,
+    ReceiveRightsRequest,
+    RegisterChild,
+    VerifyIdentity,
+)
 from domain.errors import RequestStateError
 from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
@@ -21,68 +31,78 @@ from tests.factories import TODAY
 
 def _disclose(app: CMEApplication, child_id: UUID, agency: str, categories: list[str]) -> bool:
     outcome = app.make_disclosure(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "recipient_agency": agency,
-            "recipient_organisation": f"Synthetic {agency}",
-            "purpose": "locate_child",
-            "lawful_basis": LawfulBasis.PUBLIC_TASK_S436A,
-            "categories": categories,
-            "requested_by": "cw:1",
-            "approved_by": "mgr:1",
-            "disclosed_on": TODAY,
-        }
+        MakeDisclosure.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "recipient_agency": agency,
+                "recipient_organisation": f"Synthetic {agency}",
+                "purpose": "locate_child",
+                "lawful_basis": LawfulBasis.PUBLIC_TASK_S436A,
+                "categories": categories,
+                "requested_by": "cw:1",
+                "approved_by": "mgr:1",
+                "disclosed_on": TODAY,
+            }
+        )
     )
     return outcome.made
 
 
 def _request(app: CMEApplication, child_id: UUID, kind: str, verified: bool = True) -> UUID:
     request_id = app.receive_rights_request(
-        {
-            "actor": "dpo:1",
-            "child_id": child_id,
-            "request_type": kind,
-            "received_on": TODAY,
-            "requester_name": "Synthetic Parent",
-        }
+        ReceiveRightsRequest.of(
+            {
+                "actor": "dpo:1",
+                "child_id": child_id,
+                "request_type": kind,
+                "received_on": TODAY,
+                "requester_name": "Synthetic Parent",
+            }
+        )
     )
     if verified:
-        app.verify_identity({"actor": "dpo:1", "request_id": request_id, "verified_on": TODAY})
+        app.verify_identity(
+            VerifyIdentity.of({"actor": "dpo:1", "request_id": request_id, "verified_on": TODAY})
+        )
     return request_id
 
 
 def test_the_access_package_lists_every_value_and_every_recipient(app: CMEApplication) -> None:
     command = SyntheticCounty(seed=31).register_child()
-    child_id = app.register_child(command)
+    child_id = app.register_child(RegisterChild.of(command))
     case_id = app.open_case(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "source": "member_of_public",
-            "reason": "never_registered",
-            "referred_on": TODAY,
-            "referrer_name": "Synthetic Neighbour",
-        }
+        OpenCase.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "source": "member_of_public",
+                "reason": "never_registered",
+                "referred_on": TODAY,
+                "referrer_name": "Synthetic Neighbour",
+            }
+        )
     )
     for agency, basis in (
         ("police", LawfulBasis.SAFEGUARDING),
         ("gp", LawfulBasis.PUBLIC_TASK_S436A),
     ):
         app.make_disclosure(
-            {
-                "actor": "cw:1",
-                "child_id": child_id,
-                "case_id": case_id,
-                "recipient_agency": agency,
-                "recipient_organisation": f"Synthetic {agency}",
-                "purpose": "locate_child",
-                "lawful_basis": basis,
-                "categories": ["names"],
-                "requested_by": "cw:1",
-                "approved_by": "mgr:1",
-                "disclosed_on": TODAY,
-            }
+            MakeDisclosure.of(
+                {
+                    "actor": "cw:1",
+                    "child_id": child_id,
+                    "case_id": case_id,
+                    "recipient_agency": agency,
+                    "recipient_organisation": f"Synthetic {agency}",
+                    "purpose": "locate_child",
+                    "lawful_basis": basis,
+                    "categories": ["names"],
+                    "requested_by": "cw:1",
+                    "approved_by": "mgr:1",
+                    "disclosed_on": TODAY,
+                }
+            )
         )
     package = access_package(app, child_id, actor="dpo:1")
     assert package["personal_data"]["legal_surname"] == command["details"]["legal_surname"]
@@ -102,17 +122,19 @@ def test_the_access_package_lists_every_value_and_every_recipient(app: CMEApplic
 
 
 def test_overdue_lists_late_and_nearly_due_requests(app: CMEApplication) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=32).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=32).register_child()))
 
     def request(received: str) -> object:
         return app.receive_rights_request(
-            {
-                "actor": "dpo:1",
-                "child_id": child_id,
-                "request_type": "access",
-                "received_on": received,
-                "requester_name": "Synthetic Parent",
-            }
+            ReceiveRightsRequest.of(
+                {
+                    "actor": "dpo:1",
+                    "child_id": child_id,
+                    "request_type": "access",
+                    "received_on": received,
+                    "requester_name": "Synthetic Parent",
+                }
+            )
         )
 
     late = request("2026-10-01")
@@ -124,7 +146,7 @@ def test_overdue_lists_late_and_nearly_due_requests(app: CMEApplication) -> None
 
 
 def test_rectification_names_the_recipients_of_the_old_value(app: CMEApplication) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=33).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=33).register_child()))
     _disclose(app, child_id, "police", ["names", "date_of_birth"])
     _disclose(app, child_id, "housing", ["address"])
     notice = rectify(app, child_id, {"legal_surname": "Corrected"}, actor="dpo:1")
@@ -141,7 +163,7 @@ def test_rectification_names_the_recipients_of_the_old_value(app: CMEApplication
 
 
 def test_rectifying_an_unknown_detail_is_refused_by_name(app: CMEApplication) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=34).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=34).register_child()))
     with pytest.raises(UnknownDetailError, match="no such detail surname"):
         rectify(app, child_id, {"surname": "X"}, actor="dpo:1")
 
@@ -156,31 +178,35 @@ def test_every_detail_belongs_to_a_disclosable_category() -> None:
 def test_disclosures_are_refused_while_a_request_is_considered(
     app: CMEApplication, kind: str
 ) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=35).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=35).register_child()))
     request_id = _request(app, child_id, kind)
     outcome = app.make_disclosure(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "recipient_agency": "gp",
-            "recipient_organisation": "Synthetic gp",
-            "purpose": "locate_child",
-            "lawful_basis": LawfulBasis.PUBLIC_TASK_S436A,
-            "categories": ["names"],
-            "requested_by": "cw:1",
-            "approved_by": "mgr:1",
-            "disclosed_on": TODAY,
-        }
+        MakeDisclosure.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "recipient_agency": "gp",
+                "recipient_organisation": "Synthetic gp",
+                "purpose": "locate_child",
+                "lawful_basis": LawfulBasis.PUBLIC_TASK_S436A,
+                "categories": ["names"],
+                "requested_by": "cw:1",
+                "approved_by": "mgr:1",
+                "disclosed_on": TODAY,
+            }
+        )
     )
     assert outcome.refusal_reason is RefusalReason.PROCESSING_RESTRICTED
     app.decide_request(
-        {
-            "actor": "dpo:1",
-            "request_id": request_id,
-            "decision": "refused",
-            "decided_on": TODAY,
-            "explanation": "the record is accurate and the processing is a public task",
-        }
+        DecideRequest.of(
+            {
+                "actor": "dpo:1",
+                "request_id": request_id,
+                "decision": "refused",
+                "decided_on": TODAY,
+                "explanation": "the record is accurate and the processing is a public task",
+            }
+        )
     )
     assert not app.get_child(child_id).is_restricted
     assert _disclose(app, child_id, "gp", ["names"])
@@ -190,17 +216,24 @@ def test_disclosures_are_refused_while_a_request_is_considered(
 
 
 def test_an_upheld_objection_keeps_processing_restricted(app: CMEApplication) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=36).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=36).register_child()))
     request_id = _request(app, child_id, "objection")
     app.decide_request(
-        {"actor": "dpo:1", "request_id": request_id, "decision": "fulfilled", "decided_on": TODAY}
+        DecideRequest.of(
+            {
+                "actor": "dpo:1",
+                "request_id": request_id,
+                "decision": "fulfilled",
+                "decided_on": TODAY,
+            }
+        )
     )
     assert app.get_child(child_id).is_restricted
     assert not _disclose(app, child_id, "gp", ["names"])
 
 
 def test_an_approved_erasure_shreds_now(settings: Settings, app: CMEApplication) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=37).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=37).register_child()))
     request_id = _request(app, child_id, "erasure")
     outcome = decide(
         app,
@@ -220,15 +253,17 @@ def test_an_approved_erasure_shreds_now(settings: Settings, app: CMEApplication)
 def test_an_erasure_cannot_be_fulfilled_under_legal_hold(
     settings: Settings, app: CMEApplication
 ) -> None:
-    child_id = app.register_child(SyntheticCounty(seed=38).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=38).register_child()))
     app.place_legal_hold(
-        {
-            "actor": "dpo:1",
-            "child_id": child_id,
-            "hold_id": uuid4(),
-            "authority": "Synthetic Inquiry",
-            "reason": "an order to keep every record",
-        }
+        PlaceLegalHold.of(
+            {
+                "actor": "dpo:1",
+                "child_id": child_id,
+                "hold_id": uuid4(),
+                "authority": "Synthetic Inquiry",
+                "reason": "an order to keep every record",
+            }
+        )
     )
     request_id = _request(app, child_id, "erasure")
     job = build_retention_job(settings, app)
@@ -248,16 +283,18 @@ def test_replaying_the_read_models_as_of_an_instant(app: CMEApplication, tmp_pat
     from projections.store import SqliteReadModels
 
     command = SyntheticCounty(seed=39).register_child()
-    child_id = app.register_child(command)
+    child_id = app.register_child(RegisterChild.of(command))
     instant = datetime.now(UTC)
     app.change_address(
-        {
-            "actor": "cw:1",
-            "child_id": child_id,
-            "address": {"line1": "77 Replay Road", "town": "Ware", "postcode": "SG12 9ZZ"},
-            "effective_from": TODAY,
-            "source": "housing",
-        }
+        ChangeAddress.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "address": {"line1": "77 Replay Road", "town": "Ware", "postcode": "SG12 9ZZ"},
+                "effective_from": TODAY,
+                "source": "housing",
+            }
+        )
     )
 
     def line1(path: Path) -> object:
@@ -286,7 +323,7 @@ def test_an_erasure_granted_while_a_retention_run_holds_the_lock_is_shredded_aft
 ) -> None:
     from crypto_shredding.locks import file_lock
 
-    child_id = app.register_child(SyntheticCounty(seed=39).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=39).register_child()))
     request_id = _request(app, child_id, "erasure")
     job = build_retention_job(settings, app)
     # A retention run holds the lock while the DPO grants the erasure.
@@ -307,7 +344,7 @@ def test_the_retention_run_sweeps_a_granted_erasure_left_unshredded(
 ) -> None:
     from crypto_shredding.locks import file_lock
 
-    child_id = app.register_child(SyntheticCounty(seed=40).register_child())
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=40).register_child()))
     request_id = _request(app, child_id, "erasure")
     job = build_retention_job(settings, app)
     with file_lock(settings.data_dir / "embedded" / "retention.lock"):

@@ -12,6 +12,7 @@ from cme.bootstrap import build_application
 from cme.cli import main
 from cme.settings import load_settings
 from cme.synthetic import SyntheticCounty
+from domain.commands import RegisterChild
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def child_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UUID:
     monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
     app = build_application(load_settings())
     try:
-        return app.register_child(SyntheticCounty(seed=41).register_child())
+        return app.register_child(RegisterChild.of(SyntheticCounty(seed=41).register_child()))
     finally:
         app.close()
 
