@@ -32,15 +32,17 @@ from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from application import CMEApplication
 from application.ports import SENDER_REF
 from domain.child import Child
 from domain.errors import ChildNotFoundError
+from domain.rights_request import RightsRequest
 from domain.values import RightsRequestType, ShredReason
 
 log = logging.getLogger("cme.retention")
-DECIDED_TOPIC = "domain.rights_request:RightsRequest.Decided"
+DECIDED_TOPIC = get_topic(RightsRequest.Decided)
 ACTOR = "system:retention-job"
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
 from rich.console import Console
 from rich.progress import Progress
 
@@ -34,6 +35,7 @@ from consumers.inprocess_feed import catch_up
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
 from domain import commands as c
+from domain.case import Case
 from domain.errors import DomainError
 from domain.values import LawfulBasis
 from projections.store import SqlReadModels
@@ -89,7 +91,7 @@ def _caseworker_activity(app: App, seed: int, after: int) -> int:
         for n in app.recorder.select_notifications(
             start=after,
             limit=1_000_000,
-            topics=["domain.case:Case.Opened"],
+            topics=[get_topic(Case.Opened)],
             inclusive_of_start=False,
         )
     ]

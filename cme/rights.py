@@ -18,11 +18,13 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from application.retention import RetentionJob
 from cme.bootstrap import App
 from crypto_shredding.mapper import PersonalDataMapper
 from domain import commands as c
+from domain.disclosure import Disclosure
 from domain.errors import DomainError
 from domain.markers import Unavailable
 from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
@@ -194,7 +196,7 @@ def markdown(package: dict[str, Any]) -> str:
 def undecided_requests(app: App) -> Iterator[RightsRequest]:
     """Every rights request still open and not yet decided."""
     for n in app.recorder.select_notifications(
-        start=None, limit=1_000_000, topics=["domain.rights_request:RightsRequest.Received"]
+        start=None, limit=1_000_000, topics=[get_topic(RightsRequest.Received)]
     ):
         request = app.get_rights_request(UUID(str(n.originator_id)))
         if request.is_open and request.decision is None:
@@ -280,7 +282,7 @@ def disclosures_made(app: App, child_id: UUID) -> list[Any]:
     ]
 
 
-MADE_TOPIC = "domain.disclosure:Disclosure.Made"
+MADE_TOPIC = get_topic(Disclosure.Made)
 
 
 def decide(

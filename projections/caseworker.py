@@ -15,6 +15,12 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from eventsourcing.utils import get_topic
+
+from domain.case import Case
+from domain.child import Child
+from domain.disclosure import Disclosure
+from domain.rights_request import RightsRequest
 from projections.changes import Add, Append, Change, Latest, RedactChild, Upsert, When
 
 CHILDREN = "children"
@@ -351,30 +357,54 @@ def case_closed(event: Any) -> list[Change]:
     ]
 
 
-PROJECTORS: dict[str, Callable[[Any], list[Change]]] = {
-    "domain.child:Child.Registered": child_registered,
-    "domain.child:Child.DetailsRectified": details_rectified,
-    "domain.child:Child.AddressChanged": address_changed,
-    "domain.child:Child.RegisteredAtSchool": registered_at_school,
-    "domain.child:Child.RemovedFromRoll": removed_from_roll,
-    "domain.child:Child.ReducedTimetableNotified": reduced_timetable,
-    "domain.child:Child.MovedToAnotherAuthority": moved_to_authority,
-    "domain.child:Child.MovedAbroad": moved_abroad,
-    "domain.child:Child.ProcessingRestricted": restricted,
-    "domain.child:Child.RestrictionLifted": restriction_lifted,
-    "domain.child:Child.LegalHoldPlaced": legal_hold_placed,
-    "domain.child:Child.LegalHoldReleased": legal_hold_released,
-    "domain.child:Child.CaseOpened": case_opened_on_child,
-    "domain.child:Child.CaseClosed": case_closed_on_child,
-    "domain.child:Child.PersonalDataShredded": personal_data_shredded,
-    "domain.case:Case.Opened": case_opened,
-    "domain.case:Case.StatusChanged": case_status_changed,
-    "domain.case:Case.EnquiryRecorded": enquiry_recorded,
-    "domain.case:Case.SupportDecisionRecorded": support_decision,
-    "domain.case:Case.AutomatedDecisionReviewed": decision_reviewed,
-    "domain.case:Case.OfficerAssigned": officer_assigned,
-    "domain.case:Case.Closed": case_closed,
+BY_EVENT: dict[type[Any], Callable[[Any], list[Change]]] = {
+    Child.Registered: child_registered,
+    Child.DetailsRectified: details_rectified,
+    Child.AddressChanged: address_changed,
+    Child.RegisteredAtSchool: registered_at_school,
+    Child.RemovedFromRoll: removed_from_roll,
+    Child.ReducedTimetableNotified: reduced_timetable,
+    Child.MovedToAnotherAuthority: moved_to_authority,
+    Child.MovedAbroad: moved_abroad,
+    Child.ProcessingRestricted: restricted,
+    Child.RestrictionLifted: restriction_lifted,
+    Child.LegalHoldPlaced: legal_hold_placed,
+    Child.LegalHoldReleased: legal_hold_released,
+    Child.CaseOpened: case_opened_on_child,
+    Child.CaseClosed: case_closed_on_child,
+    Child.PersonalDataShredded: personal_data_shredded,
+    Case.Opened: case_opened,
+    Case.StatusChanged: case_status_changed,
+    Case.EnquiryRecorded: enquiry_recorded,
+    Case.SupportDecisionRecorded: support_decision,
+    Case.AutomatedDecisionReviewed: decision_reviewed,
+    Case.OfficerAssigned: officer_assigned,
+    Case.Closed: case_closed,
 }
+
+NOT_PROJECTED: frozenset[type[Any]] = frozenset(
+    {
+        Child.ObjectionRecorded,
+        Child.ShreddingDeferred,
+        Child.PersonalDataRead,
+        Disclosure.Made,
+        Disclosure.Refused,
+        Disclosure.Received,
+        RightsRequest.Received,
+        RightsRequest.IdentityVerified,
+        RightsRequest.ClockStopped,
+        RightsRequest.ClockResumed,
+        RightsRequest.Extended,
+        RightsRequest.Decided,
+        RightsRequest.Closed,
+    }
+)
+"""Events no caseworker view needs: sharing and rights steps (the ledger's), reads, deferrals."""
+
+PROJECTORS: dict[str, Callable[[Any], list[Change]]] = {
+    get_topic(cls): make for cls, make in BY_EVENT.items()
+}
+"""The same, by the stored event's topic (what a reader of stored events has)."""
 
 
 def project(topic: str, event: Any) -> list[Change]:

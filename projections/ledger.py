@@ -18,6 +18,13 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
+from domain.case import Case
+from domain.child import Child
+from domain.disclosure import Disclosure
+from domain.rights_request import RightsRequest
+
 GENESIS = "0" * 64
 
 
@@ -133,32 +140,54 @@ def child_fact(kind: str) -> Callable[[Any], dict[str, Any]]:
     return entry
 
 
-ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {
-    "domain.disclosure:Disclosure.Made": disclosure_made,
-    "domain.disclosure:Disclosure.Refused": disclosure_refused,
-    "domain.disclosure:Disclosure.Received": information_received,
-    "domain.rights_request:RightsRequest.Received": rights_request("rights_request_received"),
-    "domain.rights_request:RightsRequest.IdentityVerified": rights_request(
-        "rights_request_identity_verified"
-    ),
-    "domain.rights_request:RightsRequest.ClockStopped": rights_request(
-        "rights_request_clock_stopped"
-    ),
-    "domain.rights_request:RightsRequest.ClockResumed": rights_request(
-        "rights_request_clock_resumed"
-    ),
-    "domain.rights_request:RightsRequest.Extended": rights_request("rights_request_extended"),
-    "domain.rights_request:RightsRequest.Decided": rights_request("rights_request_decided"),
-    "domain.rights_request:RightsRequest.Closed": rights_request("rights_request_closed"),
-    "domain.child:Child.ProcessingRestricted": child_fact("processing_restricted"),
-    "domain.child:Child.RestrictionLifted": child_fact("restriction_lifted"),
-    "domain.child:Child.ObjectionRecorded": child_fact("objection_recorded"),
-    "domain.child:Child.LegalHoldPlaced": child_fact("legal_hold_placed"),
-    "domain.child:Child.LegalHoldReleased": child_fact("legal_hold_released"),
-    "domain.child:Child.PersonalDataShredded": child_fact("personal_data_shredded"),
-    "domain.child:Child.ShreddingDeferred": child_fact("shredding_deferred"),
-    "domain.child:Child.PersonalDataRead": child_fact("personal_data_read"),
+BY_EVENT: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
+    Disclosure.Made: disclosure_made,
+    Disclosure.Refused: disclosure_refused,
+    Disclosure.Received: information_received,
+    RightsRequest.Received: rights_request("rights_request_received"),
+    RightsRequest.IdentityVerified: rights_request("rights_request_identity_verified"),
+    RightsRequest.ClockStopped: rights_request("rights_request_clock_stopped"),
+    RightsRequest.ClockResumed: rights_request("rights_request_clock_resumed"),
+    RightsRequest.Extended: rights_request("rights_request_extended"),
+    RightsRequest.Decided: rights_request("rights_request_decided"),
+    RightsRequest.Closed: rights_request("rights_request_closed"),
+    Child.ProcessingRestricted: child_fact("processing_restricted"),
+    Child.RestrictionLifted: child_fact("restriction_lifted"),
+    Child.ObjectionRecorded: child_fact("objection_recorded"),
+    Child.LegalHoldPlaced: child_fact("legal_hold_placed"),
+    Child.LegalHoldReleased: child_fact("legal_hold_released"),
+    Child.PersonalDataShredded: child_fact("personal_data_shredded"),
+    Child.ShreddingDeferred: child_fact("shredding_deferred"),
+    Child.PersonalDataRead: child_fact("personal_data_read"),
 }
+
+NOT_IN_LEDGER: frozenset[type[Any]] = frozenset(
+    {
+        Child.Registered,
+        Child.DetailsRectified,
+        Child.AddressChanged,
+        Child.RegisteredAtSchool,
+        Child.RemovedFromRoll,
+        Child.ReducedTimetableNotified,
+        Child.MovedToAnotherAuthority,
+        Child.MovedAbroad,
+        Child.CaseOpened,
+        Child.CaseClosed,
+        Case.Opened,
+        Case.StatusChanged,
+        Case.EnquiryRecorded,
+        Case.SupportDecisionRecorded,
+        Case.AutomatedDecisionReviewed,
+        Case.OfficerAssigned,
+        Case.Closed,
+    }
+)
+"""Events that concern no sharing and no right: the ledger leaves them to the event store."""
+
+ENTRIES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    get_topic(cls): make for cls, make in BY_EVENT.items()
+}
+"""The same, by the stored event's topic (what a reader of stored events has)."""
 
 
 def ledger_entry(topic: str, event: Any) -> dict[str, Any] | None:

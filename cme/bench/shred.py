@@ -20,6 +20,7 @@ from datetime import date
 from uuid import UUID
 
 import psycopg
+from eventsourcing.utils import get_topic
 from rich.progress import Progress
 
 from cme.bench.report import Figure, Stopwatch, publish
@@ -31,6 +32,7 @@ from cme.settings import Settings
 from consumers.inprocess_feed import CONSUMER, catch_up
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
+from domain.child import Child
 from projections.store import SqlReadModels
 
 EVERYONE_IS_25 = date(2100, 1, 1)
@@ -39,7 +41,7 @@ BATCH = 1000
 
 def _seed_read_models(app: App, store: SqlReadModels, progress: Progress) -> float:
     """Project every child's registration (the rows the redaction must clear); seconds."""
-    topic = "domain.child:Child.Registered"
+    topic = get_topic(Child.Registered)
     last = app.recorder.max_notification_id() or 0
     mapper = cme_mapper(app.data_keys)
     task = progress.add_task("read models: projecting registrations", total=None)
