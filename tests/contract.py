@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application import CMEApplication
+from cme.bootstrap import App
 from cme.synthetic import SyntheticCounty
 from domain.commands import (
     AssignOfficer,
@@ -43,7 +43,7 @@ from domain.values import CaseStatus, RefusalReason, ShredReason
 class ApplicationContract:
     """Stories every persistence must pass."""
 
-    def raw_store(self, app: CMEApplication) -> bytes:
+    def raw_store(self, app: App) -> bytes:
         raise NotImplementedError
 
     @pytest.fixture
@@ -51,14 +51,12 @@ class ApplicationContract:
         # A fresh seed each run: the PostgreSQL store outlives a test run.
         return SyntheticCounty(seed=random.randrange(2**32))
 
-    def register(self, app: CMEApplication, county: SyntheticCounty, **details: Any) -> UUID:
+    def register(self, app: App, county: SyntheticCounty, **details: Any) -> UUID:
         return app.register_child(
             RegisterChild.of(county.register_child(actor="cw:alice", **details))
         )
 
-    def test_register_then_find_by_upn_and_by_name(
-        self, app: CMEApplication, county: SyntheticCounty
-    ) -> None:
+    def test_register_then_find_by_upn_and_by_name(self, app: App, county: SyntheticCounty) -> None:
         # Register a child.
         command = county.register_child(upn=county.upn())
         child_id = app.register_child(RegisterChild.of(command))
@@ -74,7 +72,7 @@ class ApplicationContract:
         )
         assert app.find_child_by_upn(county.upn()) is None
 
-    def test_twins_are_two_children(self, app: CMEApplication, county: SyntheticCounty) -> None:
+    def test_twins_are_two_children(self, app: App, county: SyntheticCounty) -> None:
         # Same surname, same date of birth, different forenames: not the same child.
         first = county.child_details(upn=None)
         second = {**first, "legal_forenames": first["legal_forenames"] + "a"}
@@ -89,15 +87,13 @@ class ApplicationContract:
         assert app.find_child_by_surname_and_dob(surname, dob, first["legal_forenames"]) == one
         assert app.find_child_by_surname_and_dob(surname, dob, second["legal_forenames"]) == two
 
-    def test_a_upn_belongs_to_one_child(self, app: CMEApplication, county: SyntheticCounty) -> None:
+    def test_a_upn_belongs_to_one_child(self, app: App, county: SyntheticCounty) -> None:
         upn = county.upn()
         self.register(app, county, upn=upn)
         with pytest.raises(DuplicateChildError):
             self.register(app, county, upn=upn)
 
-    def test_rectification_moves_the_index(
-        self, app: CMEApplication, county: SyntheticCounty
-    ) -> None:
+    def test_rectification_moves_the_index(self, app: App, county: SyntheticCounty) -> None:
         old_upn, new_upn = county.upn(), county.upn()
         child_id = self.register(app, county, upn=old_upn)
         details = app.get_child(child_id).current_details().model_copy(update={"upn": new_upn})
@@ -108,7 +104,7 @@ class ApplicationContract:
         assert app.find_child_by_upn(old_upn) is None
         assert app.find_child_by_upn(new_upn) == child_id
 
-    def test_case_story(self, app: CMEApplication, county: SyntheticCounty) -> None:
+    def test_case_story(self, app: App, county: SyntheticCounty) -> None:
         child_id = self.register(app, county)
         # A school reports a child removed from roll with whereabouts unknown.
         case_id = app.open_case(
@@ -173,14 +169,14 @@ class ApplicationContract:
         assert case.child_id == child_id
         assert len(case.enquiries) == 1
 
-    def test_unknown_ids_are_domain_errors(self, app: CMEApplication) -> None:
+    def test_unknown_ids_are_domain_errors(self, app: App) -> None:
         with pytest.raises(ChildNotFoundError):
             app.get_child(uuid4())
         with pytest.raises(CaseNotFoundError):
             app.get_case(uuid4())
 
     def test_bad_commands_are_rejected_before_the_store(
-        self, app: CMEApplication, county: SyntheticCounty
+        self, app: App, county: SyntheticCounty
     ) -> None:
         with pytest.raises(InvalidCommandError):
             app.register_child(RegisterChild.of(county.register_child(date_of_birth="2999-01-01")))
@@ -201,7 +197,7 @@ class ApplicationContract:
         }
 
     def test_restriction_refuses_disclosure_unless_basis_overrides(
-        self, app: CMEApplication, county: SyntheticCounty
+        self, app: App, county: SyntheticCounty
     ) -> None:
         child_id = self.register(app, county)
         # A restriction request arrives: processing is restricted at once.
@@ -244,7 +240,7 @@ class ApplicationContract:
         ).made
 
     def test_shredded_child_reads_as_marker_with_history(
-        self, app: CMEApplication, county: SyntheticCounty
+        self, app: App, county: SyntheticCounty
     ) -> None:
         child_id = self.register(app, county)
         app.record_school_registration(
@@ -286,7 +282,7 @@ class ApplicationContract:
         assert late.refusal_reason is RefusalReason.PERSONAL_DATA_SHREDDED
 
     def test_no_personal_data_in_clear_in_the_stores(
-        self, app: CMEApplication, county: SyntheticCounty
+        self, app: App, county: SyntheticCounty
     ) -> None:
         command = county.register_child(upn=county.upn())
         child_id = app.register_child(RegisterChild.of(command))

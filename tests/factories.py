@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 import eventstore.popo
-from application import CMEApplication
+from cme.bootstrap import App
 from crypto_shredding.blind_index import BlindIndex, InMemoryBlindIndexStore
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.kek import KekRing, LocalKek
@@ -33,10 +33,10 @@ def in_memory_app(
     ring: KekRing | None = None,
     today: Callable[[], date] = date.today,
     seal_personal: bool = True,
-) -> CMEApplication:
+) -> App:
     """The application on the library's in-memory store and our in-memory adapters."""
     data_keys = DataKeys(keystore or InMemoryKeyStore(), ring or KekRing([kek()]))
-    return CMEApplication(
+    return App(
         {"PERSISTENCE_MODULE": eventstore.popo.FACTORY},
         data_keys=data_keys,
         blind_index=BlindIndex(new_key(), InMemoryBlindIndexStore()),

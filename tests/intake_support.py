@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eventsourcing.persistence import Tracking
 
-from application import CMEApplication
+from cme.bootstrap import App
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.envelopes import seal_line
 from consumers.intake.service import Inbound, IntakeService
@@ -63,7 +63,7 @@ class Sealer:
 class IntakeHarness(Sealer):
     """An intake service on a given application, fed with numbered messages."""
 
-    def __init__(self, app: CMEApplication, seed: int = 1) -> None:
+    def __init__(self, app: App, seed: int = 1) -> None:
         self.keys = dev_intake_keys()
         super().__init__(self.keys.current, self.keys.public_key())
         self.app = app

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.services.postgres import bin_dir
 from tests.conftest import Services
 from tests.contract import ApplicationContract
@@ -16,13 +15,13 @@ from tests.contract import ApplicationContract
 
 class TestPostgreSQL(ApplicationContract):
     @pytest.fixture
-    def app(self, services: Services) -> Iterator[CMEApplication]:
+    def app(self, services: Services) -> Iterator[App]:
         self.database_url = services.database_url
         application = build_application(services.settings)
         yield application
         application.close()
 
-    def raw_store(self, app: CMEApplication) -> bytes:
+    def raw_store(self, app: App) -> bytes:
         # What a stolen backup would hold: a pg_dump of the write side's schemas.
         dump = subprocess.run(
             [

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import read_quarantine
@@ -34,14 +33,14 @@ def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
 
 
 @pytest.fixture
-def app(services: Services) -> Iterator[CMEApplication]:
+def app(services: Services) -> Iterator[App]:
     application = build_application(services.settings)
     yield application
     application.close()
 
 
 def test_hostile_records_are_quarantined_and_intake_keeps_going(
-    workers: WorkerEnvironment, app: CMEApplication
+    workers: WorkerEnvironment, app: App
 ) -> None:
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed("hostile records")))
     kid, public_key = intake_public_key(workers.settings)

@@ -21,8 +21,7 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty, SyntheticTraffic
@@ -41,7 +40,7 @@ def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
 
 
 @pytest.fixture
-def app(services: Services) -> Iterator[CMEApplication]:
+def app(services: Services) -> Iterator[App]:
     application = build_application(services.settings)
     yield application
     application.close()
@@ -82,7 +81,7 @@ def republish(workers: WorkerEnvironment, lines: list[dict[str, Any]], sent: lis
         producer.close()
 
 
-def child_of(app: CMEApplication, line: dict[str, Any]) -> Any:
+def child_of(app: App, line: dict[str, Any]) -> Any:
     return app.find_child_by_sender_ref(f"{line['sender']}|{line['subject_ref']}")
 
 
@@ -118,7 +117,7 @@ def intake_counts(workers: WorkerEnvironment) -> dict[str, int]:
 def test_a_republished_message_of_every_type_is_a_duplicate_not_quarantined(
     services: Services,
     workers: WorkerEnvironment,
-    app: CMEApplication,
+    app: App,
     traffic: SyntheticTraffic,
 ) -> None:
     child = traffic.new_child()
@@ -146,7 +145,7 @@ def test_a_republished_message_of_every_type_is_a_duplicate_not_quarantined(
 def test_killed_before_commit_leaves_no_key_and_no_unindexed_child(
     services: Services,
     workers: WorkerEnvironment,
-    app: CMEApplication,
+    app: App,
     traffic: SyntheticTraffic,
     tmp_path: Path,
 ) -> None:
@@ -175,7 +174,7 @@ def test_killed_before_commit_leaves_no_key_and_no_unindexed_child(
 def test_a_connection_lost_while_writing_index_rows_loses_none(
     services: Services,
     workers: WorkerEnvironment,
-    app: CMEApplication,
+    app: App,
     traffic: SyntheticTraffic,
 ) -> None:
     before = store_counts(services)
@@ -216,7 +215,7 @@ def test_a_connection_lost_while_writing_index_rows_loses_none(
 def test_caseworkers_writing_to_the_same_children_do_not_stop_intake(
     services: Services,
     workers: WorkerEnvironment,
-    app: CMEApplication,
+    app: App,
     traffic: SyntheticTraffic,
 ) -> None:
     children = [traffic.new_child() for _ in range(5)]
@@ -280,7 +279,7 @@ def test_caseworkers_writing_to_the_same_children_do_not_stop_intake(
 
 
 def test_a_worker_that_dies_ends_cme_run_with_an_error(
-    workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic
+    workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic
 ) -> None:
     # A bug in the ledger writer (raised at its commit) while other workers run.
     publish(workers, [traffic.referral(traffic.new_child())])
@@ -314,7 +313,7 @@ def test_cme_run_with_one_worker_exits_non_zero_when_it_dies(
 def test_the_database_crashing_mid_intake_loses_and_doubles_nothing(
     services: Services,
     workers: WorkerEnvironment,
-    app: CMEApplication,
+    app: App,
     traffic: SyntheticTraffic,
 ) -> None:
     from cme.services import manager
@@ -361,7 +360,7 @@ def test_the_database_crashing_mid_intake_loses_and_doubles_nothing(
 def test_two_intake_processes_in_one_group_apply_everything_once(
     services: Services,
     workers: WorkerEnvironment,
-    app: CMEApplication,
+    app: App,
     traffic: SyntheticTraffic,
 ) -> None:
     before = store_counts(services)

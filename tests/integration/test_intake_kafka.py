@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
 from cme.services import manager
 from cme.settings import PROJECT_ROOT
@@ -33,7 +32,7 @@ def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
 
 
 @pytest.fixture
-def app(services: Services) -> Iterator[CMEApplication]:
+def app(services: Services) -> Iterator[App]:
     application = build_application(services.settings)
     yield application
     application.close()
@@ -64,11 +63,11 @@ def publish(
         producer.close()
 
 
-def child_of(app: CMEApplication, line: dict[str, Any]) -> Any:
+def child_of(app: App, line: dict[str, Any]) -> Any:
     return app.find_child_by_sender_ref(f"{line['sender']}|{line['subject_ref']}")
 
 
-def referral_applied_once(app: CMEApplication, line: dict[str, Any]) -> bool:
+def referral_applied_once(app: App, line: dict[str, Any]) -> bool:
     """A referral opens one case; applied twice it would add an enquiry to that case."""
     child_id = child_of(app, line)
     if child_id is None:
@@ -80,7 +79,7 @@ def referral_applied_once(app: CMEApplication, line: dict[str, Any]) -> bool:
 
 
 def test_every_message_type_end_to_end(
-    workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic
+    workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic
 ) -> None:
     child = traffic.new_child()
     lines = traffic.one_of_each(child)
@@ -97,12 +96,14 @@ def test_every_message_type_end_to_end(
     child_id = child_of(app, lines[0])
     record = app.get_child(child_id)
     assert record.reduced_timetable is not None
-    assert record.current_details().address.postcode == lines[4]["payload"]["address"]["postcode"]
+    address = record.current_details().address
+    assert address is not None
+    assert address.postcode == lines[4]["payload"]["address"]["postcode"]
     assert workers.stop(worker) == 0, workers.logs()
 
 
 def test_killed_after_db_commit_redelivers_without_a_second_effect(
-    workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic, tmp_path: Path
+    workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic, tmp_path: Path
 ) -> None:
     lines = [traffic.referral(traffic.new_child()) for _ in range(30)]
     marker = tmp_path / "paused"
@@ -125,7 +126,7 @@ def test_killed_after_db_commit_redelivers_without_a_second_effect(
 
 
 def test_poison_is_quarantined_with_reasons_while_good_messages_flow(
-    workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic
+    workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic
 ) -> None:
     goods = [traffic.referral(traffic.new_child()) for _ in range(5)]
     future_dob = traffic.referral()
@@ -155,7 +156,7 @@ def test_poison_is_quarantined_with_reasons_while_good_messages_flow(
 
 
 def test_broker_restart_in_the_middle_loses_nothing(
-    services: Services, workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic
+    services: Services, workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic
 ) -> None:
     plan = manager.plan(services.settings.model_copy(update={"kafka_bootstrap_servers": None}))
     assert plan.kafka is not None, "this test restarts the project's own broker (scripts/services)"
@@ -179,7 +180,7 @@ def test_broker_restart_in_the_middle_loses_nothing(
 
 
 def test_cme_publish_applies_good_lines_and_quarantines_bad_ones(
-    workers: WorkerEnvironment, app: CMEApplication, traffic: SyntheticTraffic, tmp_path: Path
+    workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic, tmp_path: Path
 ) -> None:
     goods = [traffic.referral(traffic.new_child()) for _ in range(3)]
     bad = traffic.removal_from_roll()

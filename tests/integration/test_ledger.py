@@ -15,9 +15,8 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
-from application import CMEApplication
 from cme.audit import verify_ledger
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
@@ -39,13 +38,13 @@ from tests.conftest import Services
 
 @dataclass
 class Ledger:
-    app: CMEApplication
+    app: App
     writer: LedgerWriter
     children: list[UUID]
     surnames: list[str]
 
 
-def share(app: CMEApplication, child_id: UUID, basis: str) -> Any:
+def share(app: App, child_id: UUID, basis: str) -> Any:
     return app.make_disclosure(
         MakeDisclosure.of(
             {
@@ -397,7 +396,7 @@ def test_an_event_the_writer_cannot_chain_is_parked_and_a_fixed_writer_appends_i
         role_url(services.settings, Role.AUDITOR), load_ledger_signer(services.settings).verifier()
     )
     # A bug in building one kind of entry: disclosures made cannot be chained.
-    real = writer_module.ledger_entry
+    from projections.ledger import ledger_entry as real  # what the writer calls
 
     def broken(topic: str, event: Any) -> Any:
         if topic.endswith("Disclosure.Made"):

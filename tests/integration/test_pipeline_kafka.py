@@ -21,8 +21,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.db.roles import Role, role_url
 from cme.settings import PROJECT_ROOT
 from consumers.inprocess_feed import catch_up
@@ -36,7 +35,7 @@ from tests.integration.workers import WorkerEnvironment, wait_for, worker_enviro
 
 @dataclass
 class Pipeline:
-    app: CMEApplication
+    app: App
     workers: WorkerEnvironment
     children: set[str]
     shredded: UUID

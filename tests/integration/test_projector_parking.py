@@ -18,8 +18,7 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.settings import PROJECT_ROOT
 from cme.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
@@ -36,13 +35,13 @@ def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
 
 
 @pytest.fixture
-def app(services: Services) -> Iterator[CMEApplication]:
+def app(services: Services) -> Iterator[App]:
     application = build_application(services.settings)
     yield application
     application.close()
 
 
-def registered(app: CMEApplication, child_id: Any) -> Any:
+def registered(app: App, child_id: Any) -> Any:
     (stored,) = app.recorder.select_events(child_id, lte=1)
     return stored
 
@@ -71,7 +70,7 @@ def rows(services: Services, child_ids: list[Any]) -> set[str]:
 
 
 def test_an_event_postgresql_refuses_is_parked_and_the_rest_flows(
-    services: Services, workers: WorkerEnvironment, app: CMEApplication
+    services: Services, workers: WorkerEnvironment, app: App
 ) -> None:
     county = SyntheticCounty(seed=seed("projector parking"))
     first, poisoned, last = (

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from application import CMEApplication
 from application.retention import RetentionJob
-from cme.bootstrap import build_application, build_retention_job
+from cme.bootstrap import App, build_application, build_retention_job
 from cme.db.roles import Role, role_url
 from cme.secrets import intake_public_key
 from cme.shred import _upstream_topic, verify
@@ -42,7 +41,7 @@ def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
 
 
 @pytest.fixture
-def app(workers: WorkerEnvironment) -> Iterator[CMEApplication]:
+def app(workers: WorkerEnvironment) -> Iterator[App]:
     application = build_application(workers.settings)
     yield application
     application.close()
@@ -77,7 +76,7 @@ def nothing_left_on_the_upstream_topic(workers: WorkerEnvironment) -> bool:
 
 
 def test_verify_fails_while_upstream_messages_open_and_passes_once_none_can(
-    workers: WorkerEnvironment, app: CMEApplication
+    workers: WorkerEnvironment, app: App
 ) -> None:
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed("upstream shredding")))
     child = traffic.new_child()
@@ -113,7 +112,7 @@ def test_verify_fails_while_upstream_messages_open_and_passes_once_none_can(
 
 
 def test_the_retention_cascade_takes_the_upstream_messages_off_the_topic(
-    workers: WorkerEnvironment, app: CMEApplication
+    workers: WorkerEnvironment, app: App
 ) -> None:
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed("upstream cascade")))
     children = [traffic.new_child() for _ in range(3)]
@@ -134,7 +133,7 @@ def test_the_retention_cascade_takes_the_upstream_messages_off_the_topic(
 
 
 def test_the_projector_vacuums_a_shredded_childs_old_rows_away(
-    services: Services, workers: WorkerEnvironment, app: CMEApplication
+    services: Services, workers: WorkerEnvironment, app: App
 ) -> None:
     import psycopg
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.settings import Settings, load_settings
 from tests.factories import TODAY
 
@@ -19,7 +18,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[CMEApplication]:
+def app(settings: Settings) -> Iterator[App]:
     """The application on the embedded stores, its clock at ``TODAY``."""
     application = build_application(settings, today=lambda: TODAY)
     yield application

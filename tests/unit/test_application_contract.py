@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.settings import load_settings
 from tests.contract import ApplicationContract
 from tests.factories import in_memory_app
@@ -16,10 +15,10 @@ from tests.factories import in_memory_app
 
 class TestInMemory(ApplicationContract):
     @pytest.fixture
-    def app(self) -> CMEApplication:
+    def app(self) -> App:
         return in_memory_app()
 
-    def raw_store(self, app: CMEApplication) -> bytes:
+    def raw_store(self, app: App) -> bytes:
         return b"".join(
             bytes(n.state) for n in app.recorder.select_notifications(start=None, limit=10_000)
         )
@@ -27,14 +26,14 @@ class TestInMemory(ApplicationContract):
 
 class TestEmbeddedSQLite(ApplicationContract):
     @pytest.fixture
-    def app(self, tmp_path: Path) -> Iterator[CMEApplication]:
+    def app(self, tmp_path: Path) -> Iterator[App]:
         settings = load_settings(mode="embedded", data_dir=tmp_path)
         application = build_application(settings)
         self.folder = tmp_path / "embedded"
         yield application
         application.close()
 
-    def raw_store(self, app: CMEApplication) -> bytes:
+    def raw_store(self, app: App) -> bytes:
         # Every byte of the event store and the blind index files, WAL included.
         return b"".join(
             path.read_bytes()

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from application import CMEApplication
+from cme.bootstrap import App
 from cme.synthetic import SyntheticCounty
 from domain.commands import RectifyChildDetails, RegisterChild
 from domain.errors import DisclosureNotFoundError
@@ -15,7 +15,7 @@ from tests.intake_support import IntakeHarness
 from tests.seeds import seed
 
 
-def test_an_unknown_disclosure_is_reported_as_a_disclosure(app: CMEApplication) -> None:
+def test_an_unknown_disclosure_is_reported_as_a_disclosure(app: App) -> None:
     ident = uuid4()
     with pytest.raises(DisclosureNotFoundError) as caught:
         app.get_disclosure(ident)
@@ -25,7 +25,7 @@ def test_an_unknown_disclosure_is_reported_as_a_disclosure(app: CMEApplication) 
 
 
 def test_a_rectified_date_of_birth_in_a_rolled_back_batch_leaves_the_expiry_alone(
-    app: CMEApplication,
+    app: App,
 ) -> None:
     county = SyntheticCounty(seed=seed("rolled back rectification"))
     child_id = app.register_child(
@@ -56,6 +56,7 @@ def test_a_rectified_date_of_birth_in_a_rolled_back_batch_leaves_the_expiry_alon
 def test_a_fault_in_a_handler_stops_intake_instead_of_quarantining_the_message(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from consumers.contract import MessageType
     from consumers.intake import handlers
     from consumers.intake.service import IntakeService
     from tests.factories import in_memory_app
@@ -66,7 +67,7 @@ def test_a_fault_in_a_handler_stops_intake_instead_of_quarantining_the_message(
     def typo(*_: object) -> object:
         return {"no such key": 1}["child_id"]  # a bug, not bad input
 
-    monkeypatch.setitem(handlers.HANDLERS, handlers.MessageType.REFERRAL, typo)
+    monkeypatch.setitem(handlers.HANDLERS, MessageType.REFERRAL, typo)
     with pytest.raises(KeyError):
         harness.run([harness.seal(harness.traffic.referral())])
     assert harness.quarantine.records == {}

@@ -9,8 +9,7 @@ from uuid import uuid4
 
 import pytest
 
-from application import CMEApplication
-from cme.bootstrap import build_application
+from cme.bootstrap import App, build_application
 from cme.settings import load_settings
 from consumers.inprocess_feed import catch_up
 from domain.commands import ReceiveRightsRequest
@@ -103,7 +102,7 @@ def test_events_no_view_needs_project_to_nothing() -> None:
 
 
 @pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[tuple[CMEApplication, Path]]:
+def embedded(tmp_path: Path) -> Iterator[tuple[App, Path]]:
     app = build_application(load_settings(mode="embedded", data_dir=tmp_path))
     yield app, tmp_path
     app.close()
@@ -117,7 +116,7 @@ def _rows(store: SqliteReadModels) -> dict[str, list[dict[str, object]]]:
     }
 
 
-def test_incremental_equals_rebuilt_from_scratch(embedded: tuple[CMEApplication, Path]) -> None:
+def test_incremental_equals_rebuilt_from_scratch(embedded: tuple[App, Path]) -> None:
     app, folder = embedded
     harness = IntakeHarness(app, seed=21)
     incremental = SqliteReadModels(str(folder / "incremental.db"))
@@ -140,7 +139,7 @@ def test_incremental_equals_rebuilt_from_scratch(embedded: tuple[CMEApplication,
 
 
 def test_shredded_and_restricted_children_in_the_views(
-    embedded: tuple[CMEApplication, Path],
+    embedded: tuple[App, Path],
 ) -> None:
     app, folder = embedded
     harness = IntakeHarness(app, seed=22)

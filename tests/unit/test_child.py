@@ -11,7 +11,7 @@ from cme.synthetic import SyntheticCounty
 from domain.child import Child
 from domain.errors import ChildShreddedError, LegalHoldError, RestrictionError, RollError
 from domain.markers import Shredded
-from domain.personal import ChildDetails
+from domain.personal import Address, ChildDetails
 from domain.values import DeletionGround
 
 
@@ -126,8 +126,7 @@ def test_no_personal_data_after_shredding() -> None:
         child.current_details()
 
 
-def child_address():  # type: ignore[no-untyped-def]
-    from domain.personal import Address
+def child_address() -> Address:
 
     return Address(line1="2 Synthetic Close", town="Ware", postcode="SG12 9XX")
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from consumers.envelopes import LineRejectedError, seal_line
 from domain.commands import RectifyChildDetails
 from domain.markers import Shredded
-from domain.upstream_message import upstream_message_id
+from domain.upstream_message import UpstreamMessage, upstream_message_id
 from domain.values import CaseStatus
 from tests.factories import in_memory_app
 from tests.intake_support import IntakeHarness, hostile_records
@@ -39,7 +39,9 @@ def test_every_message_type_has_its_effect(harness: IntakeHarness) -> None:
     record = app.get_child(child_id)
     assert record.reduced_timetable is not None
     assert record.move is not None and record.move.la_code == lines[8]["payload"]["to_la_code"]
-    assert record.current_details().address.postcode == lines[4]["payload"]["address"]["postcode"]
+    address = record.current_details().address
+    assert address is not None
+    assert address.postcode == lines[4]["payload"]["address"]["postcode"]
     # One case, opened by the removal; the four later notices joined it.
     case = app.get_case(record.open_case_id)  # type: ignore[arg-type]
     assert case.reason == "removed_from_roll_whereabouts_unknown"
@@ -214,7 +216,9 @@ def test_publisher_rejects_locally_with_the_consumer_reason(harness: IntakeHarne
 def test_the_dedup_record_names_no_person(harness: IntakeHarness) -> None:
     line = harness.traffic.referral()
     harness.run([harness.seal(line)])
-    message = harness.app.repository.get(upstream_message_id(line["sender"], line["message_id"]))
+    message: UpstreamMessage = harness.app.repository.get(
+        upstream_message_id(line["sender"], line["message_id"])
+    )
     assert message.message_type == "referral"
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from eventsourcing.persistence import StoredEvent
 
-from application import CMEApplication
+from cme.bootstrap import App
 from cme.synthetic import SyntheticCounty
 from consumers.projection_feed import feed, replay_parked
 from crypto_shredding.mapper import cme_mapper
@@ -16,7 +16,7 @@ from tests.factories import in_memory_app
 from tests.seeds import seed
 
 
-def stored_of(app: CMEApplication) -> list[StoredEvent]:
+def stored_of(app: App) -> list[StoredEvent]:
     notifications = app.recorder.select_notifications(start=1, limit=1000)
     return [
         StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in notifications

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from application import CMEApplication
+from cme.bootstrap import App
 from cme.synthetic import SyntheticCounty
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import TamperedCiphertextError, UnknownDataKeyError, UnknownKekError
@@ -24,7 +24,7 @@ from domain.personal import Address
 from tests.factories import in_memory_app, kek
 
 
-def stored(app: CMEApplication, child_id) -> list[StoredEvent]:  # type: ignore[no-untyped-def]
+def stored(app: App, child_id) -> list[StoredEvent]:  # type: ignore[no-untyped-def]
     return list(app.recorder.select_events(child_id))
 
 
@@ -194,10 +194,10 @@ def test_events_read_with_personal_data_withheld_open_no_key(county: SyntheticCo
     events = stored(app, child_id)
     app.data_keys._cache.clear()
     app.data_keys.store = None  # type: ignore[assignment]  # any key lookup would now fail
-    [registered] = app.mapper.to_domain_events(events, withhold_personal=True)  # type: ignore[attr-defined]
-    assert isinstance(registered.personal, Withheld)  # type: ignore[attr-defined]
-    assert registered.source == "school"  # type: ignore[attr-defined]  # facts stay
-    assert str(registered.personal) == "[withheld]"  # type: ignore[attr-defined]
+    [registered] = app.batch_mapper.to_domain_events(events, withhold_personal=True)
+    assert isinstance(registered.personal, Withheld)
+    assert registered.source == "school"  # facts stay
+    assert str(registered.personal) == "[withheld]"
 
 
 def test_a_child_read_with_personal_data_withheld_is_not_shredded(county: SyntheticCounty) -> None:

@@ -6,9 +6,8 @@ import threading
 from datetime import date
 from uuid import UUID, uuid4
 
-from application import CMEApplication
 from application.retention import RetentionJob
-from cme.bootstrap import build_retention_job
+from cme.bootstrap import App, build_retention_job
 from cme.settings import Settings
 from cme.shred import verify
 from cme.synthetic import SyntheticCounty
@@ -24,18 +23,16 @@ from tests.factories import TODAY
 BIRTHDAY_25 = date(2027, 1, 15)
 
 
-def register(app: CMEApplication, born: date) -> UUID:
+def register(app: App, born: date) -> UUID:
     command = SyntheticCounty(seed=born.toordinal()).register_child(date_of_birth=born.isoformat())
     return app.register_child(RegisterChild.of(command))
 
 
-def shredded_events(app: CMEApplication, child_id: UUID) -> int:
+def shredded_events(app: App, child_id: UUID) -> int:
     return sum(1 for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded")
 
 
-def test_shredded_on_the_25th_birthday_and_not_a_day_early(
-    settings: Settings, app: CMEApplication
-) -> None:
+def test_shredded_on_the_25th_birthday_and_not_a_day_early(settings: Settings, app: App) -> None:
     child_id = register(app, date(2002, 1, 15))
     younger = register(app, date(2010, 5, 1))
     job = build_retention_job(settings, app)
@@ -57,15 +54,13 @@ def test_shredded_on_the_25th_birthday_and_not_a_day_early(
     assert shredded_events(app, child_id) == 1
 
 
-def test_days_of_downtime_are_caught_up(settings: Settings, app: CMEApplication) -> None:
+def test_days_of_downtime_are_caught_up(settings: Settings, app: App) -> None:
     ids = [register(app, date(2002, 1, day)) for day in (10, 11, 12)]
     report = build_retention_job(settings, app).run(today=date(2027, 2, 1))
     assert sorted(report.shredded) == sorted(ids)
 
 
-def test_a_legal_hold_defers_and_its_release_resumes(
-    settings: Settings, app: CMEApplication
-) -> None:
+def test_a_legal_hold_defers_and_its_release_resumes(settings: Settings, app: App) -> None:
     child_id = register(app, date(2002, 1, 15))
     hold = uuid4()
     app.place_legal_hold(
@@ -92,7 +87,7 @@ def test_a_legal_hold_defers_and_its_release_resumes(
     assert job.run(today=date(2027, 1, 18)).shredded == [child_id]
 
 
-def test_two_runs_at_once_shred_each_child_once(settings: Settings, app: CMEApplication) -> None:
+def test_two_runs_at_once_shred_each_child_once(settings: Settings, app: App) -> None:
     ids = [register(app, date(2002, 1, day)) for day in range(1, 16)]
     jobs = [build_retention_job(settings, app) for _ in range(2)]
     reports = []
@@ -111,9 +106,7 @@ def test_two_runs_at_once_shred_each_child_once(settings: Settings, app: CMEAppl
     assert all(shredded_events(app, c) == 1 for c in ids)
 
 
-def test_an_interrupted_cascade_is_finished_by_the_next_run(
-    settings: Settings, app: CMEApplication
-) -> None:
+def test_an_interrupted_cascade_is_finished_by_the_next_run(settings: Settings, app: App) -> None:
     child_id = register(app, date(2002, 1, 15))
     # The job died right after destroying the key.
     app.data_keys.destroy(child_id, reason="retention_reached")
@@ -124,15 +117,13 @@ def test_an_interrupted_cascade_is_finished_by_the_next_run(
     assert shredded_events(app, child_id) == 1
 
 
-def test_an_approved_erasure_shreds_early_by_the_same_path(
-    settings: Settings, app: CMEApplication
-) -> None:
+def test_an_approved_erasure_shreds_early_by_the_same_path(settings: Settings, app: App) -> None:
     child_id = register(app, date(2014, 6, 1))
     assert build_retention_job(settings, app).shred_now(child_id, ShredReason.ERASURE_APPROVED)
     assert app.get_child(child_id).shred_reason == "erasure_approved"
 
 
-def test_expired_quarantine_keys_are_destroyed_too(settings: Settings, app: CMEApplication) -> None:
+def test_expired_quarantine_keys_are_destroyed_too(settings: Settings, app: App) -> None:
     cipher = QuarantineCipher(app.data_keys, retention_days=30)
     record = cipher.record(
         __import__("consumers.intake.decode", fromlist=["Reason"]).Reason("not_json", "", "x"),
@@ -148,9 +139,7 @@ def test_expired_quarantine_keys_are_destroyed_too(settings: Settings, app: CMEA
     assert isinstance(cipher.original(record), Shredded)
 
 
-def test_verify_certifies_nothing_readable_anywhere(
-    settings: Settings, app: CMEApplication
-) -> None:
+def test_verify_certifies_nothing_readable_anywhere(settings: Settings, app: App) -> None:
     child_id = register(app, date(2002, 1, 15))
     app.open_case(
         OpenCase.of(
@@ -185,7 +174,7 @@ def test_verify_certifies_nothing_readable_anywhere(
 
 
 def test_quarantine_gets_a_new_key_if_this_months_was_destroyed(
-    settings: Settings, app: CMEApplication
+    settings: Settings, app: App
 ) -> None:
     cipher = QuarantineCipher(app.data_keys, retention_days=30)
     first = cipher.record(Reason("not_json", "", "not JSON"), b"one", None, "t", 0, 1, {})

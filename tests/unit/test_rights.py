@@ -8,8 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application import CMEApplication
-from cme.bootstrap import build_retention_job
+from cme.bootstrap import App, build_retention_job
 from cme.rights import UnknownDetailError, access_package, decide, markdown, overdue, rectify
 from cme.settings import Settings
 from cme.synthetic import SyntheticCounty
@@ -29,7 +28,7 @@ from projections.ledger import ledger_entry
 from tests.factories import TODAY
 
 
-def _disclose(app: CMEApplication, child_id: UUID, agency: str, categories: list[str]) -> bool:
+def _disclose(app: App, child_id: UUID, agency: str, categories: list[str]) -> bool:
     outcome = app.make_disclosure(
         MakeDisclosure.of(
             {
@@ -49,7 +48,7 @@ def _disclose(app: CMEApplication, child_id: UUID, agency: str, categories: list
     return outcome.made
 
 
-def _request(app: CMEApplication, child_id: UUID, kind: str, verified: bool = True) -> UUID:
+def _request(app: App, child_id: UUID, kind: str, verified: bool = True) -> UUID:
     request_id = app.receive_rights_request(
         ReceiveRightsRequest.of(
             {
@@ -68,7 +67,7 @@ def _request(app: CMEApplication, child_id: UUID, kind: str, verified: bool = Tr
     return request_id
 
 
-def test_the_access_package_lists_every_value_and_every_recipient(app: CMEApplication) -> None:
+def test_the_access_package_lists_every_value_and_every_recipient(app: App) -> None:
     command = SyntheticCounty(seed=31).register_child()
     child_id = app.register_child(RegisterChild.of(command))
     case_id = app.open_case(
@@ -121,7 +120,7 @@ def test_the_access_package_lists_every_value_and_every_recipient(app: CMEApplic
     assert entry is not None and entry["purpose"] == "subject_access_request"
 
 
-def test_overdue_lists_late_and_nearly_due_requests(app: CMEApplication) -> None:
+def test_overdue_lists_late_and_nearly_due_requests(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=32).register_child()))
 
     def request(received: str) -> object:
@@ -145,7 +144,7 @@ def test_overdue_lists_late_and_nearly_due_requests(app: CMEApplication) -> None
     assert rows[0]["days_left"] < 0 <= rows[1]["days_left"] <= 7
 
 
-def test_rectification_names_the_recipients_of_the_old_value(app: CMEApplication) -> None:
+def test_rectification_names_the_recipients_of_the_old_value(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=33).register_child()))
     _disclose(app, child_id, "police", ["names", "date_of_birth"])
     _disclose(app, child_id, "housing", ["address"])
@@ -162,7 +161,7 @@ def test_rectification_names_the_recipients_of_the_old_value(app: CMEApplication
     assert rectify(app, child_id, {"legal_surname": "Corrected"}, "dpo:1")["changed"] == []
 
 
-def test_rectifying_an_unknown_detail_is_refused_by_name(app: CMEApplication) -> None:
+def test_rectifying_an_unknown_detail_is_refused_by_name(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=34).register_child()))
     with pytest.raises(UnknownDetailError, match="no such detail surname"):
         rectify(app, child_id, {"surname": "X"}, actor="dpo:1")
@@ -175,9 +174,7 @@ def test_every_detail_belongs_to_a_disclosable_category() -> None:
 
 
 @pytest.mark.parametrize("kind", ["objection", "rectification", "restriction"])
-def test_disclosures_are_refused_while_a_request_is_considered(
-    app: CMEApplication, kind: str
-) -> None:
+def test_disclosures_are_refused_while_a_request_is_considered(app: App, kind: str) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=35).register_child()))
     request_id = _request(app, child_id, kind)
     outcome = app.make_disclosure(
@@ -215,7 +212,7 @@ def test_disclosures_are_refused_while_a_request_is_considered(
     assert kinds.count("RestrictionLifted") == 1
 
 
-def test_an_upheld_objection_keeps_processing_restricted(app: CMEApplication) -> None:
+def test_an_upheld_objection_keeps_processing_restricted(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=36).register_child()))
     request_id = _request(app, child_id, "objection")
     app.decide_request(
@@ -232,7 +229,7 @@ def test_an_upheld_objection_keeps_processing_restricted(app: CMEApplication) ->
     assert not _disclose(app, child_id, "gp", ["names"])
 
 
-def test_an_approved_erasure_shreds_now(settings: Settings, app: CMEApplication) -> None:
+def test_an_approved_erasure_shreds_now(settings: Settings, app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=37).register_child()))
     request_id = _request(app, child_id, "erasure")
     outcome = decide(
@@ -250,9 +247,7 @@ def test_an_approved_erasure_shreds_now(settings: Settings, app: CMEApplication)
     assert app.data_keys.store.tombstones([child_id])[child_id].reason == "erasure_approved"
 
 
-def test_an_erasure_cannot_be_fulfilled_under_legal_hold(
-    settings: Settings, app: CMEApplication
-) -> None:
+def test_an_erasure_cannot_be_fulfilled_under_legal_hold(settings: Settings, app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=38).register_child()))
     app.place_legal_hold(
         PlaceLegalHold.of(
@@ -276,7 +271,7 @@ def test_an_erasure_cannot_be_fulfilled_under_legal_hold(
     assert not app.get_child(child_id).is_shredded
 
 
-def test_replaying_the_read_models_as_of_an_instant(app: CMEApplication, tmp_path: Path) -> None:
+def test_replaying_the_read_models_as_of_an_instant(app: App, tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     from cme.audit_tools import replay_projections
@@ -319,7 +314,7 @@ def test_replaying_the_read_models_as_of_an_instant(app: CMEApplication, tmp_pat
 
 
 def test_an_erasure_granted_while_a_retention_run_holds_the_lock_is_shredded_after(
-    settings: Settings, app: CMEApplication
+    settings: Settings, app: App
 ) -> None:
     from crypto_shredding.locks import file_lock
 
@@ -340,7 +335,7 @@ def test_an_erasure_granted_while_a_retention_run_holds_the_lock_is_shredded_aft
 
 
 def test_the_retention_run_sweeps_a_granted_erasure_left_unshredded(
-    settings: Settings, app: CMEApplication
+    settings: Settings, app: App
 ) -> None:
     from crypto_shredding.locks import file_lock
 
