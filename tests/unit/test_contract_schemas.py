@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cme.intake_cli import SCHEMA_DIR, export_schemas
+from cme.cli.intake import SCHEMA_DIR, export_schemas
 
 
 def test_checked_in_schemas_match_the_models(tmp_path: Path) -> None:

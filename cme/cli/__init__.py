@@ -1,0 +1,83 @@
+"""The ``cme`` command: one entry point, one module per command group.
+
+Each subcommand is a thin adapter: it parses arguments, builds what it needs
+through :mod:`cme.bootstrap`, calls a use case and prints; the project's
+errors become one clear line and a non-zero exit code instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from cme import __version__
+from cme.cli import (
+    audit,
+    caseworker,
+    demo,
+    intake,
+    keys,
+    projections,
+    rights,
+    run,
+    services,
+    shred,
+    status,
+)
+from cme.settings import ConfigurationError, load_settings
+from domain.errors import DomainError
+
+Handler = Callable[[argparse.Namespace], int]
+GROUPS = (status, services, demo, keys, intake, run, projections, audit, shred, rights, caseworker)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cme",
+        description="Children Missing Education data-governance backend.",
+    )
+    parser.add_argument("--version", action="version", version=f"cme {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in GROUPS:
+        group.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        # Domain messages name fields and rules, never the values given.
+        print(f"refused ({exc.rule}): {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        unreachable = _unreachable(exc)
+        if unreachable is None:
+            raise
+        print(unreachable, file=sys.stderr)
+        return 3
+
+
+def _unreachable(exc: Exception) -> str | None:
+    """One line for a service that cannot be reached, or None for anything else."""
+    import psycopg
+    import psycopg_pool
+    from kafka.errors import KafkaError
+
+    hint = "start the local services with `scripts/services up`, or check the CME_* settings"
+    if isinstance(exc, KafkaError):
+        servers = load_settings().kafka_bootstrap_servers or "(not configured)"
+        return f"cannot reach Kafka at {servers} ({type(exc).__name__}); {hint}"
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"
+    return None

@@ -1,0 +1,52 @@
+"""`cme caseworker open-cases|overdue|dfe-return|child`: quick caseworker queries."""
+
+from __future__ import annotations
+
+import argparse
+
+from cme.settings import load_settings
+
+
+def _cmd_caseworker(args: argparse.Namespace) -> int:
+    from cme import caseworker_views as views
+    from cme.db.roles import Role
+    from cme.runtime import read_models
+
+    store, close = read_models(load_settings(), Role.CASEWORKER)
+    try:
+        if args.view == "open-cases":
+            tables = [views.open_cases(store, args.limit)]
+        elif args.view == "overdue":
+            tables = [
+                views.overdue_reviews(store, args.limit),
+                views.whereabouts_unknown(store, args.days, args.limit),
+                views.moves_awaiting_confirmation(store, args.limit),
+            ]
+        elif args.view == "dfe-return":
+            tables = views.dfe_return(store)
+        else:
+            tables = views.child_summary(store, args.child_id)
+            if not tables:
+                print(f"no child {args.child_id} in the caseworker read models")
+                return 1
+        views.print_all(tables)
+    finally:
+        close()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    caseworker = sub.add_parser("caseworker", help="quick caseworker queries")
+    cw_sub = caseworker.add_subparsers(dest="view", metavar="VIEW", required=True)
+    for name, text in (
+        ("open-cases", "open cases, longest open first"),
+        ("overdue", "overdue reviews, long-unknown whereabouts, unconfirmed moves"),
+        ("dfe-return", "the DfE termly CME return counts"),
+    ):
+        view = cw_sub.add_parser(name, help=text)
+        view.add_argument("--limit", type=int, default=20)
+        view.add_argument("--days", type=int, default=28, help="whereabouts unknown for at least")
+        view.set_defaults(handler=_cmd_caseworker)
+    child = cw_sub.add_parser("child", help="one child's summary and case timeline")
+    child.add_argument("child_id")
+    child.set_defaults(handler=_cmd_caseworker)

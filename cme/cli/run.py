@@ -1,0 +1,45 @@
+"""`cme run [WORKER...]`: the main job; exits non-zero when a worker dies."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cme.settings import load_settings
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import threading
+
+    from cme import logs
+    from cme.runtime import WORKERS, run_embedded, start_workers
+    from cme.settings import Mode
+    from consumers.lifecycle import install_signal_handlers
+
+    unknown = [w for w in args.workers if w not in WORKERS]
+    if unknown:
+        print(f"unknown worker(s): {', '.join(unknown)}; the workers are {', '.join(WORKERS)}")
+        return 2
+    logs.configure()
+    settings = load_settings()
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    if settings.effective_mode is Mode.EMBEDDED:
+        return run_embedded(settings, stop)
+    running = start_workers(settings, args.workers or list(WORKERS), stop)
+    died = running.join(stop)
+    if died:
+        print(f"cme run: {died}; restart it to resume where it stopped", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run the workers (the main job)")
+    run.add_argument(
+        "workers",
+        nargs="*",
+        default=[],
+        help="intake, relay, projector, ledger, retention (default: all)",
+    )
+    run.set_defaults(handler=_cmd_run)

@@ -1,0 +1,19 @@
+"""`cme shred due|verify`: the retention job by hand, and a signed shredding certificate."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from cme.shred import cmd_shred
+
+    shred = sub.add_parser("shred", help="crypto-shredding at 25 (retention)")
+    sh_sub = shred.add_subparsers(dest="shred_command", metavar="ACTION", required=True)
+    due = sh_sub.add_parser("due", help="run the retention job now (as the daily schedule does)")
+    due.add_argument("--today", help="YYYY-MM-DD: the day to run as (default: today)")
+    due.set_defaults(handler=cmd_shred)
+    verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
+    verify_shred.add_argument("child_id")
+    verify_shred.add_argument("--out", help="also write the certificate to this file")
+    verify_shred.set_defaults(handler=cmd_shred)

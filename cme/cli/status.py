@@ -1,0 +1,43 @@
+"""`cme status`: version, mode, configured services, parked events."""
+
+from __future__ import annotations
+
+import argparse
+
+from cme import __version__
+from cme.settings import Mode, load_settings
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    print(f"cme {__version__}")
+    print(f"mode: {settings.effective_mode.value}")
+    print(f"data folder: {settings.data_dir}")
+    if settings.kafka_bootstrap_servers:
+        print(f"kafka: {settings.kafka_bootstrap_servers}")
+    from cme.runtime import read_models
+
+    try:
+        store, close = read_models(settings)
+    except Exception as exc:
+        print(f"read models: not reachable ({type(exc).__name__})")
+        return 0
+    try:
+        parked = len(store.parked())
+    finally:
+        close()
+    hint = "; see `cme projections parked`" if parked else ""
+    print(f"read models: {parked} parked event(s){hint}")
+    if settings.effective_mode is Mode.SERVICES:
+        from cme.audit import ledger_parked
+        from cme.db.roles import Role, role_url
+
+        in_ledger = ledger_parked(role_url(settings, Role.AUDITOR))
+        hint = "; see `cme audit parked`" if in_ledger else ""
+        print(f"ledger: {in_ledger} event(s) parked outside it{hint}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    status = sub.add_parser("status", help="show version, mode and configured services")
+    status.set_defaults(handler=_cmd_status)
