@@ -20,8 +20,9 @@ import psycopg
 from application import replay_aggregate
 from cme.bootstrap import App
 from cme.rights import child_events, plain, undecided_requests
-from consumers.projection_feed import project_stored, subject_of_stored
+from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
+from eventstore.scanning import subject_of_stored
 from projections.store import SqliteReadModels
 
 

@@ -13,29 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification, StoredEvent
 
 from application.ports import BatchMapper, EventStoreQueries
 from consumers.lifecycle import TRANSIENT, where
+from eventstore.scanning import subject_of_stored
 from projections.caseworker import project
 from projections.changes import RedactChild
 from projections.store import ParkedEvent, ProjectedEvent, SqlReadModels
 
 log = logging.getLogger("cme.projector")
-
-
-def subject_of_stored(stored: StoredEvent) -> UUID:
-    """Whose event this is, read from the clear part of the stored state."""
-    child_id = orjson.loads(stored.state).get("child_id")
-    if isinstance(child_id, dict):  # the library's transcoding of a UUID
-        return UUID(child_id["_data_"])
-    return (
-        stored.originator_id
-        if isinstance(stored.originator_id, UUID)
-        else UUID(str(stored.originator_id))
-    )
 
 
 def notifications_of(recorder: EventStoreQueries, child_id: UUID) -> list[Notification]:

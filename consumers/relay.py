@@ -20,7 +20,7 @@ from application import CMEApplication
 from consumers import kafka_io
 from consumers.config import KafkaSettings
 from consumers.lifecycle import StopRequestedError, fault_point, retrying
-from consumers.projection_feed import subject_of_stored
+from eventstore.scanning import subject_of_stored
 
 log = logging.getLogger("cme.relay")
 
