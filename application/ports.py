@@ -8,7 +8,7 @@ these protocols. Each names only what the use cases call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -28,10 +28,19 @@ class NewKey(Protocol):
     def child_id(self) -> UUID: ...
 
 
+class StoredKey(Protocol):
+    """A key store row as the use cases see it: whose, and until when (never the key)."""
+
+    @property
+    def expires_on(self) -> date | None: ...
+
+
 class KeyStore(Protocol):
     """The key store's rows, as far as the use cases and the retention job touch them."""
 
     def add(self, keys: Sequence[Any]) -> set[UUID]: ...
+
+    def get_many(self, child_ids: Iterable[UUID]) -> Mapping[UUID, StoredKey]: ...
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None: ...
 

@@ -18,8 +18,9 @@ import orjson
 import psycopg
 
 from application import replay_aggregate
+from application.statutory_clock import undecided_requests
+from application.subject_access import child_events, plain
 from cme.bootstrap import App
-from cme.rights import child_events, plain, undecided_requests
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
 from eventstore.scanning import subject_of_stored

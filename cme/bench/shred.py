@@ -23,10 +23,10 @@ import psycopg
 from eventsourcing.utils import get_topic
 from rich.progress import Progress
 
+from application.subject_access import access_package
 from cme.bench.report import Figure, Stopwatch, publish
 from cme.bench.store import build_store
 from cme.bootstrap import App, build_application, build_retention_job
-from cme.rights import access_package
 from cme.runtime import read_models
 from cme.settings import Settings
 from consumers.inprocess_feed import CONSUMER, catch_up

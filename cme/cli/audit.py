@@ -14,10 +14,10 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     from pathlib import Path
     from uuid import UUID
 
+    from application.subject_access import plain
     from cme import audit_tools
     from cme.bootstrap import build_application
     from cme.db.roles import Role, role_url
-    from cme.rights import plain
 
     settings = load_settings()
     if args.audit_command == "export":

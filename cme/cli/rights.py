@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from application.erasure import decide
+from application.rectification import rectify
+from application.statutory_clock import overdue
+from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
-from cme.rights import access_package, decide, markdown, overdue, rectify
 from cme.settings import load_settings
 from domain import commands as c
 from domain.values import ClockStopReason, RequestDecision, RightsRequestType
@@ -237,3 +240,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             parser.add_argument("--reason", required=True)
         if "months" in step.extras:
             parser.add_argument("--months", type=int, required=True, choices=[1, 2])
+
+
+def markdown(package: dict[str, Any]) -> str:
+    third = package["third_party_data_for_review"]
+    lines = [
+        f"# Information held about child {package['child_id']}",
+        "",
+        f"Prepared {package['generated_at']} by {package['generated_by']}.",
+        "",
+        "## Personal details",
+        "",
+        "```json",
+        json.dumps(package["personal_data"], indent=2),
+        "```",
+        "",
+        "## Who it was shared with",
+        "",
+    ]
+    lines += [
+        f"- {r['recipient_organisation']} ({r['recipient_agency']}) on {r['disclosed_on']}: "
+        f"{', '.join(r['categories'] or [])} for {r['purpose']} under {r['lawful_basis']}"
+        for r in package["recipients"]
+    ] or ["- nobody"]
+    lines += [
+        "",
+        "## Where it came from",
+        "",
+        *[f"- {s}" for s in package["sources"]],
+        "",
+        "## How long it is kept",
+        "",
+        f"Until {package['retention']['kept_until']}; then {package['retention']['then']}.",
+        "",
+        "## Your rights",
+        "",
+        *[f"- the right {r}" for r in package["rights"]],
+        "",
+        f"## For review before release: other people's data ({len(third)})",
+        "",
+    ]
+    return "\n".join(lines) + "\n"

@@ -364,7 +364,7 @@ def test_the_access_package_lists_every_disclosure_the_ledger_holds(
 ) -> None:
     import json as jsonlib
 
-    from cme.rights import access_package
+    from application.subject_access import access_package
 
     child_id = ledger.children[0]
     share(ledger.app, child_id, "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18")

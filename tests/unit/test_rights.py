@@ -8,8 +8,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from application.erasure import decide
+from application.rectification import UnknownDetailError, rectify
+from application.statutory_clock import overdue
+from application.subject_access import access_package
 from cme.bootstrap import App, build_retention_job
-from cme.rights import UnknownDetailError, access_package, decide, markdown, overdue, rectify
+from cme.cli.rights import markdown
 from cme.settings import Settings
 from cme.synthetic import SyntheticCounty
 from domain.commands import (

@@ -1,0 +1,82 @@
+"""Rectification (UK GDPR Art 16) and telling the recipients (Art 19).
+
+A correction is recorded on the child; every agency a disclosure sent a
+category of data the correction touches must be told, and is named here
+(field names and categories only, never a value).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+
+from application import CMEApplication
+from application.subject_access import stored_about
+from domain import commands as c
+from domain.disclosure import Disclosure
+from domain.errors import DomainError
+from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
+
+MADE_TOPIC = get_topic(Disclosure.Made)
+
+
+class UnknownDetailError(DomainError):
+    """A correction names a detail the record does not have."""
+
+    rule = "unknown_field"
+
+
+def rectify(
+    app: CMEApplication,
+    child_id: UUID,
+    corrections: dict[str, Any],
+    actor: str,
+    request_id: UUID | None = None,
+) -> dict[str, Any]:
+    """Correct details; name the recipients who must be told (UK GDPR Art 19).
+
+    The recipients are every agency a disclosure sent a category of data the
+    correction touches to. Only field names and categories are returned.
+    """
+    unknown = sorted(set(corrections) - set(ChildDetails.model_fields))
+    if unknown:
+        known = ", ".join(ChildDetails.model_fields)
+        msg = f"no such detail {', '.join(unknown)}; the details are {known}"
+        raise UnknownDetailError(msg, field=unknown[0])
+    current = app.get_child(child_id).current_details()
+    changed = app.rectify_child_details(
+        c.RectifyChildDetails.of(
+            {
+                "actor": actor,
+                "child_id": child_id,
+                "request_id": request_id,
+                "details": current.model_dump(mode="json") | corrections,
+            }
+        )
+    )
+    touched = {category.value for name in changed for category in CATEGORIES_OF_DETAIL[name]}
+    recipients = [
+        {
+            "recipient_agency": event.recipient_agency,
+            "recipient_organisation": event.recipient_organisation,
+            "disclosed_on": event.disclosed_on.isoformat(),
+            "categories": sorted(touched & set(event.categories)),
+            "disclosure_id": str(event.originator_id),
+        }
+        for event in disclosures_made(app, child_id)
+        if touched & set(event.categories)
+    ]
+    return {
+        "child_id": str(child_id),
+        "changed": changed,
+        "categories": sorted(touched),
+        "tell_recipients": recipients,
+    }
+
+
+def disclosures_made(app: CMEApplication, child_id: UUID) -> list[Any]:
+    """The child's Disclosure.Made events, upcast, their personal parts left sealed."""
+    made = [s for s in stored_about(app, child_id) if s.topic == MADE_TOPIC]
+    return app.batch_mapper.to_domain_events(made, withhold_personal=True)

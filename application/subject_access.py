@@ -1,0 +1,137 @@
+"""The subject access package (UK GDPR Art 15): what is held about a child, in one document.
+
+Everything of the child and of every case, disclosure and request about
+them, opened with the child's key; who it was shared with, where it came
+from, how long it is kept, the rights; other people's data set apart for
+review before release. Producing it is a recorded read.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from application import CMEApplication
+from domain.markers import Unavailable
+from domain.values import Purpose
+
+RIGHTS = [
+    "to be informed about what information is held and how it is used",
+    "of access (a subject access request)",
+    "to have factually inaccurate information corrected",
+    "to object to the way the data is used",
+    "to request deletion (which may be refused, with an explanation)",
+    "to request that use stops while a correction or deletion is considered",
+    "to receive the data in a format that can be transferred to another organisation",
+    "to have decisions made by automated processes reviewed by a member of staff",
+]
+
+
+def plain(value: Any) -> Any:
+    if isinstance(value, UUID | date | datetime):
+        return value.isoformat() if not isinstance(value, UUID) else str(value)
+    if isinstance(value, Unavailable):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
+    """Every event of the child and of the cases, disclosures and requests about them."""
+    events = app.batch_mapper.to_domain_events(stored_about(app, child_id))
+    return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
+
+
+def stored_about(app: CMEApplication, child_id: UUID) -> list[StoredEvent]:
+    """The stored events of the child and of every aggregate about them.
+
+    On PostgreSQL the aggregates about the child come from the subject index:
+    a request must not cost a scan of the whole log.
+    """
+    about = app.queries.aggregates_about(child_id)
+    found = app.queries.select_many([child_id, *about])
+    return [event for ident in found for event in found[ident]]
+
+
+def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str, Any]:
+    child = app.get_child(child_id)
+    events = child_events(app, child_id)
+    history, recipients, sources, third_parties = [], [], set(), []
+    for event in events:
+        kind = type(event).__qualname__
+        facts = {
+            k: plain(v)
+            for k, v in vars(event).items()
+            if k not in {"originator_id", "originator_version", "timestamp", "personal"}
+        }
+        personal = getattr(event, "personal", None)
+        history.append(
+            {
+                "when": event.timestamp.isoformat(),
+                "what": kind,
+                "facts": facts,
+                "personal_data": plain(personal),
+            }
+        )
+        if kind == "Disclosure.Made":
+            recipients.append(
+                {
+                    k: facts.get(k)
+                    for k in (
+                        "recipient_agency",
+                        "recipient_organisation",
+                        "purpose",
+                        "lawful_basis",
+                        "categories",
+                        "disclosed_on",
+                        "approved_by",
+                    )
+                }
+            )
+        for key in ("source", "source_agency"):
+            if facts.get(key):
+                sources.add(str(facts[key]))
+        if isinstance(personal, dict):
+            for carer in personal.get("carers") or []:
+                third_parties.append({"who": "carer", "details": carer, "found_in": kind})
+            if personal.get("referrer_name"):
+                third_parties.append(
+                    {
+                        "who": "referrer",
+                        "details": {
+                            "name": personal.get("referrer_name"),
+                            "contact": personal.get("referrer_contact"),
+                        },
+                        "found_in": kind,
+                    }
+                )
+    kept_until = app.data_keys.store.get_many([child_id]).get(child_id)
+    details = child.details
+    package = {
+        "child_id": str(child_id),
+        "generated_at": app.now().isoformat(),
+        "generated_by": actor,
+        "personal_data": plain(
+            details.model_dump(mode="json") if not isinstance(details, Unavailable) else details
+        ),
+        "history": history,
+        "purposes": [p.value for p in Purpose],
+        "sources": sorted(sources),
+        "recipients": recipients,
+        "retention": {
+            "kept_until": kept_until.expires_on.isoformat()
+            if kept_until and kept_until.expires_on
+            else None,
+            "then": "the key is destroyed and the data becomes unreadable everywhere",
+        },
+        "rights": RIGHTS,
+        "third_party_data_for_review": third_parties,
+    }
+    app.record_personal_data_read(child_id, actor=actor, purpose="subject_access_request")
+    return package
