@@ -48,8 +48,8 @@ class Services:
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
-    from cme.services import isolation, manager
-    from cme.services.common import ServiceError
+    from devtools.services import isolation, manager
+    from devtools.services.common import ServiceError
 
     settings = load_settings()
     try:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from cme.bootstrap import App
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.commands import (
     AssignOfficer,
     ChangeCaseStatus,

@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from eventsourcing.persistence import Tracking
 
 from cme.bootstrap import App
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.envelopes import seal_line
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
 from consumers.sealed_payload import IntakeKeys, parse_intake_keys
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
 TOPIC = "cme.upstream.v1"
 

@@ -6,7 +6,7 @@ import argparse
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from cme.demo import run_demo
+    from devtools.demo import run_demo
 
     return run_demo(args.services, args.messages, args.seed)
 

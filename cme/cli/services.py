@@ -8,7 +8,7 @@ from cme.settings import load_settings
 
 
 def _cmd_services(args: argparse.Namespace) -> int:
-    from cme.services.__main__ import main as services_main
+    from devtools.services.__main__ import main as services_main
 
     return services_main([args.action])
 

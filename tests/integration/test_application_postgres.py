@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from cme.bootstrap import App, build_application
-from cme.services.postgres import bin_dir
+from devtools.services.postgres import bin_dir
 from tests.conftest import Services
 from tests.contract import ApplicationContract
 

@@ -17,8 +17,8 @@ from kafka import KafkaProducer
 
 from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import read_quarantine
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from tests.conftest import Services
 from tests.intake_support import Sealer, hostile_records
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment

@@ -24,8 +24,8 @@ from kafka import KafkaProducer
 from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import read_quarantine
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from tests.conftest import Services
 from tests.intake_support import Sealer
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
@@ -316,7 +316,7 @@ def test_the_database_crashing_mid_intake_loses_and_doubles_nothing(
     app: App,
     traffic: SyntheticTraffic,
 ) -> None:
-    from cme.services import manager
+    from devtools.services import manager
 
     plan = manager.plan(services.settings.model_copy(update={"database_url": None}))
     assert plan.postgres is not None, "this test crashes the project's own PostgreSQL"

@@ -15,11 +15,11 @@ from kafka import KafkaProducer
 
 from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
-from cme.services import manager
 from cme.settings import PROJECT_ROOT
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.envelopes import seal_line
 from consumers.quarantine_kafka import read_quarantine
+from devtools.services import manager
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from tests.conftest import Services
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
 

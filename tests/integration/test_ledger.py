@@ -20,8 +20,8 @@ from cme.bootstrap import App, build_application
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
-from cme.synthetic import SyntheticCounty
 from consumers.ledger import LedgerWriter
+from devtools.synthetic import SyntheticCounty
 from domain.commands import (
     ChangeAddress,
     DecideRequest,

@@ -20,7 +20,7 @@ from kafka import KafkaProducer
 
 from cme.bootstrap import App, build_application
 from cme.settings import PROJECT_ROOT
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
 from tests.conftest import Services
 from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment

@@ -15,8 +15,8 @@ from cme.bootstrap import build_application, build_retention_job
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
-from cme.synthetic import SyntheticCounty
 from consumers.ledger import LedgerWriter
+from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
 from tests.conftest import Services
 

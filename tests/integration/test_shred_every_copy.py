@@ -21,10 +21,10 @@ from cme.bootstrap import App, build_application, build_retention_job
 from cme.db.roles import Role, role_url
 from cme.secrets import intake_public_key
 from cme.shred import _upstream_topic, verify
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.quarantine_kafka import KafkaQuarantineEraser
 from consumers.upstream_erasure import KafkaUpstreamEraser
 from crypto_shredding.locks import postgres_lock
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from domain.commands import RegisterChild
 from domain.values import ShredReason
 from tests.conftest import Services

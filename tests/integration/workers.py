@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cme.services.topics import isolated_topics
 from cme.settings import PROJECT_ROOT, Settings
+from devtools.services.isolation import isolated_topics
 
 
 @dataclass

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from cme.bootstrap import App
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.commands import RectifyChildDetails, RegisterChild
 from domain.errors import DisclosureNotFoundError
 from tests.intake_support import IntakeHarness

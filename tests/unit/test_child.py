@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.child import Child
 from domain.errors import ChildShreddedError, LegalHoldError, RestrictionError, RollError
 from domain.markers import Shredded

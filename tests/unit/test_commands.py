@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain import commands as c
 from domain.errors import InvalidCommandError
 from domain.personal import upn_check_letter

@@ -7,7 +7,7 @@ from uuid import uuid4
 
 from eventsourcing.persistence import StoredEvent
 
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.case import Case
 from domain.commands import OpenCase, RegisterChild
 from tests.factories import in_memory_app

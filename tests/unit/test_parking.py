@@ -7,9 +7,9 @@ from pathlib import Path
 from eventsourcing.persistence import StoredEvent
 
 from cme.bootstrap import App
-from cme.synthetic import SyntheticCounty
 from consumers.projection_feed import feed, replay_parked
 from crypto_shredding.mapper import cme_mapper
+from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
 from projections.store import SqliteReadModels
 from tests.factories import in_memory_app

@@ -11,12 +11,12 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from cme.bootstrap import App
-from cme.synthetic import SyntheticCounty
 from crypto_shredding.data_keys import DataKeys
 from crypto_shredding.errors import TamperedCiphertextError, UnknownDataKeyError, UnknownKekError
 from crypto_shredding.kek import KekRing
 from crypto_shredding.keystore import InMemoryKeyStore
 from crypto_shredding.mapper import SEALED, ShreddedChildWriteError
+from devtools.synthetic import SyntheticCounty
 from domain.child import Child
 from domain.commands import ChangeAddress, RecordSchoolRegistration, RegisterChild
 from domain.markers import Shredded

@@ -10,10 +10,10 @@ from application.retention import RetentionJob
 from cme.bootstrap import App, build_retention_job
 from cme.settings import Settings
 from cme.shred import verify
-from cme.synthetic import SyntheticCounty
 from consumers.inprocess_feed import catch_up
 from consumers.intake.decode import Reason
 from consumers.quarantine import QuarantineCipher
+from devtools.synthetic import SyntheticCounty
 from domain.commands import OpenCase, PlaceLegalHold, RegisterChild, ReleaseLegalHold
 from domain.markers import Shredded
 from domain.values import ShredReason

@@ -15,7 +15,7 @@ from application.subject_access import access_package
 from cme.bootstrap import App, build_retention_job
 from cme.cli.rights import markdown
 from cme.settings import Settings
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.commands import (
     ChangeAddress,
     DecideRequest,

@@ -11,7 +11,7 @@ import pytest
 from cme.bootstrap import build_application
 from cme.cli import main
 from cme.settings import load_settings
-from cme.synthetic import SyntheticCounty
+from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
 
 

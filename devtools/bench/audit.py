@@ -16,8 +16,6 @@ import psycopg
 from rich.progress import Progress
 
 from cme.audit import verify_ledger
-from cme.bench.report import Figure, Stopwatch, publish
-from cme.bench.store import build_store
 from cme.bootstrap import App, build_application, open_pool
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
@@ -26,6 +24,8 @@ from consumers.ledger import LedgerWriter
 from consumers.projection_feed import replay
 from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.signing import CheckpointSigner, CheckpointVerifier
+from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.bench.store import build_store
 
 PAGE = 10_000
 
@@ -156,7 +156,7 @@ RAW_LEDGER = "SELECT seq, entry, prev_hash, entry_hash FROM ledger.entries ORDER
 
 
 def run(events: int, seed: int, rounds: int) -> None:
-    from cme.bench.environment import bench_settings  # noqa: PLC0415
+    from devtools.bench.environment import bench_settings  # noqa: PLC0415
 
     settings = bench_settings()
     app = build_application(settings)

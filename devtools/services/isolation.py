@@ -10,6 +10,7 @@ and topics under its own prefix, and drops them when it ends.
 from __future__ import annotations
 
 import re
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -17,8 +18,8 @@ from kafka import KafkaAdminClient
 from psycopg import sql
 
 from cme.db.setup import setup_database
-from cme.services.topics import ensure_topics, required_topics, topic_configs
 from cme.settings import Settings
+from cme.topics import ensure_topics, required_topics, topic_configs
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -74,3 +75,23 @@ def delete_topics(bootstrap: str, prefix: str) -> list[str]:
         return doomed
     finally:
         admin.close()
+
+
+def isolated_topics(settings: Settings, prefix: str, partitions: int) -> Settings:
+    """Settings naming a fresh set of the project's topics and consumer groups, created now.
+
+    Benchmarks and tests run beside the real topics without reading or
+    disturbing them; the topics get the same partitions rule and configs.
+    """
+    tag = uuid.uuid4().hex[:10]
+    configured = settings.model_copy(
+        update={
+            "topic_upstream": f"{prefix}.{tag}.upstream",
+            "topic_quarantine": f"{prefix}.{tag}.quarantine",
+            "topic_events": f"{prefix}.{tag}.events",
+            "kafka_group_prefix": f"{prefix}-{tag}",
+            "kafka_partitions": partitions,
+        }
+    )
+    ensure_topics(settings.require_kafka(), required_topics(configured), topic_configs(configured))
+    return configured

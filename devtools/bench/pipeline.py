@@ -19,17 +19,18 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer
 from rich.progress import Progress
 
-from cme.bench.environment import bench_settings
-from cme.bench.report import Figure, Stopwatch, publish
 from cme.bootstrap import build_application
 from cme.db.roles import Role, role_url
 from cme.runtime import start_workers
 from cme.secrets import intake_public_key
-from cme.services.topics import ensure_topics, isolated_topics
 from cme.settings import Settings
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
+from cme.topics import ensure_topics
 from consumers import kafka_io
 from consumers.envelopes import seal_line
+from devtools.bench.environment import bench_settings
+from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.services.isolation import isolated_topics
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
 POLL_SECONDS = 0.1
 

@@ -15,14 +15,14 @@ import psycopg
 from kafka import KafkaConsumer
 from rich.progress import Progress
 
-from cme.bench.environment import bench_settings
-from cme.bench.report import Figure, Stopwatch, publish
 from cme.intake_runtime import build_intake_worker
 from cme.secrets import intake_public_key
-from cme.services.topics import isolated_topics
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers import kafka_io
 from consumers.envelopes import seal_line
+from devtools.bench.environment import bench_settings
+from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.services.isolation import isolated_topics
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
 
 def _raw_consume_seconds(bootstrap: str, topic: str, count: int) -> float:

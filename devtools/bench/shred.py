@@ -24,14 +24,14 @@ from eventsourcing.utils import get_topic
 from rich.progress import Progress
 
 from application.subject_access import access_package
-from cme.bench.report import Figure, Stopwatch, publish
-from cme.bench.store import build_store
 from cme.bootstrap import App, build_application, build_retention_job
 from cme.runtime import read_models
 from cme.settings import Settings
 from consumers.inprocess_feed import CONSUMER, catch_up
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
+from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.bench.store import build_store
 from domain.child import Child
 from projections.store import SqlReadModels
 
@@ -64,7 +64,7 @@ def _sar_latencies(
     app: App, children: list[UUID], samples: int, seed: int, progress: Progress
 ) -> tuple[list[float], list[float]]:
     """Milliseconds per access package, and per library read of the child's own events."""
-    rng = random.Random(seed)  # noqa: S311 - sampling, not secrets
+    rng = random.Random(seed)
     chosen = rng.sample(children, min(samples, len(children)))
     task = progress.add_task("subject access packages", total=len(chosen) * 2)
     sar, own = [], []
@@ -137,7 +137,7 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def run(events: int, samples: int, seed: int) -> None:
-    from cme.bench.environment import bench_settings  # noqa: PLC0415
+    from devtools.bench.environment import bench_settings  # noqa: PLC0415
 
     settings = bench_settings()
     app = build_application(settings)

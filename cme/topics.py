@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -80,23 +78,3 @@ def ensure_topics(
         return created
     finally:
         admin.close()
-
-
-def isolated_topics(settings: Settings, prefix: str, partitions: int) -> Settings:
-    """Settings naming a fresh set of the project's topics and consumer groups, created now.
-
-    Benchmarks and tests run beside the real topics without reading or
-    disturbing them; the topics get the same partitions rule and configs.
-    """
-    tag = uuid.uuid4().hex[:10]
-    configured = settings.model_copy(
-        update={
-            "topic_upstream": f"{prefix}.{tag}.upstream",
-            "topic_quarantine": f"{prefix}.{tag}.quarantine",
-            "topic_events": f"{prefix}.{tag}.events",
-            "kafka_group_prefix": f"{prefix}-{tag}",
-            "kafka_partitions": partitions,
-        }
-    )
-    ensure_topics(settings.require_kafka(), required_topics(configured), topic_configs(configured))
-    return configured

@@ -29,11 +29,11 @@ from cme.bootstrap import App, build_application, build_retention_job
 from cme.db.roles import Role
 from cme.secrets import intake_public_key, load_intake_keys
 from cme.settings import Mode, Settings, load_settings
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers.envelopes import seal_line
 from consumers.inprocess_feed import catch_up
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from domain import commands as c
 from domain.case import Case
 from domain.errors import DomainError
@@ -51,7 +51,7 @@ def _settings(services: bool) -> Settings:
         folder = settings.data_dir / "demo"
         shutil.rmtree(folder / "embedded", ignore_errors=True)
         return settings.model_copy(update={"mode": Mode.EMBEDDED, "data_dir": folder})
-    from cme.services import isolation, manager  # noqa: PLC0415
+    from devtools.services import isolation, manager
 
     plan = manager.plan(settings)
     if plan.postgres is not None or plan.kafka is not None:
@@ -84,7 +84,7 @@ def _sealed_traffic(settings: Settings, messages: int, seed: int) -> list[tuple[
 
 def _caseworker_activity(app: App, seed: int, after: int) -> int:
     """A term of casework on this run's open cases: enquiries, outcomes, closures, disclosures."""
-    rng = random.Random(seed)  # noqa: S311 - demo data
+    rng = random.Random(seed)
     today = app.today()
     case_ids = [
         UUID(str(n.originator_id))
@@ -223,7 +223,7 @@ def _cme() -> str:
 
 
 def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> bool:
-    from cme.shred import verify  # noqa: PLC0415
+    from cme.shred import verify
 
     if not shredded:
         return False
@@ -253,7 +253,7 @@ def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> 
 
 
 def _embedded(settings: Settings, messages: int, seed: int) -> SqlReadModels:
-    from cme.runtime import read_models  # noqa: PLC0415
+    from cme.runtime import read_models
 
     app = build_application(settings)
     first = app.recorder.max_notification_id() or 0
@@ -291,8 +291,8 @@ def _embedded(settings: Settings, messages: int, seed: int) -> SqlReadModels:
 
 
 def _services(settings: Settings, messages: int, seed: int) -> SqlReadModels:
-    from cme.runtime import read_models, start_workers  # noqa: PLC0415
-    from consumers import kafka_io  # noqa: PLC0415
+    from cme.runtime import read_models, start_workers
+    from consumers import kafka_io
 
     traffic = _sealed_traffic(settings, messages, seed)
     app = build_application(settings)
@@ -322,7 +322,7 @@ def _wait_for_pipeline(
     settings: Settings, app: App, running: Any, messages: int = 0, timeout: float = 600
 ) -> None:
     """Until intake has taken ``messages`` and relay, projector and ledger have the whole log."""
-    import psycopg  # noqa: PLC0415
+    import psycopg
 
     deadline = time.monotonic() + timeout
     with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
@@ -357,7 +357,7 @@ def _wait_for_pipeline(
 
 def _catch_up_services(settings: Settings) -> None:
     """Relay, projector and ledger writer until the shredding events have reached them all."""
-    from cme.runtime import start_workers  # noqa: PLC0415
+    from cme.runtime import start_workers
 
     stop = threading.Event()
     running = start_workers(settings, ["relay", "projector", "ledger"], stop)

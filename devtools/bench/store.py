@@ -19,11 +19,11 @@ import psycopg
 from eventsourcing.domain import Aggregate
 from rich.progress import Progress
 
-from cme.bench.report import Stopwatch
 from cme.bootstrap import App
 from cme.db.roles import Role, role_url
 from cme.settings import Settings
-from cme.synthetic import SyntheticCounty
+from devtools.bench.report import Stopwatch
+from devtools.synthetic import SyntheticCounty
 from domain.child import Child
 from domain.disclosure import Disclosure
 from domain.personal import Address, ChildDetails

@@ -22,15 +22,15 @@ from pathlib import Path
 
 from rich.console import Console
 
-from cme.bench.environment import bench_settings
-from cme.bench.report import Figure, Stopwatch, publish
 from cme.bootstrap import build_application
 from cme.secrets import intake_public_key
-from cme.services.topics import isolated_topics
 from cme.settings import PROJECT_ROOT, Settings
-from cme.synthetic import SyntheticCounty, SyntheticTraffic
 from consumers import kafka_io
 from consumers.envelopes import seal_line
+from devtools.bench.environment import bench_settings
+from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.services.isolation import isolated_topics
+from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
 VARIANTS = {
     "kafka-python default (45 s session)": {"CME_KAFKA_SESSION_TIMEOUT_MS": "45000"},

@@ -27,7 +27,7 @@ class SyntheticCounty:
     """A seeded source of synthetic children and their records."""
 
     def __init__(self, seed: int = 2026, today: date | None = None) -> None:
-        self.rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+        self.rng = random.Random(seed)
         self.today = today or date.today()
 
     def word(self, syllables: int) -> str:

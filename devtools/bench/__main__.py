@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cme.services.common import ServiceError
 from cme.settings import ConfigurationError
+from devtools.services.common import ServiceError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,27 +41,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.benchmark == "domain":
-            from cme.bench import domain as bench  # noqa: PLC0415
+            from devtools.bench import domain as bench  # noqa: PLC0415
 
             bench.run(args.children, args.events_each, args.seed, args.rounds)
         elif args.benchmark == "intake":
-            from cme.bench import intake as intake_bench  # noqa: PLC0415
+            from devtools.bench import intake as intake_bench  # noqa: PLC0415
 
             intake_bench.run(args.messages, args.seed, args.partitions)
         elif args.benchmark == "pipeline":
-            from cme.bench import pipeline as pipeline_bench  # noqa: PLC0415
+            from devtools.bench import pipeline as pipeline_bench  # noqa: PLC0415
 
             pipeline_bench.run(args.backlog, args.rate, args.seconds, args.seed, args.partitions)
         elif args.benchmark == "audit":
-            from cme.bench import audit as audit_bench  # noqa: PLC0415
+            from devtools.bench import audit as audit_bench  # noqa: PLC0415
 
             audit_bench.run(args.events, args.seed, args.rounds)
         elif args.benchmark == "shred":
-            from cme.bench import shred as shred_bench  # noqa: PLC0415
+            from devtools.bench import shred as shred_bench  # noqa: PLC0415
 
             shred_bench.run(args.events, args.samples, args.seed)
         elif args.benchmark == "recovery":
-            from cme.bench import recovery as recovery_bench  # noqa: PLC0415
+            from devtools.bench import recovery as recovery_bench  # noqa: PLC0415
 
             recovery_bench.run(args.rounds, args.partitions)
     except (ServiceError, ConfigurationError) as exc:

@@ -8,8 +8,8 @@ import psycopg
 from psycopg import sql
 
 from cme.db.setup import setup_database
-from cme.services import manager
 from cme.settings import Settings, load_settings
+from devtools.services import manager
 
 BENCH_DATABASE = "cme_bench"
 

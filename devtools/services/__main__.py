@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cme.services import manager
-from cme.services.common import ServiceError
 from cme.settings import ConfigurationError
+from devtools.services import manager
+from devtools.services.common import ServiceError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 from cme.db.roles import passwords_file
 from cme.db.setup import setup_database
-from cme.services.common import ServiceStatus, port_open
-from cme.services.kafka import LocalKafka
-from cme.services.postgres import LocalPostgres
-from cme.services.topics import ensure_topics, required_topics, topic_configs
 from cme.settings import Settings, load_settings
+from cme.topics import ensure_topics, required_topics, topic_configs
+from devtools.services.common import ServiceStatus, port_open
+from devtools.services.kafka import LocalKafka
+from devtools.services.postgres import LocalPostgres
 
 
 @dataclass(frozen=True)

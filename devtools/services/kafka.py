@@ -16,7 +16,8 @@ import time
 import uuid
 from pathlib import Path
 
-from cme.services.common import (
+from cme.settings import PROJECT_ROOT
+from devtools.services.common import (
     ServiceError,
     ServiceStatus,
     ensure_command,
@@ -26,7 +27,6 @@ from cme.services.common import (
     tail,
     wait_until,
 )
-from cme.settings import PROJECT_ROOT
 
 POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
 _STARTED: list[subprocess.Popen[bytes]] = []

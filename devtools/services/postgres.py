@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from cme.services.common import (
+from devtools.services.common import (
     ServiceError,
     ServiceStatus,
     ensure_command,

@@ -17,11 +17,11 @@ import orjson
 import psycopg
 from rich.progress import Progress
 
-from cme.bench.report import Figure, Stopwatch, publish
-from cme.bench.store import child_with_events
 from cme.bootstrap import App, build_application
-from cme.synthetic import SyntheticCounty
 from crypto_shredding.sealing import cipher, new_key, seal, unseal
+from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.bench.store import child_with_events
+from devtools.synthetic import SyntheticCounty
 from domain.child import Child
 from domain.personal import ChildDetails
 
@@ -114,7 +114,7 @@ def _seal_costs(sample: list[dict[str, object]], rounds: int) -> tuple[float, fl
 
 
 def run(children: int, events_each: int, seed: int, rounds: int = 5) -> None:
-    from cme.bench.environment import bench_settings  # noqa: PLC0415
+    from devtools.bench.environment import bench_settings  # noqa: PLC0415
 
     settings = bench_settings()
     county = SyntheticCounty(seed=seed)
