@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import SimpleNamespace
 from typing import Any
 
+from eventsourcing.persistence import StoredEvent
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
 from consumers.lifecycle import StopRequestedError, fault_point, retrying, where
+from crypto_shredding.mapper import facts_mapper
 from crypto_shredding.signing import CheckpointSigner
-from eventstore.transcoding import cme_transcoder
 from projections.ledger import GENESIS, ChainedEntry, chain, checkpoint_message, ledger_entry
 
 log = logging.getLogger("cme.ledger")
@@ -44,7 +44,8 @@ class LedgerWriter:
         self.checkpoint_every = checkpoint_every
         self.schema = schema
         self.events_table = events_table
-        self.transcoder = cme_transcoder()
+        # Facts only: the ledger role holds no keys and the ledger never needs a value.
+        self.mapper = facts_mapper()
         self.appended = 0
         self.parked = 0
 
@@ -120,7 +121,8 @@ class LedgerWriter:
         parked: list[tuple[int, str, str]] = []
         for notification_id, originator_id, version, topic, state in rows:
             try:
-                entry = ledger_entry(topic, self._facts(originator_id, version, bytes(state)))
+                event = self._facts(originator_id, version, topic, bytes(state))
+                entry = ledger_entry(topic, event)
             except Exception as exc:
                 parked.append((notification_id, topic, where(exc)))
                 continue
@@ -188,10 +190,10 @@ class LedgerWriter:
             self._maybe_checkpoint(conn, int(head[0]), str(head[1]), force=True)
             return int(head[0])
 
-    def _facts(self, originator_id: Any, version: int, state: bytes) -> Any:
-        fields = self.transcoder.decode(state)
-        fields.pop("personal", None)  # sealed; the ledger never holds or needs the values
-        return SimpleNamespace(originator_id=originator_id, originator_version=version, **fields)
+    def _facts(self, originator_id: Any, version: int, topic: str, state: bytes) -> Any:
+        """The event as the domain knows it (upcast), its personal part left sealed."""
+        stored = StoredEvent(originator_id, version, topic, state)
+        return self.mapper.to_domain_events([stored], withhold_personal=True)[0]
 
     def run(self, stop: threading.Event) -> None:
         try:

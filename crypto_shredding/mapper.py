@@ -82,12 +82,24 @@ class PersonalDataMapper(Mapper[UUID]):
     """A :class:`Mapper` that seals and opens the ``personal`` part of every event."""
 
     def __init__(
-        self, transcoder: Transcoder, data_keys: DataKeys, *, seal_personal: bool = True
+        self, transcoder: Transcoder, data_keys: DataKeys | None, *, seal_personal: bool = True
     ) -> None:
+        """``data_keys`` None makes a reader of facts only (it opens nothing)."""
         super().__init__(transcoder=transcoder)
-        self.data_keys = data_keys
+        self._data_keys = data_keys
         # Off only in the benchmark's reference run, to measure what sealing costs.
         self.seal_personal = seal_personal
+
+    @property
+    def data_keys(self) -> DataKeys:
+        if self._data_keys is None:
+            msg = "this mapper reads facts only: it holds no data keys (withhold personal data)"
+            raise TypeError(msg)
+        return self._data_keys
+
+    @data_keys.setter
+    def data_keys(self, data_keys: DataKeys) -> None:
+        self._data_keys = data_keys
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         topic = get_topic(type(domain_event))
@@ -220,3 +232,8 @@ class PersonalDataMapper(Mapper[UUID]):
 def cme_mapper(data_keys: DataKeys, *, seal_personal: bool = True) -> PersonalDataMapper:
     """The project's mapper: its transcoder, sealing under the given data keys."""
     return PersonalDataMapper(cme_transcoder(), data_keys, seal_personal=seal_personal)
+
+
+def facts_mapper() -> PersonalDataMapper:
+    """A mapper for readers that may not hold keys (the ledger writer): facts only, upcast."""
+    return PersonalDataMapper(cme_transcoder(), None)
