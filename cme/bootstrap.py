@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from functools import partial
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from psycopg_pool import ConnectionPool
@@ -29,6 +30,7 @@ from crypto_shredding.locks import file_lock, postgres_lock
 from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.postgres import PostgresBlindIndex, PostgresKeyStore
 from crypto_shredding.sqlite import SqliteBlindIndexStore, SqliteKeyStore
+from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModels
 
 
 def postgres_env(url: str, schema: str) -> dict[str, str]:
@@ -61,32 +63,128 @@ def open_pool(url: str, name: str, max_size: int = 4) -> ConnectionPool:
     return pool
 
 
-def key_and_index_stores(
-    settings: Settings,
-) -> tuple[KeyStore, BlindIndexStore, list[Callable[[], None]]]:
-    if settings.effective_mode is Mode.EMBEDDED:
-        folder = settings.data_dir / "embedded"
-        keystore = SqliteKeyStore(folder / "keystore.db")
-        index = SqliteBlindIndexStore(folder / "matching.db")
-        return keystore, index, [keystore.close, index.close]
-    key_pool = open_pool(role_url(settings, Role.KEYSTORE), "cme-keystore")
-    index_pool = open_pool(role_url(settings, Role.WRITER), "cme-matching")
-    return (
-        PostgresKeyStore(key_pool),
-        PostgresBlindIndex(index_pool),
-        [key_pool.close, index_pool.close],
-    )
+Closer = Callable[[], None]
 
 
-def event_store_env(settings: Settings) -> dict[str, str]:
-    if settings.effective_mode is Mode.EMBEDDED:
-        folder = settings.data_dir / "embedded"
+class Backend:
+    """Where a mode keeps things: every adapter the composition root builds comes from here.
+
+    The embedded mode keeps the event store, the key store, the blind index and
+    the read models in SQLite files under CME_DATA_DIR; the services mode uses
+    PostgreSQL, each part through its own least-privilege role, and Kafka.
+    ``backend_for`` is the one place that looks at the mode.
+    """
+
+    has_kafka = False
+    """Topics, the relay and the ledger writer exist only with the services."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def event_store_env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def key_store(self, purpose: str) -> tuple[KeyStore, Closer]:
+        raise NotImplementedError
+
+    def index_store(self) -> tuple[BlindIndexStore, Closer]:
+        raise NotImplementedError
+
+    def read_models(self, role: Role) -> tuple[SqlReadModels, Closer]:
+        raise NotImplementedError
+
+    def retention_job(self, app: CMEApplication) -> RetentionJob:
+        raise NotImplementedError
+
+    def rebuild_read_models(self) -> int:
+        """Rebuild the caseworker read models from the event store and swap them in."""
+        raise NotImplementedError
+
+
+class Embedded(Backend):
+    @property
+    def folder(self) -> Path:
+        folder = self.settings.data_dir / "embedded"
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return folder
+
+    def event_store_env(self) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": eventstore.sqlite.FACTORY,
-            "SQLITE_DBNAME": str(folder / "events.db"),
+            "SQLITE_DBNAME": str(self.folder / "events.db"),
         }
-    return postgres_env(role_url(settings, Role.WRITER), "eventstore")
+
+    def key_store(self, purpose: str) -> tuple[KeyStore, Closer]:
+        store = SqliteKeyStore(self.folder / "keystore.db")
+        return store, store.close
+
+    def index_store(self) -> tuple[BlindIndexStore, Closer]:
+        store = SqliteBlindIndexStore(self.folder / "matching.db")
+        return store, store.close
+
+    def read_models(self, role: Role) -> tuple[SqlReadModels, Closer]:
+        store = SqliteReadModels(str(self.folder / "caseworker.db"))
+        store.create()
+        return store, store.close
+
+    def retention_job(self, app: CMEApplication) -> RetentionJob:
+        path = self.folder / "retention.lock"
+        return RetentionJob(app, lambda: file_lock(path))
+
+    def rebuild_read_models(self) -> int:
+        from cme.rebuild import rebuild_sqlite  # noqa: PLC0415 - rebuild builds through here
+
+        return rebuild_sqlite(self.settings)
+
+
+class Services(Backend):
+    has_kafka = True
+
+    def event_store_env(self) -> dict[str, str]:
+        return postgres_env(role_url(self.settings, Role.WRITER), "eventstore")
+
+    def key_store(self, purpose: str) -> tuple[KeyStore, Closer]:
+        pool = open_pool(role_url(self.settings, Role.KEYSTORE), f"cme-keystore-{purpose}")
+        return PostgresKeyStore(pool), pool.close
+
+    def index_store(self) -> tuple[BlindIndexStore, Closer]:
+        pool = open_pool(role_url(self.settings, Role.WRITER), "cme-matching")
+        return PostgresBlindIndex(pool), pool.close
+
+    def read_models(self, role: Role) -> tuple[SqlReadModels, Closer]:
+        pool = open_pool(role_url(self.settings, role), f"cme-{role.value}")
+        store = PostgresReadModels(pool)
+        if role is Role.PROJECTOR:
+            store.create()
+        return store, pool.close
+
+    def retention_job(self, app: CMEApplication) -> RetentionJob:
+        from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
+        from consumers.upstream_erasure import KafkaUpstreamEraser  # noqa: PLC0415
+
+        return RetentionJob(
+            app,
+            postgres_lock(role_url(self.settings, Role.WRITER)),
+            quarantine=KafkaQuarantineEraser(self.settings),
+            upstream=KafkaUpstreamEraser(self.settings, app.tracked_position),
+        )
+
+    def rebuild_read_models(self) -> int:
+        from cme.rebuild import rebuild_postgres  # noqa: PLC0415 - rebuild builds through here
+
+        return rebuild_postgres(self.settings)
+
+
+def backend_for(settings: Settings) -> Backend:
+    """The one place that looks at the mode."""
+    return Embedded(settings) if settings.effective_mode is Mode.EMBEDDED else Services(settings)
+
+
+def read_models(
+    settings: Settings, role: Role = Role.PROJECTOR
+) -> tuple[SqlReadModels, Callable[[], None]]:
+    """The caseworker read models of the configured mode (created if missing, by the projector)."""
+    return backend_for(settings).read_models(role)
 
 
 class App(CMEApplication):
@@ -109,13 +207,7 @@ class App(CMEApplication):
 
 def build_data_keys(settings: Settings) -> tuple[DataKeys, Callable[[], None]]:
     """Data keys for a reader that is not the application (the projector, auditors)."""
-    if settings.effective_mode is Mode.EMBEDDED:
-        store = SqliteKeyStore(settings.data_dir / "embedded" / "keystore.db")
-        close = store.close
-        keystore: KeyStore = store
-    else:
-        pool = open_pool(role_url(settings, Role.KEYSTORE), "cme-keystore-reader")
-        keystore, close = PostgresKeyStore(pool), pool.close
+    keystore, close = backend_for(settings).key_store("reader")
     keys = DataKeys(
         keystore,
         load_kek_ring(settings),
@@ -131,7 +223,9 @@ def build_application(
     today: Callable[[], date] = date.today,
     seal_personal: bool = True,
 ) -> App:
-    keystore, index_store, closers = key_and_index_stores(settings)
+    backend = backend_for(settings)
+    keystore, close_keys = backend.key_store("app")
+    index_store, close_index = backend.index_store()
     data_keys = DataKeys(
         keystore,
         load_kek_ring(settings),
@@ -139,14 +233,14 @@ def build_application(
         maxsize=settings.key_cache_size,
     )
     app = App(
-        event_store_env(settings),
+        backend.event_store_env(),
         data_keys=data_keys,
         blind_index=BlindIndex(load_index_key(settings), index_store),
         mapper=lambda: cme_mapper(data_keys, seal_personal=seal_personal),
         today=today,
         preload_keys=seal_personal,
     )
-    app.closers = closers
+    app.closers = [close_keys, close_index]
     recorder = app.recorder
     if isinstance(recorder, eventstore.postgres.Recorder):
         recorder.batch_written = partial(fault_point, "eventstore:batch-written")
@@ -154,16 +248,5 @@ def build_application(
 
 
 def build_retention_job(settings: Settings, app: CMEApplication) -> RetentionJob:
-    """The age-25 job with the lock of the configured mode."""
-    if settings.effective_mode is Mode.EMBEDDED:
-        path = settings.data_dir / "embedded" / "retention.lock"
-        return RetentionJob(app, lambda: file_lock(path))
-    from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
-    from consumers.upstream_erasure import KafkaUpstreamEraser  # noqa: PLC0415
-
-    return RetentionJob(
-        app,
-        postgres_lock(role_url(settings, Role.WRITER)),
-        quarantine=KafkaQuarantineEraser(settings),
-        upstream=KafkaUpstreamEraser(settings, app.tracked_position),
-    )
+    """The age-25 job with the lock (and, with Kafka, the topic erasers) of the mode."""
+    return backend_for(settings).retention_job(app)

@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from cme.bootstrap import build_application
+from cme.bootstrap import backend_for, build_application
 from cme.db.roles import Role
-from cme.settings import Mode, Settings
+from cme.settings import Settings
 from consumers.inprocess_feed import catch_up
 from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModels
 
@@ -26,9 +26,7 @@ OLD = "caseworker_replaced"
 
 
 def rebuild(settings: Settings) -> int:
-    if settings.effective_mode is Mode.EMBEDDED:
-        return _rebuild_sqlite(settings)
-    return _rebuild_postgres(settings)
+    return backend_for(settings).rebuild_read_models()
 
 
 def _project_everything(settings: Settings, store: SqlReadModels) -> int:
@@ -41,7 +39,7 @@ def _project_everything(settings: Settings, store: SqlReadModels) -> int:
         app.close()
 
 
-def _rebuild_sqlite(settings: Settings) -> int:
+def rebuild_sqlite(settings: Settings) -> int:
     folder = settings.data_dir / "embedded"
     fresh = folder / "caseworker.rebuild.db"
     fresh.unlink(missing_ok=True)
@@ -57,7 +55,7 @@ def _rebuild_sqlite(settings: Settings) -> int:
     return count
 
 
-def _rebuild_postgres(settings: Settings) -> int:
+def rebuild_postgres(settings: Settings) -> int:
     from psycopg_pool import ConnectionPool  # noqa: PLC0415
 
     admin = settings.require_database_url()

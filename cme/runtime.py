@@ -10,35 +10,19 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from cme.bootstrap import build_application, build_data_keys, open_pool
+from cme.bootstrap import build_application, build_data_keys, open_pool, read_models
+
+__all__ = ["WORKERS", "Running", "retention_scheduler", "run_embedded", "start_workers"]
 from cme.db.roles import Role, role_url
-from cme.settings import Mode, Settings
+from cme.settings import Settings
 from consumers.lifecycle import where
 from consumers.projector import Projector
 from consumers.relay import Relay
 from crypto_shredding.mapper import cme_mapper
-from projections.store import PostgresReadModels, SqliteReadModels, SqlReadModels
 
 log = logging.getLogger("cme.run")
 
 WORKERS = ("intake", "relay", "projector", "ledger", "retention")
-
-
-def read_models(
-    settings: Settings, role: Role = Role.PROJECTOR
-) -> tuple[SqlReadModels, Callable[[], None]]:
-    """The caseworker read models of the configured mode, created if missing."""
-    if settings.effective_mode is Mode.EMBEDDED:
-        folder = settings.data_dir / "embedded"
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        store = SqliteReadModels(str(folder / "caseworker.db"))
-        store.create()
-        return store, store.close
-    pool = open_pool(role_url(settings, role), f"cme-{role.value}")
-    pg = PostgresReadModels(pool)
-    if role is Role.PROJECTOR:
-        pg.create()
-    return pg, pool.close
 
 
 class WorkerDiedError(RuntimeError):

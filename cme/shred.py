@@ -9,11 +9,17 @@ from datetime import date
 from pathlib import Path
 from uuid import UUID
 
-from cme.bootstrap import App, build_application, build_data_keys, build_retention_job
+from cme.bootstrap import (
+    App,
+    backend_for,
+    build_application,
+    build_data_keys,
+    build_retention_job,
+    read_models,
+)
 from cme.db.roles import Role, role_url
-from cme.runtime import read_models
 from cme.secrets import load_ledger_signer
-from cme.settings import Mode, Settings, load_settings
+from cme.settings import Settings, load_settings
 from consumers.projection_feed import notifications_of
 from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.verification import Certificate, certify, readable_events
@@ -78,7 +84,7 @@ def _blind_index(app: App, child_id: UUID) -> Check:
 
 def _read_models(settings: Settings, child_id: UUID) -> Check:
     def check() -> tuple[bool, str]:
-        role = Role.CASEWORKER if settings.effective_mode is Mode.SERVICES else Role.PROJECTOR
+        role = Role.CASEWORKER  # reads only (the embedded file has no roles)
         store, close = read_models(settings, role)
         try:
             children = [r for r in store.rows("children") if str(r["child_id"]) == str(child_id)]
@@ -241,7 +247,7 @@ def verify(settings: Settings, child_id: UUID) -> Certificate:
             ("blind index", _blind_index(app, child_id)),
             ("caseworker read models", _read_models(settings, child_id)),
         ]
-        if settings.effective_mode is Mode.SERVICES:
+        if backend_for(settings).has_kafka:  # the ledger and the topics
             checks += [
                 ("disclosure ledger", _ledger(settings, child_id)),
                 (f"Kafka topic {settings.topic_events}", _events_topic(settings, child_id)),

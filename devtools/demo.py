@@ -253,7 +253,7 @@ def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> 
 
 
 def _embedded(settings: Settings, messages: int, seed: int) -> SqlReadModels:
-    from cme.runtime import read_models
+    from cme.bootstrap import read_models
 
     app = build_application(settings)
     first = app.recorder.max_notification_id() or 0
@@ -291,7 +291,8 @@ def _embedded(settings: Settings, messages: int, seed: int) -> SqlReadModels:
 
 
 def _services(settings: Settings, messages: int, seed: int) -> SqlReadModels:
-    from cme.runtime import read_models, start_workers
+    from cme.bootstrap import read_models
+    from cme.runtime import start_workers
     from consumers import kafka_io
 
     traffic = _sealed_traffic(settings, messages, seed)

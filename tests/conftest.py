@@ -108,7 +108,7 @@ _RUN_ENV = (
 
 def _create_read_models(settings: Settings) -> None:
     """The caseworker tables, as the projector makes them on its first start."""
-    from cme.runtime import read_models
+    from cme.bootstrap import read_models
 
     _, close = read_models(settings)
     close()

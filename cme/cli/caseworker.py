@@ -9,8 +9,8 @@ from cme.settings import load_settings
 
 def _cmd_caseworker(args: argparse.Namespace) -> int:
     from cme import caseworker_views as views
+    from cme.bootstrap import read_models
     from cme.db.roles import Role
-    from cme.runtime import read_models
 
     store, close = read_models(load_settings(), Role.CASEWORKER)
     try:

@@ -9,7 +9,7 @@ from cme.settings import load_settings
 
 
 def _cmd_parked(args: argparse.Namespace) -> int:
-    from cme.runtime import read_models
+    from cme.bootstrap import read_models
 
     store, close = read_models(load_settings())
     try:
@@ -26,8 +26,7 @@ def _cmd_parked(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay_parked(args: argparse.Namespace) -> int:
-    from cme.bootstrap import build_data_keys
-    from cme.runtime import read_models
+    from cme.bootstrap import build_data_keys, read_models
     from consumers.projection_feed import replay_parked
     from crypto_shredding.mapper import cme_mapper
 

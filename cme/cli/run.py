@@ -12,8 +12,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     import threading
 
     from cme import logs
+    from cme.bootstrap import backend_for
     from cme.runtime import WORKERS, run_embedded, start_workers
-    from cme.settings import Mode
     from consumers.lifecycle import install_signal_handlers
 
     unknown = [w for w in args.workers if w not in WORKERS]
@@ -24,7 +24,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     stop = threading.Event()
     install_signal_handlers(stop)
-    if settings.effective_mode is Mode.EMBEDDED:
+    if not backend_for(settings).has_kafka:  # the embedded store: projections fed in-process
         return run_embedded(settings, stop)
     running = start_workers(settings, args.workers or list(WORKERS), stop)
     died = running.join(stop)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cme import __version__
-from cme.settings import Mode, load_settings
+from cme.settings import load_settings
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -15,7 +15,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"data folder: {settings.data_dir}")
     if settings.kafka_bootstrap_servers:
         print(f"kafka: {settings.kafka_bootstrap_servers}")
-    from cme.runtime import read_models
+    from cme.bootstrap import backend_for, read_models
 
     try:
         store, close = read_models(settings)
@@ -28,7 +28,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         close()
     hint = "; see `cme projections parked`" if parked else ""
     print(f"read models: {parked} parked event(s){hint}")
-    if settings.effective_mode is Mode.SERVICES:
+    if backend_for(settings).has_kafka:  # the ledger lives with the services
         from cme.audit import ledger_parked
         from cme.db.roles import Role, role_url
 

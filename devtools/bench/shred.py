@@ -24,8 +24,7 @@ from eventsourcing.utils import get_topic
 from rich.progress import Progress
 
 from application.subject_access import access_package
-from cme.bootstrap import App, build_application, build_retention_job
-from cme.runtime import read_models
+from cme.bootstrap import App, build_application, build_retention_job, read_models
 from cme.settings import Settings
 from consumers.inprocess_feed import CONSUMER, catch_up
 from consumers.projection_feed import project_stored
