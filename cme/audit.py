@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
-
 from crypto_shredding.signing import CheckpointVerifier
 from projections.ledger import GENESIS, chain_hash, checkpoint_message
+from projections.ledger_store import LedgerReader
 
 
 @dataclass
@@ -48,37 +47,29 @@ def verify_ledger(
 ) -> Verification:
     result = Verification()
     heads: dict[int, str] = {}
-    with psycopg.connect(url) as conn:
-        checkpoints = conn.execute(
-            f"SELECT seq, head_hash, key_id, signature FROM {schema}.checkpoints ORDER BY seq"
-        ).fetchall()
-        wanted = {int(c[0]) for c in checkpoints}
-        previous, expected_seq, after = GENESIS, 1, 0
-        while True:
-            rows = conn.execute(
-                f"SELECT seq, entry, prev_hash, entry_hash FROM {schema}.entries "
-                "WHERE seq > %s ORDER BY seq LIMIT %s",
-                (after, chunk),
-            ).fetchall()
-            if not rows:
-                break
-            for seq, entry, prev_hash, entry_hash in rows:
-                if not result.problems:
-                    problem = _check_entry(
-                        seq, expected_seq, bytes(entry), prev_hash, entry_hash, previous
-                    )
-                    if problem:
-                        result.problems.append(problem)
-                previous = entry_hash
-                expected_seq = seq + 1
-                if seq in wanted:
-                    heads[seq] = entry_hash
-                result.entries += 1
-            after = rows[-1][0]
-            progress(result.entries)
-    for seq, head_hash, key_id, signature in checkpoints:
+    ledger = LedgerReader(url, schema)
+    checkpoints = ledger.checkpoints()
+    wanted = {c.seq for c in checkpoints}
+    previous, expected_seq = GENESIS, 1
+    for rows in ledger.chain(chunk):
+        for row in rows:
+            if not result.problems:
+                problem = _check_entry(
+                    row.seq, expected_seq, row.entry, row.prev_hash, row.entry_hash, previous
+                )
+                if problem:
+                    result.problems.append(problem)
+            previous = row.entry_hash
+            expected_seq = row.seq + 1
+            if row.seq in wanted:
+                heads[row.seq] = row.entry_hash
+            result.entries += 1
+        progress(result.entries)
+    for checkpoint in checkpoints:
+        seq, head_hash = checkpoint.seq, checkpoint.head_hash
         result.checkpoints += 1
-        if not verifier.valid(key_id, checkpoint_message(seq, head_hash), bytes(signature)):
+        message = checkpoint_message(seq, head_hash)
+        if not verifier.valid(checkpoint.key_id, message, checkpoint.signature):
             result.problems.append(f"checkpoint at entry {seq}: the signature is not valid")
         elif seq not in heads:
             result.problems.append(
@@ -91,6 +82,4 @@ def verify_ledger(
 
 def ledger_parked(url: str) -> int:
     """How many events the ledger writer set aside (the ledger is incomplete until replayed)."""
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM ledger.parked").fetchone()
-    return int(row[0]) if row else 0
+    return LedgerReader(url).parked_count()

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-import psycopg
 
 from application import replay_aggregate
 from application.statutory_clock import undecided_requests
@@ -24,6 +23,7 @@ from cme.bootstrap import App
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
 from eventstore.scanning import subject_of_stored
+from projections.ledger_store import LedgerReader
 from projections.store import SqliteReadModels
 
 
@@ -105,44 +105,36 @@ def _timestamp(state: bytes) -> datetime:
 
 def export(url: str, start: str | None, end: str | None, out: Path) -> int:
     """The ledger's entries (and all checkpoints) as JSON Lines, for outside verification."""
-    with psycopg.connect(url) as conn:
-        entries = conn.execute(
-            "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at "
-            "FROM ledger.entries "
-            "WHERE (%s::timestamptz IS NULL OR recorded_at >= %s::timestamptz) "
-            "AND (%s::timestamptz IS NULL OR recorded_at < %s::timestamptz) ORDER BY seq",
-            (start, start, end, end),
-        ).fetchall()
-        checkpoints = conn.execute(
-            "SELECT seq, head_hash, key_id, signature, signed_at "
-            "FROM ledger.checkpoints ORDER BY seq"
-        ).fetchall()
+    ledger = LedgerReader(url)
+    entries = ledger.entries(start, end)
+    checkpoints = ledger.checkpoints()
     with out.open("w") as file:
-        for seq, nid, entry, prev_hash, entry_hash, at in entries:
+        for e in entries:
+            recorded = e.recorded_at.isoformat() if e.recorded_at else None
             file.write(
                 json.dumps(
                     {
                         "type": "entry",
-                        "seq": seq,
-                        "notification_id": nid,
-                        "entry": bytes(entry).decode(),
-                        "prev_hash": prev_hash,
-                        "entry_hash": entry_hash,
-                        "recorded_at": at.isoformat(),
+                        "seq": e.seq,
+                        "notification_id": e.notification_id,
+                        "entry": e.entry.decode(),
+                        "prev_hash": e.prev_hash,
+                        "entry_hash": e.entry_hash,
+                        "recorded_at": recorded,
                     }
                 )
                 + "\n"
             )
-        for seq, head, kid, signature, at in checkpoints:
+        for c in checkpoints:
             file.write(
                 json.dumps(
                     {
                         "type": "checkpoint",
-                        "seq": seq,
-                        "head_hash": head,
-                        "key_id": kid,
-                        "signature": bytes(signature).hex(),
-                        "signed_at": at.isoformat(),
+                        "seq": c.seq,
+                        "head_hash": c.head_hash,
+                        "key_id": c.key_id,
+                        "signature": c.signature.hex(),
+                        "signed_at": c.signed_at.isoformat() if c.signed_at else None,
                     }
                 )
                 + "\n"
@@ -152,10 +144,7 @@ def export(url: str, start: str | None, end: str | None, out: Path) -> int:
 
 def report(url: str, app: App) -> dict[str, Any]:
     """Disclosures per agency, per lawful basis, per month; refusals; rights requests."""
-    with psycopg.connect(url) as conn:
-        entries = [
-            json.loads(bytes(r[0])) for r in conn.execute("SELECT entry FROM ledger.entries")
-        ]
+    entries = LedgerReader(url).documents()
     made = [e for e in entries if e["kind"] == "disclosure_made"]
     refused = [e for e in entries if e["kind"] == "disclosure_refused"]
     today = app.today()

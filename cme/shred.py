@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -24,6 +23,7 @@ from consumers.projection_feed import notifications_of
 from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.verification import Certificate, certify, readable_events
 from projections.caseworker import CASE_PERSONAL_COLUMNS, CHILD_PERSONAL_COLUMNS
+from projections.ledger_store import LedgerReader
 
 Check = Callable[[], tuple[bool, str]]
 
@@ -103,12 +103,7 @@ def _read_models(settings: Settings, child_id: UUID) -> Check:
 
 def _ledger(settings: Settings, child_id: UUID) -> Check:
     def check() -> tuple[bool, str]:
-        import psycopg  # noqa: PLC0415
-
-        with psycopg.connect(role_url(settings, Role.AUDITOR)) as conn:
-            rows = conn.execute("SELECT entry FROM ledger.entries").fetchall()
-        mine = [json.loads(bytes(r[0])) for r in rows]
-        mine = [e for e in mine if e.get("child_id") == str(child_id)]
+        mine = LedgerReader(role_url(settings, Role.AUDITOR)).documents_about(child_id)
         receipt = any(e["kind"] == "personal_data_shredded" for e in mine)
         return receipt, (
             f"{len(mine)} entries (categories and ids only); erasure receipt "

@@ -38,6 +38,7 @@ from domain import commands as c
 from domain.case import Case
 from domain.errors import DomainError
 from domain.values import LawfulBasis
+from projections.ledger_store import LedgerReader
 from projections.store import SqlReadModels
 
 console = Console()
@@ -323,31 +324,28 @@ def _wait_for_pipeline(
     settings: Settings, app: App, running: Any, messages: int = 0, timeout: float = 600
 ) -> None:
     """Until intake has taken ``messages`` and relay, projector and ledger have the whole log."""
-    import psycopg
-
     deadline = time.monotonic() + timeout
-    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            if running.failures:
-                msg = "; ".join(f"worker {n} died: {why}" for n, why in running.failures.items())
-                raise RuntimeError(msg)
-            last = app.recorder.max_notification_id() or 0
-            relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
-            row = conn.execute("SELECT max(position) FROM ledger.position").fetchone()
-            chained = int(row[0]) if row and row[0] is not None else 0
-            relay = running.counters["relay"]()
-            taken = 0
-            if "intake" in running.counters:
-                intake = running.counters["intake"]()
-                taken = intake["applied"] + intake["duplicates"] + intake["quarantined"]
-            if (
-                taken >= messages
-                and relayed >= last
-                and chained >= last
-                and running.counters["projector"]()["read"] >= relay["published"]
-            ):
-                return
-            time.sleep(0.5)
+    ledger = LedgerReader(settings.require_database_url())
+    while time.monotonic() < deadline:
+        if running.failures:
+            msg = "; ".join(f"worker {n} died: {why}" for n, why in running.failures.items())
+            raise RuntimeError(msg)
+        last = app.recorder.max_notification_id() or 0
+        relayed = app.tracked_position(f"relay:{settings.topic_events}") or 0
+        chained = ledger.position()
+        relay = running.counters["relay"]()
+        taken = 0
+        if "intake" in running.counters:
+            intake = running.counters["intake"]()
+            taken = intake["applied"] + intake["duplicates"] + intake["quarantined"]
+        if (
+            taken >= messages
+            and relayed >= last
+            and chained >= last
+            and running.counters["projector"]()["read"] >= relay["published"]
+        ):
+            return
+        time.sleep(0.5)
     state = " ".join(
         f"{name}[{' '.join(f'{k}={v}' for k, v in counts().items())}]"
         for name, counts in running.counters.items()

@@ -92,15 +92,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(f"signed the ledger head at entry {seq}")
         return 0
     if args.audit_command == "parked":
-        import psycopg
+        from projections.ledger_store import LedgerReader
 
-        with psycopg.connect(role_url(settings, Role.AUDITOR)) as conn:
-            rows = conn.execute(
-                "SELECT notification_id, topic, parked_at, reason FROM ledger.parked "
-                "ORDER BY notification_id"
-            ).fetchall()
-        for nid, topic, parked_at, reason in rows:
-            print(f"{nid}\t{topic}\t{parked_at.isoformat()}\t{reason}")
+        rows = LedgerReader(role_url(settings, Role.AUDITOR)).parked()
+        for row in rows:
+            print(f"{row.notification_id}\t{row.topic}\t{row.parked_at.isoformat()}\t{row.reason}")
         print(f"{len(rows)} event(s) parked outside the ledger", file=sys.stderr)
         return 0
     return _audit_verify(settings, args)
