@@ -1,8 +1,9 @@
-"""`cme audit history|replay|export|report`: what happened, as it was, for auditors.
+"""`cme audit replay --projections|export|report`: the auditor's tools over files and the ledger.
 
-``history`` and ``replay`` open personal values while the child's key exists
-(and show "[shredded on DATE]" after); every such read is recorded and so
-reaches the ledger. ``export`` and ``report`` use the ledger only.
+``replay --projections`` builds the read models as they stood into a new
+file (every child whose values it holds gets a recorded read); ``export``
+and ``report`` use the ledger only. ``history`` and ``replay`` of one
+aggregate are use cases: :mod:`application.audit`.
 """
 
 from __future__ import annotations
@@ -16,47 +17,13 @@ from uuid import UUID
 
 import orjson
 
-from application import replay_aggregate
 from application.statutory_clock import undecided_requests
-from application.subject_access import child_events, plain
 from cme.bootstrap import App
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
 from eventstore.scanning import subject_of_stored
 from projections.ledger_store import LedgerReader
 from projections.store import SqliteReadModels
-
-
-def history(app: App, child_id: UUID, actor: str, purpose: str) -> list[dict[str, Any]]:
-    """Every event about the child, oldest first, with who did it and what was shared."""
-    rows = []
-    for event in child_events(app, child_id):
-        facts = {
-            k: plain(v)
-            for k, v in vars(event).items()
-            if k not in {"originator_id", "originator_version", "timestamp", "personal", "actor"}
-        }
-        rows.append(
-            {
-                "when": event.timestamp.isoformat(),
-                "what": type(event).__qualname__,
-                "who": getattr(event, "actor", None),
-                "facts": facts,
-                "personal_data": plain(getattr(event, "personal", None)),
-            }
-        )
-    app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
-    return rows
-
-
-def replay(app: App, aggregate_id: UUID, as_of: datetime, actor: str, purpose: str) -> Any:
-    """The aggregate as it was at ``as_of``, from the event store alone."""
-    events = [e for e in app.events.get(aggregate_id) if getattr(e, "timestamp", as_of) <= as_of]
-    aggregate = replay_aggregate(None, events)
-    child_id = getattr(aggregate, "child_id", None) or aggregate_id
-    if aggregate is not None:
-        app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
-    return aggregate
 
 
 def replay_projections(

@@ -14,6 +14,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     from pathlib import Path
     from uuid import UUID
 
+    from application import audit
     from application.subject_access import plain
     from cme import audit_tools
     from cme.bootstrap import build_application
@@ -31,7 +32,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
         if args.audit_command == "report":
             print(json.dumps(audit_tools.report(role_url(settings, Role.AUDITOR), app), indent=2))
         elif args.audit_command == "history":
-            rows = audit_tools.history(app, UUID(args.child_id), args.actor, args.why)
+            rows = audit.history(app, UUID(args.child_id), args.actor, args.why)
             print(json.dumps(rows, indent=2))
         elif args.projections:
             events, children = audit_tools.replay_projections(
@@ -45,9 +46,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             print("give an id, or --projections FILE", file=sys.stderr)
             return 2
         else:
-            state = audit_tools.replay(
-                app, UUID(args.id), _instant(args.as_of), args.actor, args.why
-            )
+            state = audit.replay(app, UUID(args.id), _instant(args.as_of), args.actor, args.why)
             if state is None:
                 print(f"{args.id} did not exist at {args.as_of}")
                 return 1

@@ -308,7 +308,7 @@ def test_a_rebuild_produces_a_byte_identical_chain(ledger: Ledger, services: Ser
 def test_replay_as_of_matches_the_state_observed_then(ledger: Ledger, services: Services) -> None:
     from datetime import UTC, datetime
 
-    from cme.audit_tools import replay
+    from application.audit import replay
 
     child_id = ledger.children[0]
     # Observe the child, then change it.
@@ -335,7 +335,8 @@ def test_replay_as_of_matches_the_state_observed_then(ledger: Ledger, services: 
 def test_history_export_and_report(ledger: Ledger, services: Services, tmp_path: Any) -> None:
     import json as jsonlib
 
-    from cme.audit_tools import export, history, report
+    from application.audit import history
+    from cme.audit_tools import export, report
 
     rows = history(ledger.app, ledger.children[0], actor="auditor:1", purpose="audit sample")
     kinds = [r["what"] for r in rows]
