@@ -101,6 +101,7 @@ def export(url: str, start: str | None, end: str | None, out: Path) -> int:
                         "head_hash": c.head_hash,
                         "key_id": c.key_id,
                         "signature": c.signature.hex(),
+                        "prev_link": c.prev_link,
                         "signed_at": c.signed_at.isoformat() if c.signed_at else None,
                     }
                 )

@@ -141,7 +141,11 @@ class Settings(BaseSettings):
         default=None, description="Ed25519 checkpoint signing key as 'kid:base64(raw 32 bytes)'"
     )
     ledger_signing_key_file: Path | None = None
-    ledger_checkpoint_every: int = Field(default=1000, ge=1)
+    ledger_checkpoint_every: int = Field(
+        default=1,
+        ge=1,
+        description="entries between signed checkpoints (1: the head is signed at every batch)",
+    )
     shred_schedule: str = Field(
         default="0 2 * * *", description="cron (m h dom mon dow) of the daily retention run"
     )

@@ -23,7 +23,14 @@ from psycopg_pool import ConnectionPool
 from consumers.lifecycle import StopRequestedError, fault_point, retrying, where
 from crypto_shredding.mapper import facts_mapper
 from crypto_shredding.signing import CheckpointSigner
-from projections.ledger import GENESIS, ChainedEntry, chain, checkpoint_message, ledger_entry
+from projections.ledger import (
+    GENESIS,
+    ChainedEntry,
+    chain,
+    checkpoint_link,
+    checkpoint_message,
+    ledger_entry,
+)
 
 log = logging.getLogger("cme.ledger")
 CONSUMER = "notification-log"
@@ -35,7 +42,7 @@ class LedgerWriter:
         self,
         pool: ConnectionPool,
         signer: CheckpointSigner,
-        checkpoint_every: int = 1000,
+        checkpoint_every: int = 1,
         schema: str = "ledger",
         events_table: str = "eventstore.cme_events",
     ) -> None:
@@ -168,15 +175,26 @@ class LedgerWriter:
     def _maybe_checkpoint(
         self, conn: Connection[Any], seq: int, head: str, force: bool = False
     ) -> None:
+        """Sign the head, linked to the last checkpoint, in the entries' own transaction."""
         s = self.schema
-        row = conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {s}.checkpoints").fetchone()
-        last = int(row[0]) if row else 0
-        if seq > last and (force or seq - last >= self.checkpoint_every):
-            conn.execute(
-                f"INSERT INTO {s}.checkpoints (seq, head_hash, key_id, signature) "
-                "VALUES (%s, %s, %s, %s)",
-                (seq, head, self.signer.key_id, self.signer.sign(checkpoint_message(seq, head))),
-            )
+        last = conn.execute(
+            f"SELECT seq, head_hash, prev_link, signature FROM {s}.checkpoints "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        last_seq = int(last[0]) if last else 0
+        if seq <= last_seq or not (force or seq - last_seq >= self.checkpoint_every):
+            return
+        prev_link = (
+            checkpoint_link(checkpoint_message(last[0], last[1], last[2]), bytes(last[3]))
+            if last
+            else GENESIS
+        )
+        message = checkpoint_message(seq, head, prev_link)
+        conn.execute(
+            f"INSERT INTO {s}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (seq, head, self.signer.key_id, self.signer.sign(message), prev_link),
+        )
 
     def checkpoint(self) -> int:
         """Sign the current head now (e.g. before an export)."""

@@ -226,6 +226,19 @@ def chain(
     return linked
 
 
-def checkpoint_message(seq: int, head_hash: str) -> bytes:
-    """What a checkpoint signs: the entry count and the head of the chain."""
-    return f"cme.ledger.checkpoint.v1|{seq}|{head_hash}".encode()
+def checkpoint_message(seq: int, head_hash: str, prev_link: str | None = None) -> bytes:
+    """What a checkpoint signs: the entry count, the head of the chain, the checkpoint before.
+
+    ``prev_link`` (version 2) is :func:`checkpoint_link` of the previous
+    checkpoint (64 zeros for the first), so the checkpoints form a chain of
+    their own: removing one breaks the next one's signature. Version 1
+    checkpoints (without it) are still verified as they were signed.
+    """
+    if prev_link is None:
+        return f"cme.ledger.checkpoint.v1|{seq}|{head_hash}".encode()
+    return f"cme.ledger.checkpoint.v2|{seq}|{head_hash}|{prev_link}".encode()
+
+
+def checkpoint_link(message: bytes, signature: bytes) -> str:
+    """What the next checkpoint signs of this one: SHA-256 of its message and signature."""
+    return hashlib.sha256(message + signature).hexdigest()

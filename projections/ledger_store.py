@@ -39,6 +39,7 @@ class Checkpoint:
     key_id: str
     signature: bytes
     signed_at: datetime | None = None
+    prev_link: str | None = None  # None: a version 1 checkpoint
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,18 @@ class LedgerReader:
     def checkpoints(self) -> list[Checkpoint]:
         with psycopg.connect(self.url) as conn:
             rows = conn.execute(
-                "SELECT seq, head_hash, key_id, signature, signed_at "
+                "SELECT seq, head_hash, key_id, signature, signed_at, prev_link "
                 f"FROM {self.schema}.checkpoints ORDER BY seq"
             ).fetchall()
-        return [Checkpoint(r[0], r[1], r[2], bytes(r[3]), r[4]) for r in rows]
+        return [Checkpoint(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in rows]
+
+    def recorded_at(self, seq: int) -> datetime | None:
+        """When the entry ``seq`` was written (None: no such entry)."""
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute(
+                f"SELECT recorded_at FROM {self.schema}.entries WHERE seq = %s", (seq,)
+            ).fetchone()
+        return row[0] if row else None
 
     def chain(self, chunk: int = 20_000) -> Iterator[list[StoredEntry]]:
         """Every entry in order, a chunk at a time (a million entries fit in no list)."""

@@ -74,7 +74,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         signer = load_ledger_signer(settings)
         print(f"{signer.key_id}:{signer.public_key_b64()}")
         return 0
-    if args.audit_command in {"checkpoint", "replay-parked"}:
+    if args.audit_command in {"checkpoint", "replay-parked", "anchor"}:
         from cme.bootstrap import open_pool
         from consumers.ledger import LedgerWriter
 
@@ -86,6 +86,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                 print(f"appended {appended} parked event(s) to the ledger; {still} still parked")
                 return 0 if still == 0 else 1
             seq = writer.checkpoint()
+            if args.audit_command == "anchor":
+                return _write_anchor(settings, args.out)
         finally:
             pool.close()
         print(f"signed the ledger head at entry {seq}")
@@ -101,10 +103,31 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return _audit_verify(settings, args)
 
 
+def _write_anchor(settings: Settings, out: str) -> int:
+    """The head just signed, as a file the auditor keeps to prove later appends only."""
+    from pathlib import Path
+
+    from cme.audit import Anchor
+    from cme.db.roles import Role, role_url
+    from projections.ledger_store import LedgerReader
+
+    checkpoints = LedgerReader(role_url(settings, Role.AUDITOR)).checkpoints()
+    if not checkpoints:
+        print("the ledger is empty: nothing to anchor", file=sys.stderr)
+        return 1
+    anchor = Anchor.from_checkpoint(checkpoints[-1])
+    Path(out).write_text(anchor.to_json() + "\n")
+    print(f"anchored the ledger at entry {anchor.seq}: keep {out} apart from the ledger")
+    return 0
+
+
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timedelta
+    from pathlib import Path
+
     from rich.progress import Progress
 
-    from cme.audit import ledger_parked, verify_ledger
+    from cme.audit import Anchor, ledger_parked, verify_ledger
     from cme.db.roles import Role, role_url
     from cme.secrets import load_ledger_signer
     from crypto_shredding.signing import CheckpointVerifier
@@ -114,16 +137,23 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
         if args.public_key
         else load_ledger_signer(settings).verifier()
     )
+    anchor = Anchor.from_text(Path(args.anchor).read_text()) if args.anchor else None
     with Progress(transient=True) as progress:
         task = progress.add_task("verifying the ledger's hash chain", total=None)
         result = verify_ledger(
             role_url(settings, Role.AUDITOR),
             verifier,
             progress=lambda n: progress.update(task, completed=n),
+            anchor=anchor,
+            tail_grace=timedelta(minutes=args.tail_grace),
         )
+    for warning in result.warnings:
+        print(f"WARNING: {warning}")
     if result.ok:
+        extends = f"; extends the anchor at entry {anchor.seq}" if anchor else ""
         print(
-            f"OK: {result.entries} entries chained, {result.checkpoints} signed checkpoints valid"
+            f"OK: {result.entries} entries chained, {result.checkpoints} signed checkpoints "
+            f"valid{extends}"
         )
         parked = ledger_parked(role_url(settings, Role.AUDITOR))
         if parked:
@@ -144,8 +174,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = a_sub.add_parser("verify", help="recompute the ledger's chain, check checkpoints")
     verify.add_argument("--public-key", help="'kid:base64' checkpoint key(s) to trust")
+    verify.add_argument(
+        "--anchor", help="a signed head kept earlier (`cme audit anchor`, or an export)"
+    )
+    verify.add_argument(
+        "--tail-grace",
+        type=int,
+        default=10,
+        help="minutes an entry may stay signed by no checkpoint (default 10)",
+    )
     verify.set_defaults(handler=_cmd_audit)
     a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
+    anchor = a_sub.add_parser(
+        "anchor", help="sign the head now and write it to a file to verify against later"
+    )
+    anchor.add_argument("--out", required=True)
+    anchor.set_defaults(handler=_cmd_audit)
     a_sub.add_parser(
         "parked", help="events the ledger writer could not make entries of, and why"
     ).set_defaults(handler=_cmd_audit)

@@ -118,6 +118,9 @@ CREATE TABLE IF NOT EXISTS ledger.checkpoints (
     signature  bytea       NOT NULL,
     signed_at  timestamptz NOT NULL DEFAULT now()
 );
+-- Each checkpoint also signs the link to the one before it (v2), so deleting a
+-- checkpoint breaks the chain of signatures; v1 checkpoints (before this) have none.
+ALTER TABLE ledger.checkpoints ADD COLUMN IF NOT EXISTS prev_link text;
 -- Where the ledger writer has read the event store up to (same transaction as entries).
 CREATE TABLE IF NOT EXISTS ledger.position (
     consumer text PRIMARY KEY,

@@ -198,7 +198,7 @@ def test_caseworker_role_reads_only_the_caseworker_schema(
         assert open_cases > 0, "the pipeline's children have open cases the caseworker must see"
         for relation in ("eventstore.cme_events", "keystore.data_keys", "matching.blind_index"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")  # noqa: S608
+                conn.execute(f"SELECT 1 FROM {relation} LIMIT 1")
             conn.rollback()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM caseworker.children")

@@ -73,7 +73,7 @@ def test_caseworker_cannot_read_event_store_or_ledger(services: Services) -> Non
     with psycopg.connect(role_url(services.settings, Role.CASEWORKER)) as conn:
         for schema in ("eventstore", "ledger", "matching"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(f"CREATE TEMP TABLE t AS SELECT 1 FROM {schema}.nothing")  # noqa: S608
+                conn.execute(f"CREATE TEMP TABLE t AS SELECT 1 FROM {schema}.nothing")
             conn.rollback()
 
 

@@ -1,0 +1,209 @@
+"""The ledger cannot be cut back unnoticed: linked checkpoints, a signed head, anchors.
+
+Each case once printed OK from `cme audit verify`: the head checkpoint
+deleted, a middle checkpoint deleted, the last entries deleted together with
+their checkpoints, the whole chain rewritten and every checkpoint deleted.
+The ledger here is a schema of its own, written by the real writer from the
+run's event store, so the tests can tamper with it freely.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from cme.audit import Anchor, Verification, verify_ledger
+from cme.bootstrap import App, build_application
+from cme.db.roles import Role, role_url
+from cme.secrets import load_ledger_signer
+from cme.settings import PROJECT_ROOT
+from consumers.ledger import LedgerWriter
+from crypto_shredding.signing import CheckpointSigner
+from devtools.synthetic import SyntheticCounty
+from domain.commands import RegisterChild
+from projections.ledger import chain_hash
+from projections.ledger_store import LedgerReader
+from tests.conftest import Services
+from tests.seeds import seed
+
+SCHEMA = "ledger_tamper"
+
+
+@dataclass
+class Tamperable:
+    services: Services
+    app: App
+    writer: LedgerWriter
+    signer: CheckpointSigner
+    name: str
+
+    def grow(self, batches: int) -> None:
+        """Read events into the ledger in several batches: one signed checkpoint each."""
+        county = SyntheticCounty(seed=seed(f"{self.name} {batches}"))
+        for _ in range(batches):
+            child = self.app.register_child(RegisterChild.of(county.register_child()))
+            self.app.record_personal_data_read(child, "auditor:test", "anchor test")
+            self.writer.catch_up()
+
+    def verify(self, anchor: Anchor | None = None, now: datetime | None = None) -> Verification:
+        return verify_ledger(
+            self.services.database_url,
+            self.signer.verifier(),
+            schema=SCHEMA,
+            anchor=anchor,
+            now=now,
+        )
+
+    def sql(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with psycopg.connect(self.services.database_url) as conn:
+            conn.execute("SET session_replication_role = replica")  # triggers off
+            cur = conn.execute(statement.encode(), params)
+            rows = cur.fetchall() if cur.description else []
+            conn.commit()
+        return rows
+
+    def anchor(self) -> Anchor:
+        return Anchor.from_checkpoint(
+            LedgerReader(self.services.database_url, SCHEMA).checkpoints()[-1]
+        )
+
+
+@pytest.fixture
+def ledger(services: Services, request: pytest.FixtureRequest) -> Iterator[Tamperable]:
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+        conn.execute(f"CREATE SCHEMA {SCHEMA} AUTHORIZATION cme_ledger")
+        for table in ("entries", "checkpoints", "position", "parked"):
+            conn.execute(f"CREATE TABLE {SCHEMA}.{table} (LIKE ledger.{table} INCLUDING ALL)")
+            conn.execute(f"ALTER TABLE {SCHEMA}.{table} OWNER TO cme_ledger")
+    app = build_application(services.settings)
+    pool = ConnectionPool(
+        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
+    )
+    signer = load_ledger_signer(services.settings)
+    try:
+        writer = LedgerWriter(pool, signer, schema=SCHEMA)
+        yield Tamperable(services, app, writer, signer, request.node.name)
+    finally:
+        pool.close()
+        app.close()
+        with psycopg.connect(services.database_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+
+
+def test_every_batch_leaves_the_head_signed(ledger: Tamperable) -> None:
+    ledger.grow(3)
+    result = ledger.verify()
+    assert result.ok, result.problems
+    assert result.unsigned_tail == 0 and result.warnings == []
+    assert result.checkpoints >= 3
+
+
+def test_deleting_a_middle_checkpoint_breaks_the_next_ones_link(ledger: Tamperable) -> None:
+    ledger.grow(3)
+    seqs = [r[0] for r in ledger.sql(f"SELECT seq FROM {SCHEMA}.checkpoints ORDER BY seq")]
+    middle, after = seqs[-2], seqs[-1]
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq = %s", (middle,))
+    result = ledger.verify()
+    assert not result.ok
+    assert (
+        f"checkpoint at entry {after}: the checkpoint before it is missing or altered "
+        "(its link does not match)"
+    ) in result.problems
+
+
+def test_deleting_the_head_checkpoint_leaves_an_unsigned_tail_that_fails_once_old(
+    ledger: Tamperable,
+) -> None:
+    ledger.grow(2)
+    head = ledger.sql(f"SELECT max(seq) FROM {SCHEMA}.checkpoints")[0][0]
+    before = ledger.sql(f"SELECT max(seq) FROM {SCHEMA}.checkpoints WHERE seq < %s", (head,))[0][0]
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq = %s", (head,))
+    fresh = ledger.verify()
+    assert fresh.ok  # just written: the writer may not have signed yet
+    assert fresh.unsigned_tail == head - before
+    assert fresh.warnings and "signed by no checkpoint yet" in fresh.warnings[0]
+    later = ledger.verify(now=datetime.now(UTC) + timedelta(minutes=11))
+    assert not later.ok
+    assert any("written more than 10 minutes ago" in p for p in later.problems), later.problems
+
+
+def test_cutting_the_last_entries_with_their_checkpoints_fails_against_an_anchor(
+    ledger: Tamperable,
+) -> None:
+    ledger.grow(3)
+    anchor = ledger.anchor()
+    keep = ledger.sql(f"SELECT max(seq) FROM {SCHEMA}.checkpoints WHERE seq < %s", (anchor.seq,))
+    cut = keep[0][0]
+    ledger.sql(f"DELETE FROM {SCHEMA}.entries WHERE seq > %s", (cut,))
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq > %s", (cut,))
+    assert ledger.verify().ok  # consistent on its own: only the anchor can tell
+    result = ledger.verify(anchor=anchor)
+    assert not result.ok
+    assert result.problems == [
+        f"anchor at entry {anchor.seq}: that entry is gone "
+        "(the ledger was rolled back or truncated since the anchor)"
+    ]
+
+
+def test_rewriting_the_chain_and_deleting_every_checkpoint_is_caught(ledger: Tamperable) -> None:
+    ledger.grow(2)
+    anchor = ledger.anchor()
+    rows = ledger.sql(f"SELECT seq, entry FROM {SCHEMA}.entries ORDER BY seq")
+    previous = "0" * 64
+    for seq, entry in rows:  # a forger's consistent chain over altered entries
+        forged = bytes(entry).replace(b"anchor test", b"nothing to see")
+        digest = chain_hash(previous, forged)
+        ledger.sql(
+            f"UPDATE {SCHEMA}.entries SET entry = %s, prev_hash = %s, entry_hash = %s "
+            "WHERE seq = %s",
+            (forged, previous, digest, seq),
+        )
+        previous = digest
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints")
+    assert ledger.verify(anchor=anchor).problems == [
+        f"anchor at entry {anchor.seq}: the chain up to it has been rewritten since the anchor"
+    ]
+    later = ledger.verify(now=datetime.now(UTC) + timedelta(minutes=11))
+    assert any("signed by no checkpoint" in p for p in later.problems), later.problems
+
+
+def test_the_cli_anchors_and_verifies_against_the_anchor(
+    services: Services, tmp_path: Path, ledger: Tamperable
+) -> None:
+    # The live ledger (schema `ledger`): write it, sign the head, keep it, verify against it.
+    ledger.grow(1)
+    pool = ConnectionPool(
+        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
+    )
+    try:
+        LedgerWriter(pool, ledger.signer).catch_up()
+    finally:
+        pool.close()
+    out = tmp_path / "anchor.json"
+    anchored = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", "anchor", "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert anchored.returncode == 0, anchored.stdout + anchored.stderr
+    verified = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", "verify", "--anchor", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "extends the anchor at entry" in verified.stdout
