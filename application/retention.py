@@ -35,7 +35,7 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from application import CMEApplication
-from application.ports import SENDER_REF
+from application.ports import SENDER_REF, DataKeys
 from domain.child import Child
 from domain.errors import ChildNotFoundError
 from domain.rights_request import RightsRequest
@@ -97,12 +97,15 @@ class RetentionJob:
         batch: int = 1000,
         quarantine: QuarantineEraser | None = None,
         upstream: UpstreamEraser | None = None,
+        keys: DataKeys | None = None,
     ) -> None:
+        """``keys``: the key store as the role that may destroy keys (default: the app's)."""
         self.app = app
         self.lock = lock
         self.batch = batch
         self.quarantine = quarantine
         self.upstream = upstream
+        self.keys = keys or app.data_keys
 
     def run(self, today: date | None = None) -> RetentionReport:
         today = today or self.app.today()
@@ -127,7 +130,7 @@ class RetentionJob:
         return report
 
     def _run(self, today: date, report: RetentionReport) -> None:
-        store = self.app.data_keys.store
+        store = self.keys.store
         while unfinished := store.unfinished(self.batch):
             tombstones = store.tombstones(unfinished)
             by_reason: dict[ShredReason, list[UUID]] = {}
@@ -210,12 +213,12 @@ class RetentionJob:
                     to_destroy[key_id] = child
         if others:
             # Not children: the quarantine's monthly keys whose retention has passed.
-            self.app.data_keys.destroy_many(others, reason="retention_reached", at=self.app.now())
-            self.app.data_keys.store.mark_cascade_done(others, self.app.now())
+            self.keys.destroy_many(others, reason="retention_reached", at=self.app.now())
+            self.keys.store.mark_cascade_done(others, self.app.now())
             report.other_keys += others
         if to_destroy:
             ids = list(to_destroy)
-            self.app.data_keys.destroy_many(ids, reason=reason.value, at=self.app.now())
+            self.keys.destroy_many(ids, reason=reason.value, at=self.app.now())
             try:
                 self._finish(ids, reason, loaded=list(to_destroy.values()))
             except IntegrityError:
@@ -246,7 +249,7 @@ class RetentionJob:
         if self.upstream is not None:
             # Their applied upstream messages still open with the intake key: off the topic.
             self.upstream.erase_applied()
-        self.app.data_keys.store.mark_cascade_done(child_ids, self.app.now())
+        self.keys.store.mark_cascade_done(child_ids, self.app.now())
 
     def _erase_quarantined(self, child_ids: list[UUID]) -> dict[UUID, list[str]]:
         """Erase the children's quarantined messages, found by their sender references."""
@@ -258,8 +261,8 @@ class RetentionJob:
         # compaction removes them behind their tombstones.
         keys = list(self.quarantine.keys_of(set(owner)))
         if keys:
-            self.app.data_keys.destroy_many(keys, reason="erased_with_child", at=self.app.now())
-            self.app.data_keys.store.mark_cascade_done(keys, self.app.now())
+            self.keys.destroy_many(keys, reason="erased_with_child", at=self.app.now())
+            self.keys.store.mark_cascade_done(keys, self.app.now())
         erased: dict[UUID, list[str]] = {}
         for digest, ids in self.quarantine.erase(set(owner)).items():
             erased.setdefault(owner[digest], []).extend(ids)

@@ -64,6 +64,17 @@ def open_pool(url: str, name: str, max_size: int = 4) -> ConnectionPool:
 
 
 Closer = Callable[[], None]
+KEY_ROLES = {"app": Role.KEYSTORE, "reader": Role.KEYREADER, "retention": Role.RETENTION}
+"""Which key-store role each user of keys connects as (services mode)."""
+
+
+def data_keys(settings: Settings, store: KeyStore) -> DataKeys:
+    return DataKeys(
+        store,
+        load_kek_ring(settings),
+        ttl=settings.key_cache_seconds,
+        maxsize=settings.key_cache_size,
+    )
 
 
 class Backend:
@@ -144,7 +155,8 @@ class Services(Backend):
         return postgres_env(role_url(self.settings, Role.WRITER), "eventstore")
 
     def key_store(self, purpose: str) -> tuple[KeyStore, Closer]:
-        pool = open_pool(role_url(self.settings, Role.KEYSTORE), f"cme-keystore-{purpose}")
+        role = KEY_ROLES[purpose]
+        pool = open_pool(role_url(self.settings, role), f"cme-{role.value}")
         return PostgresKeyStore(pool), pool.close
 
     def index_store(self) -> tuple[BlindIndexStore, Closer]:
@@ -162,11 +174,17 @@ class Services(Backend):
         from consumers.quarantine_kafka import KafkaQuarantineEraser  # noqa: PLC0415
         from consumers.upstream_erasure import KafkaUpstreamEraser  # noqa: PLC0415
 
+        # Its own key store, as the only role that may destroy a key; closed with the app.
+        store, close = self.key_store("retention")
+        closers = getattr(app, "closers", None)
+        if isinstance(closers, list):
+            closers.append(close)
         return RetentionJob(
             app,
             postgres_lock(role_url(self.settings, Role.WRITER)),
             quarantine=KafkaQuarantineEraser(self.settings),
             upstream=KafkaUpstreamEraser(self.settings, app.tracked_position),
+            keys=data_keys(self.settings, store),
         )
 
     def rebuild_read_models(self) -> int:
@@ -208,13 +226,7 @@ class App(CMEApplication):
 def build_data_keys(settings: Settings) -> tuple[DataKeys, Callable[[], None]]:
     """Data keys for a reader that is not the application (the projector, auditors)."""
     keystore, close = backend_for(settings).key_store("reader")
-    keys = DataKeys(
-        keystore,
-        load_kek_ring(settings),
-        ttl=settings.key_cache_seconds,
-        maxsize=settings.key_cache_size,
-    )
-    return keys, close
+    return data_keys(settings, keystore), close
 
 
 def build_application(
@@ -226,17 +238,12 @@ def build_application(
     backend = backend_for(settings)
     keystore, close_keys = backend.key_store("app")
     index_store, close_index = backend.index_store()
-    data_keys = DataKeys(
-        keystore,
-        load_kek_ring(settings),
-        ttl=settings.key_cache_seconds,
-        maxsize=settings.key_cache_size,
-    )
+    keys = data_keys(settings, keystore)
     app = App(
         backend.event_store_env(),
-        data_keys=data_keys,
+        data_keys=keys,
         blind_index=BlindIndex(load_index_key(settings), index_store),
-        mapper=lambda: cme_mapper(data_keys, seal_personal=seal_personal),
+        mapper=lambda: cme_mapper(keys, seal_personal=seal_personal),
         today=today,
         preload_keys=seal_personal,
     )

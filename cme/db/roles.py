@@ -21,7 +21,9 @@ class Role(StrEnum):
     """One database role per kind of process."""
 
     WRITER = "cme_writer"  # event store and blind index (the write side)
-    KEYSTORE = "cme_keystore"  # wrapped data keys; nobody else reads them
+    KEYSTORE = "cme_keystore"  # the application's keys: read, add, re-wrap; never destroy
+    KEYREADER = "cme_keyreader"  # reads wrapped keys, nothing else (projector, auditors)
+    RETENTION = "cme_retention"  # the only role that destroys keys (the retention job)
     PROJECTOR = "cme_projector"  # writes the caseworker read models
     LEDGER = "cme_ledger"  # appends to the disclosure ledger
     CASEWORKER = "cme_caseworker"  # reads the caseworker schema only

@@ -3,7 +3,8 @@
 -- created beforehand, with their passwords, by cme/db/setup.py.
 
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-REVOKE ALL ON SCHEMA public FROM cme_caseworker, cme_auditor, cme_keystore, cme_projector, cme_ledger;
+REVOKE ALL ON SCHEMA public FROM cme_caseworker, cme_auditor, cme_keystore, cme_keyreader,
+    cme_retention, cme_projector, cme_ledger;
 
 CREATE SCHEMA IF NOT EXISTS eventstore;
 CREATE SCHEMA IF NOT EXISTS matching;
@@ -53,9 +54,10 @@ CREATE INDEX IF NOT EXISTS blind_index_child ON matching.blind_index (child_id);
 ALTER TABLE matching.blind_index OWNER TO cme_writer;
 
 -- The key store: wrapped data keys and the tombstones of destroyed ones.
--- Only cme_keystore may touch it. expires_on is the retention date (the
--- child's 25th birthday), never the date of birth itself.
-GRANT USAGE ON SCHEMA keystore TO cme_keystore;
+-- expires_on is the retention date (the child's 25th birthday), never the
+-- date of birth itself. The admin owns the tables; each key role may do only
+-- its part (below), and only the retention job's role destroys a key.
+GRANT USAGE ON SCHEMA keystore TO cme_keystore, cme_keyreader, cme_retention;
 CREATE TABLE IF NOT EXISTS keystore.data_keys (
     child_id    uuid        PRIMARY KEY,
     kek_id      text        NOT NULL,
@@ -69,8 +71,20 @@ CREATE TABLE IF NOT EXISTS keystore.destroyed_keys (
     destroyed_at timestamptz NOT NULL,
     reason       text        NOT NULL
 );
-ALTER TABLE keystore.data_keys OWNER TO cme_keystore;
-ALTER TABLE keystore.destroyed_keys OWNER TO cme_keystore;
+ALTER TABLE keystore.data_keys OWNER TO CURRENT_USER;
+ALTER TABLE keystore.destroyed_keys OWNER TO CURRENT_USER;
+REVOKE ALL ON keystore.data_keys, keystore.destroyed_keys
+    FROM PUBLIC, cme_keystore, cme_keyreader, cme_retention;
+-- The application: reads keys, adds one (a quarantine month's; intake's come in
+-- with the writer), re-wraps them under a new KEK. It destroys none.
+GRANT SELECT, INSERT, UPDATE ON keystore.data_keys TO cme_keystore;
+GRANT SELECT ON keystore.destroyed_keys TO cme_keystore;
+-- Readers (the projector, auditors' replays, shredding certificates): read only.
+GRANT SELECT ON keystore.data_keys, keystore.destroyed_keys TO cme_keyreader;
+-- The retention job alone destroys: deletes the key, writes its tombstone,
+-- marks the cascade complete.
+GRANT SELECT, DELETE ON keystore.data_keys TO cme_retention;
+GRANT SELECT, INSERT, UPDATE ON keystore.destroyed_keys TO cme_retention;
 -- The writer inserts a new child's wrapped key and sets a key's expiry (after a
 -- rectified date of birth) in the transaction of the events that need them; it
 -- reads no key material and no expiry, and destroys nothing.

@@ -34,6 +34,7 @@ from domain.commands import (
 )
 from domain.values import ShredReason
 from tests.conftest import Services
+from tests.integration.workers import destroy_key
 
 
 @dataclass
@@ -121,7 +122,7 @@ def ledger(services: Services) -> Iterator[Ledger]:
             }
         )
     )
-    app.data_keys.destroy(d, ShredReason.RETENTION_REACHED.value)
+    destroy_key(services.settings, d, ShredReason.RETENTION_REACHED.value)
     app.record_personal_data_shredded(d, ShredReason.RETENTION_REACHED, actor="job:shred")
     pool = ConnectionPool(
         role_url(services.settings, Role.LEDGER), min_size=1, max_size=2, open=True

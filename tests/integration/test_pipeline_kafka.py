@@ -30,7 +30,7 @@ from domain.values import ShredReason
 from projections.store import PostgresReadModels, SqliteReadModels
 from tests.conftest import Services
 from tests.intake_support import IntakeHarness
-from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
+from tests.integration.workers import WorkerEnvironment, destroy_key, wait_for, worker_environment
 
 
 @dataclass
@@ -126,7 +126,7 @@ def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
             }
         )
     )
-    app.data_keys.destroy(shredded, ShredReason.ERASURE_APPROVED.value)
+    destroy_key(services.settings, shredded, ShredReason.ERASURE_APPROVED.value)
     app.record_personal_data_shredded(shredded, ShredReason.ERASURE_APPROVED, actor="job:shred")
     yield Pipeline(app, workers, children, shredded, restricted, tmp)
     workers.stop_all()

@@ -63,6 +63,58 @@ def test_the_writer_adds_a_key_in_its_events_transaction_but_reads_none_back(
         conn.rollback()
 
 
+@pytest.mark.parametrize("role", [Role.KEYSTORE, Role.KEYREADER])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM keystore.data_keys",
+        "TRUNCATE keystore.data_keys",
+        "DELETE FROM keystore.destroyed_keys",
+        "INSERT INTO keystore.destroyed_keys VALUES (gen_random_uuid(), now(), 'x')",
+        "DROP TABLE keystore.data_keys",
+    ],
+)
+def test_only_the_retention_role_destroys_keys(
+    services: Services, role: Role, statement: str
+) -> None:
+    with (
+        psycopg.connect(role_url(services.settings, role)) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(statement)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO keystore.data_keys (child_id, kek_id, wrapped_key) "
+        "VALUES (gen_random_uuid(), 'k', '\\x00')",
+        "UPDATE keystore.data_keys SET expires_on = NULL",
+    ],
+)
+def test_the_key_reader_reads_and_nothing_else(services: Services, statement: str) -> None:
+    with psycopg.connect(role_url(services.settings, Role.KEYREADER)) as conn:
+        conn.execute("SELECT count(*) FROM keystore.data_keys").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_the_retention_role_destroys_a_key_and_writes_its_tombstone(services: Services) -> None:
+    with psycopg.connect(role_url(services.settings, Role.KEYSTORE)) as conn:
+        (child,) = conn.execute(
+            "INSERT INTO keystore.data_keys (child_id, kek_id, wrapped_key) "
+            "VALUES (gen_random_uuid(), 'k', '\\x00') RETURNING child_id"
+        ).fetchone() or (None,)
+    with psycopg.connect(role_url(services.settings, Role.RETENTION)) as conn:
+        gone = conn.execute(
+            "WITH gone AS (DELETE FROM keystore.data_keys WHERE child_id = %s "
+            "RETURNING child_id) INSERT INTO keystore.destroyed_keys "
+            "SELECT child_id, now(), 'test' FROM gone RETURNING child_id",
+            (child,),
+        ).fetchall()
+    assert gone == [(child,)]
+
+
 def test_keystore_role_reads_keys(services: Services) -> None:
     with psycopg.connect(role_url(services.settings, Role.KEYSTORE)) as conn:
         count = conn.execute("SELECT count(*) FROM keystore.data_keys").fetchone()
@@ -78,6 +130,18 @@ def test_caseworker_cannot_read_event_store_or_ledger(services: Services) -> Non
 
 
 def test_the_event_store_is_append_only(services: Services) -> None:
+    from cme.bootstrap import build_application
+    from devtools.synthetic import SyntheticCounty
+    from domain.commands import RegisterChild
+    from tests.seeds import seed
+
+    # An event to change (on an empty table a row trigger has nothing to refuse).
+    app = build_application(services.settings)
+    try:
+        county = SyntheticCounty(seed=seed("append only"))
+        app.register_child(RegisterChild.of(county.register_child()))
+    finally:
+        app.close()
     # Even the writer, which appends events, cannot change or remove one.
     with psycopg.connect(role_url(services.settings, Role.WRITER)) as conn:
         for statement in (

@@ -16,14 +16,10 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from application.retention import RetentionJob
 from cme.bootstrap import App, build_application, build_retention_job
-from cme.db.roles import Role, role_url
 from cme.secrets import intake_public_key
 from cme.shred import _upstream_topic, verify
-from consumers.quarantine_kafka import KafkaQuarantineEraser
 from consumers.upstream_erasure import KafkaUpstreamEraser
-from crypto_shredding.locks import postgres_lock
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from domain.commands import RegisterChild
 from domain.values import ShredReason
@@ -92,11 +88,8 @@ def test_verify_fails_while_upstream_messages_open_and_passes_once_none_can(
     )
     assert workers.stop(worker) == 0, workers.logs()
     # An erasure shredded by a cascade that leaves the upstream topic alone (as it once did).
-    job = RetentionJob(
-        app,
-        postgres_lock(role_url(workers.settings, Role.WRITER)),
-        quarantine=KafkaQuarantineEraser(workers.settings),
-    )
+    job = build_retention_job(workers.settings, app)
+    job.upstream = None
     assert job.shred_now(child_id, ShredReason.ERASURE_APPROVED)
     passed, detail = _upstream_topic(workers.settings, app, child_id)()
     assert not passed, detail

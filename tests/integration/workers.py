@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import UUID
 
 from cme.settings import PROJECT_ROOT, Settings
 from devtools.services.isolation import isolated_topics
@@ -89,6 +90,17 @@ def worker_environment(
         "CME_DATA_DIR": str(settings.data_dir),
     }
     return WorkerEnvironment(configured, env, tmp_path)
+
+
+def destroy_key(settings: Settings, child_id: UUID, reason: str) -> None:
+    """Destroy a child's key as the retention job does: the only role allowed to."""
+    from cme.bootstrap import backend_for, data_keys
+
+    store, close = backend_for(settings).key_store("retention")
+    try:
+        data_keys(settings, store).destroy(child_id, reason=reason)
+    finally:
+        close()
 
 
 def wait_for(
