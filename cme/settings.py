@@ -81,6 +81,36 @@ class Settings(BaseSettings):
         default=None,
         description="Administrative PostgreSQL URL, used to create schemas and roles",
     )
+    db_url_writer: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL of the cme_writer role (its own credentials only)"
+    )
+    db_url_keystore: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the cme_keystore role (its own credentials only)",
+    )
+    db_url_keyreader: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the cme_keyreader role (its own credentials only)",
+    )
+    db_url_retention: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the cme_retention role (its own credentials only)",
+    )
+    db_url_projector: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the cme_projector role (its own credentials only)",
+    )
+    db_url_ledger: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL of the cme_ledger role (its own credentials only)"
+    )
+    db_url_caseworker: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the cme_caseworker role (its own credentials only)",
+    )
+    db_url_auditor: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the cme_auditor role (its own credentials only)",
+    )
     db_passwords_file: Path | None = Field(
         default=None,
         description="JSON file of the per-role database passwords written by `cme db setup`",
@@ -153,11 +183,23 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=60.0, gt=0, le=3600)
     key_cache_size: int = Field(default=10_000, ge=1)
 
+    def role_database_url(self, role: str) -> str | None:
+        """``CME_DB_URL_<ROLE>`` for a role (``cme_writer``...), if this process was given it."""
+        value = getattr(self, f"db_url_{role.removeprefix('cme_')}", None)
+        return value.get_secret_value() if isinstance(value, SecretStr) else None
+
+    @property
+    def has_role_urls(self) -> bool:
+        return any(
+            getattr(self, name) for name in type(self).model_fields if name.startswith("db_url_")
+        )
+
     @model_validator(mode="after")
     def _services_need_urls(self) -> Settings:
-        if self.mode is Mode.SERVICES and self.database_url is None:
+        if self.mode is Mode.SERVICES and self.database_url is None and not self.has_role_urls:
             msg = (
-                "CME_MODE=services needs CME_DATABASE_URL; start local services with "
+                "CME_MODE=services needs CME_DATABASE_URL or CME_DB_URL_<ROLE>; start local "
+                "services with "
                 '`scripts/services up` and `eval "$(scripts/services env)"`'
             )
             raise ValueError(msg)
@@ -168,7 +210,7 @@ class Settings(BaseSettings):
         """Services when a database is configured, else the embedded default."""
         if self.mode is not None:
             return self.mode
-        return Mode.SERVICES if self.database_url else Mode.EMBEDDED
+        return Mode.SERVICES if self.database_url or self.has_role_urls else Mode.EMBEDDED
 
     @property
     def secrets_dir(self) -> Path:

@@ -51,8 +51,30 @@ def load_or_create_passwords(path: Path) -> dict[str, str]:
     return current
 
 
+WORKER_ROLES: dict[str, tuple[Role, ...]] = {
+    "intake": (Role.WRITER, Role.KEYSTORE),
+    "relay": (Role.WRITER, Role.KEYSTORE),
+    "projector": (Role.PROJECTOR, Role.KEYREADER),
+    "ledger": (Role.LEDGER,),
+    "retention": (Role.WRITER, Role.KEYSTORE, Role.RETENTION),
+}
+"""The roles each worker connects as: all a process running it alone should be given."""
+
+
+def role_env_name(role: Role) -> str:
+    return f"CME_DB_URL_{role.value.removeprefix('cme_').upper()}"
+
+
 def role_url(settings: Settings, role: Role) -> str:
-    """The admin URL's server and database, with the role's own credentials."""
+    """The role's own URL: ``CME_DB_URL_<ROLE>`` if given, else derived for development.
+
+    A deployment gives each process only its roles' URLs and never the admin
+    URL. For development, the URL is derived from the admin URL's server and
+    the passwords file that ``cme db setup`` writes.
+    """
+    explicit = settings.role_database_url(role.value)
+    if explicit:
+        return explicit
     admin = urlsplit(settings.require_database_url())
     path = passwords_file(settings)
     if not path.exists():

@@ -16,6 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Start, stop and inspect the local PostgreSQL and Apache Kafka.",
     )
     parser.add_argument("action", choices=["up", "down", "status", "env"])
+    parser.add_argument(
+        "--worker",
+        help="with env: only what a process running this one worker needs (its roles' URLs)",
+    )
     args = parser.parse_args(argv)
     try:
         plan = manager.plan()
@@ -28,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
             print("stopped: " + ", ".join(stopped) if stopped else "nothing of ours was running")
         elif args.action == "status":
             return _print_status(plan)
+        elif args.worker:
+            print("\n".join(manager.worker_env_lines(plan, args.worker)))
         else:
             print("\n".join(manager.env_lines(plan)))
     except (ServiceError, ConfigurationError) as exc:

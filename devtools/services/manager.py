@@ -12,9 +12,9 @@ import shlex
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from cme.db.roles import passwords_file
+from cme.db.roles import WORKER_ROLES, passwords_file, role_env_name, role_url
 from cme.db.setup import setup_database
-from cme.settings import Settings, load_settings
+from cme.settings import ConfigurationError, Settings, load_settings
 from cme.topics import ensure_topics, required_topics, topic_configs
 from devtools.services.common import ServiceStatus, port_open
 from devtools.services.kafka import LocalKafka
@@ -120,6 +120,20 @@ def _external(name: str, where: str) -> ServiceStatus:
         log=None,
         detail="configured, not started by this project",
     )
+
+
+def worker_env_lines(p: Plan, worker: str) -> list[str]:
+    """Shell lines for a process running one worker: its roles' URLs, never the admin's."""
+    if worker not in WORKER_ROLES:
+        msg = f"unknown worker {worker!r}; the workers are {', '.join(WORKER_ROLES)}"
+        raise ConfigurationError(msg)
+    admin_settings = p.settings.model_copy(update={"database_url": p.database_url})
+    values = {
+        "CME_MODE": "services",
+        "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
+        **{role_env_name(r): role_url(admin_settings, r) for r in WORKER_ROLES[worker]},
+    }
+    return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
 
 
 def env_lines(p: Plan) -> list[str]:

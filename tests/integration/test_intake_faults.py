@@ -383,3 +383,49 @@ def test_two_intake_processes_in_one_group_apply_everything_once(
     assert after["orphan_keys"] == before["orphan_keys"]
     assert after["unindexed"] == before["unindexed"]
     assert list(read_quarantine(workers.settings)) == []
+
+
+def test_a_worker_runs_with_its_own_roles_and_holds_no_other_password(
+    services: Services,
+    workers: WorkerEnvironment,
+    app: App,
+    traffic: SyntheticTraffic,
+) -> None:
+    import json
+    import os
+    import signal
+
+    from cme.db.roles import WORKER_ROLES, Role, passwords_file, role_env_name, role_url
+
+    # What `scripts/services env --worker intake` gives a process: its roles' URLs only.
+    mine = WORKER_ROLES["intake"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "CME_MODE": "services",
+        "CME_DATA_DIR": workers.env["CME_DATA_DIR"],
+        "CME_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
+        **{k: v for k, v in workers.env.items() if k.startswith(("CME_TOPIC_", "CME_KAFKA_G"))},
+        **{role_env_name(role): role_url(services.settings, role) for role in mine},
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cme.cli", "run", "intake"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        line = traffic.referral(traffic.new_child())
+        publish(workers, [line])
+        wait_for(lambda: child_of(app, line) is not None, 60, "the referral, applied")
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes()
+        passwords = json.loads(passwords_file(services.settings).read_text())
+        admin_password = (services.database_url.split("@")[0]).rsplit(":", 1)[1]
+        assert admin_password.encode() not in environ, "the admin password is in the worker"
+        for role in Role:
+            held = passwords[role.value].encode() in environ
+            assert held == (role in mine), f"{role.value}: held={held}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
