@@ -44,6 +44,16 @@ def _let_the_broker_outlive_us() -> None:
             process.returncode = 0  # detached on purpose; never waited for here
 
 
+def owner_only(root: Path) -> None:
+    """Make a folder and everything under it readable by its owner only (0700 / 0600)."""
+    root.chmod(0o700)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            (Path(folder) / name).chmod(0o700)
+        for name in files:
+            (Path(folder) / name).chmod(0o600)
+
+
 def kafka_version() -> str:
     text = POM.read_text()
     start = text.index("<kafka.version>") + len("<kafka.version>")
@@ -124,7 +134,7 @@ class LocalKafka:
         )
 
     def _write_config(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.config.write_text(
             "\n".join(
                 [
@@ -194,6 +204,7 @@ class LocalKafka:
                 raise ServiceError(msg)
         libs = fetch_jars()
         self._write_config()
+        owner_only(self.home)  # logs, configs and every message: no one else's business
         if not (self.log_dirs / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(
@@ -209,12 +220,14 @@ class LocalKafka:
                 capture_output=True,
                 text=True,
                 check=False,
+                umask=0o077,
             )
             if result.returncode != 0:
                 msg = f"formatting Kafka storage failed: {result.stderr or result.stdout}"
                 raise ServiceError(msg)
         print(f"starting Apache Kafka on {self.bootstrap} (log {self.log}) ...", flush=True)
         log_start = self.log.stat().st_size if self.log.exists() else 0
+        self.stdout_log.touch(mode=0o600)
         with self.stdout_log.open("ab") as out:
             process = subprocess.Popen(
                 self._java(libs, "kafka.Kafka", str(self.config), heap="768m"),
@@ -222,8 +235,10 @@ class LocalKafka:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                umask=0o077,  # segments, indexes, checkpoints: owner only
             )
         self.pid_file.write_text(str(process.pid))
+        self.pid_file.chmod(0o600)
         # The broker outlives this call (and often this process); keep the handle so
         # it is not collected while running when `up` is called from a test.
         _STARTED.append(process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -99,3 +100,25 @@ def test_group_round_trip_with_manual_commits(services: Services) -> None:
     assert len(rest) == 10 - len(firsts)
     seen = {(p, o) for _, _, p, o in rest}
     assert not seen & {(p, o) for p, o in firsts.items()}
+
+
+def test_the_brokers_files_are_readable_by_their_owner_only(services: Services) -> None:
+    import os
+    import stat
+
+    from devtools.services import manager
+
+    plan = manager.plan(services.settings.model_copy(update={"kafka_bootstrap_servers": None}))
+    assert plan.kafka is not None, "this test inspects the project's own broker (scripts/services)"
+    manager.up(plan)  # as `scripts/services up` leaves it
+    loose = []
+    for folder, dirs, files in os.walk(plan.kafka.home):
+        for name in dirs + files:
+            mode = (Path(folder) / name).stat().st_mode
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                loose.append(f"{oct(stat.S_IMODE(mode))} {Path(folder) / name}")
+    assert not loose, (
+        "readable by others (a broker started before its umask was set keeps making such "
+        "files: `scripts/services down && scripts/services up`):\n" + "\n".join(loose[:10])
+    )
+    assert stat.S_IMODE(plan.kafka.home.stat().st_mode) == 0o700
