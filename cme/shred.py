@@ -115,26 +115,16 @@ def _ledger(settings: Settings, child_id: UUID) -> Check:
 
 def _events_topic(settings: Settings, child_id: UUID) -> Check:
     def check() -> tuple[bool, str]:
-        from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
-
+        from consumers.kafka_io import read_to_end  # noqa: PLC0415
         from consumers.projector import stored_from_message  # noqa: PLC0415
 
-        consumer = KafkaConsumer(
-            bootstrap_servers=settings.require_kafka(),
-            enable_auto_commit=False,
-            consumer_timeout_ms=2000,
-        )
+        key = str(child_id).encode()
+        records = read_to_end(settings, settings.topic_events, "certificate")
+        mine = [stored_from_message(m) for m in records if m.key == key]
         data_keys, close = build_data_keys(settings)
         try:
-            parts = consumer.partitions_for_topic(settings.topic_events) or set()
-            assigned = [TopicPartition(settings.topic_events, p) for p in parts]
-            consumer.assign(assigned)
-            consumer.seek_to_beginning(*assigned)
-            key = str(child_id).encode()
-            mine = [stored_from_message(m) for m in consumer if m.key == key]
             examined, readable = readable_events(cme_mapper(data_keys), mine)
         finally:
-            consumer.close()
             close()
         return readable == 0, f"{examined} messages of the child, {readable} readable"
 
@@ -152,8 +142,7 @@ def _quarantine(settings: Settings, app: App, child_id: UUID) -> Check:
     """
 
     def check() -> tuple[bool, str]:
-        from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
-
+        from consumers.kafka_io import read_to_end  # noqa: PLC0415
         from consumers.quarantine import QuarantineCipher, QuarantineRecord  # noqa: PLC0415
         from domain.markers import Shredded  # noqa: PLC0415
 
@@ -164,25 +153,11 @@ def _quarantine(settings: Settings, app: App, child_id: UUID) -> Check:
         }
         copies: list[QuarantineRecord] = []
         if erased:
-            topic = settings.topic_quarantine
-            consumer = KafkaConsumer(
-                bootstrap_servers=settings.require_kafka(),
-                enable_auto_commit=False,
-                consumer_timeout_ms=2000,
-            )
-            try:
-                parts = [
-                    TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
-                ]
-                consumer.assign(parts)
-                consumer.seek_to_beginning(*parts)
-                copies = [
-                    QuarantineRecord.from_json(m.value)
-                    for m in consumer
-                    if m.value is not None and m.key is not None and m.key.decode() in erased
-                ]
-            finally:
-                consumer.close()
+            copies = [
+                QuarantineRecord.from_json(m.value)
+                for m in read_to_end(settings, settings.topic_quarantine, "certificate")
+                if m.value is not None and m.key is not None and m.key.decode() in erased
+            ]
         data_keys, close = build_data_keys(settings)
         try:
             cipher = QuarantineCipher(data_keys, settings.quarantine_retention_days)
@@ -208,23 +183,18 @@ def _upstream_topic(settings: Settings, app: App, child_id: UUID) -> Check:
     """
 
     def check() -> tuple[bool, str]:
-        from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
-
+        from consumers.kafka_io import start_offsets  # noqa: PLC0415
         from domain.upstream_message import UpstreamMessage  # noqa: PLC0415
 
         topic = settings.topic_upstream
-        offsets: list[tuple[TopicPartition, int]] = []
+        offsets: list[tuple[int, int]] = []
         for ident in app.queries.aggregates_about(child_id):
             record: object = app.repository.get(ident)
             if isinstance(record, UpstreamMessage) and record.source.startswith(f"{topic}:"):
                 partition, at = record.source.rsplit(":", 2)[1:]
-                offsets.append((TopicPartition(topic, int(partition)), int(at)))
-        consumer = KafkaConsumer(bootstrap_servers=settings.require_kafka())
-        try:
-            starts = consumer.beginning_offsets(list({tp for tp, _ in offsets}))
-        finally:
-            consumer.close()
-        remaining = sum(1 for tp, offset in offsets if offset >= starts[tp])
+                offsets.append((int(partition), int(at)))
+        starts = start_offsets(settings, topic, "certificate") if offsets else {}
+        remaining = sum(1 for partition, offset in offsets if offset >= starts[partition])
         return remaining == 0, (
             f"{len(offsets)} messages of the child, {len(offsets) - remaining} deleted from the "
             f"topic, {remaining} still on it"

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
 from consumers.config import KafkaSettings
 
@@ -81,3 +83,48 @@ def consumer(settings: KafkaSettings, worker: str, **overrides: Any) -> KafkaCon
         options["group_instance_id"] = f"{settings.kafka_instance_id}-{worker}"
     options.update(overrides)
     return KafkaConsumer(**options)
+
+
+def read_to_end(settings: KafkaSettings, topic: str, worker: str) -> Iterator[ConsumerRecord]:
+    """Every record of a topic, from each partition's start to the end the broker reports now.
+
+    For checks that must see everything (a shredding certificate): reading
+    until a quiet spell would let an empty read pass for an empty topic.
+    """
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.require_kafka(),
+        client_id=client_id(worker),
+        enable_auto_commit=False,
+        **RECONNECT,
+    )
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
+        ]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        ends = consumer.end_offsets(parts)
+        while any(consumer.position(tp) < ends[tp] for tp in parts):
+            for tp, records in consumer.poll(timeout_ms=5000).items():
+                yield from (r for r in records if r.offset < ends[tp])
+    finally:
+        consumer.close()
+
+
+def start_offsets(settings: KafkaSettings, topic: str, worker: str) -> dict[int, int]:
+    """Each partition's first offset still readable (records below it are deleted)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.require_kafka(), client_id=client_id(worker), **RECONNECT
+    )
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        starts = consumer.beginning_offsets(parts)
+        return {tp.partition: offset for tp, offset in starts.items()}
+    finally:
+        consumer.close()
+
+
+def _partitions(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, TopicPartition
 
 from consumers.config import KafkaSettings
-from consumers.kafka_io import client_id
+from consumers.kafka_io import client_id, start_offsets
 
 log = logging.getLogger("cme.retention")
 
@@ -41,20 +41,11 @@ class KafkaUpstreamEraser:
     def erase_applied(self) -> dict[int, int]:
         """Delete the applied records of every partition; the new start offset of each."""
         topic = self.settings.topic_upstream
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.require_kafka(), client_id=client_id("eraser")
-        )
-        try:
-            partitions = sorted(consumer.partitions_for_topic(topic) or set())
-            starts = consumer.beginning_offsets([TopicPartition(topic, p) for p in partitions])
-        finally:
-            consumer.close()
         targets: dict[TopicPartition, int] = {}
-        for partition in partitions:
+        for partition, start in start_offsets(self.settings, topic, "eraser").items():
             position = self.applied(intake_position_name(topic, partition))
-            tp = TopicPartition(topic, partition)
-            if position is not None and position + 1 > starts[tp]:
-                targets[tp] = position + 1
+            if position is not None and position + 1 > start:
+                targets[TopicPartition(topic, partition)] = position + 1
         if targets:
             admin = KafkaAdminClient(
                 bootstrap_servers=self.settings.require_kafka(), client_id=client_id("eraser")

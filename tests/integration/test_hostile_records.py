@@ -9,34 +9,17 @@ worker for good or slipped past a check.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from kafka import KafkaProducer
 
-from cme.bootstrap import App, build_application
+from cme.bootstrap import App
 from cme.secrets import intake_public_key
 from consumers.quarantine_kafka import read_quarantine
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
-from tests.conftest import Services
 from tests.intake_support import Sealer, hostile_records
-from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
+from tests.integration.workers import WorkerEnvironment, wait_for
 from tests.seeds import seed
 
-
-@pytest.fixture
-def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
-    environment = worker_environment(services.settings, tmp_path, partitions=1)
-    yield environment
-    environment.stop_all()
-
-
-@pytest.fixture
-def app(services: Services) -> Iterator[App]:
-    application = build_application(services.settings)
-    yield application
-    application.close()
+PARTITIONS = 1
 
 
 def test_hostile_records_are_quarantined_and_intake_keeps_going(

@@ -13,42 +13,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from kafka import KafkaProducer
 
 from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT
 from consumers.quarantine_kafka import read_quarantine
-from devtools.synthetic import SyntheticCounty, SyntheticTraffic
+from devtools.synthetic import SyntheticTraffic
 from tests.conftest import Services
 from tests.intake_support import Sealer
-from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
-from tests.seeds import seed
-
-
-@pytest.fixture
-def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
-    environment = worker_environment(services.settings, tmp_path)
-    yield environment
-    environment.stop_all()
-
-
-@pytest.fixture
-def app(services: Services) -> Iterator[App]:
-    application = build_application(services.settings)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def traffic(request: pytest.FixtureRequest) -> SyntheticTraffic:
-    return SyntheticTraffic(SyntheticCounty(seed=seed(request.node.name)))
+from tests.integration.workers import WorkerEnvironment, wait_for
 
 
 def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> list[bytes]:

@@ -6,43 +6,20 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from kafka import KafkaProducer
 
-from cme.bootstrap import App, build_application
+from cme.bootstrap import App
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT
 from consumers.envelopes import seal_line
 from consumers.quarantine_kafka import read_quarantine
 from devtools.services import manager
-from devtools.synthetic import SyntheticCounty, SyntheticTraffic
+from devtools.synthetic import SyntheticTraffic
 from tests.conftest import Services
-from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
-
-
-@pytest.fixture
-def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
-    environment = worker_environment(services.settings, tmp_path)
-    yield environment
-    environment.stop_all()
-
-
-@pytest.fixture
-def app(services: Services) -> Iterator[App]:
-    application = build_application(services.settings)
-    yield application
-    application.close()
-
-
-@pytest.fixture
-def traffic() -> SyntheticTraffic:
-    import random
-
-    return SyntheticTraffic(SyntheticCounty(seed=random.randrange(2**32)))
+from tests.integration.workers import WorkerEnvironment, wait_for
 
 
 def publish(

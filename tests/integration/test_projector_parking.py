@@ -10,35 +10,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from kafka import KafkaProducer
 
-from cme.bootstrap import App, build_application
+from cme.bootstrap import App
 from cme.settings import PROJECT_ROOT
 from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
 from tests.conftest import Services
-from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
+from tests.integration.workers import WorkerEnvironment, wait_for
 from tests.seeds import seed
 
-
-@pytest.fixture
-def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
-    environment = worker_environment(services.settings, tmp_path, partitions=1)
-    yield environment
-    environment.stop_all()
-
-
-@pytest.fixture
-def app(services: Services) -> Iterator[App]:
-    application = build_application(services.settings)
-    yield application
-    application.close()
+PARTITIONS = 1
 
 
 def registered(app: App, child_id: Any) -> Any:

@@ -10,7 +10,6 @@ pass once nothing does.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,15 +24,10 @@ from domain.commands import RegisterChild
 from domain.values import ShredReason
 from tests.conftest import Services
 from tests.intake_support import Sealer
-from tests.integration.workers import WorkerEnvironment, wait_for, worker_environment
+from tests.integration.workers import WorkerEnvironment, wait_for
 from tests.seeds import seed
 
-
-@pytest.fixture
-def workers(services: Services, tmp_path: Path) -> Iterator[WorkerEnvironment]:
-    environment = worker_environment(services.settings, tmp_path, partitions=2)
-    yield environment
-    environment.stop_all()
+PARTITIONS = 2
 
 
 @pytest.fixture
