@@ -217,8 +217,3 @@ def _check_anchor(anchor: Anchor, heads: dict[int, str], verifier: CheckpointVer
             f"anchor at entry {anchor.seq}: the chain up to it has been rewritten since the anchor"
         ]
     return []
-
-
-def ledger_parked(url: str) -> int:
-    """How many events the ledger writer set aside (the ledger is incomplete until replayed)."""
-    return LedgerReader(url).parked_count()

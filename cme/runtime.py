@@ -13,7 +13,7 @@ from typing import Any
 from cme.bootstrap import build_application, build_data_keys, open_pool, read_models
 
 __all__ = ["WORKERS", "Running", "retention_scheduler", "run_embedded", "start_workers"]
-from cme.db.roles import Role, role_url
+from cme.db.roles import WORKER_ROLES, Role, role_url
 from cme.settings import Settings
 from consumers.lifecycle import where
 from consumers.projector import Projector
@@ -22,7 +22,7 @@ from crypto_shredding.mapper import cme_mapper
 
 log = logging.getLogger("cme.run")
 
-WORKERS = ("intake", "relay", "projector", "ledger", "retention")
+WORKERS = tuple(WORKER_ROLES)  # intake, relay, projector, ledger, retention
 
 
 class WorkerDiedError(RuntimeError):

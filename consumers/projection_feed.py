@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -119,13 +118,8 @@ def feed(
                 raise
             except Exception as exc:
                 reason = where(exc)
-        parked = ParkedEvent(
-            originator,
-            item.originator_version,
-            item.topic,
-            bytes(item.state or b""),
-            reason,
-            datetime.now(UTC).isoformat(),
+        parked = ParkedEvent.now(
+            originator, item.originator_version, item.topic, bytes(item.state or b""), reason
         )
         read_models.park(parked, consumer, part, position)
         log.error("parked %s v%d (%s): %s", originator, item.originator_version, item.topic, reason)
@@ -177,13 +171,8 @@ def replay_parked(mapper: BatchMapper, read_models: SqlReadModels) -> Fed:
         except TRANSIENT:
             raise
         except Exception as exc:
-            again = ParkedEvent(
-                parked.originator_id,
-                parked.version,
-                parked.topic,
-                parked.state,
-                where(exc),
-                datetime.now(UTC).isoformat(),
+            again = ParkedEvent.now(
+                parked.originator_id, parked.version, parked.topic, parked.state, where(exc)
             )
             read_models.park(again, "replay", 0, None)
             stuck.add(parked.originator_id)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from domain.commands import field_name
 from domain.personal import text_problem
 
 MAX_DEPTH = 16
@@ -25,8 +26,6 @@ MAX_STRING = 8000
 MAX_NUMBER = 40
 """Characters of one number: no contract number needs more, and Python's int
 conversion raises (rather than refusing cleanly) past 4,300 digits."""
-MAX_NAME = 64
-"""Characters of a member name quoted in a reason; longer ones are not quoted."""
 
 
 class JsonRefusedError(ValueError):
@@ -61,7 +60,7 @@ def _path(prefix: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{prefix}[{key}]"
     # A member name is the sender's text: quote it only if it looks like a field name.
-    name = key if len(key) <= MAX_NAME and key.isidentifier() and key.isascii() else "*"
+    name = field_name(key)
     return f"{prefix}.{name}" if prefix else name
 
 

@@ -377,7 +377,7 @@ def validate(command_type: type[TCommand], data: Any, today: date | None = None)
         raise InvalidCommandError(command_type.__name__, violations_of(exc)) from None
 
 
-def _location_part(part: object) -> str:
+def field_name(part: object) -> str:
     """A field name as given, unless it could be someone's text (an unknown member's name)."""
     text = str(part)
     if isinstance(part, int) or (len(text) <= 64 and text.isascii() and text.isidentifier()):
@@ -389,7 +389,7 @@ def violations_of(exc: ValidationError) -> list[Violation]:
     """Pydantic errors without their ``input`` (which may be personal), nor odd member names."""
     return [
         Violation(
-            field=".".join(_location_part(part) for part in error["loc"]) or "(command)",
+            field=".".join(field_name(part) for part in error["loc"]) or "(command)",
             rule=error["type"],
             message=error["msg"],
         )

@@ -6,7 +6,7 @@ event is whose; the embedded store holds one demo county, so a scan is fine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import orjson
@@ -40,23 +40,23 @@ class ScanningQueries(ApplicationRecorder):
         return {ident for ident in ids if self.select_events(ident, limit=1)}
 
     def aggregates_about(self, child_id: UUID) -> list[UUID]:
-        about: dict[UUID, None] = {}
-        position = 0
-        while page := self.notifications_after(position, 5000):
-            for n in page:
-                first = n.originator_version == 1 and n.originator_id != child_id
-                if first and subject_of_stored(n) == child_id:
-                    about[UUID(str(n.originator_id))] = None
-            position = page[-1].id
-        return list(about)
+        return self._originators(
+            lambda n: (
+                n.originator_version == 1
+                and n.originator_id != child_id
+                and subject_of_stored(n) == child_id
+            )
+        )
 
     def originators_of(self, topic: str) -> list[UUID]:
+        return self._originators(lambda n: n.topic == topic)
+
+    def _originators(self, wanted: Callable[[Notification], bool]) -> list[UUID]:
+        """The aggregates with a wanted event, in log order, each once (a scan of the log)."""
         found: dict[UUID, None] = {}
         position = 0
         while page := self.notifications_after(position, 5000):
-            for n in page:
-                if n.topic == topic:
-                    found[UUID(str(n.originator_id))] = None
+            found.update((UUID(str(n.originator_id)), None) for n in page if wanted(n))
             position = page[-1].id
         return list(found)
 

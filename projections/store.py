@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -44,6 +44,13 @@ class ParkedEvent:
     state: bytes
     reason: str
     parked_at: str
+
+    @classmethod
+    def now(
+        cls, originator_id: UUID, version: int, topic: str, state: bytes, reason: str
+    ) -> ParkedEvent:
+        """An event set aside at this moment, for this reason."""
+        return cls(originator_id, version, topic, state, reason, datetime.now(UTC).isoformat())
 
 
 class Cursor(Protocol):

@@ -127,10 +127,11 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
     from rich.progress import Progress
 
-    from cme.audit import Anchor, ledger_parked, verify_ledger
+    from cme.audit import Anchor, verify_ledger
     from cme.db.roles import Role, role_url
     from cme.secrets import load_ledger_signer
     from crypto_shredding.signing import CheckpointVerifier
+    from projections.ledger_store import LedgerReader
 
     verifier = (
         CheckpointVerifier.from_text(args.public_key)
@@ -155,7 +156,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             f"OK: {result.entries} entries chained, {result.checkpoints} signed checkpoints "
             f"valid{extends}"
         )
-        parked = ledger_parked(role_url(settings, Role.AUDITOR))
+        parked = LedgerReader(role_url(settings, Role.AUDITOR)).parked_count()
         if parked:
             print(
                 f"INCOMPLETE: {parked} event(s) parked outside the ledger; "

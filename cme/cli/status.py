@@ -29,10 +29,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     hint = "; see `cme projections parked`" if parked else ""
     print(f"read models: {parked} parked event(s){hint}")
     if backend_for(settings).has_kafka:  # the ledger lives with the services
-        from cme.audit import ledger_parked
         from cme.db.roles import Role, role_url
+        from projections.ledger_store import LedgerReader
 
-        in_ledger = ledger_parked(role_url(settings, Role.AUDITOR))
+        in_ledger = LedgerReader(role_url(settings, Role.AUDITOR)).parked_count()
         hint = "; see `cme audit parked`" if in_ledger else ""
         print(f"ledger: {in_ledger} event(s) parked outside it{hint}")
     return 0
