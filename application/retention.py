@@ -68,9 +68,6 @@ class QuarantineEraser(Protocol):
     def erase(self, digests: set[str]) -> dict[str, list[str]]:
         """Erase every message with one of these subject digests; ids erased per digest."""
 
-    def present(self, quarantine_ids: set[str]) -> set[str]:
-        """Which of these messages are still held (for the shred certificate)."""
-
     def close(self) -> None:
         """End of a run: let go of anything kept open between batches."""
 

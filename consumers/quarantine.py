@@ -115,9 +115,6 @@ class InMemoryQuarantine:
                 del self.records[qid]
         return erased
 
-    def present(self, quarantine_ids: set[str]) -> set[str]:
-        return quarantine_ids & set(self.records)
-
     def close(self) -> None:
         """Nothing held open (the eraser protocol's end of a run)."""
 

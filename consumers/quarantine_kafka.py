@@ -137,11 +137,6 @@ class KafkaQuarantineEraser:
                 producer.close()
         return erased
 
-    def present(self, quarantine_ids: set[str]) -> set[str]:
-        if not quarantine_ids:
-            return set()
-        return {r.quarantine_id for r in read_quarantine(self.settings)} & quarantine_ids
-
     def close(self) -> None:
         if self._view is not None:
             self._view.close()
