@@ -13,7 +13,7 @@ import logging
 import threading
 from functools import partial
 
-from eventsourcing.persistence import Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder, Tracking
 from kafka import KafkaProducer
 
 from application import CMEApplication
@@ -97,6 +97,14 @@ class Relay:
         fault_point("relay:after-publish")
         recorder = self.app.recorder
         assert isinstance(recorder, ProcessRecorder)  # noqa: S101 - see construct_recorder
-        recorder.insert_tracking(Tracking(self.name, notifications[-1].id))
+        last = notifications[-1].id
+        try:
+            recorder.insert_tracking(Tracking(self.name, last))
+        except IntegrityError:
+            # The same position is stored already: a commit whose reply was lost
+            # (the database went down), retried. Anything else is a real conflict.
+            stored = self.app.tracked_position(self.name)
+            if stored is None or stored < last:
+                raise
         self.published += len(notifications)
-        return notifications[-1].id
+        return last
