@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cme.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from cme.audit import Anchor
 
 
 def _cmd_audit_tools(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
     from uuid import UUID
 
     from application import audit
@@ -105,8 +109,6 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 def _write_anchor(settings: Settings, out: str) -> int:
     """The head just signed, as a file the auditor keeps to prove later appends only."""
-    from pathlib import Path
-
     from cme.audit import Anchor
     from cme.db.roles import Role, role_url
     from projections.ledger_store import LedgerReader
@@ -116,29 +118,48 @@ def _write_anchor(settings: Settings, out: str) -> int:
         print("the ledger is empty: nothing to anchor", file=sys.stderr)
         return 1
     anchor = Anchor.from_checkpoint(checkpoints[-1])
-    Path(out).write_text(anchor.to_json() + "\n")
+    try:
+        Path(out).write_text(anchor.to_json() + "\n")
+    except OSError as error:
+        msg = f"cme audit anchor: cannot write {out}: {error.strerror or type(error).__name__}"
+        raise SystemExit(msg) from None
     print(f"anchored the ledger at entry {anchor.seq}: keep {out} apart from the ledger")
     return 0
 
 
+def _read_anchor(path: str) -> Anchor:
+    """A missing, unreadable or foreign anchor file is the auditor's slip: one line, not a trace."""
+    from cme.audit import Anchor
+
+    try:
+        return Anchor.from_text(Path(path).read_text())
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        msg = f"cme audit verify: cannot read the anchor file {path}: {reason}"
+    except UnicodeDecodeError:
+        msg = f"cme audit verify: {path} is not text, so not an anchor or ledger export"
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        msg = f"cme audit verify: {path} is not an anchor or ledger export: {error}"
+    raise SystemExit(msg)
+
+
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import timedelta
-    from pathlib import Path
 
     from rich.progress import Progress
 
-    from cme.audit import Anchor, verify_ledger
+    from cme.audit import verify_ledger
     from cme.db.roles import Role, role_url
     from cme.secrets import load_ledger_signer
     from crypto_shredding.signing import CheckpointVerifier
     from projections.ledger_store import LedgerReader
 
+    anchor = _read_anchor(args.anchor) if args.anchor else None
     verifier = (
         CheckpointVerifier.from_text(args.public_key)
         if args.public_key
         else load_ledger_signer(settings).verifier()
     )
-    anchor = Anchor.from_text(Path(args.anchor).read_text()) if args.anchor else None
     with Progress(transient=True) as progress:
         task = progress.add_task("verifying the ledger's hash chain", total=None)
         result = verify_ledger(

@@ -1,0 +1,58 @@
+"""An auditor's slip with the anchor file gets one line naming the file, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cme.settings import PROJECT_ROOT
+
+
+def verify_with_anchor(anchor: Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", "verify", "--anchor", str(anchor)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("missing", "cannot read the anchor file"),
+        ("directory", "cannot read the anchor file"),
+        ("not json", "is not an anchor or ledger export"),
+        ("json without a checkpoint", "is not an anchor or ledger export"),
+        ("a list", "is not an anchor or ledger export"),
+        ("binary", "is not text"),
+    ],
+)
+def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path) -> None:
+    anchor = tmp_path / "head.anchor"
+    if kind == "directory":
+        anchor.mkdir()
+    elif kind == "not json":
+        anchor.write_text("this is not json\n")
+    elif kind == "json without a checkpoint":
+        anchor.write_text('{"type": "entry", "seq": 1}\n')
+    elif kind == "a list":
+        anchor.write_text("[1, 2]\n[3]\n")
+    elif kind == "binary":
+        anchor.write_bytes(b"\xff\xfe\x00\x81" * 8)
+    result = verify_with_anchor(anchor, tmp_path)
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("note:")]
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("cme audit verify: "), errors[0]
+    assert str(anchor) in errors[0] and expected in errors[0], errors[0]
