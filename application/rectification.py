@@ -28,17 +28,17 @@ class UnknownDetailError(DomainError):
     rule = "unknown_field"
 
 
-def rectify(
+def correction(
     app: CMEApplication,
     child_id: UUID,
     corrections: dict[str, Any],
     actor: str,
     request_id: UUID | None = None,
-) -> dict[str, Any]:
-    """Correct details; name the recipients who must be told (UK GDPR Art 19).
+) -> c.RectifyChildDetails:
+    """The typed command for some corrected details, the rest kept as they stand.
 
-    The recipients are every agency a disclosure sent a category of data the
-    correction touches to. Only field names and categories are returned.
+    A caseworker names only what is wrong; the command carries the whole
+    record so the aggregate compares every field, not a partial patch.
     """
     unknown = sorted(set(corrections) - set(ChildDetails.model_fields))
     if unknown:
@@ -46,16 +46,24 @@ def rectify(
         msg = f"no such detail {', '.join(unknown)}; the details are {known}"
         raise UnknownDetailError(msg, field=unknown[0])
     current = app.get_child(child_id).current_details()
-    changed = app.rectify_child_details(
-        c.RectifyChildDetails.of(
-            {
-                "actor": actor,
-                "child_id": child_id,
-                "request_id": request_id,
-                "details": current.model_dump(mode="json") | corrections,
-            }
-        )
+    return c.RectifyChildDetails.of(
+        {
+            "actor": actor,
+            "child_id": child_id,
+            "request_id": request_id,
+            "details": current.model_dump(mode="json") | corrections,
+        }
     )
+
+
+def rectify(app: CMEApplication, command: c.RectifyChildDetails) -> dict[str, Any]:
+    """Correct details; name the recipients who must be told (UK GDPR Art 19).
+
+    The recipients are every agency a disclosure sent a category of data the
+    correction touches to. Only field names and categories are returned.
+    """
+    child_id = command.child_id
+    changed = app.rectify_child_details(command)
     touched = {category.value for name in changed for category in CATEGORIES_OF_DETAIL[name]}
     recipients = [
         {

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from application.erasure import decide
-from application.rectification import rectify
+from application.rectification import correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
@@ -110,13 +110,14 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
             print(f"request {request_id} received; due {request.due_on(app.today())}")
             return 0
         if action == "rectify":
-            notice = rectify(
+            command = correction(
                 app,
                 UUID(args.child_id),
                 _corrections(args.set),
                 args.actor,
                 UUID(args.request_id) if args.request_id else None,
             )
+            notice = rectify(app, command)
             print(json.dumps(notice, indent=2))
             return 0
         if action == "lift-restriction":

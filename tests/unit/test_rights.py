@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from application.erasure import decide
-from application.rectification import UnknownDetailError, rectify
+from application.rectification import UnknownDetailError, correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_retention_job
@@ -152,23 +152,23 @@ def test_rectification_names_the_recipients_of_the_old_value(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=33).register_child()))
     _disclose(app, child_id, "police", ["names", "date_of_birth"])
     _disclose(app, child_id, "housing", ["address"])
-    notice = rectify(app, child_id, {"legal_surname": "Corrected"}, actor="dpo:1")
+    notice = rectify(app, correction(app, child_id, {"legal_surname": "Corrected"}, "dpo:1"))
     assert notice["changed"] == ["legal_surname"]
     assert notice["categories"] == ["names"]
     assert [r["recipient_agency"] for r in notice["tell_recipients"]] == ["police"]
     assert notice["tell_recipients"][0]["categories"] == ["names"]
     assert app.get_child(child_id).current_details().legal_surname == "Corrected"
-    address = rectify(
-        app, child_id, {"address": {"line1": "1 Synthetic Row", "town": "Testham"}}, "dpo:1"
-    )
+    new_address = {"address": {"line1": "1 Synthetic Row", "town": "Testham"}}
+    address = rectify(app, correction(app, child_id, new_address, "dpo:1"))
     assert [r["recipient_agency"] for r in address["tell_recipients"]] == ["housing"]
-    assert rectify(app, child_id, {"legal_surname": "Corrected"}, "dpo:1")["changed"] == []
+    again = correction(app, child_id, {"legal_surname": "Corrected"}, "dpo:1")
+    assert rectify(app, again)["changed"] == []
 
 
 def test_rectifying_an_unknown_detail_is_refused_by_name(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=34).register_child()))
     with pytest.raises(UnknownDetailError, match="no such detail surname"):
-        rectify(app, child_id, {"surname": "X"}, actor="dpo:1")
+        correction(app, child_id, {"surname": "X"}, actor="dpo:1")
 
 
 def test_every_detail_belongs_to_a_disclosable_category() -> None:
