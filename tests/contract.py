@@ -7,7 +7,6 @@ must hold on the in-memory store, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import random
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -38,6 +37,7 @@ from domain.errors import (
 )
 from domain.markers import Shredded
 from domain.values import CaseStatus, RefusalReason, ShredReason
+from tests.seeds import seed
 
 
 class ApplicationContract:
@@ -51,9 +51,9 @@ class ApplicationContract:
         raise NotImplementedError
 
     @pytest.fixture
-    def county(self) -> SyntheticCounty:
-        # A fresh seed each run: the PostgreSQL store outlives a test run.
-        return SyntheticCounty(seed=random.randrange(2**32))
+    def county(self, request: pytest.FixtureRequest) -> SyntheticCounty:
+        # A fresh seed each run (printed, repeatable): the PostgreSQL store outlives a run.
+        return SyntheticCounty(seed=seed(request.node.nodeid))
 
     def register(self, app: App, county: SyntheticCounty, **details: Any) -> UUID:
         return app.register_child(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from domain.commands import (
 from domain.values import ShredReason
 from tests.conftest import Services
 from tests.integration.workers import destroy_key
+from tests.seeds import seed
 
 
 @dataclass
@@ -68,7 +68,7 @@ def share(app: App, child_id: UUID, basis: str) -> Any:
 @pytest.fixture(scope="module")
 def ledger(services: Services) -> Iterator[Ledger]:
     app = build_application(services.settings)
-    county = SyntheticCounty(seed=random.randrange(2**32))
+    county = SyntheticCounty(seed=seed("ledger"))
     commands = [county.register_child() for _ in range(4)]
     children = [app.register_child(RegisterChild.of(c)) for c in commands]
     a, b, c, d = children

@@ -31,6 +31,7 @@ from projections.store import PostgresReadModels, SqliteReadModels
 from tests.conftest import Services
 from tests.intake_support import IntakeHarness
 from tests.integration.workers import WorkerEnvironment, destroy_key, wait_for, worker_environment
+from tests.seeds import seed
 
 
 @dataclass
@@ -103,7 +104,7 @@ def pipeline(services: Services, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp = tmp_path_factory.mktemp("pipeline")
     workers = worker_environment(services.settings, tmp)
     app = build_application(services.settings)
-    harness = IntakeHarness(app, seed=random.randrange(2**32))
+    harness = IntakeHarness(app, seed=seed("pipeline"))
     lines = harness.traffic.mixed(200)
     for start in range(0, 200, 50):
         harness.run([harness.seal(line) for line in lines[start : start + 50]], track=False)
@@ -143,7 +144,7 @@ def test_killed_relay_and_projector_converge_to_the_embedded_result(
     wait_for(marker.exists, 60, "the relay to reach its fault point", workers.logs)
     workers.kill(first)
     # Then relay and projector are killed at random moments, three times.
-    rng = random.Random()
+    rng = random.Random(seed("pipeline kill moments"))
     for _ in range(3):
         process = workers.start("relay", "projector")
         time.sleep(rng.uniform(1.0, 4.0))
