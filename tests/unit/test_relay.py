@@ -43,7 +43,7 @@ def test_a_position_already_stored_is_not_a_crash() -> None:
     app.register_child(RegisterChild.of(SyntheticCounty(seed=seed("relay")).register_child()))
     producer = Producer()
     settings = load_settings(mode="embedded")
-    relay = Relay(settings, app, threading.Event(), producer=producer)  # type: ignore[arg-type]
+    relay = Relay(settings, app, threading.Event(), producer=producer)
     last = app.recorder.max_notification_id() or 0
     # The commit went through but its reply was lost: the retry finds it stored.
     app.recorder.insert_tracking(Tracking(relay.name, last))  # type: ignore[attr-defined]
