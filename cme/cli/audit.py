@@ -138,6 +138,8 @@ def _read_anchor(path: str) -> Anchor:
         msg = f"cme audit verify: cannot read the anchor file {path}: {reason}"
     except UnicodeDecodeError:
         msg = f"cme audit verify: {path} is not text, so not an anchor or ledger export"
+    except RecursionError:
+        msg = f"cme audit verify: {path} is nested too deeply to be an anchor or ledger export"
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         msg = f"cme audit verify: {path} is not an anchor or ledger export: {error}"
     raise SystemExit(msg)

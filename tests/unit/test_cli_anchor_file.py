@@ -35,6 +35,7 @@ def verify_with_anchor(anchor: Path, data_dir: Path) -> subprocess.CompletedProc
         ("json without a checkpoint", "is not an anchor or ledger export"),
         ("a list", "is not an anchor or ledger export"),
         ("binary", "is not text"),
+        ("nested 100,000 deep", "nested too deeply"),
     ],
 )
 def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path) -> None:
@@ -47,6 +48,8 @@ def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path)
         anchor.write_text('{"type": "entry", "seq": 1}\n')
     elif kind == "a list":
         anchor.write_text("[1, 2]\n[3]\n")
+    elif kind == "nested 100,000 deep":
+        anchor.write_text("[" * 100_000 + "]" * 100_000 + "\n")
     elif kind == "binary":
         anchor.write_bytes(b"\xff\xfe\x00\x81" * 8)
     result = verify_with_anchor(anchor, tmp_path)
