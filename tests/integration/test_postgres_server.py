@@ -171,3 +171,23 @@ def test_caseworker_cannot_read_events(services: Services) -> None:
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
         conn.execute("SELECT count(*) FROM eventstore.cme_events")
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_not_handed_out(
+    services: Services,
+) -> None:
+    """After a database restart a worker's next batch must not fail on a dead idle connection."""
+    from cme.bootstrap import open_pool
+
+    pool = open_pool(role_url(services.settings, Role.AUDITOR), "probe", max_size=1)
+    try:
+        with pool.connection() as conn:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        with psycopg.connect(services.database_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (row[0],))
+        with pool.connection() as conn:
+            again = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert again is not None and again[0] != row[0]
+    finally:
+        pool.close()
