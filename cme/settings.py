@@ -8,9 +8,10 @@ before any data is touched. Secrets are ``SecretStr`` so they never appear in a
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -21,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from consumers.config import KafkaRole, KafkaSecurity
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,6 +121,48 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: BootstrapServers = Field(
         default=None, description="Comma-separated host:port list of Kafka brokers"
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = (
+        Field(
+            default=None,
+            description="defaults to SASL_PLAINTEXT when credentials are given, else PLAINTEXT",
+        )
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = "SCRAM-SHA-512"
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA certificate that signed the brokers' TLS certificates"
+    )
+    kafka_user_admin: SecretStr | None = Field(
+        default=None, description="'username:password' of the Kafka admin principal (its own only)"
+    )
+    kafka_user_sender: SecretStr | None = Field(
+        default=None, description="'username:password' of the Kafka sender principal (its own only)"
+    )
+    kafka_user_intake: SecretStr | None = Field(
+        default=None, description="'username:password' of the Kafka intake principal (its own only)"
+    )
+    kafka_user_relay: SecretStr | None = Field(
+        default=None, description="'username:password' of the Kafka relay principal (its own only)"
+    )
+    kafka_user_projector: SecretStr | None = Field(
+        default=None,
+        description="'username:password' of the Kafka projector principal (its own only)",
+    )
+    kafka_user_retention: SecretStr | None = Field(
+        default=None,
+        description="'username:password' of the Kafka retention principal (its own only)",
+    )
+    kafka_user_operator: SecretStr | None = Field(
+        default=None,
+        description="'username:password' of the Kafka operator principal (its own only)",
+    )
+    kafka_user_auditor: SecretStr | None = Field(
+        default=None,
+        description="'username:password' of the Kafka auditor principal (its own only)",
+    )
+    kafka_passwords_file: Path | None = Field(
+        default=None,
+        description="JSON file of the local broker's per-principal passwords (scripts/services)",
+    )
     topic_upstream: str = "cme.upstream.v1"
     topic_quarantine: str = "cme.upstream.quarantine.v1"
     topic_events: str = "cme.events.v1"
@@ -187,6 +232,50 @@ class Settings(BaseSettings):
         """``CME_DB_URL_<ROLE>`` for a role (``cme_writer``...), if this process was given it."""
         value = getattr(self, f"db_url_{role.removeprefix('cme_')}", None)
         return value.get_secret_value() if isinstance(value, SecretStr) else None
+
+    def kafka_security(self, role: KafkaRole) -> KafkaSecurity:
+        """How a client acting as ``role`` connects: its own credentials, never another's.
+
+        ``CME_KAFKA_USER_<ROLE>`` wins; a development checkout falls back to
+        the passwords file ``scripts/services up`` writes for the local broker.
+        """
+        username, password = self._kafka_credentials(role)
+        protocol = self.kafka_security_protocol or ("SASL_PLAINTEXT" if password else "PLAINTEXT")
+        cafile = str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        if not protocol.startswith("SASL"):
+            return KafkaSecurity(protocol=protocol, cafile=cafile)
+        if password is None:
+            variable = f"CME_KAFKA_USER_{role.value.upper()}"
+            msg = (
+                f"{variable} is not set: this process connects to Kafka as its {role.value} "
+                "principal; give it 'username:password' (`scripts/services env --worker NAME` "
+                "prints it for the local broker)"
+            )
+            raise ConfigurationError(msg)
+        return KafkaSecurity(protocol, self.kafka_sasl_mechanism, username, password, cafile)
+
+    def _kafka_credentials(self, role: KafkaRole) -> tuple[str, str | None]:
+        given = getattr(self, f"kafka_user_{role.value}")
+        if isinstance(given, SecretStr):
+            username, colon, password = given.get_secret_value().partition(":")
+            if not colon or not username or not password:
+                msg = f"CME_KAFKA_USER_{role.value.upper()}: must be 'username:password'"
+                raise ConfigurationError(msg)
+            return username, password
+        path = self.kafka_passwords_path
+        if path.exists():
+            try:
+                passwords = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                msg = f"{path}: not a readable JSON passwords file ({exc.__class__.__name__})"
+                raise ConfigurationError(msg) from None
+            if isinstance(passwords, dict) and isinstance(passwords.get(role.value), str):
+                return role.default_username, passwords[role.value]
+        return role.default_username, None
+
+    @property
+    def kafka_passwords_path(self) -> Path:
+        return self.kafka_passwords_file or self.secrets_dir / "kafka-passwords.json"
 
     @property
     def has_role_urls(self) -> bool:

@@ -19,6 +19,7 @@ from cme.bootstrap import (
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
 from cme.settings import Settings, load_settings
+from consumers.config import KafkaRole
 from consumers.projection_feed import notifications_of
 from crypto_shredding.mapper import cme_mapper
 from crypto_shredding.verification import Certificate, certify, readable_events
@@ -119,7 +120,7 @@ def _events_topic(settings: Settings, child_id: UUID) -> Check:
         from consumers.projector import stored_from_message  # noqa: PLC0415
 
         key = str(child_id).encode()
-        records = read_to_end(settings, settings.topic_events, "certificate")
+        records = read_to_end(settings, settings.topic_events, KafkaRole.AUDITOR)
         mine = [stored_from_message(m) for m in records if m.key == key]
         data_keys, close = build_data_keys(settings)
         try:
@@ -155,7 +156,7 @@ def _quarantine(settings: Settings, app: App, child_id: UUID) -> Check:
         if erased:
             copies = [
                 QuarantineRecord.from_json(m.value)
-                for m in read_to_end(settings, settings.topic_quarantine, "certificate")
+                for m in read_to_end(settings, settings.topic_quarantine, KafkaRole.AUDITOR)
                 if m.value is not None and m.key is not None and m.key.decode() in erased
             ]
         data_keys, close = build_data_keys(settings)
@@ -193,7 +194,7 @@ def _upstream_topic(settings: Settings, app: App, child_id: UUID) -> Check:
             if isinstance(record, UpstreamMessage) and record.source.startswith(f"{topic}:"):
                 partition, at = record.source.rsplit(":", 2)[1:]
                 offsets.append((int(partition), int(at)))
-        starts = start_offsets(settings, topic, "certificate") if offsets else {}
+        starts = start_offsets(settings, topic, KafkaRole.AUDITOR) if offsets else {}
         remaining = sum(1 for partition, offset in offsets if offset >= starts[partition])
         return remaining == 0, (
             f"{len(offsets)} messages of the child, {len(offsets) - remaining} deleted from the "

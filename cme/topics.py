@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from cme.settings import Settings
+from consumers import kafka_io
+from consumers.config import KafkaRole
 
 
 def required_topics(settings: Settings) -> dict[str, int]:
@@ -51,11 +52,11 @@ def topic_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 def ensure_topics(
-    bootstrap: str, topics: dict[str, int], configs: dict[str, dict[str, str]] | None = None
+    settings: Settings, topics: dict[str, int], configs: dict[str, dict[str, str]] | None = None
 ) -> list[str]:
-    """Create the missing topics and apply ``configs``; return the names this call created."""
+    """Create the missing topics and apply ``configs`` as the admin; the names created now."""
     configs = configs or {}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-services")
+    admin = kafka_io.admin(settings, KafkaRole.ADMIN, "topic-admin")
     try:
         existing = set(admin.list_topics())
         missing = [name for name in topics if name not in existing]

@@ -2,50 +2,85 @@
 
 Producers wait for every in-sync replica (acks=all) and are idempotent, so a
 retried send is not written twice; consumers never auto-commit: a worker
-commits an offset only after its effect is durable.
+commits an offset only after its effect is durable. Every client names the
+role it acts as and authenticates as that role's own principal, so the
+broker's ACLs decide what it may touch.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from consumers.config import KafkaSettings
+from consumers.config import KafkaRole, KafkaSettings
+
+# SCRAM sends a salted proof, never the password; kafka-python warns at every
+# connection over SASL_PLAINTEXT all the same (loopback only; production is SASL_SSL).
+logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
+
+RECONNECT = {
+    # After a broker restart kafka-python's backoff grows to 30 s between tries.
+    "reconnect_backoff_max_ms": 1_000,
+}
 
 
-def client_id(worker: str) -> str:
-    return f"cme-{worker}-{socket.gethostname()}-{os.getpid()}"
+def client_id(name: str) -> str:
+    return f"cme-{name}-{socket.gethostname()}-{os.getpid()}"
+
+
+def connection(settings: KafkaSettings, role: KafkaRole) -> dict[str, Any]:
+    """Where the brokers are and how ``role`` proves who it is there."""
+    security = settings.kafka_security(role)
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.require_kafka(),
+        "security_protocol": security.protocol,
+        **RECONNECT,
+    }
+    if security.username is not None:
+        options["sasl_mechanism"] = security.mechanism
+        options["sasl_plain_username"] = security.username
+        options["sasl_plain_password"] = security.password
+    if security.cafile is not None:
+        options["ssl_cafile"] = security.cafile
+    return options
+
+
+def admin(settings: KafkaSettings, role: KafkaRole, name: str) -> KafkaAdminClient:
+    return KafkaAdminClient(client_id=client_id(name), **connection(settings, role))
+
+
+def reader(settings: KafkaSettings, role: KafkaRole, name: str, **options: Any) -> KafkaConsumer:
+    """A consumer outside any group: it assigns its partitions itself and commits nothing."""
+    return KafkaConsumer(
+        client_id=client_id(name),
+        enable_auto_commit=False,
+        **{**connection(settings, role), **options},
+    )
 
 
 COMMAND = {"bootstrap_timeout_ms": 5_000}
 """For a command a person waits on: an unreachable broker is reported in seconds, not 30."""
 
 
-def producer(settings: KafkaSettings, worker: str, **overrides: Any) -> KafkaProducer:
+def producer(settings: KafkaSettings, role: KafkaRole, **overrides: Any) -> KafkaProducer:
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.require_kafka(),
-        "client_id": client_id(worker),
+        **connection(settings, role),
+        "client_id": client_id(role.value),
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
         "retries": 2147483647,
         "max_in_flight_requests_per_connection": 5,
         "request_timeout_ms": 30_000,
-        **RECONNECT,
     }
     options.update(overrides)
     return KafkaProducer(**options)
-
-
-RECONNECT = {
-    # After a broker restart kafka-python's backoff grows to 30 s between tries.
-    "reconnect_backoff_max_ms": 1_000,
-}
 
 
 def recovery(settings: KafkaSettings) -> dict[str, Any]:
@@ -65,11 +100,12 @@ def recovery(settings: KafkaSettings) -> dict[str, Any]:
     }
 
 
-def consumer(settings: KafkaSettings, worker: str, **overrides: Any) -> KafkaConsumer:
+def consumer(settings: KafkaSettings, role: KafkaRole, **overrides: Any) -> KafkaConsumer:
+    """A member of the role's group ``PREFIX-ROLE``, the one group its ACLs let it join."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.require_kafka(),
-        "client_id": client_id(worker),
-        "group_id": f"{settings.kafka_group_prefix}-{worker}",
+        **connection(settings, role),
+        "client_id": client_id(role.value),
+        "group_id": group_id(settings, role),
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         # Polls span partitions; each partition's share becomes one transaction.
@@ -80,23 +116,22 @@ def consumer(settings: KafkaSettings, worker: str, **overrides: Any) -> KafkaCon
     if settings.kafka_instance_id:
         # Static membership: a restarted process with the same id takes its
         # partitions back at once, with no rebalance of the others.
-        options["group_instance_id"] = f"{settings.kafka_instance_id}-{worker}"
+        options["group_instance_id"] = f"{settings.kafka_instance_id}-{role.value}"
     options.update(overrides)
     return KafkaConsumer(**options)
 
 
-def read_to_end(settings: KafkaSettings, topic: str, worker: str) -> Iterator[ConsumerRecord]:
+def group_id(settings: KafkaSettings, role: KafkaRole) -> str:
+    return f"{settings.kafka_group_prefix}-{role.value}"
+
+
+def read_to_end(settings: KafkaSettings, topic: str, role: KafkaRole) -> Iterator[ConsumerRecord]:
     """Every record of a topic, from each partition's start to the end the broker reports now.
 
     For checks that must see everything (a shredding certificate): reading
     until a quiet spell would let an empty read pass for an empty topic.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.require_kafka(),
-        client_id=client_id(worker),
-        enable_auto_commit=False,
-        **RECONNECT,
-    )
+    consumer = reader(settings, role, f"{role.value}-reader")
     try:
         parts = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
@@ -111,11 +146,9 @@ def read_to_end(settings: KafkaSettings, topic: str, worker: str) -> Iterator[Co
         consumer.close()
 
 
-def start_offsets(settings: KafkaSettings, topic: str, worker: str) -> dict[int, int]:
+def start_offsets(settings: KafkaSettings, topic: str, role: KafkaRole) -> dict[int, int]:
     """Each partition's first offset still readable (records below it are deleted)."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.require_kafka(), client_id=client_id(worker), **RECONNECT
-    )
+    consumer = reader(settings, role, f"{role.value}-offsets")
     try:
         parts = [
             TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())

@@ -18,7 +18,7 @@ from eventsourcing.persistence import StoredEvent
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers import kafka_io
-from consumers.config import KafkaSettings
+from consumers.config import KafkaRole, KafkaSettings
 from consumers.lifecycle import fault_point, retrying
 from consumers.partition_worker import PartitionWorker
 from consumers.projection_feed import UNREADABLE, Fed, feed
@@ -61,10 +61,11 @@ class Projector(PartitionWorker):
         read_models: SqlReadModels,
         stop: threading.Event,
         consumer: KafkaConsumer | None = None,
-        worker: str = "projector",
     ) -> None:
         super().__init__(
-            settings.topic_events, consumer or kafka_io.consumer(settings, worker), stop
+            settings.topic_events,
+            consumer or kafka_io.consumer(settings, KafkaRole.PROJECTOR),
+            stop,
         )
         self.settings = settings
         self.mapper = mapper

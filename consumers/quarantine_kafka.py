@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from uuid import UUID
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 
-from consumers.config import KafkaSettings
-from consumers.kafka_io import client_id
+from consumers.config import KafkaRole, KafkaSettings
 from consumers.kafka_io import producer as make_producer
+from consumers.kafka_io import reader
 from consumers.quarantine import QuarantineRecord, subject_keys
 
 
@@ -18,7 +18,7 @@ class KafkaQuarantine:
 
     def __init__(self, settings: KafkaSettings, producer: KafkaProducer | None = None) -> None:
         self.topic = settings.topic_quarantine
-        self.producer = producer or make_producer(settings, "intake-quarantine")
+        self.producer = producer or make_producer(settings, KafkaRole.INTAKE)
 
     def put(self, records: list[QuarantineRecord]) -> None:
         futures = [
@@ -46,14 +46,9 @@ class QuarantineView:
     the whole topic again for each batch.
     """
 
-    def __init__(self, settings: KafkaSettings, timeout_ms: int = 2000) -> None:
+    def __init__(self, settings: KafkaSettings, role: KafkaRole, timeout_ms: int = 2000) -> None:
         self.timeout_ms = timeout_ms
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=settings.require_kafka(),
-            client_id=client_id("quarantine-reader"),
-            enable_auto_commit=False,
-            consumer_timeout_ms=timeout_ms,
-        )
+        self.consumer = reader(settings, role, "quarantine-reader", consumer_timeout_ms=timeout_ms)
         partitions = self.consumer.partitions_for_topic(settings.topic_quarantine) or set()
         self.assigned = [TopicPartition(settings.topic_quarantine, p) for p in sorted(partitions)]
         self.consumer.assign(self.assigned)
@@ -82,9 +77,11 @@ class QuarantineView:
         self.consumer.close()
 
 
-def read_quarantine(settings: KafkaSettings, timeout_ms: int = 2000) -> Iterator[QuarantineRecord]:
+def read_quarantine(
+    settings: KafkaSettings, role: KafkaRole = KafkaRole.OPERATOR, timeout_ms: int = 2000
+) -> Iterator[QuarantineRecord]:
     """Every record on the quarantine topic, latest copy per id, oldest first."""
-    view = QuarantineView(settings, timeout_ms)
+    view = QuarantineView(settings, role, timeout_ms)
     try:
         records = view.refresh()
     finally:
@@ -110,20 +107,20 @@ class KafkaQuarantineEraser:
         if not digests:
             return set()
         if self._view is None:
-            self._view = QuarantineView(self.settings)
+            self._view = QuarantineView(self.settings, KafkaRole.RETENTION)
         return subject_keys(self._view.refresh().values(), digests)
 
     def erase(self, digests: set[str]) -> dict[str, list[str]]:
         if not digests:
             return {}
         if self._view is None:
-            self._view = QuarantineView(self.settings)
+            self._view = QuarantineView(self.settings, KafkaRole.RETENTION)
         erased: dict[str, list[str]] = {}
         for record in self._view.refresh().values():
             if record.subject_digest in digests:
                 erased.setdefault(record.subject_digest, []).append(record.quarantine_id)
         if erased:
-            producer = make_producer(self.settings, "quarantine-eraser")
+            producer = make_producer(self.settings, KafkaRole.RETENTION)
             try:
                 futures = [
                     producer.send(self.settings.topic_quarantine, key=qid.encode(), value=None)

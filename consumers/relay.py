@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 
 from application import CMEApplication
 from consumers import kafka_io
-from consumers.config import KafkaSettings
+from consumers.config import KafkaRole, KafkaSettings
 from consumers.lifecycle import StopRequestedError, fault_point, retrying
 from eventstore.scanning import subject_of_stored
 
@@ -46,7 +46,7 @@ class Relay:
         self.settings = settings
         self.app = app
         self.stop = stop
-        self.producer = producer or kafka_io.producer(settings, "relay")
+        self.producer = producer or kafka_io.producer(settings, KafkaRole.RELAY)
         self.batch = batch
         self.name = f"relay:{settings.topic_events}"
         self.published = 0

@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import TopicPartition
 
-from consumers.config import KafkaSettings
-from consumers.kafka_io import client_id, start_offsets
+from consumers import kafka_io
+from consumers.config import KafkaRole, KafkaSettings
 
 log = logging.getLogger("cme.retention")
 
@@ -42,14 +42,14 @@ class KafkaUpstreamEraser:
         """Delete the applied records of every partition; the new start offset of each."""
         topic = self.settings.topic_upstream
         targets: dict[TopicPartition, int] = {}
-        for partition, start in start_offsets(self.settings, topic, "eraser").items():
+        for partition, start in kafka_io.start_offsets(
+            self.settings, topic, KafkaRole.RETENTION
+        ).items():
             position = self.applied(intake_position_name(topic, partition))
             if position is not None and position + 1 > start:
                 targets[TopicPartition(topic, partition)] = position + 1
         if targets:
-            admin = KafkaAdminClient(
-                bootstrap_servers=self.settings.require_kafka(), client_id=client_id("eraser")
-            )
+            admin = kafka_io.admin(self.settings, KafkaRole.RETENTION, "eraser")
             try:
                 admin.delete_records(targets)
             finally:

@@ -29,6 +29,7 @@ from cme.bootstrap import App, build_application, build_retention_job
 from cme.db.roles import Role
 from cme.secrets import intake_public_key, load_intake_keys
 from cme.settings import Mode, Settings, load_settings
+from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from consumers.inprocess_feed import catch_up
 from consumers.intake.service import Inbound, IntakeService
@@ -301,7 +302,7 @@ def _services(settings: Settings, messages: int, seed: int) -> SqlReadModels:
     first = app.recorder.max_notification_id() or 0
     stop = threading.Event()
     running = start_workers(settings, ["intake", "relay", "projector", "ledger"], stop)
-    producer = kafka_io.producer(settings, "demo")
+    producer = kafka_io.producer(settings, KafkaRole.SENDER)
     for key, raw in traffic:
         producer.send(settings.topic_upstream, key=key, value=raw)
     producer.flush()

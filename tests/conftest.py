@@ -93,7 +93,7 @@ def services() -> Iterator[Services]:
                 os.environ[key] = value
         if os.environ.get("CME_TEST_KEEP") != "1":
             isolation.drop_database(admin_url, database)
-            isolation.delete_topics(bootstrap, prefix)
+            isolation.delete_topics(configured, prefix)
 
 
 _RUN_ENV = (

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cme.settings import PROJECT_ROOT, load_settings
+from consumers.config import KafkaRole
 
 SCHEMA_DIR = PROJECT_ROOT / "schemas" / "upstream" / "v1"
 
@@ -23,7 +24,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     kid, public_key = intake_public_key(settings)
-    producer = kafka_io.producer(settings, "publish", **kafka_io.COMMAND)
+    producer = kafka_io.producer(settings, KafkaRole.SENDER, **kafka_io.COMMAND)
     accepted = rejected = 0
     pending: list[tuple[int, Any]] = []
     try:
@@ -123,7 +124,7 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
             print("error: the quarantined record had no value; replay a corrected one with --fixed")
             return 1
         raw, key = original[0], original[1]
-    producer = kafka_io.producer(settings, "replay", **kafka_io.COMMAND)
+    producer = kafka_io.producer(settings, KafkaRole.OPERATOR, **kafka_io.COMMAND)
     try:
         metadata = producer.send(
             settings.topic_upstream,

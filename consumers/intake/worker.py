@@ -18,7 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from application import CMEApplication
 from consumers import kafka_io
-from consumers.config import KafkaSettings
+from consumers.config import KafkaRole, KafkaSettings
 from consumers.intake.service import Inbound, IntakeService
 from consumers.lifecycle import fault_point, retrying
 from consumers.partition_worker import PartitionWorker
@@ -43,7 +43,7 @@ class IntakeWorker(PartitionWorker):
         consumer: KafkaConsumer | None = None,
     ) -> None:
         super().__init__(
-            settings.topic_upstream, consumer or kafka_io.consumer(settings, "intake"), stop
+            settings.topic_upstream, consumer or kafka_io.consumer(settings, KafkaRole.INTAKE), stop
         )
         self.settings = settings
         self.app = app

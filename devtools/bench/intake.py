@@ -17,7 +17,9 @@ from rich.progress import Progress
 
 from cme.intake_runtime import build_intake_worker
 from cme.secrets import intake_public_key
+from cme.settings import Settings
 from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
@@ -25,10 +27,11 @@ from devtools.services.isolation import isolated_topics
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
 
-def _raw_consume_seconds(bootstrap: str, topic: str, count: int) -> float:
+def _raw_consume_seconds(settings: Settings, topic: str, count: int) -> float:
+    """The reference: a bare consumer (as the admin, which any group may be) reading the topic."""
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_io.connection(settings, KafkaRole.ADMIN),
         group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -68,13 +71,14 @@ def _raw_insert_seconds(url: str, count: int) -> float:
 
 def run(messages: int, seed: int, partitions: int) -> None:
     settings = isolated_topics(bench_settings(), "bench", partitions)
-    bootstrap = settings.require_kafka()
 
     kid, public_key = intake_public_key(settings)
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
     with Progress() as progress:
         task = progress.add_task("sealing and publishing upstream messages", total=messages)
-        producer = kafka_io.producer(settings, "bench", linger_ms=20, batch_size=256 * 1024)
+        producer = kafka_io.producer(
+            settings, KafkaRole.SENDER, linger_ms=20, batch_size=256 * 1024
+        )
         for line in traffic.mixed(messages):
             envelope, raw = seal_line(line, kid, public_key)
             producer.send(settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw)
@@ -82,7 +86,7 @@ def run(messages: int, seed: int, partitions: int) -> None:
         producer.flush()
         producer.close()
 
-        consume_seconds = _raw_consume_seconds(bootstrap, settings.topic_upstream, messages)
+        consume_seconds = _raw_consume_seconds(settings, settings.topic_upstream, messages)
         insert_seconds = _raw_insert_seconds(settings.require_database_url(), messages)
 
         stop = threading.Event()

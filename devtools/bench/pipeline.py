@@ -26,6 +26,7 @@ from cme.secrets import intake_public_key
 from cme.settings import Settings
 from cme.topics import ensure_topics
 from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
@@ -51,7 +52,7 @@ def _percentile(values: list[float], pct: float) -> float:
 def _topics(settings: Settings, partitions: int) -> Settings:
     """The project's topics, fresh, and one more for the raw Kafka reference."""
     configured = isolated_topics(settings, "bench", partitions)
-    ensure_topics(settings.require_kafka(), {_raw_topic(configured): partitions})
+    ensure_topics(settings, {_raw_topic(configured): partitions})
     return configured
 
 
@@ -83,7 +84,7 @@ def _stage_throughputs(
     """Relay and projector events/s, each on a full backlog with the others stopped."""
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
     sealed = _sealed(settings, traffic.mixed(backlog))
-    producer = kafka_io.producer(settings, "bench")
+    producer = kafka_io.producer(settings, KafkaRole.SENDER)
     for key, raw in sealed:
         producer.send(settings.topic_upstream, key=key, value=raw)
     producer.flush()
@@ -168,7 +169,7 @@ def _end_to_end(
 
     watcher = threading.Thread(target=watch_rows)
     watcher.start()
-    producer = kafka_io.producer(settings, "bench", linger_ms=0)
+    producer = kafka_io.producer(settings, KafkaRole.SENDER, linger_ms=0)
     started = time.monotonic()
     for n, (key, raw) in enumerate(sealed):
         due = started + n / rate
@@ -190,9 +191,10 @@ def _raw_kafka_latency(settings: Settings, rate: float, seconds: float) -> list[
     topic = _raw_topic(settings)
     count = int(rate * seconds)
     received: list[float] = []
+    # The reference clients act as the admin: the raw topic and its group have no ACLs.
     consumer = KafkaConsumer(
         topic,
-        bootstrap_servers=settings.require_kafka(),
+        **kafka_io.connection(settings, KafkaRole.ADMIN),
         group_id=f"raw-{uuid.uuid4().hex[:6]}",
         auto_offset_reset="latest",
         enable_auto_commit=False,
@@ -210,7 +212,9 @@ def _raw_kafka_latency(settings: Settings, rate: float, seconds: float) -> list[
 
     thread = threading.Thread(target=consume)
     thread.start()
-    producer = KafkaProducer(bootstrap_servers=settings.require_kafka(), acks="all", linger_ms=0)
+    producer = KafkaProducer(
+        **kafka_io.connection(settings, KafkaRole.ADMIN), acks="all", linger_ms=0
+    )
     started = time.monotonic()
     for n in range(count):
         delay = started + n / rate - time.monotonic()

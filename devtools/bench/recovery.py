@@ -26,6 +26,7 @@ from cme.bootstrap import build_application
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT, Settings
 from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
@@ -76,7 +77,7 @@ class Probe:
         self.app = build_application(settings)
 
     def send(self, count: int) -> list[str]:
-        producer = kafka_io.producer(self.settings, "bench")
+        producer = kafka_io.producer(self.settings, KafkaRole.SENDER)
         refs = []
         try:
             for _ in range(count):

@@ -14,12 +14,13 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from kafka import KafkaAdminClient
 from psycopg import sql
 
 from cme.db.setup import setup_database
+from cme.kafka_access import authorizing, provision, revoke_under
 from cme.settings import Settings
-from cme.topics import ensure_topics, required_topics, topic_configs
+from consumers import kafka_io
+from consumers.config import KafkaRole
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -52,7 +53,7 @@ def drop_database(admin_url: str, name: str) -> None:
 
 def fresh_topics(settings: Settings, prefix: str) -> Settings:
     """Delete any topics under ``prefix.``, create the project's topics there, name them."""
-    delete_topics(settings.require_kafka(), prefix)
+    delete_topics(settings, prefix)
     configured = settings.model_copy(
         update={
             "topic_upstream": f"{prefix}.upstream",
@@ -61,20 +62,22 @@ def fresh_topics(settings: Settings, prefix: str) -> Settings:
             "kafka_group_prefix": prefix.replace(".", "-"),
         }
     )
-    ensure_topics(settings.require_kafka(), required_topics(configured), topic_configs(configured))
+    provision(configured)
     return configured
 
 
-def delete_topics(bootstrap: str, prefix: str) -> list[str]:
-    """Delete every topic whose name starts with ``prefix.``; return their names."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cme-isolation")
+def delete_topics(settings: Settings, prefix: str) -> list[str]:
+    """Delete every topic whose name starts with ``prefix.``, and the ACLs under it; the names."""
+    admin = kafka_io.admin(settings, KafkaRole.ADMIN, "isolation")
     try:
         doomed = [t for t in admin.list_topics() if t.startswith(f"{prefix}.")]
         if doomed:
             admin.delete_topics(doomed)
-        return doomed
     finally:
         admin.close()
+    if authorizing(settings):
+        revoke_under(settings, prefix)
+    return doomed
 
 
 def isolated_topics(settings: Settings, prefix: str, partitions: int) -> Settings:
@@ -93,5 +96,5 @@ def isolated_topics(settings: Settings, prefix: str, partitions: int) -> Setting
             "kafka_partitions": partitions,
         }
     )
-    ensure_topics(settings.require_kafka(), required_topics(configured), topic_configs(configured))
+    provision(configured)
     return configured

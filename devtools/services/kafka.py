@@ -3,6 +3,14 @@
 The jars come from Maven Central once (``scripts/kafka/pom.xml``) into a cache
 folder shared by every checkout on the machine; storage is formatted on the
 first start. The broker is both controller and broker and listens on 127.0.0.1.
+
+Every client authenticates (SASL/SCRAM-SHA-512) and the StandardAuthorizer
+allows only what an ACL grants; ``cme-admin`` is the one super user. Its
+SCRAM credential is written into the storage when it is formatted, so the
+broker never runs a moment without authentication; the controller listener
+takes SASL/PLAIN from the admin alone (KRaft controllers cannot use SCRAM).
+Loopback SASL_PLAINTEXT is for development: README shows the TLS listener
+a council runs in production.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import time
 import uuid
 from pathlib import Path
 
+from cme.kafka_access import load_or_create_passwords
 from cme.settings import PROJECT_ROOT
+from consumers.config import KafkaRole
 from devtools.services.common import (
     ServiceError,
     ServiceStatus,
@@ -29,6 +39,7 @@ from devtools.services.common import (
 )
 
 POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
+ADMIN = KafkaRole.ADMIN.default_username
 _STARTED: list[subprocess.Popen[bytes]] = []
 
 
@@ -103,8 +114,10 @@ def fetch_jars() -> Path:
 class LocalKafka:
     """The project's own broker under ``<data_dir>/kafka``."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, passwords: Path) -> None:
         self.port = port
+        self.passwords = passwords
+        """Each principal's password (scripts/services keeps them; the admin's is the broker's)."""
         self.controller_port = port + 1
         self.home = data_dir / "kafka"
         self.log_dirs = self.home / "data"
@@ -113,6 +126,8 @@ class LocalKafka:
         self.pid_file = self.home / "kafka.pid"
         self.config = self.home / "server.properties"
         self.log4j = self.home / "log4j2.properties"
+        self.authenticated = self.home / "authenticated"
+        """Written when the storage was formatted with the admin's SCRAM credential."""
 
     @property
     def bootstrap(self) -> str:
@@ -133,20 +148,38 @@ class LocalKafka:
             detail=str(self.log_dirs),
         )
 
-    def _write_config(self) -> None:
+    def _write_config(self, admin_password: str) -> None:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        scram = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{ADMIN}" password="{admin_password}";'
+        )
+        plain = (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{ADMIN}" password="{admin_password}" user_{ADMIN}="{admin_password}";'
+        )
+        self.config.touch(mode=0o600)
         self.config.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     "node.id=1",
                     f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                    f"listeners=CLIENT://127.0.0.1:{self.port},"
                     f"CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    f"advertised.listeners=CLIENT://127.0.0.1:{self.port}",
                     "controller.listener.names=CONTROLLER",
-                    "inter.broker.listener.name=PLAINTEXT",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                    "inter.broker.listener.name=CLIENT",
+                    "listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,CLIENT:SASL_PLAINTEXT",
+                    "listener.name.client.sasl.enabled.mechanisms=SCRAM-SHA-512",
+                    f"listener.name.client.scram-sha-512.sasl.jaas.config={scram}",
+                    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+                    "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                    f"listener.name.controller.plain.sasl.jaas.config={plain}",
+                    "sasl.mechanism.controller.protocol=PLAIN",
+                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                    f"super.users=User:{ADMIN}",
+                    "allow.everyone.if.no.acl.found=false",
                     f"log.dirs={self.log_dirs}",
                     "num.partitions=1",
                     "auto.create.topics.enable=false",
@@ -195,6 +228,7 @@ class LocalKafka:
         """Start the broker if it is not running; True when this call started it."""
         if self.pid() is not None:
             return False
+        admin_password = load_or_create_passwords(self.passwords)[KafkaRole.ADMIN.value]
         for port in (self.port, self.controller_port):
             if port_open("127.0.0.1", port):
                 msg = (
@@ -203,9 +237,17 @@ class LocalKafka:
                 )
                 raise ServiceError(msg)
         libs = fetch_jars()
-        self._write_config()
+        formatted = (self.log_dirs / "meta.properties").exists()
+        if formatted and not self.authenticated.exists():
+            msg = (
+                f"the local broker's storage {self.log_dirs} was formatted before Kafka "
+                "authentication; it holds only development topics: stop everything, remove "
+                f"{self.home} and run `scripts/services up` again"
+            )
+            raise ServiceError(msg)
+        self._write_config(admin_password)
         owner_only(self.home)  # logs, configs and every message: no one else's business
-        if not (self.log_dirs / "meta.properties").exists():
+        if not formatted:
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(
                 self._java(
@@ -216,6 +258,8 @@ class LocalKafka:
                     cluster_id,
                     "-c",
                     str(self.config),
+                    "--add-scram",
+                    f"SCRAM-SHA-512=[name={ADMIN},password={admin_password}]",
                 ),
                 capture_output=True,
                 text=True,
@@ -225,6 +269,8 @@ class LocalKafka:
             if result.returncode != 0:
                 msg = f"formatting Kafka storage failed: {result.stderr or result.stdout}"
                 raise ServiceError(msg)
+            self.authenticated.touch(mode=0o600)
+            self.authenticated.write_text("SCRAM-SHA-512 admin credential in the storage\n")
         print(f"starting Apache Kafka on {self.bootstrap} (log {self.log}) ...", flush=True)
         log_start = self.log.stat().st_size if self.log.exists() else 0
         self.stdout_log.touch(mode=0o600)

@@ -10,12 +10,20 @@ from __future__ import annotations
 import os
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from cme.db.roles import WORKER_ROLES, passwords_file, role_env_name, role_url
 from cme.db.setup import setup_database
+from cme.kafka_access import (
+    WORKER_PRINCIPALS,
+    load_or_create_passwords,
+    local_credentials,
+    provision,
+    set_credentials,
+)
 from cme.settings import ConfigurationError, Settings, load_settings
-from cme.topics import ensure_topics, required_topics, topic_configs
+from consumers.config import KafkaRole
 from devtools.services.common import ServiceStatus, port_open
 from devtools.services.kafka import LocalKafka
 from devtools.services.postgres import LocalPostgres
@@ -60,7 +68,7 @@ def plan(settings: Settings | None = None) -> Plan:
         postgres=None if settings.database_url else LocalPostgres(settings.data_dir, pg_port),
         kafka=None
         if settings.kafka_bootstrap_servers
-        else LocalKafka(settings.data_dir, kafka_port),
+        else LocalKafka(settings.data_dir, kafka_port, settings.kafka_passwords_path),
     )
 
 
@@ -69,16 +77,36 @@ def up(p: Plan) -> list[str]:
     started = []
     if p.postgres is not None and p.postgres.up():
         started.append("postgresql")
-    if p.kafka is not None and p.kafka.up():
-        started.append("kafka")
     configured = p.settings.model_copy(
         update={"database_url": p.database_url, "kafka_bootstrap_servers": p.bootstrap}
     )
+    if p.kafka is not None:
+        if p.kafka.up():
+            started.append("kafka")
+        passwords = load_or_create_passwords(p.kafka.passwords)
+        set_credentials(configured, local_credentials(passwords))
+        write_client_properties(
+            configured.secrets_dir / "kafka-auditor.properties",
+            KafkaRole.AUDITOR.default_username,
+            passwords[KafkaRole.AUDITOR.value],
+        )
     setup_database(configured)
-    created = ensure_topics(p.bootstrap, required_topics(configured), topic_configs(configured))
+    created = provision(configured)
     if created:
         print(f"created topics: {', '.join(created)}", flush=True)
     return started
+
+
+def write_client_properties(path: Path, username: str, password: str) -> None:
+    """A Java client's ``--command-config`` (Kafka's own tools), owner-only: it holds a password."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.touch(mode=0o600)
+    path.write_text(
+        "security.protocol=SASL_PLAINTEXT\n"
+        "sasl.mechanism=SCRAM-SHA-512\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{username}" password="{password}";\n'
+    )
 
 
 def down(p: Plan) -> list[str]:
@@ -132,8 +160,22 @@ def worker_env_lines(p: Plan, worker: str) -> list[str]:
         "CME_MODE": "services",
         "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
         **{role_env_name(r): role_url(admin_settings, r) for r in WORKER_ROLES[worker]},
+        **_kafka_user_lines(p.settings, WORKER_PRINCIPALS[worker]),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
+
+
+def _kafka_user_lines(settings: Settings, roles: tuple[KafkaRole, ...]) -> dict[str, str]:
+    """``CME_KAFKA_USER_<ROLE>`` of each role, when the broker authenticates its clients."""
+    lines = {}
+    for role in roles:
+        security = settings.kafka_security(role)
+        if security.username is not None and security.password is not None:
+            lines["CME_KAFKA_SECURITY_PROTOCOL"] = security.protocol
+            lines[f"CME_KAFKA_USER_{role.value.upper()}"] = (
+                f"{security.username}:{security.password}"
+            )
+    return lines
 
 
 def env_lines(p: Plan) -> list[str]:
@@ -144,5 +186,6 @@ def env_lines(p: Plan) -> list[str]:
         "CME_DATABASE_URL": p.database_url,
         "CME_DB_PASSWORDS_FILE": str(passwords_file(p.settings)),
         "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
+        "CME_KAFKA_PASSWORDS_FILE": str(p.settings.kafka_passwords_path),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]

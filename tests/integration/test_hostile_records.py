@@ -13,6 +13,8 @@ from kafka import KafkaProducer
 
 from cme.bootstrap import App
 from cme.secrets import intake_public_key
+from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.quarantine_kafka import read_quarantine
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from tests.intake_support import Sealer, hostile_records
@@ -31,7 +33,7 @@ def test_hostile_records_are_quarantined_and_intake_keeps_going(
     cases = hostile_records(sealer, traffic)
     goods = [traffic.referral(traffic.new_child()) for _ in cases]
     # One partition: each hostile record is followed by a good one behind it.
-    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.SENDER), acks="all")
     try:
         for (_, value, key, _, _), good in zip(cases, goods, strict=True):
             producer.send(workers.settings.topic_upstream, key=key, value=value)

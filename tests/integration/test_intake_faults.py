@@ -22,6 +22,8 @@ from kafka import KafkaProducer
 from cme.bootstrap import App, build_application
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT
+from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.quarantine_kafka import read_quarantine
 from devtools.synthetic import SyntheticTraffic
 from tests.conftest import Services
@@ -47,7 +49,7 @@ def republish(workers: WorkerEnvironment, lines: list[dict[str, Any]], sent: lis
 
 def send(workers: WorkerEnvironment, records: list[tuple[bytes, bytes]]) -> None:
     """Publish (key, value) records with a plain producer, waiting for every ack."""
-    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.SENDER), acks="all")
     try:
         for key, value in records:
             producer.send(workers.settings.topic_upstream, key=key, value=value)
@@ -364,20 +366,24 @@ def test_a_worker_runs_with_its_own_roles_and_holds_no_other_password(
 ) -> None:
     import json
     import os
+    import shlex
     import signal
 
-    from cme.db.roles import WORKER_ROLES, Role, passwords_file, role_env_name, role_url
+    from cme.db.roles import WORKER_ROLES, Role, passwords_file
+    from devtools.services import manager
 
-    # What `scripts/services env --worker intake` gives a process: its roles' URLs only.
+    # What `scripts/services env --worker intake` gives a process: its own credentials only.
     mine = WORKER_ROLES["intake"]
+    given = dict(
+        shlex.split(line.removeprefix("export "))[0].split("=", 1)
+        for line in manager.worker_env_lines(manager.Plan(services.settings, None, None), "intake")
+    )
     env = {
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", "/root"),
-        "CME_MODE": "services",
         "CME_DATA_DIR": workers.env["CME_DATA_DIR"],
-        "CME_KAFKA_BOOTSTRAP_SERVERS": services.bootstrap,
         **{k: v for k, v in workers.env.items() if k.startswith(("CME_TOPIC_", "CME_KAFKA_G"))},
-        **{role_env_name(role): role_url(services.settings, role) for role in mine},
+        **given,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "cme.cli", "run", "intake"],
@@ -397,6 +403,10 @@ def test_a_worker_runs_with_its_own_roles_and_holds_no_other_password(
         for role in Role:
             held = passwords[role.value].encode() in environ
             assert held == (role in mine), f"{role.value}: held={held}"
+        kafka_passwords = json.loads(services.settings.kafka_passwords_path.read_text())
+        for principal in KafkaRole:
+            held = kafka_passwords[principal.value].encode() in environ
+            assert held == (principal is KafkaRole.INTAKE), f"Kafka {principal.value}: held={held}"
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)

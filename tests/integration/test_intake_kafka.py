@@ -14,6 +14,8 @@ from kafka import KafkaProducer
 from cme.bootstrap import App
 from cme.secrets import intake_public_key
 from cme.settings import PROJECT_ROOT
+from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from consumers.quarantine_kafka import read_quarantine
 from devtools.services import manager
@@ -26,7 +28,7 @@ def publish(
     workers: WorkerEnvironment, lines: list[dict[str, Any]], raw: list[bytes] | None = None
 ) -> None:
     kid, public_key = intake_public_key(workers.settings)
-    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.SENDER), acks="all")
     try:
         for line in lines:
             envelope, value = seal_line(line, kid, public_key)

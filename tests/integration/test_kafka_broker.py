@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
+from consumers import kafka_io
+from consumers.config import KafkaRole
 from tests.conftest import Services
+
+
+def _admin(services: Services) -> dict[str, Any]:
+    """The super user's connection: these tests exercise the broker, not the ACLs."""
+    return kafka_io.connection(services.settings, KafkaRole.ADMIN)
 
 
 def _fresh_topic(services: Services, partitions: int = 3) -> str:
     """A topic under this run's prefix, deleted with the run's other topics."""
     name = f"{services.prefix}.roundtrip.{uuid.uuid4().hex[:12]}"
-    admin = KafkaAdminClient(bootstrap_servers=services.bootstrap)
+    admin = KafkaAdminClient(**_admin(services))
     try:
         admin.create_topics([NewTopic(name, partitions, 1)])
     finally:
@@ -33,7 +41,7 @@ def _consume(consumer: KafkaConsumer, count: int) -> list[tuple[bytes, bytes, in
 
 
 def test_project_topics_exist_with_partitions(services: Services) -> None:
-    consumer = KafkaConsumer(bootstrap_servers=services.bootstrap)
+    consumer = KafkaConsumer(**_admin(services))
     try:
         topics = consumer.topics()
         for name in (services.settings.topic_upstream, services.settings.topic_events):
@@ -49,9 +57,7 @@ def test_group_round_trip_with_manual_commits(services: Services) -> None:
     group = f"cme-test-{uuid.uuid4().hex[:8]}"
 
     # Publish ten keyed messages with acks=all and the idempotent producer.
-    producer = KafkaProducer(
-        bootstrap_servers=services.bootstrap, acks="all", enable_idempotence=True
-    )
+    producer = KafkaProducer(**_admin(services), acks="all", enable_idempotence=True)
     for i in range(10):
         producer.send(topic, key=f"child-{i % 3}".encode(), value=f"message-{i}".encode())
     producer.flush()
@@ -60,7 +66,7 @@ def test_group_round_trip_with_manual_commits(services: Services) -> None:
     # Read them in a group without auto-commit, committing only half.
     first = KafkaConsumer(
         topic,
-        bootstrap_servers=services.bootstrap,
+        **_admin(services),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -90,7 +96,7 @@ def test_group_round_trip_with_manual_commits(services: Services) -> None:
     # A new member of the group resumes after the committed offsets: nothing lost, nothing doubled.
     second = KafkaConsumer(
         topic,
-        bootstrap_servers=services.bootstrap,
+        **_admin(services),
         group_id=group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

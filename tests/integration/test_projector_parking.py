@@ -17,6 +17,8 @@ from kafka import KafkaProducer
 
 from cme.bootstrap import App
 from cme.settings import PROJECT_ROOT
+from consumers import kafka_io
+from consumers.config import KafkaRole
 from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
 from tests.conftest import Services
@@ -64,7 +66,7 @@ def test_an_event_postgresql_refuses_is_parked_and_the_rest_flows(
     bad = registered(app, poisoned)
     state = json.loads(bad.state)
     state["source"] = "sch\u0000ool"  # clear, so the seal still opens; PostgreSQL refuses it
-    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.RELAY), acks="all")
     try:
         topic = workers.settings.topic_events
         send(producer, topic, registered(app, first), registered(app, first).state)

@@ -18,6 +18,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from cme.bootstrap import App, build_application, build_retention_job
 from cme.secrets import intake_public_key
 from cme.shred import _upstream_topic, verify
+from consumers import kafka_io
+from consumers.config import KafkaRole
 from consumers.upstream_erasure import KafkaUpstreamEraser
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from domain.commands import RegisterChild
@@ -39,7 +41,7 @@ def app(workers: WorkerEnvironment) -> Iterator[App]:
 
 def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> None:
     sealer = Sealer(*intake_public_key(workers.settings))
-    producer = KafkaProducer(bootstrap_servers=workers.settings.require_kafka(), acks="all")
+    producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.SENDER), acks="all")
     try:
         for line in lines:
             producer.send(
@@ -55,7 +57,7 @@ def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> None:
 def nothing_left_on_the_upstream_topic(workers: WorkerEnvironment) -> bool:
     """Every partition's start is its end: no record can be read by anyone."""
     topic = workers.settings.topic_upstream
-    consumer = KafkaConsumer(bootstrap_servers=workers.settings.require_kafka())
+    consumer = KafkaConsumer(**kafka_io.connection(workers.settings, KafkaRole.AUDITOR))
     try:
         parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
         starts, ends = consumer.beginning_offsets(parts), consumer.end_offsets(parts)

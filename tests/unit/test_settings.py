@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from cme.settings import ConfigurationError, Mode, load_settings
+from cme.settings import ConfigurationError, Mode, Settings, load_settings
+from consumers.config import KafkaRole
 
 
 def test_embedded_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,3 +52,56 @@ def test_services_mode_without_database_says_how_to_start(monkeypatch: pytest.Mo
 def test_secrets_are_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CME_KEK", "k1:c2VjcmV0LWtleS1tYXRlcmlhbA==")
     assert "c2VjcmV0" not in repr(load_settings())
+
+
+def _kafka_settings(tmp_path: Path, **values: object) -> Settings:
+    """Settings from these values alone, whatever this shell's CME_KAFKA_* say."""
+    return load_settings(data_dir=tmp_path, kafka_passwords_file=None, **values)
+
+
+@pytest.fixture(autouse=True)
+def _no_kafka_credentials_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    for role in KafkaRole:
+        monkeypatch.delenv(f"CME_KAFKA_USER_{role.value.upper()}", raising=False)
+    monkeypatch.delenv("CME_KAFKA_SECURITY_PROTOCOL", raising=False)
+
+
+def test_without_credentials_a_client_connects_in_plaintext(tmp_path: Path) -> None:
+    security = _kafka_settings(tmp_path).kafka_security(KafkaRole.INTAKE)
+    assert (security.protocol, security.username, security.password) == ("PLAINTEXT", None, None)
+
+
+def test_the_local_passwords_file_gives_each_role_its_own_principal(tmp_path: Path) -> None:
+    settings = _kafka_settings(tmp_path)
+    settings.kafka_passwords_path.parent.mkdir(parents=True)
+    settings.kafka_passwords_path.write_text(json.dumps({"intake": "i-pw", "relay": "r-pw"}))
+    intake = settings.kafka_security(KafkaRole.INTAKE)
+    assert (intake.protocol, intake.username, intake.password) == (
+        "SASL_PLAINTEXT",
+        "cme-intake",
+        "i-pw",
+    )
+    assert settings.kafka_security(KafkaRole.RELAY).password == "r-pw"
+    assert "r-pw" not in repr(settings.kafka_security(KafkaRole.RELAY))
+
+
+def test_a_given_principal_wins_and_names_itself(tmp_path: Path) -> None:
+    settings = _kafka_settings(tmp_path, kafka_user_sender="school-mis-117001:s3cret-pw")
+    sender = settings.kafka_security(KafkaRole.SENDER)
+    assert (sender.username, sender.password) == ("school-mis-117001", "s3cret-pw")
+
+
+def test_sasl_without_this_roles_credentials_names_the_variable(tmp_path: Path) -> None:
+    settings = _kafka_settings(
+        tmp_path, kafka_security_protocol="SASL_SSL", kafka_user_relay="cme-relay:pw"
+    )
+    with pytest.raises(ConfigurationError, match="CME_KAFKA_USER_INTAKE is not set"):
+        settings.kafka_security(KafkaRole.INTAKE)
+
+
+def test_a_malformed_principal_is_named_and_not_echoed(tmp_path: Path) -> None:
+    settings = _kafka_settings(tmp_path, kafka_user_intake="no-colon-hunter2")
+    with pytest.raises(ConfigurationError) as refused:
+        settings.kafka_security(KafkaRole.INTAKE)
+    assert "CME_KAFKA_USER_INTAKE" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
