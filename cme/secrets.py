@@ -11,13 +11,15 @@ import base64
 import binascii
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from cme.settings import ConfigurationError, Settings
 from consumers.sealed_payload import (
     IntakeKeys,
+    PayloadSealingError,
     load_or_create_dev_intake_keys,
     parse_intake_keys,
+    parse_sender_keys,
     public_key_from_b64,
 )
 from crypto_shredding.kek import KekRing, generate_dev_secret_file, new_kek_line, parse_keks
@@ -58,6 +60,24 @@ def load_intake_keys(settings: Settings) -> IntakeKeys:
             raise ConfigurationError(msg)
         return parse_intake_keys(settings.intake_keys_file.read_text(), "CME_INTAKE_KEYS_FILE")
     return load_or_create_dev_intake_keys(settings.secrets_dir / "intake-keys")
+
+
+def sender_keys_path(settings: Settings) -> Path:
+    return settings.sender_keys_file or settings.secrets_dir / "sender-keys"
+
+
+def load_sender_keys(settings: Settings) -> dict[str, X25519PrivateKey]:
+    """The senders this process may seal as: CME_SENDER_KEYS, else the keys file (if any)."""
+    try:
+        if settings.sender_keys is not None:
+            return parse_sender_keys(settings.sender_keys.get_secret_value(), "CME_SENDER_KEYS")
+        path = sender_keys_path(settings)
+        if settings.sender_keys_file is not None and not path.exists():
+            msg = f"CME_SENDER_KEYS_FILE: {path} does not exist"
+            raise ConfigurationError(msg)
+        return parse_sender_keys(path.read_text(), str(path)) if path.exists() else {}
+    except PayloadSealingError as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def intake_public_key(settings: Settings) -> tuple[str, X25519PublicKey]:

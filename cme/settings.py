@@ -211,6 +211,14 @@ class Settings(BaseSettings):
     intake_public_key: str | None = Field(
         default=None, description="For senders: 'kid:base64' public key to seal payloads to"
     )
+    sender_keys: SecretStr | None = Field(
+        default=None,
+        description="For senders: 'sender:base64[,...]' X25519 private keys this process seals as",
+    )
+    sender_keys_file: Path | None = Field(
+        default=None,
+        description="File of 'sender base64' private keys, one a line (cme senders add --generate)",
+    )
     intake_batch_size: int = Field(default=500, ge=1, le=10_000)
     ledger_signing_key: SecretStr | None = Field(
         default=None, description="Ed25519 checkpoint signing key as 'kid:base64(raw 32 bytes)'"

@@ -71,7 +71,10 @@ class _Model(BaseModel):
 class SealedPayload(_Model):
     """The payload, sealed with HPKE (RFC 9180) to the intake key ``kid``."""
 
-    alg: Literal["HPKE-X25519-SHA256-AES256GCM"]
+    alg: Literal["HPKE-AUTH-X25519-SHA256-AES256GCM", "HPKE-X25519-SHA256-AES256GCM"] = Field(
+        description="HPKE-AUTH-...: mode_auth, sealed with the sender's registered key; the "
+        "base-mode name is recognised only to be refused as sender_not_authenticated"
+    )
     kid: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
     ct: Annotated[str, StringConstraints(min_length=16, max_length=MAX_MESSAGE_BYTES * 2)]
 

@@ -34,6 +34,7 @@ from consumers.envelopes import seal_line
 from consumers.inprocess_feed import catch_up
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
+from devtools.senders import senders_of
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 from domain import commands as c
 from domain.case import Case
@@ -75,10 +76,13 @@ def _sealed_traffic(settings: Settings, messages: int, seed: int) -> list[tuple[
     kid, public_key = intake_public_key(settings)
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
     out = []
-    with Progress(console=console, transient=True) as progress:
+    with (
+        senders_of(settings) as senders,
+        Progress(console=console, transient=True) as progress,
+    ):
         task = progress.add_task("generating and sealing upstream messages", total=messages)
         for line in traffic.mixed(messages):
-            envelope, raw = seal_line(line, kid, public_key)
+            envelope, raw = seal_line(line, kid, public_key, senders)
             out.append((envelope.subject_ref.encode(), raw))
             progress.advance(task)
     return out

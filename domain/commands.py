@@ -363,6 +363,22 @@ class CloseRequest(Command):
     closed_on: date
 
 
+SenderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}:[A-Za-z0-9._-]{1,64}$")]
+"""An upstream system, ``kind:instance`` as in the envelope's ``sender`` (school-mis:117001)."""
+X25519PublicKeyB64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
+"""A raw 32-byte X25519 public key in standard base64 (44 characters)."""
+
+
+class RegisterSender(Command):
+    sender: SenderId
+    public_key: X25519PublicKeyB64
+
+
+class RevokeSender(Command):
+    sender: SenderId
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+
+
 TCommand = TypeVar("TCommand", bound=Command)
 
 

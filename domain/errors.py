@@ -112,3 +112,9 @@ class DuplicateChildError(DomainError):
     """Another child already has this UPN."""
 
     rule = "duplicate_upn"
+
+
+class SenderRegistryError(DomainError):
+    """A change to the sender register that makes no sense (a key twice, revoking no one)."""
+
+    rule = "sender_registry"

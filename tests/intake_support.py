@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from eventsourcing.persistence import Tracking
 
@@ -15,7 +15,14 @@ from cme.bootstrap import App
 from consumers.envelopes import seal_line
 from consumers.intake.service import Inbound, IntakeService
 from consumers.quarantine import InMemoryQuarantine, QuarantineCipher
-from consumers.sealed_payload import IntakeKeys, parse_intake_keys
+from consumers.sealed_payload import (
+    ALGORITHM,
+    BASE_ALGORITHM,
+    IntakeKeys,
+    parse_intake_keys,
+    seal_payload,
+)
+from devtools.senders import registered_in
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
 TOPIC = "cme.upstream.v1"
@@ -27,37 +34,64 @@ def dev_intake_keys() -> IntakeKeys:
 
 
 class Sealer:
-    """Seals lines to an intake public key: as ``cme publish`` does, or as a careless sender."""
+    """Seals lines to an intake public key: as ``cme publish`` does, or as a careless sender.
 
-    def __init__(self, kid: str, public_key: X25519PublicKey) -> None:
+    ``senders`` holds each sender's private key (registered as it first sends).
+    """
+
+    def __init__(
+        self, kid: str, public_key: X25519PublicKey, senders: Mapping[str, X25519PrivateKey]
+    ) -> None:
         self.kid = kid
         self.public_key = public_key
+        self.senders = senders
 
     def seal(self, line: dict[str, Any]) -> bytes:
-        _, raw = seal_line(line, self.kid, self.public_key, date.today())
+        _, raw = seal_line(line, self.kid, self.public_key, self.senders, date.today())
         return raw
 
     def seal_unchecked(self, line: dict[str, Any]) -> bytes:
         """Seal without the publisher's local validation, as a careless sender might."""
         return self.seal_plaintext(line, json.dumps(line["payload"]).encode())
 
-    def seal_plaintext(self, line: dict[str, Any], plaintext: bytes) -> bytes:
-        """Seal any bytes as the payload of ``line``'s envelope, with HPKE directly."""
+    def seal_plaintext(
+        self,
+        line: dict[str, Any],
+        plaintext: bytes,
+        sealed_by: X25519PrivateKey | None = None,
+    ) -> bytes:
+        """Seal any bytes as the payload of ``line``'s envelope (by ``sealed_by``, if given)."""
         fields = {k: v for k, v in line.items() if k != "payload"}
-        info = "|".join(
-            (
-                "cme.upstream.v1",
-                fields["message_id"],
-                fields["type"],
-                str(fields["version"]),
-                fields["sender"],
-                fields["subject_ref"],
-            )
+        key = sealed_by or self.senders[fields["sender"]]
+        ct = seal_payload(plaintext, self.public_key, info_of(fields), key)
+        return json.dumps(
+            {**fields, "payload": {"alg": ALGORITHM, "kid": self.kid, "ct": ct}}
         ).encode()
+
+    def seal_base_mode(self, line: dict[str, Any]) -> bytes:
+        """Sealed as before sender authentication: HPKE base mode, which anyone can do."""
+        from cryptography.hazmat.primitives import hpke
+
+        fields = {k: v for k, v in line.items() if k != "payload"}
         suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
-        ct = base64.b64encode(suite.encrypt(plaintext, self.public_key, info=info)).decode()
-        alg = "HPKE-X25519-SHA256-AES256GCM"
-        return json.dumps({**fields, "payload": {"alg": alg, "kid": self.kid, "ct": ct}}).encode()
+        plaintext = json.dumps(line["payload"]).encode()
+        ct = base64.b64encode(suite.encrypt(plaintext, self.public_key, info=info_of(fields)))
+        payload = {"alg": BASE_ALGORITHM, "kid": self.kid, "ct": ct.decode()}
+        return json.dumps({**fields, "payload": payload}).encode()
+
+
+def info_of(fields: dict[str, Any]) -> bytes:
+    """The README's HPKE info, from the envelope's own fields."""
+    return "|".join(
+        (
+            "cme.upstream.v1",
+            fields["message_id"],
+            fields["type"],
+            str(fields["version"]),
+            fields["sender"],
+            fields["subject_ref"],
+        )
+    ).encode()
 
 
 class IntakeHarness(Sealer):
@@ -65,7 +99,7 @@ class IntakeHarness(Sealer):
 
     def __init__(self, app: App, seed: int = 1) -> None:
         self.keys = dev_intake_keys()
-        super().__init__(self.keys.current, self.keys.public_key())
+        super().__init__(self.keys.current, self.keys.public_key(), registered_in(app))
         self.app = app
         self.quarantine = InMemoryQuarantine()
         self.cipher = QuarantineCipher(app.data_keys, retention_days=30)

@@ -21,6 +21,7 @@ from cme.cli import (
     projections,
     rights,
     run,
+    senders,
     services,
     shred,
     status,
@@ -29,7 +30,20 @@ from cme.settings import ConfigurationError, load_settings
 from domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
-GROUPS = (status, services, demo, keys, intake, run, projections, audit, shred, rights, caseworker)
+GROUPS = (
+    status,
+    services,
+    demo,
+    keys,
+    intake,
+    senders,
+    run,
+    projections,
+    audit,
+    shred,
+    rights,
+    caseworker,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

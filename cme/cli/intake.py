@@ -18,12 +18,13 @@ SCHEMA_DIR = PROJECT_ROOT / "schemas" / "upstream" / "v1"
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Publish a JSON Lines file of plain upstream messages, sealing each payload."""
-    from cme.secrets import intake_public_key
+    from cme.secrets import intake_public_key, load_sender_keys
     from consumers import kafka_io
     from consumers.envelopes import LineRejectedError, seal_line
 
     settings = load_settings()
     kid, public_key = intake_public_key(settings)
+    senders = load_sender_keys(settings)
     producer = kafka_io.producer(settings, KafkaRole.SENDER, **kafka_io.COMMAND)
     accepted = rejected = 0
     pending: list[tuple[int, Any]] = []
@@ -34,7 +35,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
                     continue
                 try:
                     line = json.loads(text)
-                    envelope, raw = seal_line(line, kid, public_key)
+                    envelope, raw = seal_line(line, kid, public_key, senders)
                 except json.JSONDecodeError:
                     rejected += 1
                     print(f"line {number}: rejected not_json: the line is not JSON")
@@ -88,7 +89,7 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
 def cmd_quarantine_replay(args: argparse.Namespace) -> int:
     """Re-submit a quarantined message: as it was, or as corrected in a file."""
     from cme.bootstrap import build_application
-    from cme.secrets import intake_public_key
+    from cme.secrets import intake_public_key, load_sender_keys
     from consumers import kafka_io
     from consumers.envelopes import LineRejectedError, seal_line
     from consumers.quarantine import QuarantineCipher
@@ -104,7 +105,8 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
     if args.fixed:
         kid, public_key = intake_public_key(settings)
         try:
-            envelope, raw = seal_line(json.loads(Path(args.fixed).read_text()), kid, public_key)
+            fixed = json.loads(Path(args.fixed).read_text())
+            envelope, raw = seal_line(fixed, kid, public_key, load_sender_keys(settings))
         except LineRejectedError as exc:
             print(f"error: the corrected message is still invalid: {exc}")
             return 1

@@ -6,14 +6,21 @@ never puts an input value into a reason (it may be personal data).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from pydantic import BaseModel, ValidationError
 
 from consumers.contract import MAX_MESSAGE_BYTES, PAYLOADS, Envelope
-from consumers.sealed_payload import IntakeKeys, PayloadSealingError
+from consumers.sealed_payload import (
+    BASE_ALGORITHM,
+    IntakeKeys,
+    PayloadSealingError,
+    SenderNotAuthenticatedError,
+)
 from consumers.strict_json import JsonRefusedError, Limits, loads
 from domain.commands import violations_of
 
@@ -108,8 +115,38 @@ def validate_payload(envelope: Envelope, plaintext: bytes, today: date) -> Decod
     return Decoded(envelope, payload)
 
 
+SenderKeys = Callable[[str], Sequence[X25519PublicKey]]
+"""The public keys registered now for a sender id (none: unknown or revoked)."""
+
+
+def not_authenticated(field: str, message: str) -> Reason:
+    return Reason("sender_not_authenticated", field, message)
+
+
+def open_payload(envelope: Envelope, keys: IntakeKeys, senders: SenderKeys) -> bytes | Reason:
+    """The payload, if it is sealed to our key by the sender the envelope names."""
+    if envelope.payload.alg == BASE_ALGORITHM:
+        return not_authenticated(
+            "payload.alg",
+            "sealed in HPKE base mode, which proves no sender; seal in Auth mode with the "
+            "sender's registered key (alg HPKE-AUTH-X25519-SHA256-AES256GCM)",
+        )
+    registered = senders(envelope.sender)
+    if not registered:
+        return not_authenticated(
+            "sender", "no key is registered for this sender (never registered, or revoked)"
+        )
+    info = envelope.hpke_info()
+    try:
+        return keys.open(envelope.payload.kid, envelope.payload.ct, info, registered)
+    except SenderNotAuthenticatedError as exc:
+        return not_authenticated("payload", str(exc))
+    except PayloadSealingError as exc:
+        return Reason("payload_unreadable", "payload", str(exc))
+
+
 def decode(
-    raw: bytes | None, key: bytes | None, keys: IntakeKeys, today: date
+    raw: bytes | None, key: bytes | None, keys: IntakeKeys, senders: SenderKeys, today: date
 ) -> Decoded | Rejected:
     """Decode one record; ``key`` is its Kafka key, which must be the ``subject_ref``."""
     envelope = parse_envelope(raw)
@@ -123,8 +160,7 @@ def decode(
             "unknown_type_version", "version", f"no {envelope.type} v{envelope.version}"
         )
         return Rejected(reason, envelope)
-    try:
-        plaintext = keys.open(envelope.payload.kid, envelope.payload.ct, envelope.hpke_info())
-    except PayloadSealingError as exc:
-        return Rejected(Reason("payload_unreadable", "payload", str(exc)), envelope)
+    plaintext = open_payload(envelope, keys, senders)
+    if isinstance(plaintext, Reason):
+        return Rejected(plaintext, envelope)
     return validate_payload(envelope, plaintext, today)

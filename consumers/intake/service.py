@@ -33,16 +33,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from eventsourcing.persistence import IntegrityError, Tracking
 from pydantic import ValidationError
 
 from application import CMEApplication
 from consumers.contract import Envelope
-from consumers.intake.decode import Decoded, Reason, Rejected, decode
+from consumers.intake.decode import Decoded, Reason, Rejected, SenderKeys, decode
 from consumers.intake.handlers import HANDLERS, identity_entries, sender_ref
 from consumers.lifecycle import fault_point
 from consumers.quarantine import QuarantineCipher, QuarantineRecord, QuarantineSink
-from consumers.sealed_payload import IntakeKeys
+from consumers.sealed_payload import IntakeKeys, public_key_from_b64
 from domain.commands import violations_of
 from domain.errors import DomainError
 from domain.upstream_message import UpstreamMessage, upstream_message_id
@@ -161,10 +162,11 @@ class IntakeService:
         good: list[tuple[Inbound, Decoded]] = []
         rejected: list[tuple[Inbound, Reason, Envelope | None]] = []
         today = self.today()
+        senders = self._registered_senders()
         for inbound in batch:
             if inbound.offset in refused:
                 continue
-            result = decode(inbound.value, inbound.key, self.keys, today)
+            result = decode(inbound.value, inbound.key, self.keys, senders, today)
             if isinstance(result, Rejected):
                 rejected.append((inbound, result.reason, result.envelope))
             else:
@@ -179,6 +181,19 @@ class IntakeService:
                 self._quarantine(refused, [(inbound, poison.reason, decoded.envelope)])
                 continue
             return outcome
+
+    def _registered_senders(self) -> SenderKeys:
+        """The sender register as stored now: a revocation takes effect from the next batch."""
+        registry = self.app.sender_registry()
+        keys: dict[str, tuple[X25519PublicKey, ...]] = {}
+
+        def lookup(sender: str) -> tuple[X25519PublicKey, ...]:
+            if sender not in keys:
+                found = registry.public_keys(sender) if registry is not None else ()
+                keys[sender] = tuple(public_key_from_b64(k) for k in found)
+            return keys[sender]
+
+        return lookup
 
     def _unapplied(
         self, good: list[tuple[Inbound, Decoded]], outcome: Outcome

@@ -23,6 +23,7 @@ from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.senders import senders_of
 from devtools.services.isolation import isolated_topics
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
@@ -74,13 +75,13 @@ def run(messages: int, seed: int, partitions: int) -> None:
 
     kid, public_key = intake_public_key(settings)
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
-    with Progress() as progress:
+    with senders_of(settings) as senders, Progress() as progress:
         task = progress.add_task("sealing and publishing upstream messages", total=messages)
         producer = kafka_io.producer(
             settings, KafkaRole.SENDER, linger_ms=20, batch_size=256 * 1024
         )
         for line in traffic.mixed(messages):
-            envelope, raw = seal_line(line, kid, public_key)
+            envelope, raw = seal_line(line, kid, public_key, senders)
             producer.send(settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw)
             progress.advance(task)
         producer.flush()

@@ -30,6 +30,7 @@ from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.senders import senders_of
 from devtools.services.isolation import isolated_topics
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
@@ -63,9 +64,10 @@ def _raw_topic(settings: Settings) -> str:
 def _sealed(settings: Settings, lines: list[dict[str, object]]) -> list[tuple[bytes, bytes]]:
     kid, public_key = intake_public_key(settings)
     out = []
-    for line in lines:
-        envelope, raw = seal_line(line, kid, public_key)
-        out.append((envelope.subject_ref.encode(), raw))
+    with senders_of(settings) as senders:
+        for line in lines:
+            envelope, raw = seal_line(line, kid, public_key, senders)
+            out.append((envelope.subject_ref.encode(), raw))
     return out
 
 

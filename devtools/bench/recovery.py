@@ -30,6 +30,7 @@ from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.senders import registered_in
 from devtools.services.isolation import isolated_topics
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
 
@@ -75,6 +76,7 @@ class Probe:
         self.traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
         self.kid, self.public_key = intake_public_key(settings)
         self.app = build_application(settings)
+        self.senders = registered_in(self.app)
 
     def send(self, count: int) -> list[str]:
         producer = kafka_io.producer(self.settings, KafkaRole.SENDER)
@@ -82,7 +84,7 @@ class Probe:
         try:
             for _ in range(count):
                 line = self.traffic.referral(self.traffic.new_child())
-                envelope, raw = seal_line(line, self.kid, self.public_key)
+                envelope, raw = seal_line(line, self.kid, self.public_key, self.senders)
                 producer.send(
                     self.settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw
                 )

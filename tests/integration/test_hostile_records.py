@@ -29,7 +29,7 @@ def test_hostile_records_are_quarantined_and_intake_keeps_going(
 ) -> None:
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed("hostile records")))
     kid, public_key = intake_public_key(workers.settings)
-    sealer = Sealer(kid, public_key)
+    sealer = Sealer(kid, public_key, workers.senders)
     cases = hostile_records(sealer, traffic)
     goods = [traffic.referral(traffic.new_child()) for _ in cases]
     # One partition: each hostile record is followed by a good one behind it.

@@ -33,7 +33,7 @@ from tests.integration.workers import WorkerEnvironment, wait_for
 
 def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> list[bytes]:
     """Seal and publish with a plain producer; return the exact bytes sent."""
-    sealer = Sealer(*intake_public_key(workers.settings))
+    sealer = Sealer(*intake_public_key(workers.settings), workers.senders)
     sent = [sealer.seal(line) for line in lines]
     republish(workers, lines, sent)
     return sent

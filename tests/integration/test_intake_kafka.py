@@ -31,7 +31,7 @@ def publish(
     producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.SENDER), acks="all")
     try:
         for line in lines:
-            envelope, value = seal_line(line, kid, public_key)
+            envelope, value = seal_line(line, kid, public_key, workers.senders)
             producer.send(
                 workers.settings.topic_upstream, key=envelope.subject_ref.encode(), value=value
             )
@@ -40,6 +40,9 @@ def publish(
         producer.flush()
     finally:
         producer.close()
+
+
+CME = [sys.executable, "-m", "cme.cli"]
 
 
 def child_of(app: App, line: dict[str, Any]) -> Any:
@@ -170,10 +173,25 @@ def test_cme_publish_applies_good_lines_and_quarantines_bad_ones(
         "\n".join(json.dumps(x) for x in [goods[0], bad, goods[1], "{oops", stranger, goods[2]])
         + "\n"
     )
+    # Each school is registered as a council would: the key pair made here, the
+    # private half in this test's own sender keys file for `cme publish`.
+    env = {**workers.env, "CME_SENDER_KEYS_FILE": str(tmp_path / "sender-keys")}
+    for sender in sorted({line["sender"] for line in [*goods, bad, stranger]}):
+        added = subprocess.run(
+            [*CME, "senders", "add", sender, "--generate", "--actor", "staff:test"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        assert f"registered {sender}" in added.stdout
+    assert (tmp_path / "sender-keys").stat().st_mode & 0o077 == 0
     worker = workers.start("intake")
     published = subprocess.run(
         [sys.executable, "-m", "cme.cli", "publish", str(file)],
-        env=workers.env,
+        env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -40,7 +40,7 @@ def app(workers: WorkerEnvironment) -> Iterator[App]:
 
 
 def publish(workers: WorkerEnvironment, lines: list[dict[str, Any]]) -> None:
-    sealer = Sealer(*intake_public_key(workers.settings))
+    sealer = Sealer(*intake_public_key(workers.settings), workers.senders)
     producer = KafkaProducer(**kafka_io.connection(workers.settings, KafkaRole.SENDER), acks="all")
     try:
         for line in lines:

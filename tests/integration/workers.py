@@ -13,6 +13,7 @@ from pathlib import Path
 from uuid import UUID
 
 from cme.settings import PROJECT_ROOT, Settings
+from devtools.senders import AutoRegisteringSenders, registered_in
 from devtools.services.isolation import isolated_topics
 
 
@@ -24,6 +25,19 @@ class WorkerEnvironment:
     env: dict[str, str]
     log_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _senders: AutoRegisteringSenders | None = None
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def senders(self) -> AutoRegisteringSenders:
+        """Each sender's key, registered in this test's store the first time it sends."""
+        if self._senders is None:
+            from cme.bootstrap import build_application
+
+            app = build_application(self.settings)
+            self._closers.append(app.close)
+            self._senders = registered_in(app)
+        return self._senders
 
     def start(
         self,
@@ -64,6 +78,8 @@ class WorkerEnvironment:
             if process.poll() is None:
                 process.kill()
                 process.wait(timeout=10)
+        for close in self._closers:
+            close()
 
     def logs(self) -> str:
         return "\n".join(

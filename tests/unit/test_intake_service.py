@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumers.envelopes import LineRejectedError, seal_line
+from domain import commands as c
 from domain.commands import RectifyChildDetails
 from domain.markers import Shredded
 from domain.upstream_message import UpstreamMessage, upstream_message_id
@@ -131,7 +133,7 @@ def poison_cases(h: IntakeHarness) -> list[tuple[str, bytes, str, str]]:
         (
             "moved payload",
             h.bad_json(t.referral(), subject_ref="someone-else"),
-            "payload_unreadable",
+            "sender_not_authenticated",
             "payload",
         ),
         (
@@ -208,7 +210,7 @@ def test_publisher_rejects_locally_with_the_consumer_reason(harness: IntakeHarne
     line = harness.traffic.referral()
     line["payload"]["child"]["upn"] = "A123"
     with pytest.raises(LineRejectedError) as caught:
-        seal_line(line, harness.keys.current, harness.keys.public_key())
+        seal_line(line, harness.keys.current, harness.keys.public_key(), harness.senders)
     assert caught.value.reason.code == "invalid_payload"
     assert caught.value.reason.field == "payload.child.upn"
 
@@ -281,3 +283,58 @@ def test_a_nul_in_a_caseworker_command_is_refused_before_it_is_stored(
     assert "details.legal_surname" in str(caught.value)
     assert "control characters" in str(caught.value)
     assert "A\x00B" not in str(caught.value)
+
+
+def test_a_message_is_applied_only_as_sealed_by_its_registered_sender(
+    harness: IntakeHarness,
+) -> None:
+    """School B knows the intake public key and has its own registered key; it claims to be A."""
+    t = harness.traffic
+    school_a = t.referral(t.new_child())
+    harness.seal(school_a)  # A sends once: its key is registered now
+    school_b = t.referral(t.new_child())
+    school_b["sender"] = "school-mis:999001"
+    harness.seal(school_b)  # so is B's
+    forged = t.referral(t.new_child())
+    forged["sender"] = school_a["sender"]
+    as_a_by_b = harness.seal_plaintext(
+        forged,
+        json.dumps(forged["payload"]).encode(),
+        sealed_by=harness.senders[school_b["sender"]],
+    )
+    unregistered = t.referral(t.new_child())
+    unregistered["sender"] = "school-mis:999002"
+    nobody = X25519PrivateKey.generate()
+    by_nobody = harness.seal_plaintext(unregistered, b"{}", sealed_by=nobody)
+    base_mode = harness.seal_base_mode(t.referral(t.new_child()))
+
+    outcome = harness.run([as_a_by_b, by_nobody, base_mode])
+
+    assert outcome.applied == 0
+    assert [(r.reason.code, r.reason.field) for r in outcome.quarantined] == [
+        ("sender_not_authenticated", "payload"),
+        ("sender_not_authenticated", "sender"),
+        ("sender_not_authenticated", "payload.alg"),
+    ]
+    assert harness.run([harness.seal(forged)]).applied == 1  # A itself may say the same
+
+
+def test_a_revoked_senders_new_messages_are_quarantined(harness: IntakeHarness) -> None:
+    t = harness.traffic
+    first = t.referral(t.new_child())
+    assert harness.run([harness.seal(first)]).applied == 1
+    later = t.referral(t.new_child())
+    later["sender"] = first["sender"]
+    sealed_before_revocation = harness.seal(later)
+    harness.app.revoke_sender(
+        c.RevokeSender(actor="staff:dpo", sender=first["sender"], reason="contract ended")
+    )
+
+    outcome = harness.run([sealed_before_revocation])
+
+    assert outcome.applied == 0
+    (record,) = outcome.quarantined
+    assert (record.reason.code, record.reason.field) == ("sender_not_authenticated", "sender")
+    registry = harness.app.sender_registry()
+    assert registry is not None
+    assert registry.revoked == {first["sender"]: "contract ended"}

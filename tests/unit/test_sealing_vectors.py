@@ -5,7 +5,10 @@ README alone. Round trips through the project's own code cannot catch a
 format that is merely self-consistent (enc after the ciphertext, base64url,
 a non-empty aad would all round-trip), so this module carries a small RFC 9180
 implementation built only from primitives (X25519, HMAC-SHA256, AES-GCM),
-checked against RFC 9180 Appendix A.1.1 and against `cryptography`'s HPKE.
+checked against RFC 9180 Appendix A.1.1 and against `cryptography`'s HPKE in
+mode_base, and against pyhpke (the project's HPKE) in mode_auth, which the
+project uses: the sender's registered key takes part, so the seal proves who
+sealed it.
 With a fixed ephemeral key it produces `examples/upstream/sealing-vectors.json`
 byte for byte; the tests prove the project opens those bytes and that the
 mistakes senders make are refused. Regenerate the file with
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -36,6 +40,7 @@ from consumers.envelopes import seal_line
 from consumers.intake.decode import Decoded, Rejected, decode, parse_envelope
 from consumers.sealed_payload import (
     ALGORITHM,
+    BASE_ALGORITHM,
     IntakeKeys,
     PayloadSealingError,
     parse_intake_keys,
@@ -46,9 +51,10 @@ ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "examples" / "upstream" / "sealing-vectors.json"
 README = ROOT / "README.md"
 
-# --- An independent RFC 9180 implementation: mode_base, DHKEM(X25519, HKDF-SHA256) only ---
+# --- An independent RFC 9180 implementation: mode_base and mode_auth, DHKEM(X25519) only ---
 
 MODE_BASE = 0x00
+MODE_AUTH = 0x02
 KEM_X25519_HKDF_SHA256 = 0x0020
 KDF_HKDF_SHA256 = 0x0001
 AEAD_AES_128_GCM = 0x0001
@@ -112,16 +118,18 @@ def _raw(public_key: X25519PublicKey) -> bytes:
     return public_key.public_bytes_raw()
 
 
-def _kem_shared_secret(dh: bytes, enc: bytes, pk_rm: bytes) -> bytes:
+def _kem_shared_secret(dh: bytes, kem_context: bytes) -> bytes:
     eae_prk = labeled_extract(KEM_SUITE_ID, b"", b"eae_prk", dh)
-    return labeled_expand(KEM_SUITE_ID, eae_prk, b"shared_secret", enc + pk_rm, N_SECRET)
+    return labeled_expand(KEM_SUITE_ID, eae_prk, b"shared_secret", kem_context, N_SECRET)
 
 
-def _key_schedule_base(suite: Suite, shared_secret: bytes, info: bytes) -> tuple[bytes, bytes]:
+def _key_schedule(
+    suite: Suite, mode: int, shared_secret: bytes, info: bytes
+) -> tuple[bytes, bytes]:
     sid = suite.suite_id
     psk_id_hash = labeled_extract(sid, b"", b"psk_id_hash", b"")
     info_hash = labeled_extract(sid, b"", b"info_hash", info)
-    context = bytes([MODE_BASE]) + psk_id_hash + info_hash
+    context = bytes([mode]) + psk_id_hash + info_hash
     secret = labeled_extract(sid, shared_secret, b"secret", b"")  # psk = ""
     key = labeled_expand(sid, secret, b"key", context, suite.nk)
     base_nonce = labeled_expand(sid, secret, b"base_nonce", context, N_NONCE)
@@ -139,29 +147,46 @@ def seal_base(
     info: bytes,
     aad: bytes,
     plaintext: bytes,
+    sk_s: X25519PrivateKey | None = None,
 ) -> Sealed:
-    """SetupBaseS with a given ephemeral key, then Seal at sequence number 0."""
+    """SetupBaseS (or SetupAuthS, given the sender's ``sk_s``), then Seal at sequence 0."""
     enc = _raw(sk_e.public_key())
-    shared_secret = _kem_shared_secret(sk_e.exchange(pk_r), enc, _raw(pk_r))
-    key, base_nonce = _key_schedule_base(suite, shared_secret, info)
+    dh, kem_context = sk_e.exchange(pk_r), enc + _raw(pk_r)
+    if sk_s is not None:  # AuthEncap: the sender's static key joins the agreement
+        dh += sk_s.exchange(pk_r)
+        kem_context += _raw(sk_s.public_key())
+    shared_secret = _kem_shared_secret(dh, kem_context)
+    mode = MODE_BASE if sk_s is None else MODE_AUTH
+    key, base_nonce = _key_schedule(suite, mode, shared_secret, info)
     ciphertext = AESGCM(key).encrypt(_nonce(base_nonce, 0), plaintext, aad)
     return Sealed(enc, ciphertext, shared_secret, key, base_nonce)
 
 
 def open_base(
-    suite: Suite, sk_r: X25519PrivateKey, enc: bytes, info: bytes, aad: bytes, ciphertext: bytes
+    suite: Suite,
+    sk_r: X25519PrivateKey,
+    enc: bytes,
+    info: bytes,
+    aad: bytes,
+    ciphertext: bytes,
+    pk_s: X25519PublicKey | None = None,
 ) -> bytes:
-    """SetupBaseR, then Open at sequence number 0; raises ``InvalidTag`` if it does not open."""
+    """SetupBaseR (or SetupAuthR, given ``pk_s``), then Open; ``InvalidTag`` if it does not."""
     dh = sk_r.exchange(X25519PublicKey.from_public_bytes(enc))
-    shared_secret = _kem_shared_secret(dh, enc, _raw(sk_r.public_key()))
-    key, base_nonce = _key_schedule_base(suite, shared_secret, info)
+    kem_context = enc + _raw(sk_r.public_key())
+    if pk_s is not None:  # AuthDecap
+        dh += sk_r.exchange(pk_s)
+        kem_context += _raw(pk_s)
+    shared_secret = _kem_shared_secret(dh, kem_context)
+    mode = MODE_BASE if pk_s is None else MODE_AUTH
+    key, base_nonce = _key_schedule(suite, mode, shared_secret, info)
     return AESGCM(key).decrypt(_nonce(base_nonce, 0), ciphertext, aad)
 
 
-def open_ct(sk_r: X25519PrivateKey, ct_b64: str, info: bytes) -> bytes:
+def open_ct(sk_r: X25519PrivateKey, ct_b64: str, info: bytes, pk_s: X25519PublicKey) -> bytes:
     """Opens a payload ``ct`` as the README defines it: base64(enc || ciphertext), aad empty."""
     raw = base64.b64decode(ct_b64, validate=True)
-    return open_base(CME_SUITE, sk_r, raw[:32], info, b"", raw[32:])
+    return open_base(CME_SUITE, sk_r, raw[:32], info, b"", raw[32:], pk_s)
 
 
 # --- The vectors: fixed, synthetic keys and the README's example line ---
@@ -169,6 +194,7 @@ def open_ct(sk_r: X25519PrivateKey, ct_b64: str, info: bytes) -> bytes:
 KID = "intake-vectors-1"
 SK_R = hashlib.sha256(b"cme sealing vectors: intake private key (test only)").digest()
 SK_E = hashlib.sha256(b"cme sealing vectors: ephemeral private key (test only)").digest()
+SK_S = hashlib.sha256(b"cme sealing vectors: sender private key (test only)").digest()
 VALID_ON = date(2026, 11, 30)
 """A day on which the example's dates validate (it is the example's ``occurred_at``)."""
 
@@ -220,20 +246,22 @@ def envelope_bytes(line: dict[str, Any], kid: str, ct: str) -> bytes:
 def build_vectors() -> dict[str, Any]:
     sk_r = X25519PrivateKey.from_private_bytes(SK_R)
     sk_e = X25519PrivateKey.from_private_bytes(SK_E)
+    sk_s = X25519PrivateKey.from_private_bytes(SK_S)
     info, plaintext = hpke_info(PLAIN_LINE), plaintext_of(PLAIN_LINE)
-    sealed = seal_base(CME_SUITE, sk_r.public_key(), sk_e, info, b"", plaintext)
+    sealed = seal_base(CME_SUITE, sk_r.public_key(), sk_e, info, b"", plaintext, sk_s)
     ct = _b64(sealed.enc + sealed.ciphertext)
     public_b64 = _b64(_raw(sk_r.public_key()))
     return {
         "description": (
             "Test vectors for sealing an upstream payload (README: 'Sealing a payload, byte by "
             "byte'). Synthetic data and test-only keys. Check a sealer two ways: open 'ct' with "
-            "intake_key.private_key_b64, and reproduce 'ct' exactly by sealing 'plaintext' with "
+            "intake_key.private_key_b64 and sender_key.public_key_b64 (HPKE mode_auth), and "
+            "reproduce 'ct' exactly by sealing 'plaintext' with sender_key.private_key_b64 and "
             "ephemeral.skE_b64 as the ephemeral key. Generated by "
             "tests/unit/test_sealing_vectors.py."
         ),
         "suite": {
-            "mode": "mode_base (0x00): no PSK, no sender authentication",
+            "mode": "mode_auth (0x02): the sender's registered X25519 key authenticates it",
             "kem_id": KEM_X25519_HKDF_SHA256,
             "kdf_id": KDF_HKDF_SHA256,
             "aead_id": CME_SUITE.aead_id,
@@ -244,6 +272,11 @@ def build_vectors() -> dict[str, Any]:
             "private_key_b64": _b64(SK_R),
             "public_key_b64": public_b64,
             "public_key_line": f"{KID}:{public_b64}",
+        },
+        "sender_key": {
+            "sender": PLAIN_LINE["sender"],
+            "private_key_b64": _b64(SK_S),
+            "public_key_b64": _b64(_raw(sk_s.public_key())),
         },
         "ephemeral": {"skE_b64": _b64(SK_E), "enc_b64": _b64(sealed.enc)},
         "plain_line": PLAIN_LINE,
@@ -302,6 +335,20 @@ def test_independent_hpke_reproduces_rfc9180_a_1_1() -> None:
     assert open_base(RFC_A1_SUITE, sk_r, sealed.enc, info, aad, sealed.ciphertext) == plaintext
 
 
+def test_independent_hpke_and_pyhpke_open_each_others_auth_mode_output() -> None:
+    """mode_auth, both ways, against the library the project seals and opens with."""
+    sk_r, sk_e, sk_s = (X25519PrivateKey.generate() for _ in range(3))
+    info, plaintext = b"some info", b'{"some": "payload"}'
+    ours = seal_base(CME_SUITE, sk_r.public_key(), sk_e, info, b"", plaintext, sk_s)
+    keys = parse_intake_keys(f"k {_b64(sk_r.private_bytes_raw())}", "test")
+    assert keys.open("k", _b64(ours.enc + ours.ciphertext), info, [sk_s.public_key()]) == plaintext
+    theirs = base64.b64decode(seal_payload(plaintext, sk_r.public_key(), info, sk_s))
+    opened = open_base(CME_SUITE, sk_r, theirs[:32], info, b"", theirs[32:], sk_s.public_key())
+    assert opened == plaintext
+    with pytest.raises(InvalidTag):  # base mode does not open what auth mode sealed
+        open_base(CME_SUITE, sk_r, theirs[:32], info, b"", theirs[32:])
+
+
 def test_independent_hpke_and_cryptography_open_each_others_output() -> None:
     suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
     sk_r, sk_e = X25519PrivateKey.generate(), X25519PrivateKey.generate()
@@ -319,6 +366,18 @@ def test_independent_hpke_and_cryptography_open_each_others_output() -> None:
 def vectors() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
     return loaded
+
+
+@pytest.fixture(scope="module")
+def sender(vectors: dict[str, Any]) -> X25519PrivateKey:
+    return X25519PrivateKey.from_private_bytes(
+        base64.b64decode(vectors["sender_key"]["private_key_b64"])
+    )
+
+
+def _registered(sender: X25519PrivateKey) -> Callable[[str], list[X25519PublicKey]]:
+    """A register holding the vectors' sender, as `cme senders add` would."""
+    return lambda name: [sender.public_key()] if name == PLAIN_LINE["sender"] else []
 
 
 @pytest.fixture(scope="module")
@@ -350,15 +409,18 @@ def test_project_info_is_the_vector_info(vectors: dict[str, Any]) -> None:
 
 
 def test_project_opens_the_vector_ct_to_the_vector_plaintext(
-    vectors: dict[str, Any], intake_keys: IntakeKeys
+    vectors: dict[str, Any], intake_keys: IntakeKeys, sender: X25519PrivateKey
 ) -> None:
     envelope = _sealed_envelope(vectors)
-    opened = intake_keys.open(envelope.payload.kid, envelope.payload.ct, envelope.hpke_info())
+    info, ct = envelope.hpke_info(), envelope.payload.ct
+    opened = intake_keys.open(envelope.payload.kid, ct, info, [sender.public_key()])
     assert opened == vectors["plaintext"].encode("utf-8")
     assert json.loads(opened) == vectors["plain_line"]["payload"]
 
 
-def test_skE_reproduces_the_vector_ct_byte_for_byte(vectors: dict[str, Any]) -> None:
+def test_skE_reproduces_the_vector_ct_byte_for_byte(
+    vectors: dict[str, Any], sender: X25519PrivateKey
+) -> None:
     sk_r = X25519PrivateKey.from_private_bytes(
         base64.b64decode(vectors["intake_key"]["private_key_b64"])
     )
@@ -374,41 +436,47 @@ def test_skE_reproduces_the_vector_ct_byte_for_byte(vectors: dict[str, Any]) -> 
         vectors["info"].encode("utf-8"),
         vectors["aad"].encode("utf-8"),
         vectors["plaintext"].encode("utf-8"),
+        sender,
     )
+    assert _b64(_raw(sender.public_key())) == vectors["sender_key"]["public_key_b64"]
     assert _b64(sealed.enc) == vectors["ephemeral"]["enc_b64"]
     assert _b64(sealed.enc + sealed.ciphertext) == vectors["ct"]
     assert json.loads(vectors["sealed_envelope"])["payload"] == {
-        "alg": "HPKE-X25519-SHA256-AES256GCM",
+        "alg": "HPKE-AUTH-X25519-SHA256-AES256GCM",
         "kid": vectors["intake_key"]["kid"],
         "ct": vectors["ct"],
     }
 
 
 def test_what_the_project_seals_opens_with_the_independent_implementation(
-    vectors: dict[str, Any], intake_keys: IntakeKeys
+    vectors: dict[str, Any], intake_keys: IntakeKeys, sender: X25519PrivateKey
 ) -> None:
     sk_r = intake_keys.keys[intake_keys.current]
     line = vectors["plain_line"]
-    envelope, raw = seal_line(line, intake_keys.current, intake_keys.public_key(), VALID_ON)
+    senders = {line["sender"]: sender}
+    envelope, raw = seal_line(
+        line, intake_keys.current, intake_keys.public_key(), senders, VALID_ON
+    )
     published = json.loads(raw)["payload"]
     assert published == envelope.payload.model_dump()
     assert published["alg"] == ALGORITHM
     assert published["kid"] == vectors["intake_key"]["kid"]
-    opened = open_ct(sk_r, published["ct"], hpke_info(line))
+    opened = open_ct(sk_r, published["ct"], hpke_info(line), sender.public_key())
     assert json.loads(opened) == line["payload"]
 
     info = hpke_info(line)
-    direct = seal_payload(b'{"any": "bytes"}', intake_keys.public_key(), info)
-    assert open_ct(sk_r, direct, info) == b'{"any": "bytes"}'
+    direct = seal_payload(b'{"any": "bytes"}', intake_keys.public_key(), info, sender)
+    assert open_ct(sk_r, direct, info, sender.public_key()) == b'{"any": "bytes"}'
 
 
 def test_decode_accepts_the_vector_envelope(
-    vectors: dict[str, Any], intake_keys: IntakeKeys
+    vectors: dict[str, Any], intake_keys: IntakeKeys, sender: X25519PrivateKey
 ) -> None:
     result = decode(
         vectors["sealed_envelope"].encode("utf-8"),
         vectors["plain_line"]["subject_ref"].encode("utf-8"),  # the Kafka record key
         intake_keys,
+        _registered(sender),
         date.fromisoformat(vectors["valid_on"]),
     )
     assert isinstance(result, Decoded), result
@@ -439,6 +507,7 @@ class Mistake:
     """One way a sender gets the format wrong: how ``ct`` is written, and which info and aad."""
 
     write_ct: Callable[[Sealed], str]
+    reason: str
     empty_info: bool = False
     aad_is_info: bool = False
 
@@ -447,18 +516,22 @@ def _ct_right(sealed: Sealed) -> str:
     return _b64(sealed.enc + sealed.ciphertext)
 
 
+UNREADABLE, NOT_AUTHENTICATED = "payload_unreadable", "sender_not_authenticated"
 MISTAKES = {
-    "base64url": Mistake(_ct_base64url),
-    "base64_without_padding": Mistake(_ct_unpadded),
-    "enc_after_ciphertext": Mistake(_ct_enc_after),
-    "info_as_aad": Mistake(_ct_right, aad_is_info=True),
-    "empty_info": Mistake(_ct_right, empty_info=True),
+    # Not base64 as README says: nothing to try a key on.
+    "base64url": Mistake(_ct_base64url, UNREADABLE),
+    "base64_without_padding": Mistake(_ct_unpadded, UNREADABLE),
+    # Well-formed, but no registered key opens it: cryptographically the same as a
+    # seal by someone else, so it is refused as not authenticated.
+    "enc_after_ciphertext": Mistake(_ct_enc_after, NOT_AUTHENTICATED),
+    "info_as_aad": Mistake(_ct_right, NOT_AUTHENTICATED, aad_is_info=True),
+    "empty_info": Mistake(_ct_right, NOT_AUTHENTICATED, empty_info=True),
 }
 
 
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_sender_mistakes_are_quarantined_as_payload_unreadable(
-    mistake: str, vectors: dict[str, Any], intake_keys: IntakeKeys
+def test_sender_mistakes_are_quarantined_with_a_reason(
+    mistake: str, vectors: dict[str, Any], intake_keys: IntakeKeys, sender: X25519PrivateKey
 ) -> None:
     how = MISTAKES[mistake]
     line = vectors["plain_line"]
@@ -466,20 +539,70 @@ def test_sender_mistakes_are_quarantined_as_payload_unreadable(
     aad = hpke_info(line) if how.aad_is_info else b""
     sk_e = X25519PrivateKey.from_private_bytes(base64.b64decode(vectors["ephemeral"]["skE_b64"]))
     sealed = seal_base(
-        CME_SUITE, intake_keys.public_key(), sk_e, info, aad, vectors["plaintext"].encode()
+        CME_SUITE, intake_keys.public_key(), sk_e, info, aad, vectors["plaintext"].encode(), sender
     )
     ct = how.write_ct(sealed)
     assert ct != vectors["ct"], "the mistake must change the ct, or this test proves nothing"
     with pytest.raises(PayloadSealingError):
-        intake_keys.open(intake_keys.current, ct, hpke_info(line))
+        intake_keys.open(intake_keys.current, ct, hpke_info(line), [sender.public_key()])
     result = decode(
         envelope_bytes(line, intake_keys.current, ct),
         line["subject_ref"].encode(),
         intake_keys,
+        _registered(sender),
         VALID_ON,
     )
     assert isinstance(result, Rejected)
-    assert result.reason.code == "payload_unreadable"
+    assert result.reason.code == how.reason
+
+
+def _decoded(raw: bytes, intake_keys: IntakeKeys, sender: X25519PrivateKey) -> Decoded | Rejected:
+    key = PLAIN_LINE["subject_ref"].encode()
+    return decode(raw, key, intake_keys, _registered(sender), VALID_ON)
+
+
+def test_a_base_mode_seal_proves_no_sender_and_is_refused(
+    vectors: dict[str, Any], intake_keys: IntakeKeys, sender: X25519PrivateKey
+) -> None:
+    """What every sender did before Auth mode: it opens, but anyone could have sealed it."""
+    sk_e = X25519PrivateKey.from_private_bytes(base64.b64decode(vectors["ephemeral"]["skE_b64"]))
+    info = hpke_info(PLAIN_LINE)
+    sealed = seal_base(
+        CME_SUITE, intake_keys.public_key(), sk_e, info, b"", vectors["plaintext"].encode()
+    )
+    envelope = json.loads(envelope_bytes(PLAIN_LINE, intake_keys.current, _ct_right(sealed)))
+    envelope["payload"]["alg"] = BASE_ALGORITHM
+    result = _decoded(json.dumps(envelope).encode(), intake_keys, sender)
+    assert isinstance(result, Rejected)
+    assert (result.reason.code, result.reason.field) == (NOT_AUTHENTICATED, "payload.alg")
+
+
+def test_another_schools_key_cannot_seal_as_this_sender(
+    vectors: dict[str, Any], intake_keys: IntakeKeys, sender: X25519PrivateKey
+) -> None:
+    """School B holds the intake public key and its own registered key, and claims to be A."""
+    other_school = X25519PrivateKey.generate()
+    forged = seal_payload(
+        vectors["plaintext"].encode(), intake_keys.public_key(), hpke_info(PLAIN_LINE), other_school
+    )
+    raw = envelope_bytes(PLAIN_LINE, intake_keys.current, forged)
+    result = _decoded(raw, intake_keys, sender)
+    assert isinstance(result, Rejected)
+    assert (result.reason.code, result.reason.field) == (NOT_AUTHENTICATED, "payload")
+    assert isinstance(_decoded(vectors["sealed_envelope"].encode(), intake_keys, sender), Decoded)
+
+
+def test_an_unregistered_sender_is_refused_before_any_key_is_tried(
+    vectors: dict[str, Any], intake_keys: IntakeKeys
+) -> None:
+    nobody_registered = X25519PrivateKey.generate()  # _registered() knows only the vectors' key
+    line = {**PLAIN_LINE, "sender": "school-mis:999999"}
+    ct = seal_payload(
+        vectors["plaintext"].encode(), intake_keys.public_key(), hpke_info(line), nobody_registered
+    )
+    result = _decoded(envelope_bytes(line, intake_keys.current, ct), intake_keys, nobody_registered)
+    assert isinstance(result, Rejected)
+    assert (result.reason.code, result.reason.field) == (NOT_AUTHENTICATED, "sender")
 
 
 def test_vector_ct_exercises_the_base64url_and_padding_cases(vectors: dict[str, Any]) -> None:
