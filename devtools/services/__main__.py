@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from kafka.errors import KafkaError
+
 from cme.settings import ConfigurationError
 from devtools.services import manager
 from devtools.services.common import ServiceError
@@ -38,6 +40,15 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(manager.env_lines(plan)))
     except (ServiceError, ConfigurationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KafkaError as exc:
+        where = f"read {plan.kafka.log} for 'Failed authentication'" if plan.kafka else "check it"
+        print(
+            f"error: the Kafka broker did not take the admin principal's requests "
+            f"({type(exc).__name__}): it is not running, or refuses the admin's credentials; "
+            f"{where}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
