@@ -9,7 +9,7 @@ from cme.settings import ConfigurationError
 from devtools.services.common import ServiceError
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     domain = sub.add_parser("domain", help="save+load through the library, sealed vs plain")
@@ -35,10 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     shred.add_argument("--events", type=int, default=1_000_000)
     shred.add_argument("--samples", type=int, default=200, help="access packages timed")
     shred.add_argument("--seed", type=int, default=7)
+    sealing = sub.add_parser("sealing", help="HPKE Auth-mode open/seal vs base mode, per message")
+    sealing.add_argument("--messages", type=int, default=5000)
+    sealing.add_argument("--seed", type=int, default=7)
     recovery = sub.add_parser("recovery", help="intake back at work after a SIGKILL and restart")
     recovery.add_argument("--rounds", type=int, default=3)
     recovery.add_argument("--partitions", type=int, default=3)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         if args.benchmark == "domain":
             from devtools.bench import domain as bench  # noqa: PLC0415
@@ -48,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             from devtools.bench import intake as intake_bench  # noqa: PLC0415
 
             intake_bench.run(args.messages, args.seed, args.partitions)
+        elif args.benchmark == "sealing":
+            from devtools.bench import sealing as sealing_bench  # noqa: PLC0415
+
+            sealing_bench.run(args.messages, args.seed)
         elif args.benchmark == "pipeline":
             from devtools.bench import pipeline as pipeline_bench  # noqa: PLC0415
 
