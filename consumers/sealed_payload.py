@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,24 +104,34 @@ def public_key_from_b64(text: str) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
 
 
-def parse_intake_keys(text: str, source: str) -> IntakeKeys:
-    """``kid base64-private-key`` per line (or ``kid:b64`` comma-separated); first is current."""
+def _named_private_keys(
+    text: str, source: str, what: str, split: Callable[[str], tuple[str, str, str]]
+) -> dict[str, X25519PrivateKey]:
+    """X25519 private keys by name, one ``name base64`` a line (or comma-separated)."""
     keys: dict[str, X25519PrivateKey] = {}
     for raw in text.replace(",", "\n").splitlines():
         entry = raw.strip()
         if not entry or entry.startswith("#"):
             continue
-        kid, sep, encoded = entry.replace(" ", ":", 1).partition(":")
+        name, sep, encoded = split(entry)
+        if not sep or not name:
+            msg = f"{source}: each line must be '{what} base64-private-key'"
+            raise PayloadSealingError(msg)
         try:
-            keys[kid] = X25519PrivateKey.from_private_bytes(
+            keys[name] = X25519PrivateKey.from_private_bytes(
                 base64.b64decode(encoded, validate=True)
             )
         except (ValueError, binascii.Error):
-            msg = f"{source}: intake key {kid!r} is not a base64 X25519 private key"
+            msg = f"{source}: the key of {what} {name!r} is not a base64 X25519 private key"
             raise PayloadSealingError(msg) from None
-        if not sep:
-            msg = f"{source}: each intake key must be 'kid base64'"
-            raise PayloadSealingError(msg)
+    return keys
+
+
+def parse_intake_keys(text: str, source: str) -> IntakeKeys:
+    """``kid base64-private-key`` per line (or ``kid:b64`` comma-separated); first is current."""
+    keys = _named_private_keys(
+        text, source, "intake key id", lambda entry: entry.replace(" ", ":", 1).partition(":")
+    )
     if not keys:
         msg = f"{source}: no intake key configured"
         raise PayloadSealingError(msg)
@@ -139,20 +149,9 @@ def load_or_create_dev_intake_keys(path: Path) -> IntakeKeys:
 
 def parse_sender_keys(text: str, source: str) -> dict[str, X25519PrivateKey]:
     """``sender base64-private-key`` per line (or ``sender:b64`` comma-separated)."""
-    keys: dict[str, X25519PrivateKey] = {}
-    for raw in text.replace(",", "\n").splitlines():
-        entry = raw.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        sender, sep, encoded = entry.rpartition(" ") if " " in entry else entry.rpartition(":")
-        try:
-            keys[sender] = X25519PrivateKey.from_private_bytes(
-                base64.b64decode(encoded, validate=True)
-            )
-        except (ValueError, binascii.Error):
-            msg = f"{source}: the key of sender {sender!r} is not a base64 X25519 private key"
-            raise PayloadSealingError(msg) from None
-        if not sep or not sender:
-            msg = f"{source}: each line must be 'sender base64-private-key'"
-            raise PayloadSealingError(msg)
-    return keys
+    return _named_private_keys(text, source, "sender", _split_sender)
+
+
+def _split_sender(entry: str) -> tuple[str, str, str]:
+    # A sender id has a colon of its own (school-mis:117001); base64 has none.
+    return entry.rpartition(" ") if " " in entry else entry.rpartition(":")
