@@ -163,6 +163,15 @@ class Settings(BaseSettings):
         default=None,
         description="JSON file of the local broker's per-principal passwords (scripts/services)",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect issuer the API trusts (its /.well-known/openid-configuration)",
+    )
+    oidc_audience: str = Field(default="cme-api", description="the audience API tokens must name")
+    oidc_roles_claim: str = Field(
+        default="realm_access.roles",
+        description="dotted path of the token claim that lists the staff member's roles",
+    )
     topic_upstream: str = "cme.upstream.v1"
     topic_quarantine: str = "cme.upstream.quarantine.v1"
     topic_events: str = "cme.events.v1"

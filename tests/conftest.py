@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from cme.settings import Settings, load_settings
+from devtools.services.keycloak import LocalKeycloak
 
 START_HINT = (
     'start them with `scripts/services up && eval "$(scripts/services env)"`, '
@@ -44,6 +45,8 @@ class Services:
     bootstrap: str
     prefix: str
     """Topics and consumer groups of this run start with it."""
+    keycloak: LocalKeycloak | None = None
+    """The project's own identity provider, with the synthetic staff's passwords."""
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +59,7 @@ def services() -> Iterator[Services]:
         plan = manager.plan(settings)
         if plan.postgres is not None or plan.kafka is not None:
             manager.up(plan)
-        admin_url, bootstrap = plan.database_url, plan.bootstrap
+        admin_url, bootstrap, keycloak = plan.database_url, plan.bootstrap, plan.keycloak
     except (ServiceError, OSError) as exc:
         pytest.fail(f"PostgreSQL/Kafka are not available ({exc}); {START_HINT}", pytrace=False)
     # This run's own database and topics: never the user's `cme` database or `cme.*` topics.
@@ -84,6 +87,7 @@ def services() -> Iterator[Services]:
             database_url=configured.require_database_url(),
             bootstrap=bootstrap,
             prefix=prefix,
+            keycloak=keycloak,
         )
     finally:
         for key, value in saved.items():

@@ -26,6 +26,7 @@ from cme.settings import ConfigurationError, Settings, load_settings
 from consumers.config import KafkaRole
 from devtools.services.common import ServiceStatus, port_open
 from devtools.services.kafka import LocalKafka
+from devtools.services.keycloak import LocalKeycloak
 from devtools.services.postgres import LocalPostgres
 
 
@@ -36,6 +37,11 @@ class Plan:
     settings: Settings
     postgres: LocalPostgres | None
     kafka: LocalKafka | None
+    keycloak: LocalKeycloak | None = None
+
+    @property
+    def issuer(self) -> str | None:
+        return self.keycloak.issuer if self.keycloak is not None else self.settings.oidc_issuer
 
     @property
     def database_url(self) -> str:
@@ -59,16 +65,22 @@ def plan(settings: Settings | None = None) -> Plan:
     settings = settings or load_settings()
     if os.environ.get(MANAGED) == "1":
         settings = settings.model_copy(
-            update={"database_url": None, "kafka_bootstrap_servers": None}
+            update={"database_url": None, "kafka_bootstrap_servers": None, "oidc_issuer": None}
         )
     pg_port = int(os.environ.get("CME_PG_PORT", "54329"))
     kafka_port = int(os.environ.get("CME_KAFKA_PORT", "19092"))
+    keycloak_port = int(os.environ.get("CME_KEYCLOAK_PORT", "18080"))
     return Plan(
         settings=settings,
         postgres=None if settings.database_url else LocalPostgres(settings.data_dir, pg_port),
         kafka=None
         if settings.kafka_bootstrap_servers
         else LocalKafka(settings.data_dir, kafka_port, settings.kafka_passwords_path),
+        keycloak=None
+        if settings.oidc_issuer
+        else LocalKeycloak(
+            settings.data_dir, keycloak_port, settings.secrets_dir / "keycloak.json"
+        ),
     )
 
 
@@ -90,6 +102,8 @@ def up(p: Plan) -> list[str]:
             KafkaRole.AUDITOR.default_username,
             passwords[KafkaRole.AUDITOR.value],
         )
+    if p.keycloak is not None and p.keycloak.up():
+        started.append("keycloak")
     setup_database(configured)
     created = provision(configured)
     if created:
@@ -111,6 +125,8 @@ def write_client_properties(path: Path, username: str, password: str) -> None:
 
 def down(p: Plan) -> list[str]:
     stopped = []
+    if p.keycloak is not None and p.keycloak.down():
+        stopped.append("keycloak")
     if p.kafka is not None and p.kafka.down():
         stopped.append("kafka")
     if p.postgres is not None and p.postgres.down():
@@ -128,13 +144,18 @@ def statuses(p: Plan) -> list[ServiceStatus]:
         result.append(p.kafka.status())
     else:
         result.append(_external("kafka", p.settings.require_kafka()))
+    if p.keycloak is not None:
+        result.append(p.keycloak.status())
+    elif p.settings.oidc_issuer:
+        result.append(_external("oidc", p.settings.oidc_issuer))
     return result
 
 
 def _external(name: str, where: str) -> ServiceStatus:
     if "://" in where:
         parts = urlsplit(where)
-        host, port = parts.hostname or "", parts.port or 5432
+        default = {"https": 443, "http": 80}.get(parts.scheme, 5432)
+        host, port = parts.hostname or "", parts.port or default
         shown = f"{host}:{port}{parts.path}"
     else:
         host, _, port_text = where.split(",", maxsplit=1)[0].rpartition(":")
@@ -187,5 +208,6 @@ def env_lines(p: Plan) -> list[str]:
         "CME_DB_PASSWORDS_FILE": str(passwords_file(p.settings)),
         "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
         "CME_KAFKA_PASSWORDS_FILE": str(p.settings.kafka_passwords_path),
+        **({"CME_OIDC_ISSUER": p.issuer} if p.issuer else {}),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
