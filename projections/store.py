@@ -359,6 +359,35 @@ class SqlReadModels:
         return [dict(zip(names, row, strict=True)) for row in fetched]
 
 
+    def page(
+        self, relation: str, order_by: str, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a view in a stable order, and how many rows it has in all."""
+        with self.transaction() as cur:
+            cur.execute(f"SELECT count(*) FROM {self.table(relation)}")
+            total = int(cur.fetchall()[0][0])
+            cur.execute(
+                f"SELECT * FROM {self.table(relation)} ORDER BY {order_by} "
+                f"LIMIT {self.mark} OFFSET {self.mark}",
+                (limit, offset),
+            )
+            fetched = cur.fetchall()
+            names = [d[0] for d in cur.description]  # type: ignore[attr-defined]
+        return [dict(zip(names, row, strict=True)) for row in fetched], total
+
+    def rows_about(self, relation: str, child_id: Any, order_by: str = "") -> list[dict[str, Any]]:
+        """The rows of one child (every caseworker relation carries ``child_id``)."""
+        with self.transaction() as cur:
+            order = f" ORDER BY {order_by}" if order_by else ""
+            cur.execute(
+                f"SELECT * FROM {self.table(relation)} WHERE child_id = {self.mark}{order}",
+                (self._value(child_id),),
+            )
+            fetched = cur.fetchall()
+            names = [d[0] for d in cur.description]  # type: ignore[attr-defined]
+        return [dict(zip(names, row, strict=True)) for row in fetched]
+
+
 class PostgresReadModels(SqlReadModels):
     def __init__(self, pool: Any, schema: str = "caseworker") -> None:
         super().__init__("postgres", schema)

@@ -1,0 +1,73 @@
+"""RFC 9457 problem documents: what went wrong, which field, which rule; never a value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from cme.identity import InvalidTokenError
+from domain.commands import field_name
+from domain.errors import DomainError, InvalidCommandError, NotFoundError
+
+MEDIA_TYPE = "application/problem+json"
+
+
+class Forbidden(Exception):
+    """The caller is signed in but their roles do not allow this."""
+
+
+class PreconditionFailed(Exception):
+    """If-Match named a version that is no longer the current one."""
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Map every error the API raises on purpose to one problem document."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(field_name(part) for part in error["loc"][1:]) or "body",
+                "rule": error["type"],
+                "message": error["msg"],
+            }
+            for error in exc.errors()
+        ]
+        return problem(422, "Invalid request", f"{len(errors)} field(s) invalid", errors=errors)
+
+    @app.exception_handler(InvalidTokenError)
+    async def unauthenticated(_: Request, exc: InvalidTokenError) -> JSONResponse:
+        return problem(401, "Not signed in", str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return problem(403, "Not allowed", str(exc))
+
+    @app.exception_handler(PreconditionFailed)
+    async def stale(_: Request, exc: PreconditionFailed) -> JSONResponse:
+        return problem(412, "Changed since you read it", str(exc))
+
+    @app.exception_handler(DomainError)
+    async def refused(_: Request, exc: DomainError) -> JSONResponse:
+        errors = [
+            {"field": v.field, "rule": v.rule, "message": v.message} for v in exc.violations()
+        ]
+        if isinstance(exc, NotFoundError):
+            return problem(404, "Not found", str(exc), errors=errors)
+        if isinstance(exc, InvalidCommandError):
+            return problem(422, "Invalid request", str(exc), errors=errors)
+        return problem(409, "Refused by a rule", str(exc), errors=errors)
+
+    @app.exception_handler(HTTPException)
+    async def http(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))

@@ -1,0 +1,139 @@
+"""The /v1 endpoints: each reads a view or calls one use case as the signed-in staff member."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
+
+from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
+from cme.api.problems import PreconditionFailed
+from cme.bootstrap import App
+from cme.identity import Staff
+from domain import commands as c
+from domain.errors import ChildNotFoundError
+from domain.personal import Note
+from domain.values import Agency, EnquiryMethod, EnquiryOutcome
+from projections.store import SqlReadModels
+
+router = APIRouter(prefix="/v1")
+Reader = Annotated[Staff, Depends(allowed(CASEWORKER, SENIOR_OFFICER, DPO))]
+Caseworker = Annotated[Staff, Depends(allowed(CASEWORKER))]
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+    total: int
+
+
+class CaseOut(BaseModel):
+    case_id: UUID
+    child_id: UUID
+    status: str
+    version: int
+
+
+class EnquiryIn(BaseModel):
+    """An enquiry made about a missing child: who was asked, how, and what came of it."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    made_on: date
+    agency: Agency
+    method: EnquiryMethod
+    outcome: EnquiryOutcome
+    notes: Note | None = None
+
+
+class EnquiryOut(BaseModel):
+    enquiry_id: UUID
+    case_version: int
+
+
+def _app(request: Request) -> App:
+    app: App = request.app.state.application
+    return app
+
+
+def _models(request: Request) -> SqlReadModels:
+    models: SqlReadModels = request.app.state.read_models
+    return models
+
+
+def _lock(request: Request) -> threading.Lock:
+    """One use case at a time in this process: the application's unit of work is not shared."""
+    lock: threading.Lock = request.app.state.lock
+    return lock
+
+
+def _etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@router.get("/cases", response_model=Page, summary="Open CME cases, longest open first")
+def open_cases(
+    request: Request,
+    staff: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page:
+    items, total = _models(request).page("open_cases", "days_open DESC, case_id", limit, offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, with its version")
+def get_case(case_id: UUID, request: Request, response: Response, staff: Reader) -> CaseOut:
+    with _lock(request):
+        case = _app(request).get_case(case_id)
+    response.headers["ETag"] = _etag(case.version)
+    return CaseOut(
+        case_id=case.id, child_id=case.child_id, status=case.status.value, version=case.version
+    )
+
+
+@router.post(
+    "/cases/{case_id}/enquiries",
+    response_model=EnquiryOut,
+    status_code=201,
+    summary="Record an enquiry on a case (If-Match: the case's ETag)",
+)
+def record_enquiry(
+    case_id: UUID,
+    body: EnquiryIn,
+    request: Request,
+    response: Response,
+    staff: Caseworker,
+    if_match: Annotated[str | None, Header()] = None,
+) -> EnquiryOut:
+    app = _app(request)
+    with _lock(request):
+        current = app.get_case(case_id).version
+        if if_match is not None and if_match.strip() not in (_etag(current), "*"):
+            msg = f"the case is at version {current}; read it again and retry"
+            raise PreconditionFailed(msg)
+        enquiry_id = app.record_enquiry(
+            c.RecordEnquiry(actor=staff.actor, case_id=case_id, **body.model_dump())
+        )
+        version = app.get_case(case_id).version
+    response.headers["ETag"] = _etag(version)
+    return EnquiryOut(enquiry_id=enquiry_id, case_version=version)
+
+
+@router.get(
+    "/children/{child_id}", summary="A child's record and case timeline (the read is logged)"
+)
+def child_record(child_id: UUID, request: Request, staff: Caseworker) -> dict[str, Any]:
+    models = _models(request)
+    children = models.rows_about("children", child_id)
+    if not children:
+        raise ChildNotFoundError(child_id)
+    timeline = models.rows_about("case_timeline", child_id, order_by="case_id, seq")
+    with _lock(request):
+        _app(request).record_personal_data_read(child_id, staff.actor, "caseworker record")
+    return {"child": children[0], "timeline": timeline}

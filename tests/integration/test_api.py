@@ -1,0 +1,202 @@
+"""The API over real HTTP: uvicorn in its own process, tokens from the real Keycloak, PostgreSQL.
+
+Each request is what a caseworker tool would send; the answers are checked
+as such a tool would read them (status, ETag, problem documents), and the
+event store is checked for who did what.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from cme.bootstrap import App
+from cme.identity import TokenVerifier
+from cme.settings import PROJECT_ROOT
+from devtools.services.keycloak import CLIENT, LocalKeycloak
+from devtools.synthetic import SyntheticCounty
+from domain import commands as c
+from domain.case import Case
+from tests.conftest import Services
+from tests.integration.test_identity_provider import token_for
+from tests.integration.workers import wait_for
+from tests.seeds import seed
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Api:
+    url: str
+    keycloak: LocalKeycloak
+
+    def token(self, username: str) -> str:
+        return token_for(self.keycloak, username)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        as_user: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        sent = dict(headers or {})
+        if as_user is not None:
+            sent["Authorization"] = f"Bearer {self.token(as_user)}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            sent["Content-Type"] = "application/json"
+        request = urllib.request.Request(  # noqa: S310 - the local API
+            f"{self.url}{path}", data=data, method=method, headers=sent
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return Answer(response.status, dict(response.headers), json.loads(response.read()))
+        except urllib.error.HTTPError as refused:
+            with refused:
+                return Answer(refused.code, dict(refused.headers), json.loads(refused.read()))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture(scope="module")
+def api(services: Services, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    assert services.keycloak is not None, "start the identity provider: `scripts/services up`"
+    port = _free_port()
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    env = {**os.environ, "CME_MODE": "services", "CME_OIDC_ISSUER": services.keycloak.issuer}
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cme.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    running = Api(f"http://127.0.0.1:{port}", services.keycloak)
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"{running.url}/openapi.json", timeout=2):  # noqa: S310
+                return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(answers, 60, "the API", lambda: log.read_text(errors="replace"))
+        yield running
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def case_id(app: App, request: pytest.FixtureRequest) -> UUID:
+    county = SyntheticCounty(seed=seed(request.node.name))
+    child_id = app.register_child(c.RegisterChild.of(county.register_child()))
+    return app.open_case(
+        c.OpenCase(
+            actor="system:test",
+            child_id=child_id,
+            source="school",
+            reason="removed_from_roll_whereabouts_unknown",
+            referred_on=date.today(),
+        )
+    )
+
+
+ENQUIRY = {
+    "made_on": date.today().isoformat(),
+    "agency": "school",
+    "method": "phone",
+    "outcome": "not_known_to_agency",
+}
+
+
+def test_every_endpoint_wants_a_token_and_answers_in_problem_json(api: Api) -> None:
+    for method, path in [("GET", "/v1/cases"), ("POST", f"/v1/cases/{uuid4()}/enquiries")]:
+        answer = api.call(method, path, body=ENQUIRY if method == "POST" else None)
+        assert answer.status == 401, (method, path, answer.body)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["www-authenticate"] == "Bearer"
+    forged = {"Authorization": "Bearer not.a.token"}
+    assert api.call("GET", "/v1/cases", headers=forged).status == 401
+
+
+def test_a_role_without_the_right_is_refused(api: Api, case_id: UUID) -> None:
+    assert api.call("GET", "/v1/cases", as_user="auditor.eli").status == 403
+    answer = api.call("POST", f"/v1/cases/{case_id}/enquiries", "senior.cy", ENQUIRY)
+    assert answer.status == 403
+    assert "caseworker" in answer.body["detail"]
+    page = api.call("GET", "/v1/cases?limit=5", as_user="officer.ada")
+    assert page.status == 200
+    assert {"items", "limit", "offset", "total"} <= set(page.body)
+
+
+def test_an_enquiry_is_recorded_as_the_signed_in_officer_with_optimistic_concurrency(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    read = api.call("GET", f"/v1/cases/{case_id}", as_user="officer.ada")
+    assert read.status == 200
+    etag = read.headers["etag"]
+    made = api.call(
+        "POST", f"/v1/cases/{case_id}/enquiries", "officer.ada", ENQUIRY, {"If-Match": etag}
+    )
+    assert made.status == 201, made.body
+    assert made.headers["etag"] != etag
+    officer = TokenVerifier(api.keycloak.issuer, CLIENT, "realm_access.roles").verify(
+        api.token("officer.ada")
+    )
+    case: Case = app.get_case(case_id)
+    assert len(case.enquiries) == 1
+    last = list(app.events.get(case_id))[-1]
+    assert last.actor == officer.actor  # type: ignore[attr-defined]
+
+    stale = api.call(
+        "POST", f"/v1/cases/{case_id}/enquiries", "officer.bo", ENQUIRY, {"If-Match": etag}
+    )
+    assert stale.status == 412
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert len(app.get_case(case_id).enquiries) == 1
+
+
+def test_invalid_input_lists_every_field_and_rule_without_echoing_values(
+    api: Api, case_id: UUID
+) -> None:
+    wrong = {**ENQUIRY, "agency": "SECRET-AGENCY-VALUE", "made_on": "yesterday-ish", "extra": 1}
+    answer = api.call("POST", f"/v1/cases/{case_id}/enquiries", "officer.ada", wrong)
+    assert answer.status == 422
+    fields = {e["field"] for e in answer.body["errors"]}
+    assert fields == {"agency", "made_on", "extra"}
+    assert "SECRET-AGENCY-VALUE" not in json.dumps(answer.body)
+    assert "yesterday-ish" not in json.dumps(answer.body)
+
+
+def test_an_unknown_case_is_404(api: Api) -> None:
+    answer = api.call("POST", f"/v1/cases/{uuid4()}/enquiries", "officer.ada", ENQUIRY)
+    assert answer.status == 404
+    assert answer.headers["content-type"] == "application/problem+json"
