@@ -358,7 +358,6 @@ class SqlReadModels:
             names = [d[0] for d in cur.description]  # type: ignore[attr-defined]
         return [dict(zip(names, row, strict=True)) for row in fetched]
 
-
     def page(
         self, relation: str, order_by: str, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
