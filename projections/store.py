@@ -59,6 +59,14 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
+class ReadModelsMissingError(Exception):
+    """The caseworker tables are not there yet: the projector creates them on its first start."""
+
+
+def _missing_relation(exc: Exception) -> bool:
+    return type(exc).__name__ == "UndefinedTable" or "no such table" in str(exc)
+
+
 class SqlReadModels:
     """Read models in a database reached through ``transaction()`` cursors."""
 
@@ -358,11 +366,21 @@ class SqlReadModels:
             names = [d[0] for d in cur.description]  # type: ignore[attr-defined]
         return [dict(zip(names, row, strict=True)) for row in fetched]
 
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            if _missing_relation(exc):
+                msg = "the caseworker read models are not built yet: start the projector"
+                raise ReadModelsMissingError(msg) from None
+            raise
+
     def page(
         self, relation: str, order_by: str, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of a view in a stable order, and how many rows it has in all."""
-        with self.transaction() as cur:
+        with self._reading(), self.transaction() as cur:
             cur.execute(f"SELECT count(*) FROM {self.table(relation)}")
             total = int(cur.fetchall()[0][0])
             cur.execute(
@@ -376,7 +394,7 @@ class SqlReadModels:
 
     def rows_about(self, relation: str, child_id: Any, order_by: str = "") -> list[dict[str, Any]]:
         """The rows of one child (every caseworker relation carries ``child_id``)."""
-        with self.transaction() as cur:
+        with self._reading(), self.transaction() as cur:
             order = f" ORDER BY {order_by}" if order_by else ""
             cur.execute(
                 f"SELECT * FROM {self.table(relation)} WHERE child_id = {self.mark}{order}",

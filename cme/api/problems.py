@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +14,9 @@ from starlette.exceptions import HTTPException
 from cme.identity import InvalidTokenError
 from domain.commands import field_name
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
+from projections.store import ReadModelsMissingError
+
+log = logging.getLogger("cme.api")
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -67,6 +72,16 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidCommandError):
             return problem(422, "Invalid request", str(exc), errors=errors)
         return problem(409, "Refused by a rule", str(exc), errors=errors)
+
+    @app.exception_handler(ReadModelsMissingError)
+    async def not_ready(_: Request, exc: ReadModelsMissingError) -> JSONResponse:
+        return problem(503, "Not ready", str(exc))
+
+    @app.exception_handler(Exception)
+    async def fault(_: Request, exc: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.exception("request failed (reference %s)", reference)
+        return problem(500, "Internal error", f"the fault is logged under reference {reference}")
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
