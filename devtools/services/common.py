@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -105,3 +106,24 @@ def tail(path: Path, lines: int = 15) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
+
+
+def stop_group(pid_file: Path, what: str, grace: float = 60) -> bool:
+    """SIGTERM the process group a pid file names, SIGKILL it after ``grace`` s; False if none.
+
+    The services run in sessions of their own (a JVM and its children), so
+    the whole group goes, and a server that hangs on shutdown is not left
+    behind holding its port.
+    """
+    pid = read_pid(pid_file)
+    if pid is None:
+        return False
+    print(f"stopping {what} ...", flush=True)
+    os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    if pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    return True

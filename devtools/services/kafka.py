@@ -18,9 +18,7 @@ from __future__ import annotations
 import atexit
 import base64
 import os
-import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -31,9 +29,9 @@ from devtools.services.common import (
     ServiceError,
     ServiceStatus,
     ensure_command,
-    pid_alive,
     port_open,
     read_pid,
+    stop_group,
     tail,
     wait_until,
 )
@@ -303,18 +301,7 @@ class LocalKafka:
         return True
 
     def down(self) -> bool:
-        pid = self.pid()
-        if pid is None:
-            return False
-        print("stopping Apache Kafka ...", flush=True)
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.25)
-        if pid_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return stop_group(self.pid_file, "Apache Kafka")
 
 
 def _text(path: Path) -> str:

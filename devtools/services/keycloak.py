@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,9 +26,9 @@ from devtools.services.common import (
     ServiceError,
     ServiceStatus,
     ensure_command,
-    pid_alive,
     port_open,
     read_pid,
+    stop_group,
     tail,
     wait_until,
 )
@@ -198,18 +196,7 @@ class LocalKeycloak:
             return False
 
     def down(self) -> bool:
-        pid = self.pid()
-        if pid is None:
-            return False
-        print("stopping Keycloak ...", flush=True)
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.25)
-        if pid_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+        return stop_group(self.pid_file, "Keycloak")
 
     def provision(self) -> None:
         """The ``cme`` realm, its client, roles and synthetic staff; idempotent."""
