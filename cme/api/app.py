@@ -12,6 +12,7 @@ from cme.api import problems, routes
 from cme.bootstrap import build_application, read_models
 from cme.db.roles import Role
 from cme.identity import TokenVerifier
+from cme.secrets import load_index_key
 from cme.settings import ConfigurationError, Settings
 
 
@@ -34,6 +35,7 @@ def create_app(settings: Settings) -> FastAPI:
         api.state.read_models = models
         api.state.verifier = verifier
         api.state.lock = threading.Lock()
+        api.state.secret = load_index_key(settings)  # keys the digests of requests kept
         try:
             yield
         finally:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from cme.api.idempotency import IdempotencyKeyReusedError
 from cme.identity import InvalidTokenError
 from domain.commands import field_name
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
@@ -35,17 +36,21 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def _field(location: tuple[Any, ...]) -> str:
+    """Where the error is; a body member's name could be the caller's text, so it is vetted."""
+    where, *path = location
+    if where in ("header", "query", "path"):
+        return ".".join(str(part) for part in path)  # names from our own schema
+    return ".".join(field_name(part) for part in path) or "body"
+
+
 def install(app: FastAPI) -> None:
     """Map every error the API raises on purpose to one problem document."""
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {
-                "field": ".".join(field_name(part) for part in error["loc"][1:]) or "body",
-                "rule": error["type"],
-                "message": error["msg"],
-            }
+            {"field": _field(error["loc"]), "rule": error["type"], "message": error["msg"]}
             for error in exc.errors()
         ]
         return problem(422, "Invalid request", f"{len(errors)} field(s) invalid", errors=errors)
@@ -69,7 +74,7 @@ def install(app: FastAPI) -> None:
         ]
         if isinstance(exc, NotFoundError):
             return problem(404, "Not found", str(exc), errors=errors)
-        if isinstance(exc, InvalidCommandError):
+        if isinstance(exc, InvalidCommandError | IdempotencyKeyReusedError):
             return problem(422, "Invalid request", str(exc), errors=errors)
         return problem(409, "Refused by a rule", str(exc), errors=errors)
 

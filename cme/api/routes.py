@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
+from cme.api.idempotency import digest, once
 from cme.api.problems import PreconditionFailed
 from cme.bootstrap import App
 from cme.identity import Staff
@@ -97,6 +98,18 @@ def get_case(case_id: UUID, request: Request, response: Response, staff: Reader)
     )
 
 
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="unique per intended change; a retry with the same key has no second effect",
+    ),
+]
+
+
 @router.post(
     "/cases/{case_id}/enquiries",
     response_model=EnquiryOut,
@@ -109,10 +122,12 @@ def record_enquiry(
     request: Request,
     response: Response,
     staff: Caseworker,
+    idempotency_key: IdempotencyKey,
     if_match: Annotated[str | None, Header()] = None,
 ) -> EnquiryOut:
     app = _app(request)
-    with _lock(request):
+
+    def act() -> dict[str, Any]:
         current = app.get_case(case_id).version
         if if_match is not None and if_match.strip() not in (_etag(current), "*"):
             msg = f"the case is at version {current}; read it again and retry"
@@ -120,9 +135,16 @@ def record_enquiry(
         enquiry_id = app.record_enquiry(
             c.RecordEnquiry(actor=staff.actor, case_id=case_id, **body.model_dump())
         )
-        version = app.get_case(case_id).version
-    response.headers["ETag"] = _etag(version)
-    return EnquiryOut(enquiry_id=enquiry_id, case_version=version)
+        return {"enquiry_id": str(enquiry_id), "case_version": app.get_case(case_id).version}
+
+    fingerprint = digest(
+        request.app.state.secret, "POST", request.url.path, body.model_dump(mode="json")
+    )
+    with _lock(request):
+        status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)
+    response.status_code = status
+    response.headers["ETag"] = _etag(answer["case_version"])
+    return EnquiryOut.model_validate(answer)
 
 
 @router.get(

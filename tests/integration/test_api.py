@@ -58,7 +58,10 @@ class Api:
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Answer:
+        """One request; a POST gets a fresh Idempotency-Key unless ``headers`` gives one."""
         sent = dict(headers or {})
+        if method == "POST":
+            sent.setdefault("Idempotency-Key", f"test-{uuid4()}")
         if as_user is not None:
             sent["Authorization"] = f"Bearer {self.token(as_user)}"
         data = None
@@ -200,3 +203,39 @@ def test_an_unknown_case_is_404(api: Api) -> None:
     answer = api.call("POST", f"/v1/cases/{uuid4()}/enquiries", "officer.ada", ENQUIRY)
     assert answer.status == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_a_retried_post_has_one_effect_and_gets_the_first_answer(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    key = {"Idempotency-Key": f"retry-{uuid4()}"}
+    first = api.call("POST", f"/v1/cases/{case_id}/enquiries", "officer.ada", ENQUIRY, key)
+    again = api.call("POST", f"/v1/cases/{case_id}/enquiries", "officer.ada", ENQUIRY, key)
+    assert (first.status, again.status) == (201, 201)
+    assert again.body == first.body
+    assert len(app.get_case(case_id).enquiries) == 1
+
+    other = {**ENQUIRY, "outcome": "no_response"}
+    reused = api.call("POST", f"/v1/cases/{case_id}/enquiries", "officer.ada", other, key)
+    assert reused.status == 422
+    assert reused.body["errors"][0]["field"] == "Idempotency-Key"
+    # Keys are the caller's own: another officer's same key is another request.
+    theirs = api.call("POST", f"/v1/cases/{case_id}/enquiries", "officer.bo", ENQUIRY, key)
+    assert theirs.status == 201
+    assert len(app.get_case(case_id).enquiries) == 2
+
+
+def test_a_post_without_an_idempotency_key_is_refused(api: Api, case_id: UUID) -> None:
+    token = {"Authorization": f"Bearer {api.token('officer.ada')}"}
+    request = urllib.request.Request(  # noqa: S310 - the local API
+        f"{api.url}/v1/cases/{case_id}/enquiries",
+        data=json.dumps(ENQUIRY).encode(),
+        method="POST",
+        headers={**token, "Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    with refused.value as answer:
+        body = json.loads(answer.read())
+    assert answer.code == 422
+    assert [e["field"] for e in body["errors"]] == ["Idempotency-Key"]
