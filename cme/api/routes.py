@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,9 +17,10 @@ from cme.api.problems import PreconditionFailed
 from cme.bootstrap import App
 from cme.identity import Staff
 from domain import commands as c
+from domain.commands import Actor
 from domain.errors import ChildNotFoundError
 from domain.personal import Note
-from domain.values import Agency, EnquiryMethod, EnquiryOutcome
+from domain.values import Agency, CaseOutcome, CaseStatus, EnquiryMethod, EnquiryOutcome
 from projections.store import SqlReadModels
 
 router = APIRouter(prefix="/v1")
@@ -40,10 +42,14 @@ class CaseOut(BaseModel):
     version: int
 
 
-class EnquiryIn(BaseModel):
-    """An enquiry made about a missing child: who was asked, how, and what came of it."""
+class _Body(BaseModel):
+    """A request body: unknown members refused, values never repeated in an error."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class EnquiryIn(_Body):
+    """An enquiry made about a missing child: who was asked, how, and what came of it."""
 
     made_on: date
     agency: Agency
@@ -110,11 +116,65 @@ IdempotencyKey = Annotated[
 ]
 
 
+class CaseChanged(BaseModel):
+    case_version: int
+
+
+class StatusIn(_Body):
+    status: CaseStatus
+    changed_on: date
+
+
+class OfficerIn(_Body):
+    officer: Actor
+    next_action_due: date | None = None
+
+
+class CloseIn(_Body):
+    outcome: CaseOutcome
+    closed_on: date
+
+
+def _on_case(
+    request: Request,
+    response: Response,
+    staff: Staff,
+    key: str,
+    if_match: str | None,
+    case_id: UUID,
+    body: BaseModel,
+    change: Callable[[App, dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """One change to a case: as of the version the caller read, once per Idempotency-Key."""
+    app = _app(request)
+    fields = {"actor": staff.actor, "case_id": case_id, **body.model_dump()}
+
+    def act() -> dict[str, Any]:
+        current = app.get_case(case_id).version
+        if if_match is not None and if_match.strip() not in (_etag(current), "*"):
+            msg = f"the case is at version {current}; read it again and retry"
+            raise PreconditionFailed(msg)
+        made = change(app, fields)
+        return {**made, "case_version": app.get_case(case_id).version}
+
+    fingerprint = digest(
+        request.app.state.secret, "POST", request.url.path, body.model_dump(mode="json")
+    )
+    with _lock(request):
+        status, answer = once(app, staff.subject, key, fingerprint, 201, act)
+    response.status_code = status
+    response.headers["ETag"] = _etag(answer["case_version"])
+    return answer
+
+
+IfMatch = Annotated[str | None, Header(description="the case's ETag as you read it")]
+
+
 @router.post(
     "/cases/{case_id}/enquiries",
     response_model=EnquiryOut,
     status_code=201,
-    summary="Record an enquiry on a case (If-Match: the case's ETag)",
+    summary="Record an enquiry on a case",
 )
 def record_enquiry(
     case_id: UUID,
@@ -123,28 +183,78 @@ def record_enquiry(
     response: Response,
     staff: Caseworker,
     idempotency_key: IdempotencyKey,
-    if_match: Annotated[str | None, Header()] = None,
-) -> EnquiryOut:
-    app = _app(request)
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
+        return {"enquiry_id": str(app.record_enquiry(c.RecordEnquiry.of(fields)))}
 
-    def act() -> dict[str, Any]:
-        current = app.get_case(case_id).version
-        if if_match is not None and if_match.strip() not in (_etag(current), "*"):
-            msg = f"the case is at version {current}; read it again and retry"
-            raise PreconditionFailed(msg)
-        enquiry_id = app.record_enquiry(
-            c.RecordEnquiry(actor=staff.actor, case_id=case_id, **body.model_dump())
-        )
-        return {"enquiry_id": str(enquiry_id), "case_version": app.get_case(case_id).version}
+    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
 
-    fingerprint = digest(
-        request.app.state.secret, "POST", request.url.path, body.model_dump(mode="json")
-    )
-    with _lock(request):
-        status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)
-    response.status_code = status
-    response.headers["ETag"] = _etag(answer["case_version"])
-    return EnquiryOut.model_validate(answer)
+
+@router.post(
+    "/cases/{case_id}/status",
+    response_model=CaseChanged,
+    status_code=201,
+    summary="Change a case's status (closing has its own endpoint)",
+)
+def change_status(
+    case_id: UUID,
+    body: StatusIn,
+    request: Request,
+    response: Response,
+    staff: Caseworker,
+    idempotency_key: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
+        app.change_case_status(c.ChangeCaseStatus.of(fields))
+        return {}
+
+    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+
+
+@router.post(
+    "/cases/{case_id}/officer",
+    response_model=CaseChanged,
+    status_code=201,
+    summary="Assign the officer and the next action date",
+)
+def assign_officer(
+    case_id: UUID,
+    body: OfficerIn,
+    request: Request,
+    response: Response,
+    staff: Caseworker,
+    idempotency_key: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
+        app.assign_officer(c.AssignOfficer.of(fields))
+        return {}
+
+    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+
+
+@router.post(
+    "/cases/{case_id}/close",
+    response_model=CaseChanged,
+    status_code=201,
+    summary="Close a case with its outcome",
+)
+def close_case(
+    case_id: UUID,
+    body: CloseIn,
+    request: Request,
+    response: Response,
+    staff: Caseworker,
+    idempotency_key: IdempotencyKey,
+    if_match: IfMatch = None,
+) -> dict[str, Any]:
+    def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
+        app.close_case(c.CloseCase.of(fields))
+        return {}
+
+    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
 
 
 @router.get(

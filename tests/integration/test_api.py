@@ -239,3 +239,32 @@ def test_a_post_without_an_idempotency_key_is_refused(api: Api, case_id: UUID) -
         body = json.loads(answer.read())
     assert answer.code == 422
     assert [e["field"] for e in body["errors"]] == ["Idempotency-Key"]
+
+
+def test_a_case_is_worked_through_status_officer_and_closure_as_the_officer(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    today = date.today().isoformat()
+    steps = [
+        ("status", {"status": "enquiries_in_progress", "changed_on": today}),
+        ("officer", {"officer": "staff:officer.bo", "next_action_due": today}),
+        ("close", {"outcome": "on_roll_at_school", "closed_on": today}),
+    ]
+    etag = api.call("GET", f"/v1/cases/{case_id}", as_user="officer.ada").headers["etag"]
+    for step, body in steps:
+        answer = api.call(
+            "POST", f"/v1/cases/{case_id}/{step}", "officer.ada", body, {"If-Match": etag}
+        )
+        assert answer.status == 201, (step, answer.body)
+        assert answer.headers["etag"] != etag
+        etag = answer.headers["etag"]
+    case = app.get_case(case_id)
+    assert case.status.value == "closed"
+    assert case.assigned_officer == "staff:officer.bo"
+
+
+def test_a_rule_of_the_domain_is_a_problem_naming_it(api: Api, case_id: UUID) -> None:
+    closing_by_status = {"status": "closed", "changed_on": date.today().isoformat()}
+    answer = api.call("POST", f"/v1/cases/{case_id}/status", "officer.ada", closing_by_status)
+    assert answer.status == 422
+    assert answer.body["errors"][0]["field"] == "status"
