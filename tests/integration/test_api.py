@@ -268,3 +268,57 @@ def test_a_rule_of_the_domain_is_a_problem_naming_it(api: Api, case_id: UUID) ->
     answer = api.call("POST", f"/v1/cases/{case_id}/status", "officer.ada", closing_by_status)
     assert answer.status == 422
     assert answer.body["errors"][0]["field"] == "status"
+
+
+ROLE_USERS = {
+    "caseworker": "officer.ada",
+    "senior_officer": "senior.cy",
+    "dpo": "dpo.dee",
+    "auditor": "auditor.eli",
+}
+READERS = {"caseworker", "senior_officer", "dpo"}
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("GET", "/v1/cases"): READERS,
+    ("GET", "/v1/cases/{case_id}"): READERS,
+    ("POST", "/v1/cases/{case_id}/enquiries"): {"caseworker"},
+    ("POST", "/v1/cases/{case_id}/status"): {"caseworker"},
+    ("POST", "/v1/cases/{case_id}/officer"): {"caseworker"},
+    ("POST", "/v1/cases/{case_id}/close"): {"caseworker"},
+    ("GET", "/v1/children/{child_id}"): {"caseworker"},
+}
+"""Who may call what, written out here: a new endpoint fails the test until it is listed."""
+
+
+def _bodies() -> dict[str, dict[str, Any]]:
+    today = date.today().isoformat()
+    return {
+        "enquiries": ENQUIRY,
+        "status": {"status": "whereabouts_unknown", "changed_on": today},
+        "officer": {"officer": "staff:officer.bo"},
+        "close": {"outcome": "other", "closed_on": today},
+    }
+
+
+def test_the_role_matrix_covers_every_endpoint(api: Api) -> None:
+    with urllib.request.urlopen(f"{api.url}/openapi.json", timeout=30) as response:  # noqa: S310
+        document = json.loads(response.read())
+    published = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    assert published == set(MATRIX)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
+def test_every_role_is_refused_outside_its_rights(
+    api: Api, app: App, case_id: UUID, method: str, path: str
+) -> None:
+    child_id = app.get_case(case_id).child_id
+    url = path.format(case_id=case_id, child_id=child_id)
+    body = _bodies().get(path.rsplit("/", 1)[-1]) if method == "POST" else None
+    for role, user in ROLE_USERS.items():
+        answer = api.call(method, url, user, body)
+        if role in MATRIX[(method, path)]:
+            assert answer.status not in (401, 403), (role, method, path, answer.body)
+        else:
+            assert answer.status == 403, (role, method, path, answer.status)
+            assert answer.headers["content-type"] == "application/problem+json"
