@@ -77,6 +77,7 @@ WORKER_PRINCIPALS: dict[str, tuple[KafkaRole, ...]] = {
     "projector": (KafkaRole.PROJECTOR,),
     "ledger": (),
     "retention": (KafkaRole.RETENTION,),
+    "api": (),
 }
 """The Kafka principal each worker connects as (the ledger writer reads PostgreSQL only)."""
 

@@ -22,7 +22,7 @@ from crypto_shredding.mapper import cme_mapper
 
 log = logging.getLogger("cme.run")
 
-WORKERS = tuple(WORKER_ROLES)  # intake, relay, projector, ledger, retention
+WORKERS = tuple(WORKER_ROLES)  # intake, relay, projector, ledger, retention, api
 
 
 class WorkerDiedError(RuntimeError):
@@ -88,6 +88,36 @@ class Running:
         return "; ".join(f"worker {name} died: {why}" for name, why in self.failures.items())
 
 
+def _api_server(settings: Settings, stop: threading.Event) -> Callable[[], None]:
+    """The API as one of the workers: uvicorn in a thread, shut down when the others are."""
+    import uvicorn  # noqa: PLC0415
+
+    from cme.api.app import create_app  # noqa: PLC0415
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+
+    def stop_when_asked() -> None:
+        stop.wait()
+        server.should_exit = True
+
+    def serve() -> None:
+        threading.Thread(target=stop_when_asked, name="api-stop", daemon=True).start()
+        log.info("serving the API on http://%s:%s/v1", settings.api_host, settings.api_port)
+        server.run()
+        if not stop.is_set():
+            msg = f"the API server ended on its own (is port {settings.api_port} free?)"
+            raise RuntimeError(msg)
+
+    return serve
+
+
 def start_workers(settings: Settings, names: list[str], stop: threading.Event) -> Running:
     from cme.intake_runtime import build_intake_worker  # noqa: PLC0415
 
@@ -132,6 +162,8 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
                 stop.wait()
 
             target = wait_for_stop
+        elif name == "api":
+            target = _api_server(settings, stop)
         else:
             msg = f"unknown worker {name!r}; the workers are {', '.join(WORKERS)}"
             raise ValueError(msg)

@@ -163,6 +163,8 @@ class Settings(BaseSettings):
         default=None,
         description="JSON file of the local broker's per-principal passwords (scripts/services)",
     )
+    api_host: str = Field(default="127.0.0.1", description="where `cme run` serves the API")
+    api_port: int = Field(default=8080, ge=1, le=65535)
     oidc_issuer: str | None = Field(
         default=None,
         description="OpenID Connect issuer the API trusts (its /.well-known/openid-configuration)",

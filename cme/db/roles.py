@@ -57,6 +57,7 @@ WORKER_ROLES: dict[str, tuple[Role, ...]] = {
     "projector": (Role.PROJECTOR, Role.KEYREADER),
     "ledger": (Role.LEDGER,),
     "retention": (Role.WRITER, Role.KEYSTORE, Role.RETENTION),
+    "api": (Role.WRITER, Role.KEYSTORE, Role.CASEWORKER),
 }
 """The roles each worker connects as: all a process running it alone should be given."""
 

@@ -15,6 +15,8 @@ import json
 import os
 import secrets
 import subprocess
+import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -200,27 +202,31 @@ class LocalKeycloak:
 
     def provision(self) -> None:
         """The ``cme`` realm, its client, roles and synthetic staff; idempotent."""
-        admin = AdminApi(self.url, "admin", self.secrets()["admin"])
-        if admin.get(f"/admin/realms/{REALM}") is None:
-            admin.post("/admin/realms", {"realm": REALM, "enabled": True})
-        for role in ROLES:
-            if admin.get(f"/admin/realms/{REALM}/roles/{role}") is None:
-                admin.post(f"/admin/realms/{REALM}/roles", {"name": role})
-        if not admin.get(f"/admin/realms/{REALM}/clients?clientId={CLIENT}"):
-            admin.post(f"/admin/realms/{REALM}/clients", api_client())
-        passwords = self.secrets()
-        for username, roles in STAFF.items():
+        provision_realm(self.url, self.secrets())
+
+
+def provision_realm(url: str, passwords: dict[str, Any]) -> None:
+    """On any Keycloak: the realm, the API's client, the roles, the synthetic staff."""
+    admin = AdminApi(url, "admin", passwords["admin"])
+    if admin.get(f"/admin/realms/{REALM}") is None:
+        admin.post("/admin/realms", {"realm": REALM, "enabled": True})
+    for role in ROLES:
+        if admin.get(f"/admin/realms/{REALM}/roles/{role}") is None:
+            admin.post(f"/admin/realms/{REALM}/roles", {"name": role})
+    if not admin.get(f"/admin/realms/{REALM}/clients?clientId={CLIENT}"):
+        admin.post(f"/admin/realms/{REALM}/clients", api_client())
+    for username, roles in STAFF.items():
+        found = admin.get(f"/admin/realms/{REALM}/users?exact=true&username={username}")
+        if not found:
+            admin.post(f"/admin/realms/{REALM}/users", staff_user(username))
             found = admin.get(f"/admin/realms/{REALM}/users?exact=true&username={username}")
-            if not found:
-                admin.post(f"/admin/realms/{REALM}/users", staff_user(username))
-                found = admin.get(f"/admin/realms/{REALM}/users?exact=true&username={username}")
-            user_id = found[0]["id"]
-            admin.put(
-                f"/admin/realms/{REALM}/users/{user_id}/reset-password",
-                {"type": "password", "value": passwords[username], "temporary": False},
-            )
-            wanted = [admin.get(f"/admin/realms/{REALM}/roles/{role}") for role in roles]
-            admin.post(f"/admin/realms/{REALM}/users/{user_id}/role-mappings/realm", wanted)
+        user_id = found[0]["id"]
+        admin.put(
+            f"/admin/realms/{REALM}/users/{user_id}/reset-password",
+            {"type": "password", "value": passwords[username], "temporary": False},
+        )
+        wanted = [admin.get(f"/admin/realms/{REALM}/roles/{role}") for role in roles]
+        admin.post(f"/admin/realms/{REALM}/users/{user_id}/role-mappings/realm", wanted)
 
 
 def api_client() -> dict[str, Any]:
@@ -307,3 +313,29 @@ class AdminApi:
 
     def put(self, path: str, body: Any) -> Any:
         return self._call("PUT", path, body)
+
+
+def main(argv: list[str]) -> int:
+    """``python -m devtools.services.keycloak URL SECRETS``: docker-compose's realm set-up."""
+    if len(argv) != 2:
+        print("usage: python -m devtools.services.keycloak URL PASSWORDS_FILE", file=sys.stderr)
+        return 2
+    url, path = argv
+    holder = LocalKeycloak(Path("/nonexistent"), 0, Path(path))
+    passwords = holder.secrets()
+    passwords["admin"] = os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD", passwords["admin"])
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            provision_realm(url.rstrip("/"), passwords)
+            break
+        except (OSError, ServiceError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)  # Keycloak is still starting
+    print(f"realm {REALM} ready at {url}/realms/{REALM}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

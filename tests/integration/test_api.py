@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -322,3 +323,38 @@ def test_every_role_is_refused_outside_its_rights(
         else:
             assert answer.status == 403, (role, method, path, answer.status)
             assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_cme_run_serves_the_api_as_a_worker_and_stops_cleanly(
+    services: Services, tmp_path: Path
+) -> None:
+    assert services.keycloak is not None
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CME_MODE": "services",
+        "CME_OIDC_ISSUER": services.keycloak.issuer,
+        "CME_API_PORT": str(port),
+    }
+    with (tmp_path / "run.log").open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cme.cli", "run", "api"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    served = Api(f"http://127.0.0.1:{port}", services.keycloak)
+    try:
+
+        def answers() -> bool:
+            try:
+                return served.call("GET", "/v1/cases", as_user="officer.ada").status == 200
+            except OSError:
+                return False
+
+        wait_for(answers, 60, "cme run api", (tmp_path / "run.log").read_text)
+    finally:
+        worker.terminate()
+        code = worker.wait(timeout=60)
+    assert code == 0, (tmp_path / "run.log").read_text()
