@@ -170,6 +170,10 @@ class Settings(BaseSettings):
         description="OpenID Connect issuer the API trusts (its /.well-known/openid-configuration)",
     )
     oidc_audience: str = Field(default="cme-api", description="the audience API tokens must name")
+    dev_issuer: bool = Field(
+        default=False,
+        description="services mode only: accept the development token issuer (never in production)",
+    )
     oidc_roles_claim: str = Field(
         default="realm_access.roles",
         description="dotted path of the token claim that lists the staff member's roles",

@@ -26,6 +26,7 @@ from cme.cli import (
     services,
     shred,
     status,
+    tokens,
 )
 from cme.settings import ConfigurationError, load_settings
 from domain.errors import DomainError
@@ -45,6 +46,7 @@ GROUPS = (
     shred,
     rights,
     caseworker,
+    tokens,
 )
 
 

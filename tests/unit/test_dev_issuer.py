@@ -1,0 +1,113 @@
+"""The development issuer: the API tried in the embedded mode with no identity provider.
+
+It is refused in services mode unless enabled on purpose, and its tokens are
+checked like any other (signature, audience, expiry).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from cme import dev_issuer
+from cme.cli import main
+from cme.identity import InvalidTokenError
+from cme.settings import PROJECT_ROOT, load_settings
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CME_OIDC_ISSUER", raising=False)
+    monkeypatch.delenv("CME_DEV_ISSUER", raising=False)
+    return tmp_path
+
+
+def test_a_development_token_carries_its_role_and_subject(embedded: Path) -> None:
+    settings = load_settings()
+    token = dev_issuer.issue(settings, "caseworker", "officer-1")
+    staff = dev_issuer.verifier(settings).verify(token)
+    assert staff.roles == {"caseworker"}
+    assert staff.actor == "staff:officer-1"
+    assert (embedded / "secrets" / "dev-issuer-key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_tampered_expired_and_foreign_tokens_are_refused(embedded: Path) -> None:
+    settings = load_settings()
+    check = dev_issuer.verifier(settings)
+    header, _claims, signature = dev_issuer.issue(settings, "caseworker", "o-1").split(".")
+    promoted = dev_issuer.issue(settings, "dpo", "o-1").split(".")[1]
+    with pytest.raises(InvalidTokenError):
+        check.verify(".".join([header, promoted, signature]))  # another token's claims
+    other = load_settings(data_dir=embedded / "elsewhere")  # another key
+    with pytest.raises(InvalidTokenError):
+        check.verify(dev_issuer.issue(other, "caseworker", "o-1"))
+    expired = dev_issuer.issue(settings, "caseworker", "o-1", minutes=-5)
+    with pytest.raises(InvalidTokenError):
+        check.verify(expired)
+
+
+def test_services_mode_refuses_the_development_issuer_unless_enabled(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CME_MODE", "services")
+    monkeypatch.setenv("CME_DATABASE_URL", "postgresql://u:p@127.0.0.1:1/cme")
+    assert main(["tokens", "issue", "--role", "caseworker", "--sub", "officer-1"]) == 2
+    assert "CME_OIDC_ISSUER" in capsys.readouterr().err
+    monkeypatch.setenv("CME_DEV_ISSUER", "1")
+    assert main(["tokens", "issue", "--role", "caseworker", "--sub", "officer-1"]) == 0
+
+
+def test_the_api_serves_the_embedded_mode_with_development_tokens(embedded: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CME_MODE": "embedded", "CME_DATA_DIR": str(embedded)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cme.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        settings = load_settings()
+
+        def get(role: str) -> int:
+            token = dev_issuer.issue(settings, role, "officer-1")
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/cases",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                    json.loads(response.read())
+                    return int(response.status)
+            except urllib.error.HTTPError as refused:
+                with refused:
+                    return int(refused.code)
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status = get("caseworker")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        assert status in (200, 503)  # 503 until the embedded projector made the tables
+        assert get("auditor") == 403
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
