@@ -222,6 +222,20 @@ class OpenCase(Command):
     _check_referred = field_validator("referred_on")(not_in_future("referral date"))
 
 
+class ReferChild(Command):
+    """A referral by phone or email: find the child (or register them), then open a case."""
+
+    details: ChildDetails
+    source: ReferralSource
+    reason: ReferralReason
+    referred_on: date
+    referrer_name: Name | None = None
+    referrer_contact: ShortText | None = None
+    notes: Note | None = None
+
+    _check_referred = field_validator("referred_on")(not_in_future("referral date"))
+
+
 class RecordEnquiry(Command):
     case_id: UUID
     made_on: date

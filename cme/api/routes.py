@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 
+from application.referrals import refer
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.idempotency import digest, once
 from cme.api.problems import PreconditionFailed
@@ -19,8 +20,15 @@ from cme.identity import Staff
 from domain import commands as c
 from domain.commands import Actor
 from domain.errors import ChildNotFoundError
-from domain.personal import Note
-from domain.values import Agency, CaseOutcome, CaseStatus, EnquiryMethod, EnquiryOutcome
+from domain.personal import ChildDetails, Name, Note, ShortText
+from domain.values import (
+    Agency,
+    CaseOutcome,
+    CaseStatus,
+    EnquiryMethod,
+    EnquiryOutcome,
+    ReferralReason,
+)
 from projections.store import SqlReadModels
 
 router = APIRouter(prefix="/v1")
@@ -255,6 +263,58 @@ def close_case(
         return {}
 
     return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+
+
+class ReferralIn(_Body):
+    """A referral taken by phone or email: the child as the referrer describes them."""
+
+    details: ChildDetails
+    source: Literal["professional", "member_of_public"]
+    reason: ReferralReason
+    referred_on: date
+    referrer_name: Name | None = None
+    referrer_contact: ShortText | None = None
+    notes: Note | None = None
+
+
+class ReferralOut(BaseModel):
+    child_id: UUID
+    case_id: UUID
+    registered: bool
+    opened: bool
+
+
+@router.post(
+    "/referrals",
+    response_model=ReferralOut,
+    status_code=201,
+    summary="A phone or email referral: the child found or registered, a case opened",
+)
+def refer_child(
+    body: ReferralIn,
+    request: Request,
+    response: Response,
+    staff: Caseworker,
+    idempotency_key: IdempotencyKey,
+) -> dict[str, Any]:
+    app = _app(request)
+
+    def act() -> dict[str, Any]:
+        referred = refer(app, c.ReferChild.of({"actor": staff.actor, **body.model_dump()}))
+        return {
+            "child_id": str(referred.child_id),
+            "case_id": str(referred.case_id),
+            "registered": referred.registered,
+            "opened": referred.opened,
+        }
+
+    fingerprint = digest(
+        request.app.state.secret, "POST", request.url.path, body.model_dump(mode="json")
+    )
+    with _lock(request):
+        status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)
+    response.status_code = status
+    return answer
 
 
 @router.get(

@@ -286,6 +286,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/cases/{case_id}/officer"): {"caseworker"},
     ("POST", "/v1/cases/{case_id}/close"): {"caseworker"},
     ("GET", "/v1/children/{child_id}"): {"caseworker"},
+    ("POST", "/v1/referrals"): {"caseworker"},
 }
 """Who may call what, written out here: a new endpoint fails the test until it is listed."""
 
@@ -293,6 +294,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 def _bodies() -> dict[str, dict[str, Any]]:
     today = date.today().isoformat()
     return {
+        "referrals": _referral(SyntheticCounty(seed=seed("role matrix referral"))),
         "enquiries": ENQUIRY,
         "status": {"status": "whereabouts_unknown", "changed_on": today},
         "officer": {"officer": "staff:officer.bo"},
@@ -358,3 +360,39 @@ def test_cme_run_serves_the_api_as_a_worker_and_stops_cleanly(
         worker.terminate()
         code = worker.wait(timeout=60)
     assert code == 0, (tmp_path / "run.log").read_text()
+
+
+def _referral(county: SyntheticCounty) -> dict[str, Any]:
+    return {
+        "details": county.child_details(),
+        "source": "member_of_public",
+        "reason": "removed_from_roll_whereabouts_unknown",
+        "referred_on": date.today().isoformat(),
+        "referrer_name": "A. Synthetic Neighbour",
+        "notes": "Telephoned: the family left the flat last month",
+    }
+
+
+def test_a_phone_referral_registers_the_child_once_and_opens_one_case(
+    api: Api, app: App, request: pytest.FixtureRequest
+) -> None:
+    referral = _referral(SyntheticCounty(seed=seed(request.node.name)))
+    first = api.call("POST", "/v1/referrals", "officer.ada", referral)
+    assert first.status == 201, first.body
+    assert (first.body["registered"], first.body["opened"]) == (True, True)
+    child_id, case_id = UUID(first.body["child_id"]), UUID(first.body["case_id"])
+    assert app.get_child(child_id).open_case_id == case_id
+
+    again = api.call("POST", "/v1/referrals", "officer.bo", {**referral, "notes": "Second call"})
+    assert again.status == 201, again.body
+    assert again.body == {
+        "child_id": str(child_id),
+        "case_id": str(case_id),
+        "registered": False,
+        "opened": False,
+    }
+    surname = referral["details"]["legal_surname"]
+    bad = {**referral, "details": {**referral["details"], "date_of_birth": "2999-01-01"}}
+    refused = api.call("POST", "/v1/referrals", "officer.ada", bad)
+    assert refused.status == 422
+    assert surname not in json.dumps(refused.body)

@@ -1,0 +1,56 @@
+"""A referral made to the CME team by phone or email: the child found or registered, a case opened.
+
+Upstream referrals arrive through intake, which matches on the sender's own
+reference first; a caseworker taking a call has only the child's details, so
+this matches on UPN, else surname, date of birth and forenames, through the
+same blind index. A child who already has an open case gets no second one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from application import CMEApplication
+from domain import commands as c
+
+
+@dataclass(frozen=True)
+class Referred:
+    child_id: UUID
+    case_id: UUID
+    registered: bool
+    """The child was not known before this referral."""
+    opened: bool
+    """A case was opened (False: the child's open case was already there)."""
+
+
+def refer(app: CMEApplication, command: c.ReferChild) -> Referred:
+    cmd = c.ReferChild.of(command)
+    details = cmd.details
+    child_id = app.find_child_by_upn(details.upn) if details.upn else None
+    if child_id is None:
+        child_id = app.find_child_by_surname_and_dob(
+            details.legal_surname, details.date_of_birth, details.legal_forenames
+        )
+    registered = child_id is None
+    if child_id is None:
+        child_id = app.register_child(
+            c.RegisterChild(actor=cmd.actor, details=details, source=cmd.source)
+        )
+    open_case = app.get_child(child_id).open_case_id
+    if open_case is not None:
+        return Referred(child_id, open_case, registered, opened=False)
+    case_id = app.open_case(
+        c.OpenCase(
+            actor=cmd.actor,
+            child_id=child_id,
+            source=cmd.source,
+            reason=cmd.reason,
+            referred_on=cmd.referred_on,
+            referrer_name=cmd.referrer_name,
+            referrer_contact=cmd.referrer_contact,
+            notes=cmd.notes,
+        )
+    )
+    return Referred(child_id, case_id, registered, opened=True)
