@@ -26,8 +26,15 @@ class Referred:
 
 
 def refer(app: CMEApplication, command: c.ReferChild) -> Referred:
-    cmd = c.ReferChild.of(command)
-    details = cmd.details
+    cmd = c.validate(c.ReferChild, command, today=app.today())
+    # The details are checked as a registration would check them, found child or not:
+    # a referral with an impossible date of birth is refused, not quietly matched.
+    registration = c.validate(
+        c.RegisterChild,
+        {"actor": cmd.actor, "details": cmd.details, "source": cmd.source},
+        today=app.today(),
+    )
+    details = registration.details
     child_id = app.find_child_by_upn(details.upn) if details.upn else None
     if child_id is None:
         child_id = app.find_child_by_surname_and_dob(
@@ -35,9 +42,7 @@ def refer(app: CMEApplication, command: c.ReferChild) -> Referred:
         )
     registered = child_id is None
     if child_id is None:
-        child_id = app.register_child(
-            c.RegisterChild(actor=cmd.actor, details=details, source=cmd.source)
-        )
+        child_id = app.register_child(registration)
     open_case = app.get_child(child_id).open_case_id
     if open_case is not None:
         return Referred(child_id, open_case, registered, opened=False)

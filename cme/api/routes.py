@@ -102,6 +102,33 @@ def open_cases(
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
+VIEWS = {
+    "whereabouts-unknown": ("whereabouts_unknown", "days_unknown DESC, case_id"),
+    "overdue-reduced-timetables": ("reduced_timetables_overdue", "days_overdue DESC, child_id"),
+    "moves-awaiting-confirmation": ("moves_awaiting_confirmation", "moved_on, child_id"),
+}
+"""The caseworker views beside the open cases: path name, relation, stable order."""
+
+
+@router.get(
+    "/views/{view}",
+    response_model=Page,
+    summary="whereabouts-unknown, overdue-reduced-timetables or moves-awaiting-confirmation",
+)
+def view_page(
+    view: Literal[
+        "whereabouts-unknown", "overdue-reduced-timetables", "moves-awaiting-confirmation"
+    ],
+    request: Request,
+    staff: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page:
+    relation, order = VIEWS[view]
+    items, total = _models(request).page(relation, order, limit, offset)
+    return Page(items=items, limit=limit, offset=offset, total=total)
+
+
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, with its version")
 def get_case(case_id: UUID, request: Request, response: Response, staff: Reader) -> CaseOut:
     with _lock(request):

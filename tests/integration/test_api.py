@@ -281,6 +281,7 @@ READERS = {"caseworker", "senior_officer", "dpo"}
 MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/cases"): READERS,
     ("GET", "/v1/cases/{case_id}"): READERS,
+    ("GET", "/v1/views/{view}"): READERS,
     ("POST", "/v1/cases/{case_id}/enquiries"): {"caseworker"},
     ("POST", "/v1/cases/{case_id}/status"): {"caseworker"},
     ("POST", "/v1/cases/{case_id}/officer"): {"caseworker"},
@@ -316,7 +317,7 @@ def test_every_role_is_refused_outside_its_rights(
     api: Api, app: App, case_id: UUID, method: str, path: str
 ) -> None:
     child_id = app.get_case(case_id).child_id
-    url = path.format(case_id=case_id, child_id=child_id)
+    url = path.format(case_id=case_id, child_id=child_id, view="whereabouts-unknown")
     body = _bodies().get(path.rsplit("/", 1)[-1]) if method == "POST" else None
     for role, user in ROLE_USERS.items():
         answer = api.call(method, url, user, body)
@@ -396,3 +397,16 @@ def test_a_phone_referral_registers_the_child_once_and_opens_one_case(
     refused = api.call("POST", "/v1/referrals", "officer.ada", bad)
     assert refused.status == 422
     assert surname not in json.dumps(refused.body)
+
+
+@pytest.mark.parametrize(
+    "view", ["whereabouts-unknown", "overdue-reduced-timetables", "moves-awaiting-confirmation"]
+)
+def test_each_caseworker_view_pages(api: Api, view: str) -> None:
+    page = api.call("GET", f"/v1/views/{view}?limit=3&offset=0", as_user="officer.ada")
+    assert page.status == 200, page.body
+    assert page.body["limit"] == 3
+    assert len(page.body["items"]) <= 3
+    assert page.body["total"] >= len(page.body["items"])
+    unknown = api.call("GET", "/v1/views/everything", as_user="officer.ada")
+    assert unknown.status == 422
