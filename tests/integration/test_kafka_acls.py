@@ -147,9 +147,15 @@ def test_only_the_admin_creates_or_deletes_topics(seeded: Settings, role: KafkaR
     stranger = f"{seeded.topic_events}.{role.value}-{uuid.uuid4().hex[:6]}"
     assert not _admin_can(options, "create", stranger)
     assert not _admin_can(options, "delete", seeded.topic_events)
+    assert not _admin_can(options, "delete", seeded.topic_quarantine)
     admin = kafka_io.connection(seeded, KafkaRole.ADMIN)
     assert _admin_can(admin, "create", stranger)
     assert _admin_can(admin, "delete", stranger)
+    # Kafka authorises DeleteRecords and DeleteTopics with the one DELETE operation, so
+    # the retention principal, which must delete applied upstream records, could also
+    # drop the upstream topic (README says so); every other principal cannot.
+    can_drop_upstream = _admin_can(options, "delete", seeded.topic_upstream)
+    assert can_drop_upstream == (role is KafkaRole.RETENTION)
 
 
 @pytest.mark.parametrize("role", sorted(OWN_GROUP), ids=lambda r: r.value)
