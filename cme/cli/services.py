@@ -37,6 +37,29 @@ def _cmd_kafka_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_idp_setup(args: argparse.Namespace) -> int:
+    import os
+    import time
+    from pathlib import Path
+
+    from cme.idp_realm import REALM, IdentityProviderError, load_or_create_passwords
+    from cme.idp_realm import provision_realm as provision
+
+    passwords = load_or_create_passwords(Path(args.passwords_file))
+    passwords["admin"] = os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD", passwords["admin"])
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            provision(args.url.rstrip("/"), passwords)
+            break
+        except (OSError, IdentityProviderError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)  # Keycloak is still starting
+    print(f"realm {REALM} ready at {args.url.rstrip('/')}/realms/{REALM}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     services = sub.add_parser("services", help="start/stop the local PostgreSQL and Kafka")
     services.add_argument("action", choices=["up", "down", "status", "env"])
@@ -54,3 +77,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="topics, each given CME_KAFKA_USER_<ROLE>'s SCRAM credential, every role's ACLs",
     )
     kafka_setup.set_defaults(handler=_cmd_kafka_setup)
+
+    idp = sub.add_parser("idp", help="the identity provider (a Keycloak) for the API's sign-in")
+    idp_sub = idp.add_subparsers(dest="idp_command", metavar="ACTION", required=True)
+    idp_setup = idp_sub.add_parser(
+        "setup", help="the cme realm, the cme-api client, the roles and synthetic staff"
+    )
+    idp_setup.add_argument("url", help="Keycloak's base URL, e.g. http://keycloak:8080")
+    idp_setup.add_argument("passwords_file", help="admin's and staff passwords (JSON, 0600)")
+    idp_setup.add_argument("--wait", type=float, default=180, help="seconds to wait for it")
+    idp_setup.set_defaults(handler=_cmd_idp_setup)

@@ -7,6 +7,7 @@ import sys
 
 from kafka.errors import KafkaError
 
+from cme.idp_realm import IdentityProviderError
 from cme.settings import ConfigurationError
 from devtools.services import manager
 from devtools.services.common import ServiceError
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(manager.worker_env_lines(plan, args.worker)))
         else:
             print("\n".join(manager.env_lines(plan)))
-    except (ServiceError, ConfigurationError) as exc:
+    except (ServiceError, ConfigurationError, IdentityProviderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KafkaError as exc:

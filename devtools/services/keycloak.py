@@ -11,12 +11,8 @@ can set up a council's own Keycloak. Passwords are generated into
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +20,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from cme.idp_realm import (
+    REALM,
+    load_or_create_passwords,
+    provision_realm,
+)
 from devtools.services.common import (
     ServiceError,
     ServiceStatus,
@@ -36,17 +37,6 @@ from devtools.services.common import (
 )
 
 VERSION = "26.4.7"
-REALM = "cme"
-CLIENT = "cme-api"
-ROLES = ("caseworker", "senior_officer", "dpo", "auditor")
-STAFF = {
-    "officer.ada": ("caseworker",),
-    "officer.bo": ("caseworker",),
-    "senior.cy": ("senior_officer",),
-    "dpo.dee": ("dpo",),
-    "auditor.eli": ("auditor",),
-}
-"""Synthetic staff: user name and realm roles."""
 
 
 def cache_dir() -> Path:
@@ -128,16 +118,7 @@ class LocalKeycloak:
 
     def secrets(self) -> dict[str, Any]:
         """The bootstrap admin's and each staff user's generated password (0600 file)."""
-        current: dict[str, Any] = (
-            json.loads(self.passwords.read_text()) if self.passwords.exists() else {}
-        )
-        wanted = ["admin", *STAFF]
-        if any(name not in current for name in wanted):
-            current = {name: current.get(name) or secrets.token_urlsafe(18) for name in wanted}
-            self.passwords.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.passwords.touch(mode=0o600)
-            self.passwords.write_text(json.dumps(current, indent=2, sort_keys=True))
-        return current
+        return load_or_create_passwords(self.passwords)
 
     def up(self) -> bool:
         """Start Keycloak if it is not running, then make sure the realm is there."""
@@ -203,139 +184,3 @@ class LocalKeycloak:
     def provision(self) -> None:
         """The ``cme`` realm, its client, roles and synthetic staff; idempotent."""
         provision_realm(self.url, self.secrets())
-
-
-def provision_realm(url: str, passwords: dict[str, Any]) -> None:
-    """On any Keycloak: the realm, the API's client, the roles, the synthetic staff."""
-    admin = AdminApi(url, "admin", passwords["admin"])
-    if admin.get(f"/admin/realms/{REALM}") is None:
-        admin.post("/admin/realms", {"realm": REALM, "enabled": True})
-    for role in ROLES:
-        if admin.get(f"/admin/realms/{REALM}/roles/{role}") is None:
-            admin.post(f"/admin/realms/{REALM}/roles", {"name": role})
-    if not admin.get(f"/admin/realms/{REALM}/clients?clientId={CLIENT}"):
-        admin.post(f"/admin/realms/{REALM}/clients", api_client())
-    for username, roles in STAFF.items():
-        found = admin.get(f"/admin/realms/{REALM}/users?exact=true&username={username}")
-        if not found:
-            admin.post(f"/admin/realms/{REALM}/users", staff_user(username))
-            found = admin.get(f"/admin/realms/{REALM}/users?exact=true&username={username}")
-        user_id = found[0]["id"]
-        admin.put(
-            f"/admin/realms/{REALM}/users/{user_id}/reset-password",
-            {"type": "password", "value": passwords[username], "temporary": False},
-        )
-        wanted = [admin.get(f"/admin/realms/{REALM}/roles/{role}") for role in roles]
-        admin.post(f"/admin/realms/{REALM}/users/{user_id}/role-mappings/realm", wanted)
-
-
-def api_client() -> dict[str, Any]:
-    """The API's client: public (staff tools sign in through it), tokens for the API audience."""
-    return {
-        "clientId": CLIENT,
-        "enabled": True,
-        "publicClient": True,
-        "standardFlowEnabled": True,
-        "directAccessGrantsEnabled": True,  # development and tests: password grant
-        "redirectUris": ["http://127.0.0.1/*", "http://localhost/*"],
-        "protocolMappers": [
-            {
-                "name": "audience",
-                "protocol": "openid-connect",
-                "protocolMapper": "oidc-audience-mapper",
-                "config": {
-                    "included.client.audience": CLIENT,
-                    "access.token.claim": "true",
-                    "id.token.claim": "false",
-                },
-            }
-        ],
-    }
-
-
-def staff_user(username: str) -> dict[str, Any]:
-    given = username.split(".")[1].title()
-    return {
-        "username": username,
-        "enabled": True,
-        "emailVerified": True,
-        "firstName": given,
-        "lastName": "Synthetic",
-        "email": f"{username}@staff.invalid",
-        "requiredActions": [],
-    }
-
-
-class AdminApi:
-    """Keycloak's admin REST API with a token from the master realm's admin-cli."""
-
-    def __init__(self, url: str, username: str, password: str) -> None:
-        self.url = url
-        form = urllib.parse.urlencode(
-            {
-                "grant_type": "password",
-                "client_id": "admin-cli",
-                "username": username,
-                "password": password,
-            }
-        ).encode()
-        token_url = f"{url}/realms/master/protocol/openid-connect/token"
-        with urllib.request.urlopen(token_url, data=form, timeout=30) as response:  # noqa: S310
-            self.token = json.loads(response.read())["access_token"]
-
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310 - the local Keycloak
-            f"{self.url}{path}",
-            data=data,
-            method=method,
-            headers={
-                "Authorization": f"Bearer {self.token}",
-                "Content-Type": "application/json",
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                payload = response.read()
-        except urllib.error.HTTPError as exc:
-            with exc:
-                if exc.code == 404 and method == "GET":
-                    return None
-                msg = f"Keycloak refused {method} {path}: HTTP {exc.code} {exc.read()[:300]!r}"
-            raise ServiceError(msg) from None
-        return json.loads(payload) if payload else None
-
-    def get(self, path: str) -> Any:
-        return self._call("GET", path)
-
-    def post(self, path: str, body: Any) -> Any:
-        return self._call("POST", path, body)
-
-    def put(self, path: str, body: Any) -> Any:
-        return self._call("PUT", path, body)
-
-
-def main(argv: list[str]) -> int:
-    """``python -m devtools.services.keycloak URL SECRETS``: docker-compose's realm set-up."""
-    if len(argv) != 2:
-        print("usage: python -m devtools.services.keycloak URL PASSWORDS_FILE", file=sys.stderr)
-        return 2
-    url, path = argv
-    holder = LocalKeycloak(Path("/nonexistent"), 0, Path(path))
-    passwords = holder.secrets()
-    passwords["admin"] = os.environ.get("KC_BOOTSTRAP_ADMIN_PASSWORD", passwords["admin"])
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            provision_realm(url.rstrip("/"), passwords)
-            break
-        except (OSError, ServiceError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)  # Keycloak is still starting
-    print(f"realm {REALM} ready at {url}/realms/{REALM}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -25,8 +25,9 @@ import pytest
 
 from cme.bootstrap import App
 from cme.identity import TokenVerifier
+from cme.idp_realm import CLIENT
 from cme.settings import PROJECT_ROOT
-from devtools.services.keycloak import CLIENT, LocalKeycloak
+from devtools.services.keycloak import LocalKeycloak
 from devtools.synthetic import SyntheticCounty
 from domain import commands as c
 from domain.case import Case

@@ -15,7 +15,8 @@ import urllib.request
 import pytest
 
 from cme.identity import InvalidTokenError, TokenVerifier
-from devtools.services.keycloak import CLIENT, STAFF, LocalKeycloak
+from cme.idp_realm import CLIENT, STAFF
+from devtools.services.keycloak import LocalKeycloak
 from tests.conftest import Services
 
 
@@ -94,3 +95,26 @@ def _b64url_encode(data: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def test_cme_idp_setup_provisions_the_realm_again_idempotently(keycloak: LocalKeycloak) -> None:
+    """What docker-compose's setup runs, here against the local Keycloak."""
+    import os
+    import subprocess
+    import sys
+
+    from cme.settings import PROJECT_ROOT
+
+    result = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "idp", "setup", keycloak.url, str(keycloak.passwords)],
+        env={**os.environ, "KC_BOOTSTRAP_ADMIN_PASSWORD": keycloak.secrets()["admin"]},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"realm cme ready at {keycloak.url}/realms/cme" in result.stdout
+    staff = verifier(keycloak).verify(token_for(keycloak, "dpo.dee"))
+    assert "dpo" in staff.roles
