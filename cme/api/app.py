@@ -52,9 +52,13 @@ def create_app(settings: Settings) -> FastAPI:
 def _verifier(settings: Settings) -> TokenVerifier:
     """The council's sign-in; or, in the embedded mode only, the development issuer."""
     if settings.oidc_issuer:
-        return TokenVerifier(
-            settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim
-        )
+        try:
+            return TokenVerifier(
+                settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim
+            )
+        except ValueError as exc:
+            msg = f"CME_OIDC_ISSUER: {exc}"
+            raise ConfigurationError(msg) from None
     if settings.effective_mode is Mode.SERVICES and not settings.dev_issuer:
         msg = (
             "CME_OIDC_ISSUER is not set: the API accepts only tokens from the council's "

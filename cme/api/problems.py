@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from cme.api.idempotency import IdempotencyKeyReusedError
-from cme.identity import InvalidTokenError
+from cme.identity import IdentityProviderUnavailableError, InvalidTokenError
 from domain.commands import field_name
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
 from projections.store import ReadModelsMissingError
@@ -58,6 +58,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidTokenError)
     async def unauthenticated(_: Request, exc: InvalidTokenError) -> JSONResponse:
         return problem(401, "Not signed in", str(exc))
+
+    @app.exception_handler(IdentityProviderUnavailableError)
+    async def idp_down(_: Request, exc: IdentityProviderUnavailableError) -> JSONResponse:
+        return problem(503, "Sign-in unavailable", str(exc))
 
     @app.exception_handler(Forbidden)
     async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:

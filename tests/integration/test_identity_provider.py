@@ -118,3 +118,20 @@ def test_cme_idp_setup_provisions_the_realm_again_idempotently(keycloak: LocalKe
     assert f"realm cme ready at {keycloak.url}/realms/cme" in result.stdout
     staff = verifier(keycloak).verify(token_for(keycloak, "dpo.dee"))
     assert "dpo" in staff.roles
+
+
+def test_an_id_token_for_the_api_is_not_an_access_token(keycloak: LocalKeycloak) -> None:
+    form = urllib.parse.urlencode(
+        {
+            "grant_type": "password",
+            "client_id": CLIENT,
+            "username": "officer.ada",
+            "password": keycloak.secrets()["officer.ada"],
+            "scope": "openid",
+        }
+    ).encode()
+    url = f"{keycloak.issuer}/protocol/openid-connect/token"
+    with urllib.request.urlopen(url, data=form, timeout=30) as response:  # noqa: S310
+        id_token = json.loads(response.read())["id_token"]
+    with pytest.raises(InvalidTokenError, match="not an access token"):
+        verifier(keycloak).verify(id_token)

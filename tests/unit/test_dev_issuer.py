@@ -111,3 +111,23 @@ def test_the_api_serves_the_embedded_mode_with_development_tokens(embedded: Path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_header_naming_another_algorithm_is_refused_not_a_crash(embedded: Path) -> None:
+    import base64
+
+    settings = load_settings()
+    _header, claims, signature = dev_issuer.issue(settings, "caseworker", "o-1").split(".")
+    for alg in ("RS256", "PS256", "HS256", "none"):
+        header = base64.urlsafe_b64encode(json.dumps({"alg": alg}).encode()).decode().rstrip("=")
+        with pytest.raises(InvalidTokenError):
+            dev_issuer.verifier(settings).verify(".".join([header, claims, signature]))
+
+
+def test_keys_are_fetched_over_https_except_from_this_machine() -> None:
+    from cme.identity import TokenVerifier
+
+    with pytest.raises(ValueError, match="https"):
+        TokenVerifier("http://sign-in.example.org/realms/cme", "cme-api", "roles")
+    TokenVerifier("https://sign-in.example.org/realms/cme", "cme-api", "roles")
+    TokenVerifier("http://127.0.0.1:18080/realms/cme", "cme-api", "roles")
