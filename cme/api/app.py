@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
 from cme import dev_issuer
 from cme.api import problems, routes
+from cme.api.auth import caller
 from cme.bootstrap import build_application, read_models
 from cme.db.roles import Role
-from cme.identity import TokenVerifier
+from cme.identity import IdentityProviderUnavailableError, InvalidTokenError, TokenVerifier
 from cme.secrets import load_index_key
 from cme.settings import ConfigurationError, Mode, Settings
 
@@ -31,7 +33,10 @@ def create_app(settings: Settings) -> FastAPI:
         api.state.read_models = models
         api.state.verifier = verifier
         api.state.lock = threading.Lock()
-        api.state.secret = load_index_key(settings)  # keys the digests of requests kept
+        # Keys the digests of the requests kept; derived, so it is not the index key itself.
+        api.state.secret = hmac.new(
+            load_index_key(settings), b"cme.api.idempotency", "sha256"
+        ).digest()
         try:
             yield
         finally:
@@ -46,7 +51,32 @@ def create_app(settings: Settings) -> FastAPI:
     )
     problems.install(api)
     api.include_router(routes.router)
+
+    @api.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Signed in before any body is read, bodies of a sane size, no fault unanswered."""
+        if request.url.path.startswith("/v1/"):
+            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+                return problems.problem(
+                    413, "Too large", f"bodies are at most {MAX_BODY_BYTES} bytes"
+                )
+            try:
+                request.state.staff = caller(request)
+            except InvalidTokenError as exc:
+                return problems.problem(401, "Not signed in", str(exc))
+            except IdentityProviderUnavailableError as exc:
+                return problems.problem(503, "Sign-in unavailable", str(exc))
+        try:
+            return await call_next(request)
+        except Exception as exc:
+            return problems.fault(exc)
+
     return api
+
+
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _verifier(settings: Settings) -> TokenVerifier:

@@ -13,6 +13,10 @@ CASEWORKER, SENIOR_OFFICER, DPO, AUDITOR = "caseworker", "senior_officer", "dpo"
 
 
 def caller(request: Request) -> Staff:
+    """The signed-in staff member (checked once per request, before the body is read)."""
+    known = getattr(request.state, "staff", None)
+    if isinstance(known, Staff):
+        return known
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

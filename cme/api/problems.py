@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from cme.api.idempotency import IdempotencyKeyReusedError
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError
+from consumers.lifecycle import where
 from domain.commands import field_name
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
 from projections.store import ReadModelsMissingError
@@ -28,6 +29,10 @@ class Forbidden(Exception):
 
 class PreconditionFailed(Exception):
     """If-Match named a version that is no longer the current one."""
+
+
+class PreconditionRequired(Exception):
+    """A change was sent without If-Match: it could overwrite a change the caller never saw."""
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -67,6 +72,10 @@ def install(app: FastAPI) -> None:
     async def forbidden(_: Request, exc: Forbidden) -> JSONResponse:
         return problem(403, "Not allowed", str(exc))
 
+    @app.exception_handler(PreconditionRequired)
+    async def unconditional(_: Request, exc: PreconditionRequired) -> JSONResponse:
+        return problem(428, "If-Match required", str(exc))
+
     @app.exception_handler(PreconditionFailed)
     async def stale(_: Request, exc: PreconditionFailed) -> JSONResponse:
         return problem(412, "Changed since you read it", str(exc))
@@ -86,12 +95,15 @@ def install(app: FastAPI) -> None:
     async def not_ready(_: Request, exc: ReadModelsMissingError) -> JSONResponse:
         return problem(503, "Not ready", str(exc))
 
-    @app.exception_handler(Exception)
-    async def fault(_: Request, exc: Exception) -> JSONResponse:
-        reference = uuid.uuid4().hex[:12]
-        log.exception("request failed (reference %s)", reference)
-        return problem(500, "Internal error", f"the fault is logged under reference {reference}")
-
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
-        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+        response = problem(exc.status_code, str(exc.detail), str(exc.detail))
+        response.headers.update(exc.headers or {})  # a 405's Allow, say
+        return response
+
+
+def fault(exc: Exception) -> JSONResponse:
+    """An error in the code: logged by type and place under a reference, never its message."""
+    reference = uuid.uuid4().hex[:12]
+    log.error("request failed (reference %s): %s", reference, where(exc))
+    return problem(500, "Internal error", f"the fault is logged under reference {reference}")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from application.referrals import refer
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.idempotency import digest, once
-from cme.api.problems import PreconditionFailed
+from cme.api.problems import PreconditionFailed, PreconditionRequired
 from cme.bootstrap import App
 from cme.identity import Staff
 from domain import commands as c
@@ -85,6 +85,11 @@ def _lock(request: Request) -> threading.Lock:
     """One use case at a time in this process: the application's unit of work is not shared."""
     lock: threading.Lock = request.app.state.lock
     return lock
+
+
+def _route(request: Request, *ids: UUID) -> str:
+    """The endpoint and its ids in canonical form: a UUID in capitals is the same request."""
+    return "|".join([request.scope["route"].path, *(str(i) for i in ids)])
 
 
 def _etag(version: int) -> str:
@@ -184,16 +189,20 @@ def _on_case(
     app = _app(request)
     fields = {"actor": staff.actor, "case_id": case_id, **body.model_dump()}
 
+    if if_match is None:
+        msg = "send If-Match with the case's ETag as you read it (or * to change it whatever it is)"
+        raise PreconditionRequired(msg)
+
     def act() -> dict[str, Any]:
         current = app.get_case(case_id).version
-        if if_match is not None and if_match.strip() not in (_etag(current), "*"):
+        if if_match.strip() not in (_etag(current), "*"):
             msg = f"the case is at version {current}; read it again and retry"
             raise PreconditionFailed(msg)
         made = change(app, fields)
         return {**made, "case_version": app.get_case(case_id).version}
 
     fingerprint = digest(
-        request.app.state.secret, "POST", request.url.path, body.model_dump(mode="json")
+        request.app.state.secret, "POST", _route(request, case_id), body.model_dump(mode="json")
     )
     with _lock(request):
         status, answer = once(app, staff.subject, key, fingerprint, 201, act)
@@ -336,7 +345,7 @@ def refer_child(
         }
 
     fingerprint = digest(
-        request.app.state.secret, "POST", request.url.path, body.model_dump(mode="json")
+        request.app.state.secret, "POST", _route(request), body.model_dump(mode="json")
     )
     with _lock(request):
         status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)

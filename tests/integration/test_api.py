@@ -64,6 +64,8 @@ class Api:
         sent = dict(headers or {})
         if method == "POST":
             sent.setdefault("Idempotency-Key", f"test-{uuid4()}")
+            if path.startswith("/v1/cases/"):
+                sent.setdefault("If-Match", "*")
         if as_user is not None:
             sent["Authorization"] = f"Bearer {self.token(as_user)}"
         data = None
@@ -411,3 +413,34 @@ def test_each_caseworker_view_pages(api: Api, view: str) -> None:
     assert page.body["total"] >= len(page.body["items"])
     unknown = api.call("GET", "/v1/views/everything", as_user="officer.ada")
     assert unknown.status == 422
+
+
+def test_a_change_without_if_match_is_refused_with_428(api: Api, case_id: UUID) -> None:
+    token = {"Authorization": f"Bearer {api.token('officer.ada')}"}
+    request = urllib.request.Request(  # noqa: S310 - the local API
+        f"{api.url}/v1/cases/{case_id}/enquiries",
+        data=json.dumps(ENQUIRY).encode(),
+        method="POST",
+        headers={**token, "Content-Type": "application/json", "Idempotency-Key": f"k-{uuid4()}"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310
+    with refused.value as answer:
+        assert answer.code == 428
+        assert "If-Match" in json.loads(answer.read())["detail"]
+
+
+def test_an_anonymous_caller_is_refused_before_the_body_is_read(api: Api) -> None:
+    """A broken or huge body from someone not signed in gets 401, not a parse of it."""
+    broken = urllib.request.Request(  # noqa: S310 - the local API
+        f"{api.url}/v1/referrals",
+        data=b"{not json",
+        method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": "anonymous-1"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(broken, timeout=30)  # noqa: S310
+    with refused.value as answer:
+        assert answer.code == 401
+    huge = api.call("POST", "/v1/referrals", "officer.ada", {"notes": "x" * (70 * 1024)})
+    assert huge.status == 413
