@@ -11,6 +11,7 @@ benchmark on topics of its own gets the same rights on those names.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -157,8 +158,10 @@ def load_or_create_passwords(path: Path) -> dict[str, str]:
     if missing:
         current.update({name: secrets.token_urlsafe(24) for name in missing})
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.write_text(json.dumps(current, indent=2, sort_keys=True))
-        path.chmod(0o600)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # owner-only before a password is in it
+        with os.fdopen(descriptor, "w") as out:
+            out.write(json.dumps(current, indent=2, sort_keys=True))
     return current
 
 

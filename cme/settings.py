@@ -263,8 +263,10 @@ class Settings(BaseSettings):
         the passwords file ``scripts/services up`` writes for the local broker.
         """
         username, password = self._kafka_credentials(role)
-        protocol = self.kafka_security_protocol or ("SASL_PLAINTEXT" if password else "PLAINTEXT")
         cafile = str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None
+        # A CA file means TLS: never fall back to sending credentials in the clear.
+        default = ("SASL_SSL" if cafile else "SASL_PLAINTEXT") if password else "PLAINTEXT"
+        protocol = self.kafka_security_protocol or (default if password or not cafile else "SSL")
         if not protocol.startswith("SASL"):
             return KafkaSecurity(protocol=protocol, cafile=cafile)
         if password is None:

@@ -45,17 +45,18 @@ def _cmd_add(args: argparse.Namespace) -> int:
     command = c.RegisterSender.of(
         {"actor": args.actor, "sender": args.sender, "public_key": public_key}
     )
-    app = build_application(settings)
-    try:
-        app.register_sender(command)
-    finally:
-        app.close()
     if args.generate:
+        # The private half is kept first: a registered key nobody holds could not be used.
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         with os.fdopen(fd, "a") as keys:
             keys.write(f"{args.sender} {private}\n")
         print(f"private key of {args.sender} appended to {path} (give it to that sender only)")
+    app = build_application(settings)
+    try:
+        app.register_sender(command)
+    finally:
+        app.close()
     print(f"registered {args.sender}: public key {public_key}")
     return 0
 

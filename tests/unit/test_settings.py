@@ -105,3 +105,13 @@ def test_a_malformed_principal_is_named_and_not_echoed(tmp_path: Path) -> None:
         settings.kafka_security(KafkaRole.INTAKE)
     assert "CME_KAFKA_USER_INTAKE" in str(refused.value)
     assert "hunter2" not in str(refused.value)
+
+
+def test_a_ca_file_means_tls_for_the_credentials_too(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    with_user = _kafka_settings(tmp_path, kafka_ssl_cafile=ca, kafka_user_intake="cme-intake:pw")
+    assert with_user.kafka_security(KafkaRole.INTAKE).protocol == "SASL_SSL"
+    assert (
+        _kafka_settings(tmp_path, kafka_ssl_cafile=ca).kafka_security(KafkaRole.INTAKE).protocol
+        == "SSL"
+    )
