@@ -244,11 +244,15 @@ class RecordEnquiry(Command):
     outcome: EnquiryOutcome
     notes: Note | None = None
 
+    _check_made = field_validator("made_on")(not_in_future("enquiry date"))
+
 
 class ChangeCaseStatus(Command):
     case_id: UUID
     status: CaseStatus
     changed_on: date
+
+    _check_changed = field_validator("changed_on")(not_in_future("status date"))
 
     @field_validator("status")
     @classmethod
@@ -293,6 +297,8 @@ class CloseCase(Command):
     outcome: CaseOutcome
     closed_on: date
 
+    _check_closed = field_validator("closed_on")(not_in_future("closing date"))
+
 
 class MakeDisclosure(Command):
     child_id: UUID
@@ -323,6 +329,8 @@ class RecordInformationReceived(Command):
     categories: Annotated[list[DataCategory], Field(min_length=1)]
     received_on: date
     content: Note | None = None
+
+    _check_received = field_validator("received_on")(not_in_future("date received"))
 
 
 class ReceiveRightsRequest(Command):

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from application.referrals import refer
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
@@ -25,6 +25,7 @@ from domain.values import (
     Agency,
     CaseOutcome,
     CaseStatus,
+    DataCategory,
     EnquiryMethod,
     EnquiryOutcome,
     ReferralReason,
@@ -346,6 +347,51 @@ def refer_child(
 
     fingerprint = digest(
         request.app.state.secret, "POST", _route(request), body.model_dump(mode="json")
+    )
+    with _lock(request):
+        status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)
+    response.status_code = status
+    return answer
+
+
+class InformationIn(_Body):
+    """Information an agency sent about a child: where from, which categories, when."""
+
+    case_id: UUID | None = None
+    source_agency: Agency
+    source_organisation: ShortText
+    categories: Annotated[list[DataCategory], Field(min_length=1)]
+    received_on: date
+    content: Note | None = None
+
+
+class InformationOut(BaseModel):
+    disclosure_id: UUID
+
+
+@router.post(
+    "/children/{child_id}/information-received",
+    response_model=InformationOut,
+    status_code=201,
+    summary="Record information received from an agency (it reaches the ledger)",
+)
+def information_received(
+    child_id: UUID,
+    body: InformationIn,
+    request: Request,
+    response: Response,
+    staff: Caseworker,
+    idempotency_key: IdempotencyKey,
+) -> dict[str, Any]:
+    app = _app(request)
+
+    def act() -> dict[str, Any]:
+        fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
+        received = app.record_information_received(c.RecordInformationReceived.of(fields))
+        return {"disclosure_id": str(received)}
+
+    fingerprint = digest(
+        request.app.state.secret, "POST", _route(request, child_id), body.model_dump(mode="json")
     )
     with _lock(request):
         status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)

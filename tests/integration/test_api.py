@@ -136,6 +136,13 @@ def case_id(app: App, request: pytest.FixtureRequest) -> UUID:
     )
 
 
+INFORMATION = {
+    "source_agency": "school_nursing",
+    "source_organisation": "Synthetic School Nursing Team",
+    "categories": ["health_sen", "whereabouts"],
+    "received_on": date.today().isoformat(),
+    "content": "Seen at a clinic in another county last month",
+}
 ENQUIRY = {
     "made_on": date.today().isoformat(),
     "agency": "school",
@@ -291,6 +298,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/cases/{case_id}/close"): {"caseworker"},
     ("GET", "/v1/children/{child_id}"): {"caseworker"},
     ("POST", "/v1/referrals"): {"caseworker"},
+    ("POST", "/v1/children/{child_id}/information-received"): {"caseworker"},
 }
 """Who may call what, written out here: a new endpoint fails the test until it is listed."""
 
@@ -299,6 +307,7 @@ def _bodies() -> dict[str, dict[str, Any]]:
     today = date.today().isoformat()
     return {
         "referrals": _referral(SyntheticCounty(seed=seed("role matrix referral"))),
+        "information-received": INFORMATION,
         "enquiries": ENQUIRY,
         "status": {"status": "whereabouts_unknown", "changed_on": today},
         "officer": {"officer": "staff:officer.bo"},
@@ -444,3 +453,18 @@ def test_an_anonymous_caller_is_refused_before_the_body_is_read(api: Api) -> Non
         assert answer.code == 401
     huge = api.call("POST", "/v1/referrals", "officer.ada", {"notes": "x" * (70 * 1024)})
     assert huge.status == 413
+
+
+def test_information_received_is_recorded_and_a_future_date_refused(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    child_id = app.get_case(case_id).child_id
+    path = f"/v1/children/{child_id}/information-received"
+    made = api.call("POST", path, "officer.ada", {**INFORMATION, "case_id": str(case_id)})
+    assert made.status == 201, made.body
+    tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
+    future = api.call("POST", path, "officer.ada", {**INFORMATION, "received_on": tomorrow})
+    assert future.status == 422
+    assert future.body["errors"][0]["field"] == "received_on"
+    closing = {"outcome": "other", "closed_on": tomorrow}
+    assert api.call("POST", f"/v1/cases/{case_id}/close", "officer.ada", closing).status == 422
