@@ -29,7 +29,14 @@ def test_no_generated_request_gets_a_server_error(api: Api) -> None:  # noqa: F8
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        # Derandomized: CI explores the same requests each run; widen it locally with
+        # max_examples (200 an operation found nothing further when this was written).
+        @settings(
+            max_examples=25,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         def answers_sanely(case: Any) -> None:
             case.call_and_validate(
                 headers=caseworker, checks=[not_a_server_error, response_schema_conformance]
