@@ -74,6 +74,15 @@ class ChildrenUseCases(ApplicationCore):
         entry = self.blind_index.surname_dob_entry(surname, date_of_birth, forenames)
         return self._first_live(self._find(*entry))
 
+    def find_child_by_identity(
+        self, upn: str | None, surname: str, date_of_birth: date, forenames: str
+    ) -> UUID | None:
+        """By UPN, else surname, date of birth and forenames: matching without our own id."""
+        found = self.find_child_by_upn(upn) if upn else None
+        if found is None:
+            found = self.find_child_by_surname_and_dob(surname, date_of_birth, forenames)
+        return found
+
     def find_child_by_sender_ref(self, sender_ref: str) -> UUID | None:
         return self._first_live(self._find(*self.blind_index.sender_ref_entry(sender_ref)))
 

@@ -35,11 +35,9 @@ def refer(app: CMEApplication, command: c.ReferChild) -> Referred:
         today=app.today(),
     )
     details = registration.details
-    child_id = app.find_child_by_upn(details.upn) if details.upn else None
-    if child_id is None:
-        child_id = app.find_child_by_surname_and_dob(
-            details.legal_surname, details.date_of_birth, details.legal_forenames
-        )
+    child_id = app.find_child_by_identity(
+        details.upn, details.legal_surname, details.date_of_birth, details.legal_forenames
+    )
     registered = child_id is None
     if child_id is None:
         child_id = app.register_child(registration)

@@ -51,12 +51,9 @@ def find_child(app: CMEApplication, envelope: Envelope, child: ChildIdentity) ->
     found = app.find_child_by_sender_ref(ref)
     if found is not None:
         return found
-    if child.upn:
-        found = app.find_child_by_upn(child.upn)
-    if found is None:
-        found = app.find_child_by_surname_and_dob(
-            child.legal_surname, child.date_of_birth, child.legal_forenames
-        )
+    found = app.find_child_by_identity(
+        child.upn, child.legal_surname, child.date_of_birth, child.legal_forenames
+    )
     if found is not None:
         app.remember_sender_ref(found, ref)
     return found
