@@ -180,6 +180,25 @@ class CloseIn(_Body):
     closed_on: date
 
 
+def _once(
+    request: Request,
+    response: Response,
+    staff: Staff,
+    key: str,
+    body: BaseModel,
+    act: Callable[[], dict[str, Any]],
+    *ids: UUID,
+) -> dict[str, Any]:
+    """Run a change once per caller and Idempotency-Key, one use case at a time; its answer."""
+    fingerprint = digest(
+        request.app.state.secret, "POST", _route(request, *ids), body.model_dump(mode="json")
+    )
+    with _lock(request):
+        status, answer = once(_app(request), staff.subject, key, fingerprint, 201, act)
+    response.status_code = status
+    return answer
+
+
 def _on_case(
     request: Request,
     response: Response,
@@ -206,12 +225,7 @@ def _on_case(
         made = change(app, fields)
         return {**made, "case_version": app.get_case(case_id).version}
 
-    fingerprint = digest(
-        request.app.state.secret, "POST", _route(request, case_id), body.model_dump(mode="json")
-    )
-    with _lock(request):
-        status, answer = once(app, staff.subject, key, fingerprint, 201, act)
-    response.status_code = status
+    answer = _once(request, response, staff, key, body, act, case_id)
     response.headers["ETag"] = _etag(answer["case_version"])
     return answer
 
@@ -349,13 +363,7 @@ def refer_child(
             "opened": referred.opened,
         }
 
-    fingerprint = digest(
-        request.app.state.secret, "POST", _route(request), body.model_dump(mode="json")
-    )
-    with _lock(request):
-        status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)
-    response.status_code = status
-    return answer
+    return _once(request, response, staff, idempotency_key, body, act)
 
 
 class InformationIn(_Body):
@@ -394,13 +402,7 @@ def information_received(
         received = app.record_information_received(c.RecordInformationReceived.of(fields))
         return {"disclosure_id": str(received)}
 
-    fingerprint = digest(
-        request.app.state.secret, "POST", _route(request, child_id), body.model_dump(mode="json")
-    )
-    with _lock(request):
-        status, answer = once(app, staff.subject, idempotency_key, fingerprint, 201, act)
-    response.status_code = status
-    return answer
+    return _once(request, response, staff, idempotency_key, body, act, child_id)
 
 
 @router.get(
