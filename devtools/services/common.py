@@ -127,3 +127,19 @@ def stop_group(pid_file: Path, what: str, grace: float = 60) -> bool:
         os.killpg(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def local_status(
+    name: str, pid_file: Path, port: int, where: str, log: Path, detail: str
+) -> ServiceStatus:
+    """Up when its pid file names a process and its port on 127.0.0.1 answers."""
+    pid = read_pid(pid_file)
+    return ServiceStatus(
+        name=name,
+        running=pid is not None and port_open("127.0.0.1", port),
+        where=where,
+        pid=pid,
+        managed=True,
+        log=log,
+        detail=detail,
+    )

@@ -29,6 +29,7 @@ from devtools.services.common import (
     ServiceError,
     ServiceStatus,
     ensure_command,
+    local_status,
     port_open,
     read_pid,
     stop_group,
@@ -135,15 +136,13 @@ class LocalKafka:
         return read_pid(self.pid_file)
 
     def status(self) -> ServiceStatus:
-        pid = self.pid()
-        return ServiceStatus(
-            name="kafka",
-            running=pid is not None and port_open("127.0.0.1", self.port),
-            where=f"{self.bootstrap} (KRaft, Apache Kafka {kafka_version()})",
-            pid=pid,
-            managed=True,
-            log=self.log,
-            detail=str(self.log_dirs),
+        return local_status(
+            "kafka",
+            self.pid_file,
+            self.port,
+            f"{self.bootstrap} (KRaft, Apache Kafka {kafka_version()})",
+            self.log,
+            str(self.log_dirs),
         )
 
     def _write_config(self, admin_password: str) -> None:

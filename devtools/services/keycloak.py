@@ -29,6 +29,7 @@ from devtools.services.common import (
     ServiceError,
     ServiceStatus,
     ensure_command,
+    local_status,
     port_open,
     read_pid,
     stop_group,
@@ -105,15 +106,13 @@ class LocalKeycloak:
         return read_pid(self.pid_file)
 
     def status(self) -> ServiceStatus:
-        pid = self.pid()
-        return ServiceStatus(
-            name="keycloak",
-            running=pid is not None and port_open("127.0.0.1", self.port),
-            where=f"{self.issuer} (Keycloak {VERSION})",
-            pid=pid,
-            managed=True,
-            log=self.log,
-            detail=str(self.home),
+        return local_status(
+            "keycloak",
+            self.pid_file,
+            self.port,
+            f"{self.issuer} (Keycloak {VERSION})",
+            self.log,
+            str(self.home),
         )
 
     def secrets(self) -> dict[str, Any]:

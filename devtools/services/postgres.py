@@ -23,6 +23,7 @@ from devtools.services.common import (
     ServiceStatus,
     ensure_command,
     is_root,
+    local_status,
     port_open,
     read_pid,
     tail,
@@ -106,15 +107,13 @@ class LocalPostgres:
         return read_pid(self.data / "postmaster.pid")
 
     def status(self) -> ServiceStatus:
-        pid = self.pid()
-        return ServiceStatus(
-            name="postgresql",
-            running=pid is not None and port_open("127.0.0.1", self.port),
-            where=f"127.0.0.1:{self.port} database {DATABASE}",
-            pid=pid,
-            managed=True,
-            log=self.log,
-            detail=str(self.data),
+        return local_status(
+            "postgresql",
+            self.data / "postmaster.pid",
+            self.port,
+            f"127.0.0.1:{self.port} database {DATABASE}",
+            self.log,
+            str(self.data),
         )
 
     def up(self) -> bool:
