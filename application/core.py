@@ -44,6 +44,7 @@ from domain.child import Child
 from domain.disclosure import Disclosure
 from domain.errors import (
     CaseNotFoundError,
+    CaseOfAnotherChildError,
     ChildNotFoundError,
     DisclosureNotFoundError,
     NotFoundError,
@@ -330,6 +331,11 @@ class ApplicationCore(Application[UUID]):
 
     def get_child(self, child_id: UUID) -> Child:
         return self._get(Child, child_id)
+
+    def check_case_of(self, child: Child, case_id: UUID | None) -> None:
+        """Refuse a record about ``child`` filed under someone else's case."""
+        if case_id is not None and self._get(Case, case_id).child_id != child.id:
+            raise CaseOfAnotherChildError(case_id, child.id)
 
     def _get(self, aggregate_type: type[TAggregate], ident: UUID) -> TAggregate:
         errors: dict[type[Any], Callable[[UUID], NotFoundError]] = {

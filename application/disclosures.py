@@ -30,6 +30,7 @@ class DisclosureUseCases(ApplicationCore):
         """
         cmd = self._valid(c.MakeDisclosure, command)
         child = self.get_child(cmd.child_id)
+        self.check_case_of(child, cmd.case_id)
         common: dict[str, Any] = {
             "actor": cmd.actor,
             "child_id": cmd.child_id,
@@ -65,6 +66,7 @@ class DisclosureUseCases(ApplicationCore):
         cmd = self._valid(c.RecordInformationReceived, command)
         child = self.get_child(cmd.child_id)
         child.check_not_shredded()
+        self.check_case_of(child, cmd.case_id)
         received = Disclosure.receive(
             actor=cmd.actor,
             child_id=cmd.child_id,

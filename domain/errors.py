@@ -92,6 +92,15 @@ class CaseClosedError(DomainError):
     rule = "case_closed"
 
 
+class CaseOfAnotherChildError(DomainError):
+    """A record names a case that is not the child's: one child's data filed under another's."""
+
+    rule = "case_of_another_child"
+
+    def __init__(self, case_id: UUID, child_id: UUID) -> None:
+        super().__init__(f"case {case_id} is not a case of child {child_id}", field="case_id")
+
+
 class RollError(DomainError):
     rule = "roll_inconsistent"
 

@@ -24,12 +24,14 @@ from domain.commands import (
     OpenCase,
     ReceiveRightsRequest,
     RecordEnquiry,
+    RecordInformationReceived,
     RecordSchoolRegistration,
     RectifyChildDetails,
     RegisterChild,
 )
 from domain.errors import (
     CaseNotFoundError,
+    CaseOfAnotherChildError,
     ChildNotFoundError,
     ChildShreddedError,
     DuplicateChildError,
@@ -199,6 +201,50 @@ class ApplicationContract:
             "disclosed_on": "2026-11-01",
             "summary": "Last known address shared",
         }
+
+    def test_a_record_cannot_be_filed_under_another_childs_case(
+        self, app: App, county: SyntheticCounty
+    ) -> None:
+        mine, theirs = self.register(app, county), self.register(app, county)
+        case_of = {
+            child: app.open_case(
+                OpenCase.of(
+                    {
+                        "actor": "cw:alice",
+                        "child_id": child,
+                        "source": "school",
+                        "reason": "removed_from_roll_whereabouts_unknown",
+                        "referred_on": "2026-10-01",
+                    }
+                )
+            )
+            for child in (mine, theirs)
+        }
+        received = {
+            "actor": "cw:alice",
+            "child_id": mine,
+            "source_agency": "housing",
+            "source_organisation": "Synthetic Homes",
+            "categories": ["address"],
+            "received_on": "2026-11-01",
+        }
+        shared = {**self.disclosure(mine, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")}
+        before = app.recorder.max_notification_id()
+        with pytest.raises(CaseOfAnotherChildError, match="is not a case of child") as refused:
+            app.record_information_received(
+                RecordInformationReceived.of({**received, "case_id": case_of[theirs]})
+            )
+        assert refused.value.violations()[0].field == "case_id"
+        with pytest.raises(CaseOfAnotherChildError):
+            app.make_disclosure(MakeDisclosure.of({**shared, "case_id": case_of[theirs]}))
+        with pytest.raises(CaseNotFoundError):
+            app.make_disclosure(MakeDisclosure.of({**shared, "case_id": uuid4()}))
+        assert app.recorder.max_notification_id() == before  # nothing was stored
+        # Under the child's own case, both are recorded.
+        app.record_information_received(
+            RecordInformationReceived.of({**received, "case_id": case_of[mine]})
+        )
+        assert app.make_disclosure(MakeDisclosure.of({**shared, "case_id": case_of[mine]})).made
 
     def test_restriction_refuses_disclosure_unless_basis_overrides(
         self, app: App, county: SyntheticCounty
