@@ -8,7 +8,7 @@ it from the validation context, so tests and the shredding job control the clock
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Self, TypeVar
@@ -423,11 +423,22 @@ def field_name(part: object) -> str:
     return "*"
 
 
+def location(parts: Sequence[object], rule: str) -> str:
+    """Where an error is; an unknown member's name is the sender's text, so it is never echoed.
+
+    Even a name that looks like a field (``ada_smith``) may be a person's.
+    """
+    names = [field_name(part) for part in parts]
+    if rule == "extra_forbidden" and names:
+        names[-1] = "*"
+    return ".".join(names)
+
+
 def violations_of(exc: ValidationError) -> list[Violation]:
     """Pydantic errors without their ``input`` (which may be personal), nor odd member names."""
     return [
         Violation(
-            field=".".join(field_name(part) for part in error["loc"]) or "(command)",
+            field=location(error["loc"], error["type"]) or "(command)",
             rule=error["type"],
             message=error["msg"],
         )

@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from cme.api.idempotency import IdempotencyKeyReusedError
+from cme.api.strict_body import BodyRefusedError, BodyTooLargeError
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError
 from consumers.lifecycle import where
-from domain.commands import field_name
+from domain.commands import location
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
 from projections.store import ReadModelsMissingError
 
@@ -41,12 +42,12 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def _field(location: tuple[Any, ...]) -> str:
+def _field(where_and_path: tuple[Any, ...], rule: str) -> str:
     """Where the error is; a body member's name could be the caller's text, so it is vetted."""
-    where, *path = location
+    where, *path = where_and_path
     if where in ("header", "query", "path"):
         return ".".join(str(part) for part in path)  # names from our own schema
-    return ".".join(field_name(part) for part in path) or "body"
+    return location(path, rule) or "body"
 
 
 def install(app: FastAPI) -> None:
@@ -55,7 +56,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _field(error["loc"]), "rule": error["type"], "message": error["msg"]}
+            {
+                "field": _field(error["loc"], error["type"]),
+                "rule": error["type"],
+                "message": error["msg"],
+            }
             for error in exc.errors()
         ]
         return problem(422, "Invalid request", f"{len(errors)} field(s) invalid", errors=errors)
@@ -95,8 +100,15 @@ def install(app: FastAPI) -> None:
     async def not_ready(_: Request, exc: ReadModelsMissingError) -> JSONResponse:
         return problem(503, "Not ready", str(exc))
 
+    @app.exception_handler(BodyRefusedError)
+    async def unreadable(_: Request, exc: BodyRefusedError) -> JSONResponse:
+        errors = [{"field": exc.field, "rule": exc.rule, "message": exc.detail}]
+        return problem(422, "Invalid request", f"the body: {exc.detail}", errors=errors)
+
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc, BodyTooLargeError):
+            return problem(413, "Too large", str(exc.detail))
         response = problem(exc.status_code, str(exc.detail), str(exc.detail))
         response.headers.update(exc.headers or {})  # a 405's Allow, say
         return response

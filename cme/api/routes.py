@@ -15,6 +15,7 @@ from application.referrals import refer
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.idempotency import digest, once
 from cme.api.problems import PreconditionFailed, PreconditionRequired
+from cme.api.strict_body import StrictJsonRoute
 from cme.bootstrap import App
 from cme.identity import Staff
 from domain import commands as c
@@ -32,7 +33,7 @@ from domain.values import (
 )
 from projections.store import SqlReadModels
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 Reader = Annotated[Staff, Depends(allowed(CASEWORKER, SENIOR_OFFICER, DPO))]
 Caseworker = Annotated[Staff, Depends(allowed(CASEWORKER))]
 

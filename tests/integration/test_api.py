@@ -7,6 +7,7 @@ event store is checked for who did what.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -81,6 +82,25 @@ class Api:
         except urllib.error.HTTPError as refused:
             with refused:
                 return Answer(refused.code, dict(refused.headers), json.loads(refused.read()))
+
+    def send(
+        self, path: str, as_user: str, chunks: Iterable[bytes], headers: dict[str, str]
+    ) -> Answer:
+        """A POST of raw bytes, streamed in chunks (no Content-Length), as a hostile client may."""
+        host, port = self.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            sent = {
+                "Authorization": f"Bearer {self.token(as_user)}",
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"test-{uuid4()}",
+                **headers,
+            }
+            connection.request("POST", path, body=iter(chunks), headers=sent, encode_chunked=True)
+            response = connection.getresponse()
+            return Answer(response.status, dict(response.headers), json.loads(response.read()))
+        finally:
+            connection.close()
 
 
 def _free_port() -> int:
@@ -205,7 +225,7 @@ def test_invalid_input_lists_every_field_and_rule_without_echoing_values(
     answer = api.call("POST", f"/v1/cases/{case_id}/enquiries", "officer.ada", wrong)
     assert answer.status == 422
     fields = {e["field"] for e in answer.body["errors"]}
-    assert fields == {"agency", "made_on", "extra"}
+    assert fields == {"agency", "made_on", "*"}  # an unknown member is never named
     assert "SECRET-AGENCY-VALUE" not in json.dumps(answer.body)
     assert "yesterday-ish" not in json.dumps(answer.body)
 
@@ -453,6 +473,59 @@ def test_an_anonymous_caller_is_refused_before_the_body_is_read(api: Api) -> Non
         assert answer.code == 401
     huge = api.call("POST", "/v1/referrals", "officer.ada", {"notes": "x" * (70 * 1024)})
     assert huge.status == 413
+
+
+def test_a_streamed_body_past_the_limit_is_refused_as_it_arrives(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    """No Content-Length to check up front: the limit is counted as the chunks arrive."""
+    child_id = app.get_case(case_id).child_id
+    before = app.recorder.max_notification_id()
+    padding = (b" " * 4096 for _ in range(40))  # 160 KiB of whitespace, valid JSON once closed
+    body = [json.dumps(INFORMATION)[:-1].encode(), b', "content": "x"', *padding, b"}"]
+    path = f"/v1/children/{child_id}/information-received"
+    refused = api.send(path, "officer.ada", body, {})
+    assert refused.status == 413, refused.body
+    assert refused.body["detail"] == "bodies are at most 65536 bytes"
+    assert app.recorder.max_notification_id() == before
+    small = api.send(path, "officer.ada", [json.dumps(INFORMATION).encode()], {})
+    assert small.status == 201, small.body  # the same stream, within the limit, is taken
+
+
+def test_a_body_intake_would_refuse_is_refused_here_too(api: Api, app: App, case_id: UUID) -> None:
+    """Two doors, one reading: a member twice, NaN, a NUL, an unknown member's name."""
+    path = f"/v1/cases/{case_id}/enquiries"
+    twice = b'{"made_on": "2026-01-01", "made_on": "2026-01-02", "agency": "school"}'
+    for raw, rule in [
+        (twice, "duplicate_key"),
+        (b'{"agency": NaN}', "not_json"),
+        (b'{"agency": "school\\u0000"}', "bad_text"),
+    ]:
+        answer = api.send(path, "officer.ada", [raw], {"If-Match": "*"})
+        assert answer.status == 422, (raw, answer.body)
+        assert answer.body["errors"][0]["rule"] == rule, answer.body
+    named = api.call("POST", path, "officer.ada", {**ENQUIRY, "zoe_quillfeather": "1"})
+    assert named.status == 422, named.body
+    assert "quillfeather" not in json.dumps(named.body)
+    assert named.body["errors"][0] == {
+        "field": "*",
+        "rule": "extra_forbidden",
+        "message": "Extra inputs are not permitted",
+    }
+
+
+def test_information_cannot_be_filed_under_another_childs_case(
+    api: Api, app: App, case_id: UUID, request: pytest.FixtureRequest
+) -> None:
+    county = SyntheticCounty(seed=seed(f"{request.node.name}-another-child"))
+    other_child = app.register_child(c.RegisterChild.of(county.register_child()))
+    path = f"/v1/children/{other_child}/information-received"
+    before = app.recorder.max_notification_id()
+    refused = api.call("POST", path, "officer.ada", {**INFORMATION, "case_id": str(case_id)})
+    assert refused.status == 409, refused.body
+    assert refused.body["errors"][0]["field"] == "case_id"
+    assert refused.body["errors"][0]["rule"] == "case_of_another_child"
+    assert app.recorder.max_notification_id() == before
 
 
 def test_information_received_is_recorded_and_a_future_date_refused(

@@ -42,7 +42,7 @@ def test_valid_registration_passes() -> None:
         ({"upn": "A123"}, "details.upn", "value_error"),
         ({"sex": "unknown-value"}, "details.sex", "enum"),
         ({"legal_surname": ""}, "details.legal_surname", "string_too_short"),
-        ({"shoe_size": 5}, "details.shoe_size", "extra_forbidden"),
+        ({"shoe_size": 5}, "details.*", "extra_forbidden"),
     ],
 )
 def test_bad_details_name_field_and_rule(overrides: dict[str, Any], field: str, rule: str) -> None:
@@ -65,6 +65,15 @@ def test_rejections_never_echo_personal_values() -> None:
     text = str(error) + repr(error.violations())
     assert "Zqxsecretname" not in text
     assert "SECRET" not in text
+
+
+def test_an_unknown_members_name_is_never_echoed() -> None:
+    """A member name can be someone's text: a carer's name typed as a key, say."""
+    error = rejected(c.RegisterChild, register(zoe_quillfeather=5))
+    text = str(error) + repr(error.violations())
+    assert "quillfeather" not in text
+    assert error.violations()[0].field == "details.*"
+    assert error.violations()[0].rule == "extra_forbidden"
 
 
 def test_reduced_timetable_review_after_start() -> None:
