@@ -89,30 +89,18 @@ class Running:
 
 
 def _api_server(settings: Settings, stop: threading.Event) -> Callable[[], None]:
-    """The API as one of the workers: uvicorn in a thread, shut down when the others are."""
-    import uvicorn  # noqa: PLC0415
-
+    """The API as one of the workers, shut down when the others are; the port is taken now."""
     from cme.api.app import create_app  # noqa: PLC0415
+    from cme.api.serving import bind, server  # noqa: PLC0415
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-
-    def stop_when_asked() -> None:
-        stop.wait()
-        server.should_exit = True
+    listener = bind(settings.api_host, settings.api_port)
+    api = create_app(settings)
 
     def serve() -> None:
-        threading.Thread(target=stop_when_asked, name="api-stop", daemon=True).start()
         log.info("serving the API on http://%s:%s/v1", settings.api_host, settings.api_port)
-        server.run()
+        server(api, listener, stop)
         if not stop.is_set():
-            msg = f"the API server ended on its own (is port {settings.api_port} free?)"
+            msg = "the API server ended on its own"
             raise RuntimeError(msg)
 
     return serve
@@ -122,7 +110,8 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
     from cme.intake_runtime import build_intake_worker  # noqa: PLC0415
 
     running = Running()
-    for name in names:
+    # The API first: a busy port refuses the start before any other worker runs.
+    for name in sorted(names, key=lambda name: name != "api"):
         if name == "intake":
             worker, closers = build_intake_worker(settings, stop)
             running.closers += [c.close for c in closers]  # type: ignore[attr-defined]

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import argparse
 
-from cme.settings import load_settings
+from cme.settings import Mode, load_settings
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from cme.api.app import create_app
+    from cme.api.serving import bind, server
 
-    api = create_app(load_settings())
+    settings = load_settings()
+    listener = bind(args.host, args.port)
+    api = create_app(settings)
+    if settings.effective_mode is Mode.EMBEDDED:
+        where = f"the embedded store in {settings.data_dir}"
+    else:
+        where = "PostgreSQL and Kafka (services mode)"
+    sign_in = settings.oidc_issuer or "the DEVELOPMENT token issuer (`cme tokens issue`)"
     print(f"serving the API on http://{args.host}:{args.port}/v1 (OpenAPI at /openapi.json)")
-    uvicorn.run(api, host=args.host, port=args.port, log_level="warning", access_log=False)
+    print(f"  over {where}; tokens from {sign_in}", flush=True)
+    server(api, listener)
     return 0
 
 

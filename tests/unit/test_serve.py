@@ -1,0 +1,53 @@
+"""The API on a busy port: one line naming the setting, before anything else starts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from cme.runtime import start_workers
+from cme.settings import PROJECT_ROOT, ConfigurationError, load_settings
+
+
+def test_cme_serve_on_a_busy_port_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+        env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(tmp_path)}
+        result = subprocess.run(
+            [sys.executable, "-m", "cme.cli", "serve", "--port", str(port)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"configuration error: cannot serve the API on 127.0.0.1:{port} (Address already in "
+        "use): another program has that port; choose a free one with CME_API_PORT (cme run) "
+        "or --port (cme serve)"
+    ]
+    assert "serving" not in result.stdout
+
+
+def test_cme_run_api_on_a_busy_port_starts_no_worker(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        settings = load_settings(
+            mode="embedded", data_dir=tmp_path, api_port=taken.getsockname()[1]
+        )
+        before = threading.active_count()
+        with pytest.raises(ConfigurationError, match="CME_API_PORT"):
+            start_workers(settings, ["retention", "api"], threading.Event())
+        assert threading.active_count() == before
