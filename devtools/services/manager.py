@@ -182,6 +182,8 @@ def worker_env_lines(p: Plan, worker: str) -> list[str]:
         "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
         **{role_env_name(r): role_url(admin_settings, r) for r in WORKER_ROLES[worker]},
         **_kafka_user_lines(p.settings, WORKER_PRINCIPALS[worker]),
+        # The API checks every token against the council's sign-in: a public URL, no secret.
+        **({"CME_OIDC_ISSUER": p.issuer} if worker == "api" and p.issuer else {}),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
 

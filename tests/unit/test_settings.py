@@ -115,3 +115,23 @@ def test_a_ca_file_means_tls_for_the_credentials_too(tmp_path: Path) -> None:
         _kafka_settings(tmp_path, kafka_ssl_cafile=ca).kafka_security(KafkaRole.INTAKE).protocol
         == "SSL"
     )
+
+
+def test_only_the_api_worker_is_told_where_the_sign_in_is(tmp_path: Path) -> None:
+    from cme.db.roles import load_or_create_passwords, passwords_file
+    from devtools.services import manager
+
+    settings = _kafka_settings(
+        tmp_path,
+        database_url="postgresql://cme:admin-pw@127.0.0.1:1/cme",
+        kafka_bootstrap_servers="127.0.0.1:2",
+        oidc_issuer="https://sign-in.example.gov.uk/realms/cme",
+    )
+    passwords_file(settings).parent.mkdir(parents=True)
+    load_or_create_passwords(passwords_file(settings))
+    plan = manager.Plan(settings, None, None)
+    api = manager.worker_env_lines(plan, "api")
+    assert "export CME_OIDC_ISSUER=https://sign-in.example.gov.uk/realms/cme" in api
+    assert not any("admin-pw" in line for line in api)
+    intake = manager.worker_env_lines(plan, "intake")
+    assert not any("CME_OIDC_ISSUER" in line for line in intake)
