@@ -104,6 +104,22 @@ def public_key_from_b64(text: str) -> X25519PublicKey:
     return X25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
 
 
+def check_sender_public_key(text: str) -> None:
+    """Refuse a key of low order (all zeros, say), which would prove no one's identity.
+
+    Every exchange with such a key gives the same known secret, so anyone
+    could make a seal that opens as this sender's.
+    """
+    try:
+        X25519PrivateKey.generate().exchange(public_key_from_b64(text))
+    except ValueError:
+        msg = (
+            "the public key is a point of low order (such as all zeros), which proves no one's "
+            "identity; ask the sender for the public half of a freshly generated X25519 key"
+        )
+        raise PayloadSealingError(msg) from None
+
+
 def _named_private_keys(
     text: str, source: str, what: str, split: Callable[[str], tuple[str, str, str]]
 ) -> dict[str, X25519PrivateKey]:

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from cme.bootstrap import build_application
 from cme.settings import load_settings
+from consumers.sealed_payload import PayloadSealingError, check_sender_public_key
 from domain import commands as c
 
 
@@ -45,6 +46,11 @@ def _cmd_add(args: argparse.Namespace) -> int:
     command = c.RegisterSender.of(
         {"actor": args.actor, "sender": args.sender, "public_key": public_key}
     )
+    try:
+        check_sender_public_key(command.public_key)
+    except PayloadSealingError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
     if args.generate:
         # The private half is kept first: a registered key nobody holds could not be used.
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -69,6 +69,27 @@ def test_a_bad_public_key_is_refused_in_one_line_naming_the_field(
     assert "not-a-key" not in err
 
 
+@pytest.mark.parametrize(
+    "point",
+    [
+        bytes(32),  # zero
+        bytes([1]) + bytes(31),  # one
+        bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    ],
+)
+def test_a_key_of_low_order_is_refused_and_not_registered(
+    point: bytes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any exchange with such a key gives a known secret: anyone could seal as this sender."""
+    public = base64.b64encode(point).decode()
+    assert main(["senders", "add", SENDER, "--public-key", public, "--actor", "staff:dpo-1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "low order" in err[0]
+    assert main(["senders", "list"]) == 0
+    assert public not in capsys.readouterr().out
+
+
 def test_neither_or_both_key_options_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["senders", "add", SENDER, "--actor", "staff:dpo-1"]) == 2
     public = base64.b64encode(X25519PrivateKey.generate().public_key().public_bytes_raw())
