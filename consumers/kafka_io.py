@@ -30,6 +30,14 @@ RECONNECT = {
 }
 
 
+_LOGINS: dict[str, KafkaRole] = {}
+"""The principals this process has logged in as, for telling a person which one was refused."""
+
+
+def logins() -> dict[str, KafkaRole]:
+    return dict(_LOGINS)
+
+
 def client_id(name: str) -> str:
     return f"cme-{name}-{socket.gethostname()}-{os.getpid()}"
 
@@ -43,6 +51,7 @@ def connection(settings: KafkaSettings, role: KafkaRole) -> dict[str, Any]:
         **RECONNECT,
     }
     if security.username is not None:
+        _LOGINS[security.username] = role
         options["sasl_mechanism"] = security.mechanism
         options["sasl_plain_username"] = security.username
         options["sasl_plain_password"] = security.password

@@ -86,15 +86,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
+def _refused_login(servers: str) -> str | None:
+    """Why a broker that answers did not serve us: most often, a wrong password.
+
+    A refused SCRAM login reaches kafka-python as a closed socket, and the
+    client retries until its timeout as if the broker were down; a person
+    needs to be pointed at the password, not at starting the services.
+    """
+    import socket
+
+    from consumers.kafka_io import logins
+
+    principals = logins()
+    if not principals:
+        return None
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
+                pass
+        except (OSError, ValueError):
+            continue
+        named = ", ".join(
+            f"{name} (CME_KAFKA_USER_{role.value.upper()})" for name, role in principals.items()
+        )
+        return (
+            f"did not let {named} in: check that password (or CME_KAFKA_PASSWORDS_FILE) and "
+            "the broker's log for 'Failed authentication'; a broker still starting looks the same"
+        )
+    return None
+
+
 def _unreachable(exc: Exception) -> str | None:
     """One line for a service that cannot be reached, or None for anything else."""
     import psycopg
     import psycopg_pool
-    from kafka.errors import KafkaError
+    from kafka.errors import AuthorizationError, KafkaError
+
+    from consumers.kafka_io import logins
 
     hint = "start the local services with `scripts/services up`, or check the CME_* settings"
+    if isinstance(exc, AuthorizationError):
+        principals = ", ".join(logins()) or "this client"
+        return (
+            f"Kafka refused {principals} ({type(exc).__name__}): its ACLs do not allow this; "
+            "`cme kafka setup` grants each principal what README's security section lists"
+        )
     if isinstance(exc, KafkaError):
         servers = load_settings().kafka_bootstrap_servers or "(not configured)"
+        refused = _refused_login(servers)
+        if refused is not None:
+            return f"Kafka at {servers} answers but {refused} ({type(exc).__name__})"
         return f"cannot reach Kafka at {servers} ({type(exc).__name__}); {hint}"
     if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
         return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"

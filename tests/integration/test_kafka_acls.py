@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,6 +191,30 @@ def test_a_wrong_password_is_refused(seeded: Settings) -> None:
     )
     options = kafka_io.connection(wrong, KafkaRole.SENDER)
     assert "Unable to bootstrap" in str(_refused(options))
+
+
+def test_a_command_with_a_wrong_password_says_so_not_that_kafka_is_down(
+    seeded: Settings, workers: WorkerEnvironment, tmp_path: Path
+) -> None:
+    lines = (PROJECT_ROOT / "examples" / "upstream" / "all-types.jsonl").read_text()
+    one = tmp_path / "one.jsonl"
+    one.write_text(lines.splitlines()[0] + "\n")
+    wrong = f"{KafkaRole.SENDER.default_username}:wrong-{uuid.uuid4().hex}"
+    result = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "publish", str(one)],
+        env={**workers.env, "CME_KAFKA_USER_SENDER": wrong},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("note:")]
+    assert len(errors) == 1, result.stderr
+    principal = KafkaRole.SENDER.default_username
+    assert f"answers but did not let {principal} (CME_KAFKA_USER_SENDER) in" in errors[0]
+    assert wrong.split(":")[1] not in result.stderr + result.stdout
 
 
 def test_kafka_setup_gives_a_councils_own_sender_principal_its_rights(
