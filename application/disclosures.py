@@ -1,4 +1,10 @@
-"""Use cases of sharing: disclose (or refuse, when restricted or shredded) and receive."""
+"""Use cases of sharing: request, approve or refuse, disclose, receive.
+
+The rules refuse by themselves, and record it, when the child's processing is
+restricted (unless the basis overrides restriction under UK GDPR Art 18(2))
+or their personal data is shredded; they are checked at the request and again
+at approval, since either can happen in between.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,9 @@ from uuid import UUID
 
 from application.core import ApplicationCore
 from domain import commands as c
-from domain.disclosure import Disclosure
-from domain.values import RefusalReason
+from domain.child import Child
+from domain.disclosure import RULES, Disclosure
+from domain.values import LawfulBasis, RefusalReason
 
 
 @dataclass(frozen=True)
@@ -19,6 +26,19 @@ class DisclosureOutcome:
     disclosure_id: UUID
     made: bool
     refusal_reason: RefusalReason | None = None
+
+    @property
+    def status(self) -> str:
+        return "made" if self.made else "refused" if self.refusal_reason else "requested"
+
+
+def refused_by_rules(child: Child, basis: LawfulBasis) -> RefusalReason | None:
+    """Why the rules refuse any sharing of this child's data under ``basis``, if they do."""
+    if child.is_shredded:
+        return RefusalReason.PERSONAL_DATA_SHREDDED
+    if child.is_restricted and not basis.overrides_restriction:
+        return RefusalReason.PROCESSING_RESTRICTED
+    return None
 
 
 class DisclosureUseCases(ApplicationCore):
@@ -42,11 +62,7 @@ class DisclosureUseCases(ApplicationCore):
             "categories": [category.value for category in cmd.categories],
             "requested_by": cmd.requested_by,
         }
-        refusal: RefusalReason | None = None
-        if child.is_shredded:
-            refusal = RefusalReason.PERSONAL_DATA_SHREDDED
-        elif child.is_restricted and not cmd.lawful_basis.overrides_restriction:
-            refusal = RefusalReason.PROCESSING_RESTRICTED
+        refusal = refused_by_rules(child, cmd.lawful_basis)
         if refusal is not None:
             refused = Disclosure.refuse(
                 **common, refused_on=cmd.disclosed_on, refusal_reason=refusal.value
@@ -61,6 +77,56 @@ class DisclosureUseCases(ApplicationCore):
         )
         self.save(made)
         return DisclosureOutcome(made.id, made=True)
+
+    def request_disclosure(self, command: c.RequestDisclosure) -> DisclosureOutcome:
+        """A caseworker's request: awaiting a second person, or refused by the rules now."""
+        cmd = self._valid(c.RequestDisclosure, command)
+        child = self.get_child(cmd.child_id)
+        self.check_case_of(child, cmd.case_id)
+        refusal = refused_by_rules(child, cmd.lawful_basis)
+        requested = Disclosure.request(
+            actor=cmd.actor,
+            child_id=cmd.child_id,
+            case_id=cmd.case_id,
+            recipient_agency=cmd.recipient_agency.value,
+            recipient_organisation=cmd.recipient_organisation,
+            purpose=cmd.purpose.value,
+            lawful_basis=cmd.lawful_basis.value,
+            categories=[category.value for category in cmd.categories],
+            requested_on=cmd.requested_on,
+            # A shredded child has no key to seal under: the necessity is not kept.
+            personal=None if child.is_shredded else {"necessity": cmd.necessity},
+        )
+        if refusal is not None:
+            requested.refuse_request(RULES, cmd.requested_on, refusal)
+        self.save(requested)
+        return DisclosureOutcome(requested.id, made=False, refusal_reason=refusal)
+
+    def approve_disclosure(self, command: c.ApproveDisclosure) -> DisclosureOutcome:
+        """A second person's approval: the disclosure is made, unless the rules now refuse it."""
+        cmd = self._valid(c.ApproveDisclosure, command)
+        disclosure = self.get_disclosure(cmd.disclosure_id)
+        basis = disclosure.check_can_decide(cmd.actor, cmd.approved_on, "approved_on")
+        refusal = refused_by_rules(self.get_child(disclosure.child_id), basis)
+        if refusal is not None:
+            disclosure.refuse_request(RULES, cmd.approved_on, refusal)
+        else:
+            disclosure.approve(cmd.actor, cmd.approved_on)
+        self.save(disclosure)
+        return DisclosureOutcome(disclosure.id, made=refusal is None, refusal_reason=refusal)
+
+    def refuse_disclosure(self, command: c.RefuseDisclosure) -> DisclosureOutcome:
+        cmd = self._valid(c.RefuseDisclosure, command)
+        disclosure = self.get_disclosure(cmd.disclosure_id)
+        child = self.get_child(disclosure.child_id)
+        reasons = None if child.is_shredded else cmd.reasons
+        disclosure.refuse_request(
+            cmd.actor, cmd.refused_on, RefusalReason.REFUSED_BY_APPROVER, reasons
+        )
+        self.save(disclosure)
+        return DisclosureOutcome(
+            disclosure.id, made=False, refusal_reason=RefusalReason.REFUSED_BY_APPROVER
+        )
 
     def record_information_received(self, command: c.RecordInformationReceived) -> UUID:
         cmd = self._valid(c.RecordInformationReceived, command)

@@ -19,7 +19,8 @@ from domain.disclosure import Disclosure
 from domain.errors import DomainError
 from domain.personal import CATEGORIES_OF_DETAIL, ChildDetails
 
-MADE_TOPIC = get_topic(Disclosure.Made)
+MADE_TOPICS = frozenset({get_topic(Disclosure.Made), get_topic(Disclosure.Approved)})
+"""A disclosure made at once, or on a second person's approval: both sent data out."""
 
 
 class UnknownDetailError(DomainError):
@@ -85,6 +86,6 @@ def rectify(app: CMEApplication, command: c.RectifyChildDetails) -> dict[str, An
 
 
 def disclosures_made(app: CMEApplication, child_id: UUID) -> list[Any]:
-    """The child's Disclosure.Made events, upcast, their personal parts left sealed."""
-    made = [s for s in stored_about(app, child_id) if s.topic == MADE_TOPIC]
+    """The child's disclosures made, upcast, their personal parts left sealed."""
+    made = [s for s in stored_about(app, child_id) if s.topic in MADE_TOPICS]
     return app.batch_mapper.to_domain_events(made, withhold_personal=True)

@@ -79,21 +79,20 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
                 "personal_data": plain(personal),
             }
         )
-        if kind == "Disclosure.Made":
-            recipients.append(
-                {
-                    k: facts.get(k)
-                    for k in (
-                        "recipient_agency",
-                        "recipient_organisation",
-                        "purpose",
-                        "lawful_basis",
-                        "categories",
-                        "disclosed_on",
-                        "approved_by",
-                    )
-                }
-            )
+        if kind in ("Disclosure.Made", "Disclosure.Approved"):
+            recipient = {
+                k: facts.get(k)
+                for k in (
+                    "recipient_agency",
+                    "recipient_organisation",
+                    "purpose",
+                    "lawful_basis",
+                    "categories",
+                    "disclosed_on",
+                    "approved_by",
+                )
+            }
+            recipients.append({**recipient, "approved_by": facts.get("approved_by", event.actor)})
         for key in ("source", "source_agency"):
             if facts.get(key):
                 sources.add(str(facts[key]))

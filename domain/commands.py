@@ -333,6 +333,68 @@ class RecordInformationReceived(Command):
     _check_received = field_validator("received_on")(not_in_future("date received"))
 
 
+SCHEDULE_2_PARA_2 = frozenset(
+    {
+        LawfulBasis.CRIME_PREVENTION,
+        LawfulBasis.APPREHENSION_PROSECUTION,
+        LawfulBasis.TAX_ASSESSMENT,
+    }
+)
+"""(a) crime, (b) offenders, (c) tax: the request names which by its basis."""
+CRIME_AND_TAX = frozenset({Agency.POLICE, Agency.HOME_OFFICE, Agency.PROBATION, Agency.COUNCIL_TAX})
+
+
+class RequestDisclosure(Command):
+    """A caseworker asks to share a child's data; a senior officer decides."""
+
+    child_id: UUID
+    case_id: UUID | None = None
+    recipient_agency: Agency
+    recipient_organisation: ShortText
+    purpose: Purpose
+    lawful_basis: LawfulBasis
+    categories: Annotated[list[DataCategory], Field(min_length=1)]
+    necessity: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=20, max_length=4000),
+        AfterValidator(check_text),
+    ]
+    """Why these categories are necessary for this purpose (DPA 2018 Sch 2 para 2 asks it)."""
+    requested_on: date
+
+    _check_requested = field_validator("requested_on")(not_in_future("request date"))
+
+    @model_validator(mode="after")
+    def _crime_and_tax_bases_fit_the_recipient(self) -> Self:
+        if self.lawful_basis in SCHEDULE_2_PARA_2 and self.recipient_agency not in CRIME_AND_TAX:
+            allowed = ", ".join(sorted(CRIME_AND_TAX))
+            msg = (
+                "DPA 2018 Sch 2 para 2 (crime, offenders, tax) is for disclosures to "
+                f"{allowed}; choose another basis for this recipient"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class ApproveDisclosure(Command):
+    disclosure_id: UUID
+    approved_on: date
+
+    _check_approved = field_validator("approved_on")(not_in_future("approval date"))
+
+
+class RefuseDisclosure(Command):
+    disclosure_id: UUID
+    refused_on: date
+    reasons: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=10, max_length=4000),
+        AfterValidator(check_text),
+    ]
+
+    _check_refused = field_validator("refused_on")(not_in_future("refusal date"))
+
+
 class ReceiveRightsRequest(Command):
     child_id: UUID
     request_type: RightsRequestType

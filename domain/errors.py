@@ -117,6 +117,16 @@ class RequestStateError(DomainError):
     rule = "request_state"
 
 
+class DisclosureStateError(DomainError):
+    rule = "disclosure_state"
+
+
+class TwoPersonRuleError(DomainError):
+    """The requester of a disclosure tried to decide it: that takes a second person."""
+
+    rule = "two_person_rule"
+
+
 class DuplicateChildError(DomainError):
     """Another child already has this UPN."""
 

@@ -230,6 +230,7 @@ class DataCategory(StrEnum):
 class RefusalReason(StrEnum):
     PROCESSING_RESTRICTED = "processing_restricted"
     PERSONAL_DATA_SHREDDED = "personal_data_shredded"
+    REFUSED_BY_APPROVER = "refused_by_approver"
 
 
 class RightsRequestType(StrEnum):

@@ -26,6 +26,7 @@ from projections.changes import Add, Append, Change, Latest, RedactChild, Upsert
 CHILDREN = "children"
 CASES = "cases"
 TIMELINE = "case_timeline"
+DISCLOSURE_REQUESTS = "disclosure_requests"
 
 # Personal columns of the children table: nulled when the child is shredded.
 CHILD_PERSONAL_COLUMNS = (
@@ -357,6 +358,51 @@ def case_closed(event: Any) -> list[Change]:
     ]
 
 
+# -- Disclosure requests (what a senior officer decides on; nothing personal) ------------
+
+
+def _request(event: Any, values: dict[str, Any]) -> Upsert:
+    return Upsert(DISCLOSURE_REQUESTS, {"disclosure_id": event.originator_id}, values)
+
+
+def disclosure_requested(event: Any) -> list[Change]:
+    return [
+        _request(
+            event,
+            {
+                "child_id": event.child_id,
+                "case_id": event.case_id,
+                "status": "requested",
+                "recipient_agency": event.recipient_agency,
+                "recipient_organisation": event.recipient_organisation,
+                "purpose": event.purpose,
+                "lawful_basis": event.lawful_basis,
+                "categories": ",".join(sorted(event.categories)),
+                "requested_by": event.actor,
+                "requested_on": event.requested_on,
+            },
+        )
+    ]
+
+
+def disclosure_approved(event: Any) -> list[Change]:
+    return [
+        _request(
+            event, {"status": "made", "decided_by": event.actor, "decided_on": event.disclosed_on}
+        )
+    ]
+
+
+def disclosure_request_refused(event: Any) -> list[Change]:
+    values = {
+        "status": "refused",
+        "decided_by": event.actor,
+        "decided_on": event.refused_on,
+        "refusal_reason": event.refusal_reason,
+    }
+    return [_request(event, values)]
+
+
 BY_EVENT: dict[type[Any], Callable[[Any], list[Change]]] = {
     Child.Registered: child_registered,
     Child.DetailsRectified: details_rectified,
@@ -380,6 +426,9 @@ BY_EVENT: dict[type[Any], Callable[[Any], list[Change]]] = {
     Case.AutomatedDecisionReviewed: decision_reviewed,
     Case.OfficerAssigned: officer_assigned,
     Case.Closed: case_closed,
+    Disclosure.Requested: disclosure_requested,
+    Disclosure.Approved: disclosure_approved,
+    Disclosure.RequestRefused: disclosure_request_refused,
 }
 
 NOT_PROJECTED: frozenset[type[Any]] = frozenset(

@@ -59,24 +59,29 @@ def _base(kind: str, event: Any, **fields: Any) -> dict[str, Any]:
 
 
 def _sharing(event: Any) -> dict[str, Any]:
-    """What a disclosure made and a disclosure refused both state."""
+    """What every step of a disclosure states: with whom, why, under which basis, what."""
     return {
         "counterparty_agency": event.recipient_agency,
         "counterparty_organisation": event.recipient_organisation,
         "purpose": event.purpose,
         "lawful_basis": event.lawful_basis,
         "categories": sorted(event.categories),
-        "requested_by": event.requested_by,
+        "requested_by": getattr(event, "requested_by", None) or event.actor,
         "case_id": event.case_id,
     }
 
 
+def disclosure_requested(event: Any) -> dict[str, Any]:
+    return _base("disclosure_requested", event, **_sharing(event), on=event.requested_on)
+
+
 def disclosure_made(event: Any) -> dict[str, Any]:
+    """Made at once (intake, the demo) or on a second person's approval (the API)."""
     return _base(
         "disclosure_made",
         event,
         **_sharing(event),
-        approved_by=event.approved_by,
+        approved_by=getattr(event, "approved_by", None) or event.actor,
         on=event.disclosed_on,
     )
 
@@ -143,6 +148,9 @@ def child_fact(kind: str) -> Callable[[Any], dict[str, Any]]:
 BY_EVENT: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
     Disclosure.Made: disclosure_made,
     Disclosure.Refused: disclosure_refused,
+    Disclosure.Requested: disclosure_requested,
+    Disclosure.Approved: disclosure_made,
+    Disclosure.RequestRefused: disclosure_refused,
     Disclosure.Received: information_received,
     RightsRequest.Received: rights_request("rights_request_received"),
     RightsRequest.IdentityVerified: rights_request("rights_request_identity_verified"),

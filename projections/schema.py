@@ -84,6 +84,24 @@ TABLES: dict[str, dict[str, str]] = {
         "automated": "bool",
         "notes": "text",
     },
+    # Disclosures requested through the API and what became of them: no values,
+    # only with whom, why, under which basis and which categories.
+    "disclosure_requests": {
+        "disclosure_id": "uuid",
+        "child_id": "uuid",
+        "case_id": "uuid",
+        "status": "text",
+        "recipient_agency": "text",
+        "recipient_organisation": "text",
+        "purpose": "text",
+        "lawful_basis": "text",
+        "categories": "text",
+        "requested_by": "text",
+        "requested_on": "date",
+        "decided_by": "text",
+        "decided_on": "date",
+        "refusal_reason": "text",
+    },
     # Which version of each aggregate the read models already reflect: a
     # re-delivered event (relay crash, Kafka redelivery) is skipped.
     "applied_versions": {"originator_id": "uuid", "version": "int"},
@@ -109,6 +127,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "children": ("child_id",),
     "cases": ("case_id",),
     "case_timeline": ("case_id", "seq"),
+    "disclosure_requests": ("disclosure_id",),
     "applied_versions": ("originator_id",),
     "positions": ("consumer", "part"),
     "parked_events": ("originator_id", "version"),
@@ -217,6 +236,13 @@ def view_ddl(dialect: Dialect, schema: str | None) -> list[str]:
         FROM {p}children c
         WHERE (c.moved_to_la IS NOT NULL OR c.moved_abroad = {true})
           AND (c.move_confirmed IS NULL OR c.move_confirmed = {false})""",
+        f"""{create} {p}disclosures_awaiting_decision AS
+        SELECT d.disclosure_id, d.child_id, d.case_id, d.recipient_agency,
+               d.recipient_organisation, d.purpose, d.lawful_basis, d.categories,
+               d.requested_by, d.requested_on,
+               {_days_since(dialect, "d.requested_on")} AS days_waiting
+        FROM {p}disclosure_requests d
+        WHERE d.status = 'requested'""",
         f"""{create} {p}children_exportable AS
         SELECT * FROM {p}children WHERE restricted = {false} AND shredded_on IS NULL""",
         f"""{create} {p}dfe_cme_return AS

@@ -16,6 +16,7 @@ import pytest
 from cme.bootstrap import App
 from devtools.synthetic import SyntheticCounty
 from domain.commands import (
+    ApproveDisclosure,
     AssignOfficer,
     ChangeCaseStatus,
     CloseCase,
@@ -27,19 +28,41 @@ from domain.commands import (
     RecordInformationReceived,
     RecordSchoolRegistration,
     RectifyChildDetails,
+    RefuseDisclosure,
     RegisterChild,
+    RequestDisclosure,
 )
+from domain.disclosure import RULES
 from domain.errors import (
     CaseNotFoundError,
     CaseOfAnotherChildError,
     ChildNotFoundError,
     ChildShreddedError,
+    DisclosureStateError,
     DuplicateChildError,
     InvalidCommandError,
+    TwoPersonRuleError,
 )
 from domain.markers import Shredded
 from domain.values import CaseStatus, RefusalReason, ShredReason
+from projections.ledger import BY_EVENT as LEDGER_ENTRY
 from tests.seeds import seed
+
+CRIME = "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime"
+TAX = "dpa_2018_sch2_pt1_para2_1_c_assessment_collection_of_tax"
+
+
+def approval(disclosure_id: UUID, actor: str = "so:bea") -> dict[str, Any]:
+    return {"actor": actor, "disclosure_id": disclosure_id, "approved_on": "2026-11-03"}
+
+
+def refusal(disclosure_id: UUID, actor: str = "so:bea") -> dict[str, Any]:
+    return {
+        "actor": actor,
+        "disclosure_id": disclosure_id,
+        "refused_on": "2026-11-03",
+        "reasons": "Not necessary: the school has already located the child",
+    }
 
 
 class ApplicationContract:
@@ -245,6 +268,111 @@ class ApplicationContract:
             RecordInformationReceived.of({**received, "case_id": case_of[mine]})
         )
         assert app.make_disclosure(MakeDisclosure.of({**shared, "case_id": case_of[mine]})).made
+
+    def request(self, child_id: UUID, basis: str, **overrides: Any) -> dict[str, Any]:
+        return {
+            "actor": "cw:alice",
+            "child_id": child_id,
+            "recipient_agency": "police",
+            "recipient_organisation": "Synthetic Constabulary",
+            "purpose": "locate_child",
+            "lawful_basis": basis,
+            "categories": ["address", "names"],
+            "necessity": "The police need the last known address to find the child today",
+            "requested_on": "2026-11-01",
+            **overrides,
+        }
+
+    def ledger_kinds(self, app: App, disclosure_id: UUID) -> list[tuple[str, str]]:
+        """(kind, actor) of each ledger entry the disclosure's events make, in order."""
+        events = app.repository.event_store.get(disclosure_id)
+        entries = [LEDGER_ENTRY[type(event)](event) for event in events]
+        return [(entry["kind"], entry["actor"]) for entry in entries]
+
+    def test_a_disclosure_goes_out_on_a_second_persons_approval(
+        self, app: App, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        requested = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
+        assert requested.status == "requested"
+        disclosure_id = requested.disclosure_id
+        before = app.recorder.max_notification_id()
+        with pytest.raises(TwoPersonRuleError, match="someone other than its requester"):
+            app.approve_disclosure(ApproveDisclosure.of(approval(disclosure_id, "cw:alice")))
+        with pytest.raises(TwoPersonRuleError):
+            app.refuse_disclosure(RefuseDisclosure.of(refusal(disclosure_id, "cw:alice")))
+        assert app.recorder.max_notification_id() == before
+        with pytest.raises(DisclosureStateError, match="before it was requested"):
+            app.approve_disclosure(
+                ApproveDisclosure.of({**approval(disclosure_id), "approved_on": "2026-10-31"})
+            )
+        made = app.approve_disclosure(ApproveDisclosure.of(approval(disclosure_id)))
+        assert (made.made, made.status) == (True, "made")
+        assert app.get_disclosure(disclosure_id).outcome == "made"
+        with pytest.raises(DisclosureStateError, match="not awaiting a decision"):
+            app.refuse_disclosure(RefuseDisclosure.of(refusal(disclosure_id)))
+        assert self.ledger_kinds(app, disclosure_id) == [
+            ("disclosure_requested", "cw:alice"),
+            ("disclosure_made", "so:bea"),
+        ]
+
+    def test_a_second_person_may_refuse_with_reasons(
+        self, app: App, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        requested = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
+        refused = app.refuse_disclosure(RefuseDisclosure.of(refusal(requested.disclosure_id)))
+        assert refused.refusal_reason is RefusalReason.REFUSED_BY_APPROVER
+        assert self.ledger_kinds(app, requested.disclosure_id)[-1] == (
+            "disclosure_refused",
+            "so:bea",
+        )
+
+    def test_the_rules_refuse_a_restricted_childs_disclosure_at_request_and_at_approval(
+        self, app: App, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        waiting = app.request_disclosure(RequestDisclosure.of(self.request(child_id, TAX)))
+        app.receive_rights_request(
+            ReceiveRightsRequest.of(
+                {
+                    "actor": "dpo:1",
+                    "child_id": child_id,
+                    "request_type": "restriction",
+                    "received_on": "2026-11-02",
+                    "requester_name": "Synthetic Parent",
+                }
+            )
+        )
+        # Tax does not override a restriction (UK GDPR Art 18(2)): refused at once ...
+        now = app.request_disclosure(RequestDisclosure.of(self.request(child_id, TAX)))
+        assert now.refusal_reason is RefusalReason.PROCESSING_RESTRICTED
+        assert self.ledger_kinds(app, now.disclosure_id) == [
+            ("disclosure_requested", "cw:alice"),
+            ("disclosure_refused", RULES),
+        ]
+        # ... and the one requested before the restriction is refused at its approval.
+        late = app.approve_disclosure(ApproveDisclosure.of(approval(waiting.disclosure_id)))
+        assert (late.made, late.refusal_reason) == (False, RefusalReason.PROCESSING_RESTRICTED)
+        # Detecting crime overrides it: that request waits for a second person.
+        crime = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
+        assert crime.status == "requested"
+
+    def test_the_rules_refuse_a_shredded_childs_disclosure_and_keep_no_necessity(
+        self, app: App, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        self.destroy_key(app, child_id, ShredReason.ERASURE_APPROVED.value)
+        app.blind_index.forget(child_id)
+        app.record_personal_data_shredded(child_id, ShredReason.ERASURE_APPROVED, actor="job:shred")
+        refused = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
+        assert refused.refusal_reason is RefusalReason.PERSONAL_DATA_SHREDDED
+        stored = app.repository.event_store.get(refused.disclosure_id)
+        assert [getattr(event, "personal", None) for event in stored] == [None, None]
+
+    def test_crime_and_tax_bases_are_for_crime_and_tax_recipients(self, app: App) -> None:
+        with pytest.raises(InvalidCommandError, match="Sch 2 para 2"):
+            RequestDisclosure.of(self.request(uuid4(), CRIME, recipient_agency="gp"))
 
     def test_restriction_refuses_disclosure_unless_basis_overrides(
         self, app: App, county: SyntheticCounty
