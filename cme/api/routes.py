@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from application.referrals import refer
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
-from cme.api.idempotency import digest, once
-from cme.api.problems import PreconditionFailed, PreconditionRequired
+from cme.api.calls import (
+    MAX_OFFSET,
+    Body,
+    IdempotencyKey,
+    IfMatch,
+    Page,
+    application,
+    as_of_version,
+    etag,
+    once_per_key,
+    one_at_a_time,
+    read_models,
+)
 from cme.api.strict_body import StrictJsonRoute
 from cme.bootstrap import App
 from cme.identity import Staff
@@ -31,22 +41,10 @@ from domain.values import (
     EnquiryOutcome,
     ReferralReason,
 )
-from projections.store import SqlReadModels
 
 router = APIRouter(prefix="/v1", route_class=StrictJsonRoute)
 Reader = Annotated[Staff, Depends(allowed(CASEWORKER, SENIOR_OFFICER, DPO))]
 Caseworker = Annotated[Staff, Depends(allowed(CASEWORKER))]
-
-
-MAX_OFFSET = 10_000_000
-"""Far past any county's cases, and inside the database's integers (found by Schemathesis)."""
-
-
-class Page(BaseModel):
-    items: list[dict[str, Any]]
-    limit: int
-    offset: int
-    total: int
 
 
 class CaseOut(BaseModel):
@@ -56,13 +54,7 @@ class CaseOut(BaseModel):
     version: int
 
 
-class _Body(BaseModel):
-    """A request body: unknown members refused, values never repeated in an error."""
-
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-
-
-class EnquiryIn(_Body):
+class EnquiryIn(Body):
     """An enquiry made about a missing child: who was asked, how, and what came of it."""
 
     made_on: date
@@ -74,32 +66,7 @@ class EnquiryIn(_Body):
 
 class EnquiryOut(BaseModel):
     enquiry_id: UUID
-    case_version: int
-
-
-def _app(request: Request) -> App:
-    app: App = request.app.state.application
-    return app
-
-
-def _models(request: Request) -> SqlReadModels:
-    models: SqlReadModels = request.app.state.read_models
-    return models
-
-
-def _lock(request: Request) -> threading.Lock:
-    """One use case at a time in this process: the application's unit of work is not shared."""
-    lock: threading.Lock = request.app.state.lock
-    return lock
-
-
-def _route(request: Request, *ids: UUID) -> str:
-    """The endpoint and its ids in canonical form: a UUID in capitals is the same request."""
-    return "|".join([request.scope["route"].path, *(str(i) for i in ids)])
-
-
-def _etag(version: int) -> str:
-    return f'"{version}"'
+    version: int
 
 
 @router.get("/cases", response_model=Page, summary="Open CME cases, longest open first")
@@ -109,7 +76,7 @@ def open_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page:
-    items, total = _models(request).page("open_cases", "days_open DESC, case_id", limit, offset)
+    items, total = read_models(request).page("open_cases", "days_open DESC, case_id", limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
@@ -136,68 +103,37 @@ def view_page(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Page:
     relation, order = VIEWS[view]
-    items, total = _models(request).page(relation, order, limit, offset)
+    items, total = read_models(request).page(relation, order, limit, offset)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, with its version")
 def get_case(case_id: UUID, request: Request, response: Response, staff: Reader) -> CaseOut:
-    with _lock(request):
-        case = _app(request).get_case(case_id)
-    response.headers["ETag"] = _etag(case.version)
+    with one_at_a_time(request):
+        case = application(request).get_case(case_id)
+    response.headers["ETag"] = etag(case.version)
     return CaseOut(
         case_id=case.id, child_id=case.child_id, status=case.status.value, version=case.version
     )
 
 
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9._:-]+$",
-        description="unique per intended change; a retry with the same key has no second effect",
-    ),
-]
-
-
 class CaseChanged(BaseModel):
-    case_version: int
+    version: int
 
 
-class StatusIn(_Body):
+class StatusIn(Body):
     status: CaseStatus
     changed_on: date
 
 
-class OfficerIn(_Body):
+class OfficerIn(Body):
     officer: Actor
     next_action_due: date | None = None
 
 
-class CloseIn(_Body):
+class CloseIn(Body):
     outcome: CaseOutcome
     closed_on: date
-
-
-def _once(
-    request: Request,
-    response: Response,
-    staff: Staff,
-    key: str,
-    body: BaseModel,
-    act: Callable[[], dict[str, Any]],
-    *ids: UUID,
-) -> dict[str, Any]:
-    """Run a change once per caller and Idempotency-Key, one use case at a time; its answer."""
-    fingerprint = digest(
-        request.app.state.secret, "POST", _route(request, *ids), body.model_dump(mode="json")
-    )
-    with _lock(request):
-        status, answer = once(_app(request), staff.subject, key, fingerprint, 201, act)
-    response.status_code = status
-    return answer
 
 
 def _on_case(
@@ -210,28 +146,19 @@ def _on_case(
     body: BaseModel,
     change: Callable[[App, dict[str, Any]], dict[str, Any]],
 ) -> dict[str, Any]:
-    """One change to a case: as of the version the caller read, once per Idempotency-Key."""
-    app = _app(request)
+    """One change to a case as of the version the caller read."""
     fields = {"actor": staff.actor, "case_id": case_id, **body.model_dump()}
-
-    if if_match is None:
-        msg = "send If-Match with the case's ETag as you read it (or * to change it whatever it is)"
-        raise PreconditionRequired(msg)
-
-    def act() -> dict[str, Any]:
-        current = app.get_case(case_id).version
-        if if_match.strip() not in (_etag(current), "*"):
-            msg = f"the case is at version {current}; read it again and retry"
-            raise PreconditionFailed(msg)
-        made = change(app, fields)
-        return {**made, "case_version": app.get_case(case_id).version}
-
-    answer = _once(request, response, staff, key, body, act, case_id)
-    response.headers["ETag"] = _etag(answer["case_version"])
-    return answer
-
-
-IfMatch = Annotated[str | None, Header(description="the case's ETag as you read it")]
+    return as_of_version(
+        request,
+        response,
+        staff,
+        key,
+        if_match,
+        lambda app: app.get_case(case_id).version,
+        body,
+        lambda app: change(app, fields),
+        case_id,
+    )
 
 
 @router.post(
@@ -321,7 +248,7 @@ def close_case(
     return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
 
 
-class ReferralIn(_Body):
+class ReferralIn(Body):
     """A referral taken by phone or email: the child as the referrer describes them."""
 
     details: ChildDetails
@@ -353,7 +280,7 @@ def refer_child(
     staff: Caseworker,
     idempotency_key: IdempotencyKey,
 ) -> dict[str, Any]:
-    app = _app(request)
+    app = application(request)
 
     def act() -> dict[str, Any]:
         referred = refer(app, c.ReferChild.of({"actor": staff.actor, **body.model_dump()}))
@@ -364,10 +291,10 @@ def refer_child(
             "opened": referred.opened,
         }
 
-    return _once(request, response, staff, idempotency_key, body, act)
+    return once_per_key(request, response, staff, idempotency_key, body, act)
 
 
-class InformationIn(_Body):
+class InformationIn(Body):
     """Information an agency sent about a child: where from, which categories, when."""
 
     case_id: UUID | None = None
@@ -396,25 +323,25 @@ def information_received(
     staff: Caseworker,
     idempotency_key: IdempotencyKey,
 ) -> dict[str, Any]:
-    app = _app(request)
+    app = application(request)
 
     def act() -> dict[str, Any]:
         fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
         received = app.record_information_received(c.RecordInformationReceived.of(fields))
         return {"disclosure_id": str(received)}
 
-    return _once(request, response, staff, idempotency_key, body, act, child_id)
+    return once_per_key(request, response, staff, idempotency_key, body, act, child_id)
 
 
 @router.get(
     "/children/{child_id}", summary="A child's record and case timeline (the read is logged)"
 )
 def child_record(child_id: UUID, request: Request, staff: Caseworker) -> dict[str, Any]:
-    models = _models(request)
+    models = read_models(request)
     children = models.rows_about("children", child_id)
     if not children:
         raise ChildNotFoundError(child_id)
     timeline = models.rows_about("case_timeline", child_id, order_by="case_id, seq")
-    with _lock(request):
-        _app(request).record_personal_data_read(child_id, staff.actor, "caseworker record")
+    with one_at_a_time(request):
+        application(request).record_personal_data_read(child_id, staff.actor, "caseworker record")
     return {"child": children[0], "timeline": timeline}

@@ -1,0 +1,125 @@
+"""What every endpoint does around its use case: find the app, run once per key, tag versions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Header, Request, Response
+from pydantic import BaseModel, ConfigDict
+
+from cme.api.idempotency import digest, once
+from cme.api.problems import PreconditionFailed, PreconditionRequired
+from cme.bootstrap import App
+from cme.identity import Staff
+from projections.store import SqlReadModels
+
+
+class Body(BaseModel):
+    """A request body: unknown members refused, values never repeated in an error."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    limit: int
+    offset: int
+    total: int
+
+
+MAX_OFFSET = 10_000_000
+"""Far past any county's cases, and inside the database's integers (found by Schemathesis)."""
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="unique per intended change; a retry with the same key has no second effect",
+    ),
+]
+IfMatch = Annotated[str | None, Header(description="the record's ETag as you read it")]
+
+
+def application(request: Request) -> App:
+    app: App = request.app.state.application
+    return app
+
+
+def read_models(request: Request) -> SqlReadModels:
+    models: SqlReadModels = request.app.state.read_models
+    return models
+
+
+def one_at_a_time(request: Request) -> threading.Lock:
+    """One use case at a time in this process: the application's unit of work is not shared."""
+    lock: threading.Lock = request.app.state.lock
+    return lock
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _route(request: Request, *ids: UUID) -> str:
+    """The endpoint and its ids in canonical form: a UUID in capitals is the same request."""
+    return "|".join([request.scope["route"].path, *(str(i) for i in ids)])
+
+
+def once_per_key(
+    request: Request,
+    response: Response,
+    staff: Staff,
+    key: str,
+    body: BaseModel,
+    act: Callable[[], dict[str, Any]],
+    *ids: UUID,
+) -> dict[str, Any]:
+    """Run a change once per caller and Idempotency-Key, one use case at a time; its answer."""
+    fingerprint = digest(
+        request.app.state.secret, "POST", _route(request, *ids), body.model_dump(mode="json")
+    )
+    with one_at_a_time(request):
+        status, answer = once(application(request), staff.subject, key, fingerprint, 201, act)
+    response.status_code = status
+    return answer
+
+
+def as_of_version(
+    request: Request,
+    response: Response,
+    staff: Staff,
+    key: str,
+    if_match: str | None,
+    version_of: Callable[[App], int],
+    body: BaseModel,
+    change: Callable[[App], dict[str, Any]],
+    *ids: UUID,
+) -> dict[str, Any]:
+    """One change to a record as of the version the caller read, once per Idempotency-Key.
+
+    The answer carries the record's new ``version`` and its ETag.
+    """
+    app = application(request)
+    if if_match is None:
+        msg = (
+            "send If-Match with the record's ETag as you read it (or * to change it whatever it is)"
+        )
+        raise PreconditionRequired(msg)
+
+    def act() -> dict[str, Any]:
+        current = version_of(app)
+        if if_match.strip() not in (etag(current), "*"):
+            msg = f"the record is at version {current}; read it again and retry"
+            raise PreconditionFailed(msg)
+        made = change(app)
+        return {**made, "version": version_of(app)}
+
+    answer = once_per_key(request, response, staff, key, body, act, *ids)
+    response.headers["ETag"] = etag(answer["version"])
+    return answer
