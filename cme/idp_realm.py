@@ -25,6 +25,7 @@ STAFF = {
     "officer.ada": ("caseworker",),
     "officer.bo": ("caseworker",),
     "senior.cy": ("senior_officer",),
+    "senior.dan": ("senior_officer", "caseworker"),  # a team manager who also takes cases
     "dpo.dee": ("dpo",),
     "auditor.eli": ("auditor",),
 }

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from cme import dev_issuer
-from cme.api import problems, routes
+from cme.api import disclosures, problems, routes
 from cme.api.auth import caller
 from cme.bootstrap import build_application, read_models
 from cme.db.roles import Role
@@ -51,6 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     problems.install(api)
     api.include_router(routes.router)
+    api.include_router(disclosures.router)
 
     @api.middleware("http")
     async def guard(

@@ -25,6 +25,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from cme.bootstrap import App
+from cme.db.roles import Role, role_url
 from cme.identity import TokenVerifier
 from cme.idp_realm import CLIENT
 from cme.settings import PROJECT_ROOT
@@ -32,9 +33,11 @@ from devtools.services.keycloak import LocalKeycloak
 from devtools.synthetic import SyntheticCounty
 from domain import commands as c
 from domain.case import Case
+from projections.ledger import BY_EVENT as LEDGER
+from projections.ledger_store import LedgerReader
 from tests.conftest import Services
 from tests.integration.test_identity_provider import token_for
-from tests.integration.workers import wait_for
+from tests.integration.workers import WorkerEnvironment, wait_for
 from tests.seeds import seed
 
 
@@ -65,7 +68,7 @@ class Api:
         sent = dict(headers or {})
         if method == "POST":
             sent.setdefault("Idempotency-Key", f"test-{uuid4()}")
-            if path.startswith("/v1/cases/"):
+            if path.startswith(("/v1/cases/", "/v1/disclosures/")):
                 sent.setdefault("If-Match", "*")
         if as_user is not None:
             sent["Authorization"] = f"Bearer {self.token(as_user)}"
@@ -162,6 +165,15 @@ INFORMATION = {
     "categories": ["health_sen", "whereabouts"],
     "received_on": date.today().isoformat(),
     "content": "Seen at a clinic in another county last month",
+}
+DISCLOSURE = {
+    "recipient_agency": "police",
+    "recipient_organisation": "Synthetic Constabulary",
+    "purpose": "locate_child",
+    "lawful_basis": "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime",
+    "categories": ["address", "names"],
+    "necessity": "Officers need the last known address to find the child today",
+    "requested_on": date.today().isoformat(),
 }
 ENQUIRY = {
     "made_on": date.today().isoformat(),
@@ -319,6 +331,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/children/{child_id}"): {"caseworker"},
     ("POST", "/v1/referrals"): {"caseworker"},
     ("POST", "/v1/children/{child_id}/information-received"): {"caseworker"},
+    ("POST", "/v1/children/{child_id}/disclosure-requests"): {"caseworker"},
+    ("GET", "/v1/disclosure-requests"): READERS,
+    ("GET", "/v1/disclosures/{disclosure_id}"): READERS,
+    ("POST", "/v1/disclosures/{disclosure_id}/approve"): {"senior_officer"},
+    ("POST", "/v1/disclosures/{disclosure_id}/refuse"): {"senior_officer"},
 }
 """Who may call what, written out here: a new endpoint fails the test until it is listed."""
 
@@ -332,6 +349,9 @@ def _bodies() -> dict[str, dict[str, Any]]:
         "status": {"status": "whereabouts_unknown", "changed_on": today},
         "officer": {"officer": "staff:officer.bo"},
         "close": {"outcome": "other", "closed_on": today},
+        "disclosure-requests": DISCLOSURE,
+        "approve": {"approved_on": today},
+        "refuse": {"refused_on": today, "reasons": "Not necessary for this purpose"},
     }
 
 
@@ -349,7 +369,9 @@ def test_every_role_is_refused_outside_its_rights(
     api: Api, app: App, case_id: UUID, method: str, path: str
 ) -> None:
     child_id = app.get_case(case_id).child_id
-    url = path.format(case_id=case_id, child_id=child_id, view="whereabouts-unknown")
+    url = path.format(
+        case_id=case_id, child_id=child_id, view="whereabouts-unknown", disclosure_id=uuid4()
+    )
     body = _bodies().get(path.rsplit("/", 1)[-1]) if method == "POST" else None
     for role, user in ROLE_USERS.items():
         answer = api.call(method, url, user, body)
@@ -526,6 +548,140 @@ def test_information_cannot_be_filed_under_another_childs_case(
     assert refused.body["errors"][0]["field"] == "case_id"
     assert refused.body["errors"][0]["rule"] == "case_of_another_child"
     assert app.recorder.max_notification_id() == before
+
+
+def test_a_disclosure_goes_out_only_on_a_second_persons_approval(
+    api: Api, app: App, case_id: UUID, workers: WorkerEnvironment, services: Services
+) -> None:
+    """End to end: the API, the relay and projector into the read models, the ledger writer."""
+    running = workers.start("relay", "projector", "ledger")
+    child_id = app.get_case(case_id).child_id
+    path = f"/v1/children/{child_id}/disclosure-requests"
+    asked = api.call("POST", path, "officer.ada", {**DISCLOSURE, "case_id": str(case_id)})
+    assert asked.status == 201, asked.body
+    assert (asked.body["status"], asked.body["refusal_reason"]) == ("requested", None)
+    disclosure_id = asked.body["disclosure_id"]
+
+    def awaiting() -> set[str]:
+        page = api.call("GET", "/v1/disclosure-requests?limit=500", as_user="senior.cy")
+        assert page.status == 200, page.body
+        return {item["disclosure_id"] for item in page.body["items"]}
+
+    wait_for(lambda: disclosure_id in awaiting(), 90, "the request, projected", workers.logs)
+
+    reads_before = _reads_of(app, child_id)
+    seen = api.call("GET", f"/v1/disclosures/{disclosure_id}", as_user="senior.cy")
+    assert seen.status == 200, seen.body
+    assert seen.body["necessity"] == DISCLOSURE["necessity"]
+    assert _reads_of(app, child_id) == reads_before + 1  # reading the statement is logged
+
+    today = date.today().isoformat()
+    approval = {"approved_on": today}
+    assert api.call("POST", f"{_one(disclosure_id)}/approve", "officer.bo", approval).status == 403
+    stale = api.call(
+        "POST", f"{_one(disclosure_id)}/approve", "senior.cy", approval, {"If-Match": '"0"'}
+    )
+    assert stale.status == 412, stale.body
+    made = api.call(
+        "POST",
+        f"{_one(disclosure_id)}/approve",
+        "senior.cy",
+        approval,
+        {"If-Match": seen.headers["etag"]},
+    )
+    assert made.status == 201, made.body
+    assert made.body["status"] == "made"
+    approver = TokenVerifier(api.keycloak.issuer, CLIENT, "realm_access.roles").verify(
+        api.token("senior.cy")
+    )
+    kinds = [
+        (LEDGER[type(event)](event)["kind"], event.actor)  # type: ignore[attr-defined]
+        for event in app.events.get(UUID(disclosure_id))
+    ]
+    requester = TokenVerifier(api.keycloak.issuer, CLIENT, "realm_access.roles").verify(
+        api.token("officer.ada")
+    )
+    assert kinds == [
+        ("disclosure_requested", requester.actor),
+        ("disclosure_made", approver.actor),
+    ]
+    again = api.call("POST", f"{_one(disclosure_id)}/refuse", "senior.cy", _REFUSAL)
+    assert again.status == 409
+    assert again.body["errors"][0]["rule"] == "disclosure_state"
+
+    wait_for(lambda: disclosure_id not in awaiting(), 90, "the approval, projected", workers.logs)
+    ledger = LedgerReader(role_url(services.settings, Role.AUDITOR))
+
+    def in_ledger() -> list[str]:
+        return [
+            entry["kind"]
+            for entry in ledger.documents_about(child_id)
+            if entry["source_event"]["originator_id"] == disclosure_id
+        ]
+
+    wait_for(lambda: len(in_ledger()) == 2, 90, "the ledger entries", workers.logs)
+    assert in_ledger() == ["disclosure_requested", "disclosure_made"]
+    assert workers.stop(running) == 0, workers.logs()
+
+
+def test_a_senior_officer_cannot_decide_their_own_request(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    """senior.dan also takes cases: his own request needs someone else's decision."""
+    child_id = app.get_case(case_id).child_id
+    asked = api.call(
+        "POST", f"/v1/children/{child_id}/disclosure-requests", "senior.dan", DISCLOSURE
+    )
+    assert asked.status == 201, asked.body
+    disclosure_id = asked.body["disclosure_id"]
+    today = date.today().isoformat()
+    own = api.call("POST", f"{_one(disclosure_id)}/approve", "senior.dan", {"approved_on": today})
+    assert own.status == 409, own.body
+    assert own.body["errors"][0]["rule"] == "two_person_rule"
+    also = api.call("POST", f"{_one(disclosure_id)}/refuse", "senior.dan", _REFUSAL)
+    assert also.status == 409
+    refused = api.call("POST", f"{_one(disclosure_id)}/refuse", "senior.cy", _REFUSAL)
+    assert refused.status == 201, refused.body
+    assert refused.body["refusal_reason"] == "refused_by_approver"
+
+
+def test_a_restricted_childs_disclosure_is_refused_by_the_rules_at_once(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    child_id = app.get_case(case_id).child_id
+    app.receive_rights_request(
+        c.ReceiveRightsRequest.of(
+            {
+                "actor": "staff:dpo.dee",
+                "child_id": child_id,
+                "request_type": "restriction",
+                "received_on": date.today().isoformat(),
+                "requester_name": "Synthetic Parent",
+            }
+        )
+    )
+    tax = {
+        **DISCLOSURE,
+        "recipient_agency": "council_tax",
+        "lawful_basis": "dpa_2018_sch2_pt1_para2_1_c_assessment_collection_of_tax",
+    }
+    answer = api.call("POST", f"/v1/children/{child_id}/disclosure-requests", "officer.ada", tax)
+    assert answer.status == 201, answer.body
+    assert answer.body["status"] == "refused"
+    assert answer.body["refusal_reason"] == "processing_restricted"
+
+
+_REFUSAL = {"refused_on": date.today().isoformat(), "reasons": "The school has found the child"}
+
+
+def _one(disclosure_id: str) -> str:
+    return f"/v1/disclosures/{disclosure_id}"
+
+
+def _reads_of(app: App, child_id: UUID) -> int:
+    return sum(
+        1 for e in app.events.get(child_id) if type(e).__qualname__ == "Child.PersonalDataRead"
+    )
 
 
 def test_information_received_is_recorded_and_a_future_date_refused(
