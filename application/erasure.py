@@ -13,13 +13,16 @@ from domain.values import RequestDecision, RightsRequestType, ShredReason
 
 def decide(
     app: CMEApplication,
-    job: RetentionJob,
+    job: RetentionJob | None,
     request_id: UUID,
     decision: RequestDecision,
     explanation: str | None,
     actor: str,
 ) -> dict[str, Any]:
     """Record the decision; a granted erasure shreds the child now, by the retention path.
+
+    Without a ``job`` (the API, which may not destroy keys) the decision is
+    recorded and the retention worker's next run shreds the child.
 
     One idempotent step: asking again for a granted erasure whose child is
     not shredded yet (a retention run held the lock, the process died in
@@ -46,7 +49,7 @@ def decide(
             )
         )
     shredded = False
-    if request.request_type is RightsRequestType.ERASURE and request.grants():
+    if job is not None and request.request_type is RightsRequestType.ERASURE and request.grants():
         shredded = job.shred_now(request.child_id, ShredReason.ERASURE_APPROVED)
     child = app.get_child(request.child_id)
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -70,44 +71,42 @@ def _timestamp(state: bytes) -> datetime:
     return datetime.fromisoformat(stamp["_data_"] if isinstance(stamp, dict) else stamp)
 
 
-def export(url: str, start: str | None, end: str | None, out: Path) -> int:
+def export_lines(url: str, start: str | None, end: str | None) -> Iterator[str]:
     """The ledger's entries (and all checkpoints) as JSON Lines, for outside verification."""
     ledger = LedgerReader(url)
-    entries = ledger.entries(start, end)
-    checkpoints = ledger.checkpoints()
+    for e in ledger.entries(start, end):
+        recorded = e.recorded_at.isoformat() if e.recorded_at else None
+        line = {
+            "type": "entry",
+            "seq": e.seq,
+            "notification_id": e.notification_id,
+            "entry": e.entry.decode(),
+            "prev_hash": e.prev_hash,
+            "entry_hash": e.entry_hash,
+            "recorded_at": recorded,
+        }
+        yield json.dumps(line) + "\n"
+    for c in ledger.checkpoints():
+        line = {
+            "type": "checkpoint",
+            "seq": c.seq,
+            "head_hash": c.head_hash,
+            "key_id": c.key_id,
+            "signature": c.signature.hex(),
+            "prev_link": c.prev_link,
+            "signed_at": c.signed_at.isoformat() if c.signed_at else None,
+        }
+        yield json.dumps(line) + "\n"
+
+
+def export(url: str, start: str | None, end: str | None, out: Path) -> int:
+    """Write :func:`export_lines` to ``out``; the number of entries."""
+    entries = 0
     with out.open("w") as file:
-        for e in entries:
-            recorded = e.recorded_at.isoformat() if e.recorded_at else None
-            file.write(
-                json.dumps(
-                    {
-                        "type": "entry",
-                        "seq": e.seq,
-                        "notification_id": e.notification_id,
-                        "entry": e.entry.decode(),
-                        "prev_hash": e.prev_hash,
-                        "entry_hash": e.entry_hash,
-                        "recorded_at": recorded,
-                    }
-                )
-                + "\n"
-            )
-        for c in checkpoints:
-            file.write(
-                json.dumps(
-                    {
-                        "type": "checkpoint",
-                        "seq": c.seq,
-                        "head_hash": c.head_hash,
-                        "key_id": c.key_id,
-                        "signature": c.signature.hex(),
-                        "prev_link": c.prev_link,
-                        "signed_at": c.signed_at.isoformat() if c.signed_at else None,
-                    }
-                )
-                + "\n"
-            )
-    return len(entries)
+        for line in export_lines(url, start, end):
+            entries += line.startswith('{"type": "entry"')
+            file.write(line)
+    return entries
 
 
 def report(url: str, app: App) -> dict[str, Any]:

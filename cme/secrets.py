@@ -24,7 +24,12 @@ from consumers.sealed_payload import (
 )
 from crypto_shredding.kek import KekRing, generate_dev_secret_file, new_kek_line, parse_keks
 from crypto_shredding.sealing import KEY_BYTES, new_key
-from crypto_shredding.signing import CheckpointSigner, load_or_create_dev_signer, parse_signer
+from crypto_shredding.signing import (
+    CheckpointSigner,
+    CheckpointVerifier,
+    load_or_create_dev_signer,
+    parse_signer,
+)
 
 
 def load_kek_ring(settings: Settings) -> KekRing:
@@ -103,6 +108,21 @@ def _decode_key(text: str, variable: str) -> bytes:
         msg = f"{variable}: must be 32 bytes (256 bits), got {len(key)}"
         raise ConfigurationError(msg)
     return key
+
+
+def load_ledger_verifier(settings: Settings) -> CheckpointVerifier:
+    """The checkpoints' public key: CME_LEDGER_PUBLIC_KEY, else the signer's (development).
+
+    A process that only verifies (the API serving auditors) is given the
+    public key alone, so it could not sign a forged head.
+    """
+    if settings.ledger_public_key:
+        try:
+            return CheckpointVerifier.from_text(settings.ledger_public_key)
+        except ValueError as exc:
+            msg = f"CME_LEDGER_PUBLIC_KEY: {exc}"
+            raise ConfigurationError(msg) from None
+    return load_ledger_signer(settings).verifier()
 
 
 def load_ledger_signer(settings: Settings) -> CheckpointSigner:

@@ -239,6 +239,11 @@ class Settings(BaseSettings):
         default=None, description="Ed25519 checkpoint signing key as 'kid:base64(raw 32 bytes)'"
     )
     ledger_signing_key_file: Path | None = None
+    ledger_public_key: str | None = Field(
+        default=None,
+        description="Ed25519 checkpoint public key 'kid:base64' (`cme audit public-key`), "
+        "for a process that only verifies",
+    )
     ledger_checkpoint_every: int = Field(
         default=1,
         ge=1,

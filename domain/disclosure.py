@@ -112,6 +112,8 @@ class Disclosure(Aggregate):
             aggregate.lawful_basis = LawfulBasis(self.lawful_basis)
             aggregate.requested_by = self.actor
             aggregate.requested_on = self.requested_on
+            personal = self.personal if isinstance(self.personal, dict) else {}
+            aggregate.necessity = personal.get("necessity")  # None once shredded
 
     class Approved(Event):
         """Approved by a second person, and so made."""
@@ -165,6 +167,7 @@ class Disclosure(Aggregate):
         self.requested_by: str | None = None
         self.requested_on: date | None = None
         self.decided_by: str | None = None
+        self.necessity: str | None = None
 
     @classmethod
     def make(cls, **fields: Any) -> Disclosure:

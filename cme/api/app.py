@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 
 from cme import dev_issuer
-from cme.api import disclosures, problems, routes
+from cme.api import audit, disclosures, dpo, problems, routes
 from cme.api.auth import caller
 from cme.bootstrap import build_application, read_models
 from cme.db.roles import Role
@@ -29,6 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         application = build_application(settings)
         models, close_models = read_models(settings, Role.CASEWORKER)
+        api.state.settings = settings
         api.state.application = application
         api.state.read_models = models
         api.state.verifier = verifier
@@ -52,6 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(api)
     api.include_router(routes.router)
     api.include_router(disclosures.router)
+    api.include_router(dpo.router)
+    api.include_router(audit.router)
 
     @api.middleware("http")
     async def guard(

@@ -10,11 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 from uuid import UUID
 
 from application.erasure import decide
@@ -22,46 +20,10 @@ from application.rectification import correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
+from cme.rights_steps import STEPS
 from cme.settings import load_settings
 from domain import commands as c
 from domain.values import ClockStopReason, RequestDecision, RightsRequestType
-
-TCommand = TypeVar("TCommand", bound=c.Command)
-
-
-@dataclass(frozen=True)
-class Step(Generic[TCommand]):
-    """A request step that takes one date (and maybe more): its command and its use case."""
-
-    command: type[TCommand]
-    use_case: Callable[[App, TCommand], None]
-    date_field: str
-    extras: tuple[str, ...]
-    help: str
-
-    def run(self, app: App, fields: dict[str, Any]) -> None:
-        self.use_case(app, self.command.of(fields))
-
-
-STEPS: dict[str, Step[Any]] = {
-    "verify-identity": Step(
-        c.VerifyIdentity, App.verify_identity, "verified_on", (), "the requester's identity checked"
-    ),
-    "stop-clock": Step(
-        c.StopClock, App.stop_clock, "stopped_on", ("reason",), "waiting for identity/clarification"
-    ),
-    "resume-clock": Step(
-        c.ResumeClock, App.resume_clock, "resumed_on", (), "what was waited for has arrived"
-    ),
-    "extend": Step(
-        c.ExtendRequest,
-        App.extend_request,
-        "",
-        ("months", "reason"),
-        "extend by 1-2 months, with a reason",
-    ),
-    "close": Step(c.CloseRequest, App.close_request, "closed_on", (), "the request is finished"),
-}
 
 
 def _on(args: argparse.Namespace, app: App) -> date:

@@ -57,7 +57,8 @@ WORKER_ROLES: dict[str, tuple[Role, ...]] = {
     "projector": (Role.PROJECTOR, Role.KEYREADER),
     "ledger": (Role.LEDGER,),
     "retention": (Role.WRITER, Role.KEYSTORE, Role.RETENTION),
-    "api": (Role.WRITER, Role.KEYSTORE, Role.CASEWORKER),
+    # The API serves auditors too (ledger verification, report): it reads as they do.
+    "api": (Role.WRITER, Role.KEYSTORE, Role.CASEWORKER, Role.AUDITOR),
 }
 """The roles each worker connects as: all a process running it alone should be given."""
 

@@ -68,7 +68,7 @@ class Api:
         sent = dict(headers or {})
         if method == "POST":
             sent.setdefault("Idempotency-Key", f"test-{uuid4()}")
-            if path.startswith(("/v1/cases/", "/v1/disclosures/")):
+            if path.startswith(("/v1/cases/", "/v1/disclosures/", "/v1/rights-requests/")):
                 sent.setdefault("If-Match", "*")
         if as_user is not None:
             sent["Authorization"] = f"Bearer {self.token(as_user)}"
@@ -81,10 +81,10 @@ class Api:
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                return Answer(response.status, dict(response.headers), json.loads(response.read()))
+                return Answer(response.status, dict(response.headers), _parsed(response))
         except urllib.error.HTTPError as refused:
             with refused:
-                return Answer(refused.code, dict(refused.headers), json.loads(refused.read()))
+                return Answer(refused.code, dict(refused.headers), _parsed(refused))
 
     def send(
         self, path: str, as_user: str, chunks: Iterable[bytes], headers: dict[str, str]
@@ -104,6 +104,14 @@ class Api:
             return Answer(response.status, dict(response.headers), json.loads(response.read()))
         finally:
             connection.close()
+
+
+def _parsed(response: Any) -> Any:
+    """JSON, or JSON Lines (the ledger export) as a list."""
+    raw = response.read()
+    if response.headers.get("content-type") == "application/x-ndjson":
+        return [json.loads(line) for line in raw.splitlines()]
+    return json.loads(raw)
 
 
 def _free_port() -> int:
@@ -336,6 +344,21 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/disclosures/{disclosure_id}"): READERS,
     ("POST", "/v1/disclosures/{disclosure_id}/approve"): {"senior_officer"},
     ("POST", "/v1/disclosures/{disclosure_id}/refuse"): {"senior_officer"},
+    ("POST", "/v1/children/{child_id}/rights-requests"): {"dpo"},
+    ("GET", "/v1/rights-requests/{request_id}"): {"dpo"},
+    ("POST", "/v1/rights-requests/{request_id}/decide"): {"dpo"},
+    ("POST", "/v1/rights-requests/{request_id}/{step}"): {"dpo"},
+    ("POST", "/v1/children/{child_id}/rectification"): {"dpo"},
+    ("POST", "/v1/children/{child_id}/lift-restriction"): {"dpo"},
+    ("POST", "/v1/children/{child_id}/legal-holds"): {"dpo"},
+    ("POST", "/v1/children/{child_id}/legal-holds/{hold_id}/release"): {"dpo"},
+    ("GET", "/v1/children/{child_id}/access-package"): {"dpo"},
+    ("GET", "/v1/children/{child_id}/access-log"): {"dpo"},
+    ("GET", "/v1/audit/ledger"): {"auditor"},
+    ("GET", "/v1/audit/report"): {"auditor"},
+    ("GET", "/v1/audit/children/{child_id}/history"): {"auditor"},
+    ("GET", "/v1/audit/replay/{aggregate_id}"): {"auditor"},
+    ("GET", "/v1/audit/export"): {"auditor"},
 }
 """Who may call what, written out here: a new endpoint fails the test until it is listed."""
 
@@ -352,6 +375,17 @@ def _bodies() -> dict[str, dict[str, Any]]:
         "disclosure-requests": DISCLOSURE,
         "approve": {"approved_on": today},
         "refuse": {"refused_on": today, "reasons": "Not necessary for this purpose"},
+        "rights-requests": {
+            "request_type": "access",
+            "received_on": today,
+            "requester_name": "Synthetic Parent",
+        },
+        "decide": {"decision": "fulfilled"},
+        "{step}": {},
+        "rectification": {"corrections": {"preferred_name": "Sam"}},
+        "lift-restriction": {},
+        "legal-holds": {"reason": "Serious case review", "authority": "Synthetic LSCP"},
+        "release": {},
     }
 
 
@@ -370,7 +404,14 @@ def test_every_role_is_refused_outside_its_rights(
 ) -> None:
     child_id = app.get_case(case_id).child_id
     url = path.format(
-        case_id=case_id, child_id=child_id, view="whereabouts-unknown", disclosure_id=uuid4()
+        case_id=case_id,
+        child_id=child_id,
+        view="whereabouts-unknown",
+        disclosure_id=uuid4(),
+        request_id=uuid4(),
+        hold_id=uuid4(),
+        step="verify-identity",
+        aggregate_id=child_id,
     )
     body = _bodies().get(path.rsplit("/", 1)[-1]) if method == "POST" else None
     for role, user in ROLE_USERS.items():

@@ -126,8 +126,8 @@ def test_only_the_api_worker_is_told_where_the_sign_in_is(tmp_path: Path) -> Non
         database_url="postgresql://cme:admin-pw@127.0.0.1:1/cme",
         kafka_bootstrap_servers="127.0.0.1:2",
         oidc_issuer="https://sign-in.example.gov.uk/realms/cme",
+        db_passwords_file=tmp_path / "db-passwords.json",  # never this shell's own file
     )
-    passwords_file(settings).parent.mkdir(parents=True)
     load_or_create_passwords(passwords_file(settings))
     plan = manager.Plan(settings, None, None)
     api = manager.worker_env_lines(plan, "api")

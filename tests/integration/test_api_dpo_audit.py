@@ -1,0 +1,216 @@
+"""The DPO's and the auditor's endpoints over real HTTP, real tokens, real PostgreSQL.
+
+Each story is what the DPO or an auditor would do with their own tools: the
+answers are read as they would read them, and the event store is checked
+for who did what.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import date
+from uuid import UUID
+
+import pytest
+
+from cme.bootstrap import App
+from devtools.synthetic import SyntheticCounty
+from domain import commands as c
+from tests.integration.test_api import Answer, Api, api  # noqa: F401 - the running API
+from tests.seeds import seed
+
+TODAY = date.today().isoformat()
+
+
+@pytest.fixture
+def child_id(app: App, request: pytest.FixtureRequest) -> UUID:
+    county = SyntheticCounty(seed=seed(f"{request.node.name}-dpo"))
+    return app.register_child(c.RegisterChild.of(county.register_child()))
+
+
+def _rights_request(api: Api, child_id: UUID, request_type: str) -> Answer:  # noqa: F811
+    body = {
+        "request_type": request_type,
+        "received_on": TODAY,
+        "requester_name": "Synthetic Parent",
+        "details": "Please stop using my child's data while you check it",
+    }
+    return api.call("POST", f"/v1/children/{child_id}/rights-requests", "dpo.dee", body)
+
+
+def test_a_restriction_request_is_worked_through_to_its_decision(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+) -> None:
+    received = _rights_request(api, child_id, "restriction")
+    assert received.status == 201, received.body
+    request_id = received.body["request_id"]
+    assert received.body["due_on"] > TODAY
+    assert app.get_child(child_id).is_restricted  # restricted while it is considered
+    path = f"/v1/rights-requests/{request_id}"
+
+    etag = api.call("GET", path, as_user="dpo.dee").headers["etag"]
+    verified = api.call("POST", f"{path}/verify-identity", "dpo.dee", {}, {"If-Match": etag})
+    assert verified.status == 201, verified.body
+    assert verified.body["identity_verified_on"] == TODAY
+    stale = api.call("POST", f"{path}/verify-identity", "dpo.dee", {}, {"If-Match": etag})
+    assert stale.status == 412
+
+    no_reason = api.call("POST", f"{path}/stop-clock", "dpo.dee", {})
+    assert no_reason.status == 422, no_reason.body
+    assert no_reason.body["errors"][0]["field"] == "reason"
+    too_long = api.call("POST", f"{path}/extend", "dpo.dee", {"months": 3, "reason": "Complex"})
+    assert too_long.status == 422
+    extended = api.call(
+        "POST", f"{path}/extend", "dpo.dee", {"months": 2, "reason": "Complex request"}
+    )
+    assert extended.status == 201, extended.body
+    assert extended.body["extension_months"] == 2
+
+    lifted = api.call(
+        "POST", f"/v1/children/{child_id}/lift-restriction", "dpo.dee", {"request_id": request_id}
+    )
+    assert lifted.status == 201, lifted.body
+    assert not app.get_child(child_id).is_restricted
+    again = api.call("POST", f"/v1/children/{child_id}/lift-restriction", "dpo.dee", {})
+    assert again.status == 409, again.body
+    assert again.body["errors"][0]["rule"] == "restriction_state"
+    decided = api.call(
+        "POST",
+        f"{path}/decide",
+        "dpo.dee",
+        {"decision": "refused", "explanation": "The data is accurate and needed"},
+    )
+    assert decided.status == 201, decided.body
+    assert (decided.body["decision"], decided.body["shredded"]) == ("refused", False)
+
+
+def test_a_granted_erasure_is_left_to_the_retention_worker(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+) -> None:
+    """The API cannot destroy keys: the decision is recorded, the data is still there."""
+    request_id = _rights_request(api, child_id, "erasure").body["request_id"]
+    path = f"/v1/rights-requests/{request_id}"
+    unverified = api.call("POST", f"{path}/decide", "dpo.dee", {"decision": "fulfilled"})
+    assert unverified.status == 409, unverified.body  # identity first
+    assert api.call("POST", f"{path}/verify-identity", "dpo.dee", {}).status == 201
+    decided = api.call(
+        "POST", f"/v1/rights-requests/{request_id}/decide", "dpo.dee", {"decision": "fulfilled"}
+    )
+    assert decided.status == 201, decided.body
+    assert decided.body["shredded"] is False
+    assert app.get_rights_request(UUID(request_id)).grants()
+    assert not app.get_child(child_id).is_shredded
+
+
+def test_legal_holds_are_placed_and_released_as_the_dpo(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+) -> None:
+    hold = {"reason": "Serious case review", "authority": "Synthetic Safeguarding Partnership"}
+    placed = api.call("POST", f"/v1/children/{child_id}/legal-holds", "dpo.dee", hold)
+    assert placed.status == 201, placed.body
+    assert app.get_child(child_id).legal_holds
+    hold_id = placed.body["hold_id"]
+    path = f"/v1/children/{child_id}/legal-holds/{hold_id}/release"
+    released = api.call("POST", path, "dpo.dee", {})
+    assert released.status == 201, released.body
+    assert not app.get_child(child_id).legal_holds
+    again = api.call("POST", path, "dpo.dee", {})
+    assert again.status == 409, again.body
+
+
+def test_every_read_is_in_the_access_log_and_the_package_is_one_more(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+) -> None:
+    app.open_case(
+        c.OpenCase.of(
+            {
+                "actor": "system:test",
+                "child_id": child_id,
+                "source": "school",
+                "reason": "removed_from_roll_whereabouts_unknown",
+                "referred_on": TODAY,
+            }
+        )
+    )
+    log = f"/v1/children/{child_id}/access-log"
+    assert api.call("GET", log, as_user="dpo.dee").body == []
+    package = api.call("GET", f"/v1/children/{child_id}/access-package", as_user="dpo.dee")
+    assert package.status == 200, package.body
+    assert package.body["child_id"] == str(child_id)
+    assert package.body["history"], "the package holds the child's history"
+    reads = api.call("GET", log, as_user="dpo.dee").body
+    assert [read["purpose"] for read in reads] == ["subject_access_request"]
+    assert reads[0]["actor"].startswith("staff:")
+
+
+def test_a_correction_names_its_recipients_and_never_an_unknown_field(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+) -> None:
+    path = f"/v1/children/{child_id}/rectification"
+    unknown = api.call("POST", path, "dpo.dee", {"corrections": {"zoe_quillfeather": "x"}})
+    assert unknown.status == 422, unknown.body
+    assert "quillfeather" not in json.dumps(unknown.body)
+    fixed = api.call("POST", path, "dpo.dee", {"corrections": {"preferred_name": "Sam"}})
+    assert fixed.status == 201, fixed.body
+    assert fixed.body["changed"] == ["preferred_name"]
+    assert app.get_child(child_id).current_details().preferred_name == "Sam"
+
+
+def test_the_auditor_verifies_the_ledger_and_reads_its_figures(api: Api) -> None:  # noqa: F811
+    checked = api.call("GET", "/v1/audit/ledger", as_user="auditor.eli")
+    assert checked.status == 200, checked.body
+    assert checked.body["ok"] is True, checked.body["problems"]
+    assert checked.body["parked"] == 0
+    report = api.call("GET", "/v1/audit/report", as_user="auditor.eli")
+    assert report.status == 200, report.body
+    assert "disclosures_by_agency" in report.body
+
+
+def test_a_history_or_replay_names_its_purpose_and_is_recorded(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+) -> None:
+    path = f"/v1/audit/children/{child_id}/history"
+    assert api.call("GET", path, as_user="auditor.eli").status == 422  # no purpose given
+    rows = api.call("GET", f"{path}?purpose=annual%20audit", as_user="auditor.eli")
+    assert rows.status == 200, rows.body
+    assert rows.body[0]["what"] == "Child.Registered"
+    naive = api.call(
+        "GET",
+        f"/v1/audit/replay/{child_id}?as_of=2030-01-01T00:00:00&purpose=annual%20audit",
+        as_user="auditor.eli",
+    )
+    assert naive.status == 422, naive.body
+    state = api.call(
+        "GET",
+        f"/v1/audit/replay/{child_id}?as_of=2030-01-01T00:00:00%2B00:00&purpose=annual%20audit",
+        as_user="auditor.eli",
+    )
+    assert state.status == 200, state.body
+    reads = api.call("GET", f"/v1/children/{child_id}/access-log", as_user="dpo.dee").body
+    assert [read["purpose"] for read in reads] == ["annual audit", "annual audit"]
+
+
+def test_the_export_is_json_lines_of_entries_and_checkpoints(api: Api) -> None:  # noqa: F811
+    token = api.token("auditor.eli")
+    request = urllib.request.Request(  # noqa: S310 - the local API
+        f"{api.url}/v1/audit/export", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        assert response.headers["content-type"] == "application/x-ndjson"
+        lines = [json.loads(line) for line in response.read().splitlines()]
+    assert {line["type"] for line in lines} <= {"entry", "checkpoint"}
+    entries = [line["seq"] for line in lines if line["type"] == "entry"]
+    assert entries == sorted(entries)
