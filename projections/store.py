@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -377,16 +377,29 @@ class SqlReadModels:
             raise
 
     def page(
-        self, relation: str, order_by: str, limit: int, offset: int
+        self,
+        relation: str,
+        order_by: str,
+        limit: int,
+        offset: int,
+        where: Mapping[str, Any] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """One page of a view in a stable order, and how many rows it has in all."""
+        """One page of a view in a stable order, and how many rows it has in all.
+
+        ``where`` filters on equal values; its column names are the caller's
+        code, never a request's text (the values are parameters).
+        """
+        given = {column: value for column, value in (where or {}).items() if value is not None}
+        condition = " AND ".join(f"{column} = {self.mark}" for column in given)
+        filtered = f" WHERE {condition}" if condition else ""
+        values = tuple(self._value(value) for value in given.values())
         with self._reading(), self.transaction() as cur:
-            cur.execute(f"SELECT count(*) FROM {self.table(relation)}")
+            cur.execute(f"SELECT count(*) FROM {self.table(relation)}{filtered}", values)
             total = int(cur.fetchall()[0][0])
             cur.execute(
-                f"SELECT * FROM {self.table(relation)} ORDER BY {order_by} "
+                f"SELECT * FROM {self.table(relation)}{filtered} ORDER BY {order_by} "
                 f"LIMIT {self.mark} OFFSET {self.mark}",
-                (limit, offset),
+                (*values, limit, offset),
             )
             fetched = cur.fetchall()
             names = [d[0] for d in cur.description]  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from cme.db.roles import Role
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError, TokenVerifier
 from cme.secrets import load_index_key
 from cme.settings import ConfigurationError, Mode, Settings
+from consumers.inprocess_feed import catch_up
 
 log = logging.getLogger("cme.api")
 
@@ -34,6 +35,13 @@ def create_app(settings: Settings) -> FastAPI:
         api.state.read_models = models
         api.state.verifier = verifier
         api.state.lock = threading.Lock()
+        # Embedded, no projector runs beside the API: each read first catches the
+        # read models up with the SQLite store (one cheap query when nothing is new).
+        api.state.catch_up = (
+            (lambda: catch_up(application, models))
+            if settings.effective_mode is Mode.EMBEDDED
+            else None
+        )
         # Keys the digests of the requests kept; derived, so it is not the index key itself.
         api.state.secret = hmac.new(
             load_index_key(settings), b"cme.api.idempotency", "sha256"

@@ -52,6 +52,11 @@ def application(request: Request) -> App:
 
 
 def read_models(request: Request) -> SqlReadModels:
+    """The caseworker read models, caught up first in the embedded mode."""
+    catch_up: Callable[[], int] | None = request.app.state.catch_up
+    if catch_up is not None:
+        with one_at_a_time(request):
+            catch_up()
     models: SqlReadModels = request.app.state.read_models
     return models
 

@@ -136,9 +136,14 @@ def awaiting_decision(
     staff: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    recipient_agency: Annotated[Agency | None, Query(description="only to this agency")] = None,
 ) -> Page:
     items, total = read_models(request).page(
-        "disclosures_awaiting_decision", "requested_on, disclosure_id", limit, offset
+        "disclosures_awaiting_decision",
+        "requested_on, disclosure_id",
+        limit,
+        offset,
+        {"recipient_agency": recipient_agency},
     )
     return Page(items=items, limit=limit, offset=offset, total=total)
 

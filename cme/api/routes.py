@@ -29,8 +29,8 @@ from cme.api.strict_body import StrictJsonRoute
 from cme.bootstrap import App
 from cme.identity import Staff
 from domain import commands as c
-from domain.commands import Actor
-from domain.errors import ChildNotFoundError
+from domain.commands import Actor, LaCode, SchoolUrn
+from domain.errors import ChildNotFoundError, InvalidCommandError, Violation
 from domain.personal import ChildDetails, Name, Note, ShortText
 from domain.values import (
     Agency,
@@ -75,8 +75,14 @@ def open_cases(
     staff: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    status: Annotated[CaseStatus | None, Query(description="only cases in this status")] = None,
+    assigned_officer: Annotated[Actor | None, Query(description="only this officer's")] = None,
+    reason: Annotated[ReferralReason | None, Query(description="only this referral reason")] = None,
 ) -> Page:
-    items, total = read_models(request).page("open_cases", "days_open DESC, case_id", limit, offset)
+    where = {"status": status, "assigned_officer": assigned_officer, "reason": reason}
+    items, total = read_models(request).page(
+        "open_cases", "days_open DESC, case_id", limit, offset, where
+    )
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
@@ -86,6 +92,11 @@ VIEWS = {
     "moves-awaiting-confirmation": ("moves_awaiting_confirmation", "moved_on, child_id"),
 }
 """The caseworker views beside the open cases: path name, relation, stable order."""
+VIEW_FILTERS = {
+    "whereabouts-unknown": {"assigned_officer"},
+    "overdue-reduced-timetables": {"school_urn"},
+    "moves-awaiting-confirmation": {"moved_to_la"},
+}
 
 
 @router.get(
@@ -101,9 +112,27 @@ def view_page(
     staff: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    assigned_officer: Annotated[
+        Actor | None, Query(description="whereabouts-unknown only: this officer's cases")
+    ] = None,
+    school_urn: Annotated[
+        SchoolUrn | None, Query(description="overdue-reduced-timetables only: this school's")
+    ] = None,
+    moved_to_la: Annotated[
+        LaCode | None, Query(description="moves-awaiting-confirmation only: moves to this LA")
+    ] = None,
 ) -> Page:
     relation, order = VIEWS[view]
-    items, total = read_models(request).page(relation, order, limit, offset)
+    given = {
+        "assigned_officer": assigned_officer,
+        "school_urn": school_urn,
+        "moved_to_la": moved_to_la,
+    }
+    where = {column: value for column, value in given.items() if value is not None}
+    for column in set(where) - VIEW_FILTERS[view]:
+        problem = Violation(column, "not_a_filter_here", f"{view} cannot be filtered by {column}")
+        raise InvalidCommandError("view filter", [problem])
+    items, total = read_models(request).page(relation, order, limit, offset, where)
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 

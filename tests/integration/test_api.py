@@ -604,11 +604,15 @@ def test_a_disclosure_goes_out_only_on_a_second_persons_approval(
     disclosure_id = asked.body["disclosure_id"]
 
     def awaiting() -> set[str]:
-        page = api.call("GET", "/v1/disclosure-requests?limit=500", as_user="senior.cy")
+        page = api.call(
+            "GET", "/v1/disclosure-requests?limit=500&recipient_agency=police", as_user="senior.cy"
+        )
         assert page.status == 200, page.body
         return {item["disclosure_id"] for item in page.body["items"]}
 
     wait_for(lambda: disclosure_id in awaiting(), 90, "the request, projected", workers.logs)
+    to_gps = api.call("GET", "/v1/disclosure-requests?recipient_agency=gp", as_user="senior.cy")
+    assert disclosure_id not in {item["disclosure_id"] for item in to_gps.body["items"]}
 
     reads_before = _reads_of(app, child_id)
     seen = api.call("GET", f"/v1/disclosures/{disclosure_id}", as_user="senior.cy")
