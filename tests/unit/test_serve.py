@@ -51,3 +51,14 @@ def test_cme_run_api_on_a_busy_port_starts_no_worker(tmp_path: Path) -> None:
         with pytest.raises(ConfigurationError, match="CME_API_PORT"):
             start_workers(settings, ["retention", "api"], threading.Event())
         assert threading.active_count() == before
+
+
+def test_the_listener_names_tcp_so_asyncio_turns_nagle_off() -> None:
+    """With protocol 0, asyncio leaves Nagle on and each answer waits ~40 ms for an ACK."""
+    from cme.api.serving import bind
+
+    listener = bind("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()
