@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     sealing = sub.add_parser("sealing", help="HPKE Auth-mode open/seal vs base mode, per message")
     sealing.add_argument("--messages", type=int, default=5000)
     sealing.add_argument("--seed", type=int, default=7)
+    api = sub.add_parser("api", help="API read and command p50/p95/p99 at 1/10/50 clients")
+    api.add_argument("--children", type=int, default=300)
+    api.add_argument("--seconds", type=float, default=5.0, help="each measurement")
+    api.add_argument("--seed", type=int, default=7)
     recovery = sub.add_parser("recovery", help="intake back at work after a SIGKILL and restart")
     recovery.add_argument("--rounds", type=int, default=3)
     recovery.add_argument("--partitions", type=int, default=3)
@@ -71,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             from devtools.bench import shred as shred_bench  # noqa: PLC0415
 
             shred_bench.run(args.events, args.samples, args.seed)
+        elif args.benchmark == "api":
+            from devtools.bench import api as api_bench  # noqa: PLC0415
+
+            api_bench.run(args.children, args.seconds, args.seed)
         elif args.benchmark == "recovery":
             from devtools.bench import recovery as recovery_bench  # noqa: PLC0415
 

@@ -11,6 +11,7 @@ can set up a council's own Keycloak. Passwords are generated into
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import urllib.error
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cme.idp_realm import (
+    CLIENT,
     REALM,
     load_or_create_passwords,
     provision_realm,
@@ -118,6 +120,22 @@ class LocalKeycloak:
     def secrets(self) -> dict[str, Any]:
         """The bootstrap admin's and each staff user's generated password (0600 file)."""
         return load_or_create_passwords(self.passwords)
+
+    def token(self, username: str, password: str | None = None) -> str:
+        """An access token from the realm's real token endpoint (password grant, development)."""
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "password",
+                "client_id": CLIENT,
+                "username": username,
+                "password": password or self.secrets()[username],
+                "scope": "openid",
+            }
+        ).encode()
+        url = f"{self.issuer}/protocol/openid-connect/token"
+        with urllib.request.urlopen(url, data=form, timeout=30) as response:  # noqa: S310
+            token: str = json.loads(response.read())["access_token"]
+        return token
 
     def up(self) -> bool:
         """Start Keycloak if it is not running, then make sure the realm is there."""

@@ -30,19 +30,7 @@ def keycloak(services: Services) -> LocalKeycloak:
 
 def token_for(keycloak: LocalKeycloak, username: str, password: str | None = None) -> str:
     """An access token from the realm's real token endpoint (password grant, development)."""
-    form = urllib.parse.urlencode(
-        {
-            "grant_type": "password",
-            "client_id": CLIENT,
-            "username": username,
-            "password": password or keycloak.secrets()[username],
-            "scope": "openid",
-        }
-    ).encode()
-    url = f"{keycloak.issuer}/protocol/openid-connect/token"
-    with urllib.request.urlopen(url, data=form, timeout=30) as response:  # noqa: S310
-        token: str = json.loads(response.read())["access_token"]
-    return token
+    return keycloak.token(username, password)
 
 
 def verifier(keycloak: LocalKeycloak, audience: str = CLIENT) -> TokenVerifier:
