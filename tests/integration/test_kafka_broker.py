@@ -128,3 +128,20 @@ def test_the_brokers_files_are_readable_by_their_owner_only(services: Services) 
         "files: `scripts/services down && scripts/services up`):\n" + "\n".join(loose[:10])
     )
     assert stat.S_IMODE(plan.kafka.home.stat().st_mode) == 0o700
+
+
+def test_the_readiness_check_tells_a_refused_admin_from_an_accepted_one(
+    services: Services, tmp_path: Path
+) -> None:
+    """What `scripts/services up` asks before calling the broker ready: can the admin sign in."""
+    import json
+
+    from devtools.services.kafka import LocalKafka
+
+    port = int(services.bootstrap.rsplit(":", 1)[1])
+    right = LocalKafka(services.settings.data_dir, port, services.settings.kafka_passwords_path)
+    assert right.admin_signs_in(within=30)
+    wrong_file = tmp_path / "kafka-passwords.json"
+    wrong_file.write_text(json.dumps({"admin": "not-the-admins-password"}))
+    wrong = LocalKafka(services.settings.data_dir, port, wrong_file)
+    assert not wrong.admin_signs_in(within=3)
