@@ -374,6 +374,131 @@ def _catch_up_services(settings: Settings) -> None:
         app.close()
 
 
+def _disclosure_through_the_api(settings: Settings, store: SqlReadModels) -> None:
+    """One disclosure over HTTP on two people's word, and the ledger entries it makes.
+
+    The API runs here as `cme serve` would, with development tokens (the
+    embedded mode has no identity provider); a caseworker requests, a senior
+    officer reads the request and approves it.
+    """
+    from cme import dev_issuer
+    from cme.api.app import create_app
+    from cme.api.serving import bind, server
+    from projections.ledger import ENTRIES, canonical
+
+    console.rule("A disclosure through the API: requested by a caseworker, approved by another")
+    cases, _ = store.page("open_cases", "days_open DESC, case_id", 500, 0)
+    open_case = next(case for case in cases if not case["restricted"])
+    listener = bind("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+    serving = threading.Thread(
+        target=server, args=(create_app(settings), listener, stop), name="demo-api", daemon=True
+    )
+    serving.start()
+    try:
+        api = _DemoApi(port, settings, dev_issuer.issue)
+        path = f"/v1/children/{open_case['child_id']}/disclosure-requests"
+        asked = api.call(
+            "POST",
+            path,
+            ("caseworker", "officer.ada"),
+            {
+                "case_id": str(open_case["case_id"]),
+                "recipient_agency": "police",
+                "recipient_organisation": "Synthetic Constabulary",
+                "purpose": "locate_child",
+                "lawful_basis": LawfulBasis.CRIME_PREVENTION.value,
+                "categories": ["names", "address", "whereabouts"],
+                "necessity": "Officers are searching for the child today and need the last "
+                "known address and who the child was last seen with",
+                "requested_on": date.today().isoformat(),
+            },
+        )
+        one = f"/v1/disclosures/{asked['disclosure_id']}"
+        console.print(
+            f"POST {path} as staff:officer.ada (caseworker): {asked['status']}", markup=False
+        )
+        waiting = api.call("GET", "/v1/disclosure-requests", ("senior_officer", "senior.cy"))
+        console.print(f"GET /v1/disclosure-requests as staff:senior.cy: {waiting['total']} waiting")
+        own = api.call("POST", f"{one}/approve", ("caseworker", "officer.ada"), {}, expect=403)
+        console.print(f"POST {one}/approve as staff:officer.ada: {own['status']} {own['title']}")
+        made = api.call(
+            "POST",
+            f"{one}/approve",
+            ("senior_officer", "senior.cy"),
+            {"approved_on": date.today().isoformat()},
+        )
+        console.print(f"POST {one}/approve as staff:senior.cy: {made['status']}", markup=False)
+    finally:
+        stop.set()
+        serving.join(timeout=30)
+    app = build_application(settings)
+    try:
+        for event in app.events.get(UUID(asked["disclosure_id"])):
+            entry = ENTRIES[get_topic(type(event))](event)
+            console.print(f"ledger entry: {canonical(entry).decode()}", markup=False)
+    finally:
+        app.close()
+
+
+class _DemoApi:
+    """The demo's HTTP client: a development token for a role, an Idempotency-Key per POST."""
+
+    def __init__(self, port: int, settings: Settings, issue: Any) -> None:
+        self.port = port
+        self.settings = settings
+        self.issue = issue
+        self._wait_until_it_answers()
+
+    def _wait_until_it_answers(self) -> None:
+        import http.client
+
+        for _ in range(300):  # the server thread may still be starting
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/openapi.json")
+                connection.getresponse().read()
+                connection.close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        msg = f"the demo's API on port {self.port} did not answer within 30 s"
+        raise RuntimeError(msg)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        who: tuple[str, str],
+        body: dict[str, Any] | None = None,
+        expect: int | None = None,
+    ) -> dict[str, Any]:
+        import http.client
+        import json
+        import uuid
+
+        role, subject = who
+        headers = {"Authorization": f"Bearer {self.issue(self.settings, role, subject)}"}
+        if method == "POST":
+            headers |= {
+                "Content-Type": "application/json",
+                "Idempotency-Key": f"demo-{uuid.uuid4()}",
+                "If-Match": "*",
+            }
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        sent = json.dumps(body or {}) if method == "POST" else None
+        connection.request(method, path, body=sent, headers=headers)
+        response = connection.getresponse()
+        answer: dict[str, Any] = json.loads(response.read())
+        connection.close()
+        wanted = expect or (201 if method == "POST" else 200)
+        if response.status != wanted:
+            msg = f"{method} {path} answered {response.status}: {answer}"
+            raise RuntimeError(msg)
+        return answer
+
+
 def _shredding_at_25(settings: Settings, store: SqlReadModels, services: bool) -> bool:
     """Shred whoever turns 25 first, project it, and certify it; False if not certified."""
     console.rule("Moving the clock forward: shredding on the 25th birthday")
@@ -408,6 +533,8 @@ def run_demo(services: bool, messages: int, seed: int) -> int:
             *views.dfe_return(store),
         ]
     )
+    if not services:
+        _disclosure_through_the_api(settings, store)
     certified = _shredding_at_25(settings, store, services)
     console.print(
         f"demo finished in {time.monotonic() - started:.0f}s; all people above are synthetic"

@@ -20,3 +20,11 @@ def test_the_demo_shreds_on_the_25th_birthday_and_certifies_it(
     assert "(the 25th birthday): 1 child(ren) shredded" in out
     assert "SHREDDED, signed by" in out
     assert "NOT SHREDDED" not in out
+    # One disclosure through the API, on two people's word, and its ledger entries.
+    assert "as staff:officer.ada (caseworker): requested" in out
+    assert "/approve as staff:officer.ada: 403 Not allowed" in out
+    assert "/approve as staff:senior.cy: made" in out
+    assert '"kind":"disclosure_requested"' in out.replace(" ", "")
+    made = out.replace(" ", "").split('"kind":"disclosure_made"')
+    assert len(made) == 2, "one disclosure_made entry"
+    assert '"approved_by":"staff:senior.cy"' in out.replace(" ", "")
