@@ -170,6 +170,11 @@ class Settings(BaseSettings):
         description="OpenID Connect issuer the API trusts (its /.well-known/openid-configuration)",
     )
     oidc_audience: str = Field(default="cme-api", description="the audience API tokens must name")
+    oidc_insecure_http: bool = Field(
+        default=False,
+        description="accept an http:// issuer off this machine: only on a private container "
+        "network (docker-compose's own Keycloak), never across a real network",
+    )
     dev_issuer: bool = Field(
         default=False,
         description="services mode only: accept the development token issuer (never in production)",

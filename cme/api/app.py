@@ -89,7 +89,10 @@ def _verifier(settings: Settings) -> TokenVerifier:
     if settings.oidc_issuer:
         try:
             return TokenVerifier(
-                settings.oidc_issuer, settings.oidc_audience, settings.oidc_roles_claim
+                settings.oidc_issuer,
+                settings.oidc_audience,
+                settings.oidc_roles_claim,
+                insecure_http=settings.oidc_insecure_http,
             )
         except ValueError as exc:
             msg = f"CME_OIDC_ISSUER: {exc}"

@@ -55,3 +55,26 @@ def test_the_broker_starts_with_the_projects_authenticated_configuration() -> No
     ):
         assert line in script
     assert "PLAINTEXT://" not in script.replace("SASL_PLAINTEXT", "")
+
+
+def test_the_api_trusts_the_issuer_keycloak_puts_in_its_tokens() -> None:
+    """Tokens fetched from the host (port 18080) or inside the network carry one issuer."""
+    from cme.identity import TokenVerifier
+    from cme.idp_realm import REALM
+    from cme.settings import load_settings
+
+    services = _services()
+    hostname = services["keycloak"]["environment"]["KC_HOSTNAME"]
+    api = services["api"]["environment"]
+    assert api["CME_OIDC_ISSUER"] == f"{hostname}/realms/{REALM}"
+    settings = load_settings(
+        oidc_issuer=api["CME_OIDC_ISSUER"],
+        oidc_insecure_http=api["CME_OIDC_INSECURE_HTTP"] == "1",
+    )
+    assert settings.oidc_issuer is not None
+    TokenVerifier(  # what the api service builds at start: no "must be https" refusal
+        settings.oidc_issuer,
+        settings.oidc_audience,
+        settings.oidc_roles_claim,
+        insecure_http=settings.oidc_insecure_http,
+    )

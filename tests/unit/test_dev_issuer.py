@@ -161,3 +161,5 @@ def test_keys_are_fetched_over_https_except_from_this_machine() -> None:
         TokenVerifier("http://sign-in.example.org/realms/cme", "cme-api", "roles")
     TokenVerifier("https://sign-in.example.org/realms/cme", "cme-api", "roles")
     TokenVerifier("http://127.0.0.1:18080/realms/cme", "cme-api", "roles")
+    # Only on a private container network, and only when said so (docker-compose).
+    TokenVerifier("http://keycloak:8080/realms/cme", "cme-api", "roles", insecure_http=True)
