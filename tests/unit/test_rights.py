@@ -17,6 +17,7 @@ from cme.cli.rights import markdown
 from cme.settings import Settings
 from devtools.synthetic import SyntheticCounty
 from domain.commands import (
+    ApproveDisclosure,
     ChangeAddress,
     DecideRequest,
     MakeDisclosure,
@@ -24,6 +25,7 @@ from domain.commands import (
     PlaceLegalHold,
     ReceiveRightsRequest,
     RegisterChild,
+    RequestDisclosure,
     VerifyIdentity,
 )
 from domain.errors import RequestStateError
@@ -163,6 +165,41 @@ def test_rectification_names_the_recipients_of_the_old_value(app: App) -> None:
     assert [r["recipient_agency"] for r in address["tell_recipients"]] == ["housing"]
     again = correction(app, child_id, {"legal_surname": "Corrected"}, "dpo:1")
     assert rectify(app, again)["changed"] == []
+
+
+def test_a_disclosure_made_on_approval_counts_for_rectification_and_access(app: App) -> None:
+    """Approved through the two-person workflow, it was sent out: its recipient must be told."""
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=36).register_child()))
+    requested = app.request_disclosure(
+        RequestDisclosure.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "recipient_agency": "school_nursing",
+                "recipient_organisation": "Synthetic School Nursing",
+                "purpose": "safeguarding",
+                "lawful_basis": LawfulBasis.SAFEGUARDING,
+                "categories": ["address"],
+                "necessity": "The nurse is due to visit and needs the current address",
+                "requested_on": TODAY,
+            }
+        )
+    )
+    new_address = {"address": {"line1": "2 Synthetic Row", "town": "Testham"}}
+    before = rectify(app, correction(app, child_id, new_address, "dpo:1"))
+    assert before["tell_recipients"] == []  # only requested: nothing was sent yet
+    app.approve_disclosure(
+        ApproveDisclosure.of(
+            {"actor": "mgr:1", "disclosure_id": requested.disclosure_id, "approved_on": TODAY}
+        )
+    )
+    moved = {"address": {"line1": "3 Synthetic Row", "town": "Testham"}}
+    after = rectify(app, correction(app, child_id, moved, "dpo:1"))
+    assert [r["recipient_agency"] for r in after["tell_recipients"]] == ["school_nursing"]
+    recipients = access_package(app, child_id, "dpo:1")["recipients"]
+    assert [(r["recipient_agency"], r["approved_by"]) for r in recipients] == [
+        ("school_nursing", "mgr:1")
+    ]
 
 
 def test_rectifying_an_unknown_detail_is_refused_by_name(app: App) -> None:
