@@ -111,18 +111,29 @@ def _decode_key(text: str, variable: str) -> bytes:
 
 
 def load_ledger_verifier(settings: Settings) -> CheckpointVerifier:
-    """The checkpoints' public key: CME_LEDGER_PUBLIC_KEY, else the signer's (development).
+    """The checkpoints' public key, from CME_LEDGER_PUBLIC_KEY only.
 
     A process that only verifies (the API serving auditors) is given the
-    public key alone, so it could not sign a forged head.
+    public key alone: it never reads, nor creates, the signing key, so it
+    could not sign a forged head.
     """
-    if settings.ledger_public_key:
-        try:
-            return CheckpointVerifier.from_text(settings.ledger_public_key)
-        except ValueError as exc:
-            msg = f"CME_LEDGER_PUBLIC_KEY: {exc}"
-            raise ConfigurationError(msg) from None
-    return load_ledger_signer(settings).verifier()
+    if not settings.ledger_public_key:
+        msg = (
+            "CME_LEDGER_PUBLIC_KEY is not set: give this process the ledger's public key "
+            "(`cme audit public-key` prints it; `scripts/services env` sets it locally)"
+        )
+        raise ConfigurationError(msg)
+    try:
+        return CheckpointVerifier.from_text(settings.ledger_public_key)
+    except ValueError as exc:
+        msg = f"CME_LEDGER_PUBLIC_KEY: {exc}"
+        raise ConfigurationError(msg) from None
+
+
+def ledger_public_key_text(settings: Settings) -> str:
+    """``kid:base64`` of the checkpoints' public key, as CME_LEDGER_PUBLIC_KEY takes it."""
+    signer = load_ledger_signer(settings)
+    return f"{signer.key_id}:{signer.public_key_b64()}"
 
 
 def load_ledger_signer(settings: Settings) -> CheckpointSigner:

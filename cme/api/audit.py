@@ -26,7 +26,7 @@ from cme.audit import verify_ledger
 from cme.db.roles import Role, role_url
 from cme.identity import Staff
 from cme.secrets import load_ledger_verifier
-from cme.settings import Settings
+from cme.settings import ConfigurationError, Mode, Settings
 from domain.errors import NotFoundError
 from projections.ledger_store import LedgerReader
 
@@ -54,7 +54,11 @@ def _settings(request: Request) -> Settings:
 
 
 def _auditor_url(request: Request) -> str:
-    return role_url(_settings(request), Role.AUDITOR)
+    settings = _settings(request)
+    if settings.effective_mode is Mode.EMBEDDED:
+        msg = "the disclosure ledger is kept in PostgreSQL: these endpoints serve the services mode"
+        raise ConfigurationError(msg)
+    return role_url(settings, Role.AUDITOR)
 
 
 class LedgerCheck(BaseModel):

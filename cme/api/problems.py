@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from cme.api.idempotency import IdempotencyKeyReusedError
 from cme.api.strict_body import BodyRefusedError, BodyTooLargeError
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError
+from cme.settings import ConfigurationError
 from consumers.lifecycle import where
 from domain.commands import location
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
@@ -95,6 +96,11 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidCommandError | IdempotencyKeyReusedError):
             return problem(422, "Invalid request", str(exc), errors=errors)
         return problem(409, "Refused by a rule", str(exc), errors=errors)
+
+    @app.exception_handler(ConfigurationError)
+    async def not_configured(_: Request, exc: ConfigurationError) -> JSONResponse:
+        # A setting this endpoint needs is missing (the text names it; never a value).
+        return problem(503, "Not configured here", str(exc))
 
     @app.exception_handler(ReadModelsMissingError)
     async def not_ready(_: Request, exc: ReadModelsMissingError) -> JSONResponse:

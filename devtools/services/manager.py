@@ -22,6 +22,7 @@ from cme.kafka_access import (
     provision,
     set_credentials,
 )
+from cme.secrets import ledger_public_key_text
 from cme.settings import ConfigurationError, Settings, load_settings
 from consumers.config import KafkaRole
 from devtools.services.common import ServiceStatus, port_open
@@ -182,10 +183,18 @@ def worker_env_lines(p: Plan, worker: str) -> list[str]:
         "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
         **{role_env_name(r): role_url(admin_settings, r) for r in WORKER_ROLES[worker]},
         **_kafka_user_lines(p.settings, WORKER_PRINCIPALS[worker]),
-        # The API checks every token against the council's sign-in: a public URL, no secret.
-        **({"CME_OIDC_ISSUER": p.issuer} if worker == "api" and p.issuer else {}),
+        # The API checks every token against the council's sign-in and the ledger's
+        # checkpoints against its public key: public values, no secret.
+        **(_api_lines(p) if worker == "api" else {}),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]
+
+
+def _api_lines(p: Plan) -> dict[str, str]:
+    lines = {"CME_LEDGER_PUBLIC_KEY": ledger_public_key_text(p.settings)}
+    if p.issuer:
+        lines["CME_OIDC_ISSUER"] = p.issuer
+    return lines
 
 
 def _kafka_user_lines(settings: Settings, roles: tuple[KafkaRole, ...]) -> dict[str, str]:
@@ -211,5 +220,6 @@ def env_lines(p: Plan) -> list[str]:
         "CME_KAFKA_BOOTSTRAP_SERVERS": p.bootstrap,
         "CME_KAFKA_PASSWORDS_FILE": str(p.settings.kafka_passwords_path),
         **({"CME_OIDC_ISSUER": p.issuer} if p.issuer else {}),
+        "CME_LEDGER_PUBLIC_KEY": ledger_public_key_text(p.settings),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]

@@ -15,9 +15,16 @@ from uuid import UUID
 import pytest
 
 from cme.bootstrap import App
+from cme.db.roles import Role, role_url
+from cme.secrets import ledger_public_key_text
+from crypto_shredding.signing import CheckpointVerifier
 from devtools.synthetic import SyntheticCounty
 from domain import commands as c
+from projections.ledger import GENESIS, chain_hash, checkpoint_message
+from projections.ledger_store import LedgerReader
+from tests.conftest import Services
 from tests.integration.test_api import Answer, Api, api  # noqa: F401 - the running API
+from tests.integration.workers import WorkerEnvironment, wait_for
 from tests.seeds import seed
 
 TODAY = date.today().isoformat()
@@ -167,11 +174,44 @@ def test_a_correction_names_its_recipients_and_never_an_unknown_field(
     assert app.get_child(child_id).current_details().preferred_name == "Sam"
 
 
-def test_the_auditor_verifies_the_ledger_and_reads_its_figures(api: Api) -> None:  # noqa: F811
+@pytest.fixture
+def chained(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+    workers: WorkerEnvironment,
+    services: Services,
+) -> UUID:
+    """A disclosure requested through the API, and the ledger writer caught up past it."""
+    running = workers.start("ledger")
+    body = {
+        "recipient_agency": "police",
+        "recipient_organisation": "Synthetic Constabulary",
+        "purpose": "locate_child",
+        "lawful_basis": "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime",
+        "categories": ["address"],
+        "necessity": "Officers need the last known address to find the child today",
+        "requested_on": TODAY,
+    }
+    path = f"/v1/children/{child_id}/disclosure-requests"
+    assert api.call("POST", path, "officer.ada", body).status == 201
+    last = app.recorder.max_notification_id() or 0
+    ledger = LedgerReader(role_url(services.settings, Role.AUDITOR))
+    wait_for(lambda: ledger.position() >= last, 90, "the ledger writer", workers.logs)
+    assert workers.stop(running) == 0, workers.logs()
+    return child_id
+
+
+def test_the_auditor_verifies_the_ledger_and_reads_its_figures(
+    api: Api,  # noqa: F811
+    chained: UUID,
+) -> None:
     checked = api.call("GET", "/v1/audit/ledger", as_user="auditor.eli")
     assert checked.status == 200, checked.body
     assert checked.body["ok"] is True, checked.body["problems"]
-    assert checked.body["parked"] == 0
+    assert checked.body["entries"] > 0
+    assert checked.body["checkpoints"] > 0
+    assert (checked.body["parked"], checked.body["unsigned_tail"]) == (0, 0)
     report = api.call("GET", "/v1/audit/report", as_user="auditor.eli")
     assert report.status == 200, report.body
     assert "disclosures_by_agency" in report.body
@@ -203,7 +243,12 @@ def test_a_history_or_replay_names_its_purpose_and_is_recorded(
     assert [read["purpose"] for read in reads] == ["annual audit", "annual audit"]
 
 
-def test_the_export_is_json_lines_of_entries_and_checkpoints(api: Api) -> None:  # noqa: F811
+def test_the_export_is_json_lines_an_outsider_can_verify(
+    api: Api,  # noqa: F811
+    chained: UUID,
+    services: Services,
+) -> None:
+    """Every entry chained from the one before, the last checkpoint signed over the head."""
     token = api.token("auditor.eli")
     request = urllib.request.Request(  # noqa: S310 - the local API
         f"{api.url}/v1/audit/export", headers={"Authorization": f"Bearer {token}"}
@@ -211,6 +256,17 @@ def test_the_export_is_json_lines_of_entries_and_checkpoints(api: Api) -> None: 
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
         assert response.headers["content-type"] == "application/x-ndjson"
         lines = [json.loads(line) for line in response.read().splitlines()]
-    assert {line["type"] for line in lines} <= {"entry", "checkpoint"}
-    entries = [line["seq"] for line in lines if line["type"] == "entry"]
-    assert entries == sorted(entries)
+    entries = [line for line in lines if line["type"] == "entry"]
+    checkpoints = [line for line in lines if line["type"] == "checkpoint"]
+    assert entries and checkpoints
+    head = GENESIS
+    for entry in entries:
+        assert entry["prev_hash"] == head
+        head = chain_hash(head, entry["entry"].encode())
+        assert entry["entry_hash"] == head
+    last = checkpoints[-1]
+    assert last["seq"] == entries[-1]["seq"]
+    assert last["head_hash"] == head
+    verifier = CheckpointVerifier.from_text(ledger_public_key_text(services.settings))
+    message = checkpoint_message(last["seq"], last["head_hash"], last["prev_link"])
+    assert verifier.valid(last["key_id"], message, bytes.fromhex(last["signature"]))

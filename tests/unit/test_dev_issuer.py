@@ -77,7 +77,8 @@ def test_the_api_serves_the_embedded_mode_with_development_tokens(embedded: Path
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {**os.environ, "CME_MODE": "embedded", "CME_DATA_DIR": str(embedded)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(embedded)}
     server = subprocess.Popen(
         [sys.executable, "-m", "cme.cli", "serve", "--port", str(port)],
         env=env,
@@ -138,6 +139,10 @@ def test_the_api_serves_the_embedded_mode_with_development_tokens(embedded: Path
         )
         assert status == 422, wrong
         assert wrong["errors"][0]["rule"] == "not_a_filter_here"
+        # The ledger lives in PostgreSQL: embedded, the auditor is told so, not given a 500.
+        status, ledger = call("GET", "/v1/audit/ledger", "auditor")
+        assert status == 503, ledger
+        assert "PostgreSQL" in ledger["detail"]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -117,6 +117,14 @@ def test_a_ca_file_means_tls_for_the_credentials_too(tmp_path: Path) -> None:
     )
 
 
+def test_a_verifier_is_never_made_from_the_signing_key(tmp_path: Path) -> None:
+    from cme.secrets import load_ledger_verifier
+
+    with pytest.raises(ConfigurationError, match="CME_LEDGER_PUBLIC_KEY is not set"):
+        load_ledger_verifier(load_settings(data_dir=tmp_path, ledger_public_key=None))
+    assert not (tmp_path / "secrets" / "ledger-signing-key").exists()  # nor created one
+
+
 def test_only_the_api_worker_is_told_where_the_sign_in_is(tmp_path: Path) -> None:
     from cme.db.roles import load_or_create_passwords, passwords_file
     from devtools.services import manager
@@ -133,5 +141,9 @@ def test_only_the_api_worker_is_told_where_the_sign_in_is(tmp_path: Path) -> Non
     api = manager.worker_env_lines(plan, "api")
     assert "export CME_OIDC_ISSUER=https://sign-in.example.gov.uk/realms/cme" in api
     assert not any("admin-pw" in line for line in api)
+    # The ledger's public key, never its signing key: the API verifies, it does not sign.
+    signing_key = (tmp_path / "secrets" / "ledger-signing-key").read_text().split()[-1]
+    assert any(line.startswith("export CME_LEDGER_PUBLIC_KEY=ledger-") for line in api)
+    assert not any(signing_key in line for line in api)
     intake = manager.worker_env_lines(plan, "intake")
-    assert not any("CME_OIDC_ISSUER" in line for line in intake)
+    assert not any("CME_OIDC_ISSUER" in line or "CME_LEDGER" in line for line in intake)
