@@ -15,7 +15,7 @@ from uuid import UUID
 from application.core import ApplicationCore
 from domain import commands as c
 from domain.child import Child
-from domain.disclosure import RULES, Disclosure
+from domain.disclosure import Disclosure
 from domain.values import LawfulBasis, RefusalReason
 
 
@@ -98,7 +98,7 @@ class DisclosureUseCases(ApplicationCore):
             personal=None if child.is_shredded else {"necessity": cmd.necessity},
         )
         if refusal is not None:
-            requested.refuse_request(RULES, cmd.requested_on, refusal)
+            requested.refuse_by_rules(refusal, cmd.requested_on, triggered_by=cmd.actor)
         self.save(requested)
         return DisclosureOutcome(requested.id, made=False, refusal_reason=refusal)
 
@@ -106,23 +106,22 @@ class DisclosureUseCases(ApplicationCore):
         """A second person's approval: the disclosure is made, unless the rules now refuse it."""
         cmd = self._valid(c.ApproveDisclosure, command)
         disclosure = self.get_disclosure(cmd.disclosure_id)
-        basis = disclosure.check_can_decide(cmd.actor, cmd.approved_on, "approved_on")
-        refusal = refused_by_rules(self.get_child(disclosure.child_id), basis)
+        disclosure.check_decider(cmd.actor)  # the two-person rule before the rules' own
+        refusal = refused_by_rules(self.get_child(disclosure.child_id), disclosure.basis)
         if refusal is not None:
-            disclosure.refuse_request(RULES, cmd.approved_on, refusal)
+            disclosure.refuse_by_rules(refusal, cmd.approved_on, triggered_by=cmd.actor)
         else:
             disclosure.approve(cmd.actor, cmd.approved_on)
         self.save(disclosure)
         return DisclosureOutcome(disclosure.id, made=refusal is None, refusal_reason=refusal)
 
     def refuse_disclosure(self, command: c.RefuseDisclosure) -> DisclosureOutcome:
+        """A second person's refusal, with reasons (not kept once the child is shredded)."""
         cmd = self._valid(c.RefuseDisclosure, command)
         disclosure = self.get_disclosure(cmd.disclosure_id)
         child = self.get_child(disclosure.child_id)
-        reasons = None if child.is_shredded else cmd.reasons
-        disclosure.refuse_request(
-            cmd.actor, cmd.refused_on, RefusalReason.REFUSED_BY_APPROVER, reasons
-        )
+        reasons = None if child.is_shredded else cmd.reasons  # no key left to seal them
+        disclosure.refuse_request(cmd.actor, cmd.refused_on, reasons)
         self.save(disclosure)
         return DisclosureOutcome(
             disclosure.id, made=False, refusal_reason=RefusalReason.REFUSED_BY_APPROVER

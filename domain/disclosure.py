@@ -133,7 +133,11 @@ class Disclosure(Aggregate):
             aggregate.on = self.disclosed_on
 
     class RequestRefused(Event):
-        """Refused by a second person, or by the rules (actor ``system:disclosure-rules``)."""
+        """Refused by a second person, or by the rules (actor ``system:disclosure-rules``).
+
+        A refusal by the rules names, as ``triggered_by``, the person whose
+        request or approval they refused: every step keeps its people.
+        """
 
         case_id: UUID | None
         recipient_agency: str
@@ -144,6 +148,7 @@ class Disclosure(Aggregate):
         requested_by: str
         refused_on: date
         refusal_reason: str
+        triggered_by: str | None
         personal: dict[str, Any] | None  # the approver's reasons, when given
 
         def apply(self, aggregate: Disclosure) -> None:
@@ -189,7 +194,7 @@ class Disclosure(Aggregate):
     def awaiting_decision(self) -> bool:
         return self.outcome == "requested"
 
-    def _what(self) -> dict[str, Any]:
+    def _shared_facts(self) -> dict[str, Any]:
         """What is being shared, as each step's event repeats it."""
         return {
             "child_id": self.child_id,
@@ -202,35 +207,61 @@ class Disclosure(Aggregate):
             "requested_by": self.requested_by,
         }
 
-    def check_can_decide(self, actor: str, on: date, field: str) -> LawfulBasis:
-        """Refuse a decision out of turn or by the requester; the basis it is to be made under."""
-        if not self.awaiting_decision:
-            msg = f"this disclosure is not awaiting a decision (it is {self.outcome})"
-            raise DisclosureStateError(msg, field="disclosure_id")
-        if actor != RULES and actor == self.requested_by:
-            msg = "a disclosure must be decided by someone other than its requester"
-            raise TwoPersonRuleError(msg, field="actor")
-        if self.requested_on is not None and on < self.requested_on:
-            msg = "a disclosure cannot be decided before it was requested"
-            raise DisclosureStateError(msg, field=field)
+    @property
+    def basis(self) -> LawfulBasis:
         if self.lawful_basis is None:  # pragma: no cover - every request names its basis
             msg = "this disclosure names no lawful basis"
             raise DisclosureStateError(msg, field="lawful_basis")
         return self.lawful_basis
 
-    def approve(self, actor: str, approved_on: date) -> None:
-        self.check_can_decide(actor, approved_on, "approved_on")
-        self.trigger_event(self.Approved, actor=actor, disclosed_on=approved_on, **self._what())
+    def check_decider(self, actor: str) -> None:
+        """A decision needs a request waiting for one, and someone other than its requester."""
+        if not self.awaiting_decision:
+            msg = f"this disclosure is not awaiting a decision (it is {self.outcome})"
+            raise DisclosureStateError(msg, field="disclosure_id")
+        if actor == self.requested_by:
+            msg = "a disclosure must be decided by someone other than its requester"
+            raise TwoPersonRuleError(msg, field="actor")
 
-    def refuse_request(
-        self, actor: str, refused_on: date, reason: RefusalReason, note: str | None = None
+    def _check_not_before_request(self, on: date, field: str) -> None:
+        if self.requested_on is not None and on < self.requested_on:
+            msg = "a disclosure cannot be decided before it was requested"
+            raise DisclosureStateError(msg, field=field)
+
+    def approve(self, actor: str, approved_on: date) -> None:
+        self.check_decider(actor)
+        self._check_not_before_request(approved_on, "approved_on")
+        self.trigger_event(
+            self.Approved, actor=actor, disclosed_on=approved_on, **self._shared_facts()
+        )
+
+    def refuse_request(self, actor: str, refused_on: date, reasons: str | None) -> None:
+        """A second person's refusal; ``reasons`` are sealed (None once the child is shredded)."""
+        self.check_decider(actor)
+        self._refuse(actor, refused_on, RefusalReason.REFUSED_BY_APPROVER, None, reasons)
+
+    def refuse_by_rules(self, reason: RefusalReason, on: date, triggered_by: str) -> None:
+        """The rules' own refusal, of ``triggered_by``'s request or approval."""
+        if not self.awaiting_decision:
+            msg = f"this disclosure is not awaiting a decision (it is {self.outcome})"
+            raise DisclosureStateError(msg, field="disclosure_id")
+        self._refuse(RULES, on, reason, triggered_by, None)
+
+    def _refuse(
+        self,
+        actor: str,
+        on: date,
+        reason: RefusalReason,
+        triggered_by: str | None,
+        reasons: str | None,
     ) -> None:
-        self.check_can_decide(actor, refused_on, "refused_on")
+        self._check_not_before_request(on, "refused_on")
         self.trigger_event(
             self.RequestRefused,
             actor=actor,
-            refused_on=refused_on,
+            refused_on=on,
             refusal_reason=reason.value,
-            personal={"reasons": note} if note else None,
-            **self._what(),
+            triggered_by=triggered_by,
+            personal={"reasons": reasons} if reasons else None,
+            **self._shared_facts(),
         )

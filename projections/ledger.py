@@ -87,11 +87,16 @@ def disclosure_made(event: Any) -> dict[str, Any]:
 
 
 def disclosure_refused(event: Any) -> dict[str, Any]:
+    """Refused at once (intake, the demo), by a second person, or by the rules.
+
+    The rules' refusal names the person whose request or approval it refused.
+    """
     return _base(
         "disclosure_refused",
         event,
         **_sharing(event),
         refusal_reason=event.refusal_reason,
+        triggered_by=getattr(event, "triggered_by", None),
         on=event.refused_on,
     )
 

@@ -7,6 +7,7 @@ must hold on the in-memory store, SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -285,9 +286,13 @@ class ApplicationContract:
 
     def ledger_kinds(self, app: App, disclosure_id: UUID) -> list[tuple[str, str]]:
         """(kind, actor) of each ledger entry the disclosure's events make, in order."""
+        return [
+            (entry["kind"], entry["actor"]) for entry in self.ledger_entries(app, disclosure_id)
+        ]
+
+    def ledger_entries(self, app: App, disclosure_id: UUID) -> list[dict[str, Any]]:
         events = app.repository.event_store.get(disclosure_id)
-        entries = [LEDGER_ENTRY[type(event)](event) for event in events]
-        return [(entry["kind"], entry["actor"]) for entry in entries]
+        return [LEDGER_ENTRY[type(event)](event) for event in events]
 
     def test_a_disclosure_goes_out_on_a_second_persons_approval(
         self, app: App, county: SyntheticCounty
@@ -323,10 +328,12 @@ class ApplicationContract:
         requested = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
         refused = app.refuse_disclosure(RefuseDisclosure.of(refusal(requested.disclosure_id)))
         assert refused.refusal_reason is RefusalReason.REFUSED_BY_APPROVER
-        assert self.ledger_kinds(app, requested.disclosure_id)[-1] == (
-            "disclosure_refused",
-            "so:bea",
-        )
+        last = self.ledger_entries(app, requested.disclosure_id)[-1]
+        assert (last["kind"], last["actor"]) == ("disclosure_refused", "so:bea")
+        # The reasons may name people: sealed in the store, never in the ledger.
+        reasons = refusal(requested.disclosure_id)["reasons"]
+        assert reasons.encode() not in self.raw_store(app)
+        assert reasons not in json.dumps(last)
 
     def test_the_rules_refuse_a_restricted_childs_disclosure_at_request_and_at_approval(
         self, app: App, county: SyntheticCounty
@@ -351,9 +358,12 @@ class ApplicationContract:
             ("disclosure_requested", "cw:alice"),
             ("disclosure_refused", RULES),
         ]
-        # ... and the one requested before the restriction is refused at its approval.
+        # ... and the one requested before the restriction is refused at its approval,
+        # naming the approver whose approval the rules refused.
         late = app.approve_disclosure(ApproveDisclosure.of(approval(waiting.disclosure_id)))
         assert (late.made, late.refusal_reason) == (False, RefusalReason.PROCESSING_RESTRICTED)
+        entry = self.ledger_entries(app, waiting.disclosure_id)[-1]
+        assert (entry["actor"], entry["triggered_by"]) == (RULES, "so:bea")
         # Detecting crime overrides it: that request waits for a second person.
         crime = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
         assert crime.status == "requested"
@@ -369,6 +379,23 @@ class ApplicationContract:
         assert refused.refusal_reason is RefusalReason.PERSONAL_DATA_SHREDDED
         stored = app.repository.event_store.get(refused.disclosure_id)
         assert [getattr(event, "personal", None) for event in stored] == [None, None]
+
+    def test_a_child_shredded_while_a_request_waits_is_refused_at_its_approval(
+        self, app: App, county: SyntheticCounty
+    ) -> None:
+        child_id = self.register(app, county)
+        first = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
+        second = app.request_disclosure(RequestDisclosure.of(self.request(child_id, CRIME)))
+        self.destroy_key(app, child_id, ShredReason.ERASURE_APPROVED.value)
+        app.blind_index.forget(child_id)
+        app.record_personal_data_shredded(child_id, ShredReason.ERASURE_APPROVED, actor="job:shred")
+        late = app.approve_disclosure(ApproveDisclosure.of(approval(first.disclosure_id)))
+        assert late.refusal_reason is RefusalReason.PERSONAL_DATA_SHREDDED
+        # A second person may still refuse the other; the reasons have no key to go under.
+        refused = app.refuse_disclosure(RefuseDisclosure.of(refusal(second.disclosure_id)))
+        assert refused.refusal_reason is RefusalReason.REFUSED_BY_APPROVER
+        stored = list(app.repository.event_store.get(second.disclosure_id))
+        assert getattr(stored[-1], "personal", None) is None
 
     def test_crime_and_tax_bases_are_for_crime_and_tax_recipients(self, app: App) -> None:
         with pytest.raises(InvalidCommandError, match="Sch 2 para 2"):
