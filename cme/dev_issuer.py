@@ -56,8 +56,8 @@ def allowed(settings: Settings, enabled: bool) -> None:
         raise ConfigurationError(msg)
 
 
-def issue(settings: Settings, role: str, subject: str, minutes: int = 60) -> str:
-    """A signed access token for ``subject`` with one role, valid ``minutes``."""
+def issue(settings: Settings, role: str | list[str], subject: str, minutes: int = 60) -> str:
+    """A signed access token for ``subject`` with a role (or several), valid ``minutes``."""
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -65,7 +65,7 @@ def issue(settings: Settings, role: str, subject: str, minutes: int = 60) -> str
         "sub": subject,
         "iat": now,
         "exp": now + minutes * 60,
-        "realm_access": {"roles": [role]},
+        "realm_access": {"roles": [role] if isinstance(role, str) else list(role)},
     }
     return jwt.encode(claims, _private_key(settings), algorithm="ES256")
 

@@ -153,9 +153,9 @@ def _caseworker_activity(app: App, seed: int, after: int) -> int:
                             changed_on=on,
                         )
                     )
-                if 0.7 < roll < 0.72:
-                    app.make_disclosure(
-                        c.MakeDisclosure(
+                if 0.7 < roll < 0.72:  # requested by the officer, approved by the manager
+                    requested = app.request_disclosure(
+                        c.RequestDisclosure(
                             actor=officer,
                             child_id=case.child_id,
                             case_id=case_id,
@@ -164,9 +164,14 @@ def _caseworker_activity(app: App, seed: int, after: int) -> int:
                             purpose="safeguarding",
                             lawful_basis=LawfulBasis.SAFEGUARDING,
                             categories=["names", "address", "whereabouts"],
-                            requested_by=officer,
-                            approved_by="mgr:cme",
-                            disclosed_on=on,
+                            necessity="Officers are checking on the child's safety and need "
+                            "to know where the child may be",
+                            requested_on=on,
+                        )
+                    )
+                    app.approve_disclosure(
+                        c.ApproveDisclosure(
+                            actor="mgr:cme", disclosure_id=requested.disclosure_id, approved_on=on
                         )
                     )
                 done += 1
@@ -378,15 +383,15 @@ def _disclosure_through_the_api(settings: Settings, store: SqlReadModels) -> Non
     """One disclosure over HTTP on two people's word, and the ledger entries it makes.
 
     The API runs here as `cme serve` would, with development tokens (the
-    embedded mode has no identity provider); a caseworker requests, a senior
-    officer reads the request and approves it.
+    embedded mode has no identity provider): a team manager who also takes
+    cases requests, is refused his own approval, and a colleague approves.
     """
     from cme import dev_issuer
     from cme.api.app import create_app
     from cme.api.serving import bind, server
     from projections.ledger import ENTRIES, canonical
 
-    console.rule("A disclosure through the API: requested by a caseworker, approved by another")
+    console.rule("A disclosure through the API: requested, then approved by someone else")
     cases, _ = store.page("open_cases", "days_open DESC, case_id", 500, 0)
     open_case = next(case for case in cases if not case["restricted"])
     listener = bind("127.0.0.1", 0)
@@ -399,36 +404,34 @@ def _disclosure_through_the_api(settings: Settings, store: SqlReadModels) -> Non
     try:
         api = _DemoApi(port, settings, dev_issuer.issue)
         path = f"/v1/children/{open_case['child_id']}/disclosure-requests"
-        asked = api.call(
-            "POST",
-            path,
-            ("caseworker", "officer.ada"),
-            {
-                "case_id": str(open_case["case_id"]),
-                "recipient_agency": "police",
-                "recipient_organisation": "Synthetic Constabulary",
-                "purpose": "locate_child",
-                "lawful_basis": LawfulBasis.CRIME_PREVENTION.value,
-                "categories": ["names", "address", "whereabouts"],
-                "necessity": "Officers are searching for the child today and need the last "
-                "known address and who the child was last seen with",
-                "requested_on": date.today().isoformat(),
-            },
-        )
+        request = {
+            "case_id": str(open_case["case_id"]),
+            "recipient_agency": "police",
+            "recipient_organisation": "Synthetic Constabulary",
+            "purpose": "locate_child",
+            "lawful_basis": LawfulBasis.CRIME_PREVENTION.value,
+            "categories": ["names", "address", "whereabouts"],
+            "necessity": "Officers are searching for the child today and need the last "
+            "known address and who the child was last seen with",
+            "requested_on": date.today().isoformat(),
+        }
+        asked = api.call("POST", path, (["caseworker", "senior_officer"], "senior.dan"), request)
         one = f"/v1/disclosures/{asked['disclosure_id']}"
         console.print(
-            f"POST {path} as staff:officer.ada (caseworker): {asked['status']}", markup=False
+            f"POST {path} as staff:senior.dan (caseworker, senior officer): {asked['status']}",
+            markup=False,
         )
         waiting = api.call("GET", "/v1/disclosure-requests", ("senior_officer", "senior.cy"))
         console.print(f"GET /v1/disclosure-requests as staff:senior.cy: {waiting['total']} waiting")
-        own = api.call("POST", f"{one}/approve", ("caseworker", "officer.ada"), {}, expect=403)
-        console.print(f"POST {one}/approve as staff:officer.ada: {own['status']} {own['title']}")
-        made = api.call(
-            "POST",
-            f"{one}/approve",
-            ("senior_officer", "senior.cy"),
-            {"approved_on": date.today().isoformat()},
+        today = {"approved_on": date.today().isoformat()}
+        own = api.call(
+            "POST", f"{one}/approve", (["caseworker", "senior_officer"], "senior.dan"), today, 409
         )
+        console.print(
+            f"POST {one}/approve as staff:senior.dan: {own['status']} {own['errors'][0]['rule']}",
+            markup=False,
+        )
+        made = api.call("POST", f"{one}/approve", ("senior_officer", "senior.cy"), today)
         console.print(f"POST {one}/approve as staff:senior.cy: {made['status']}", markup=False)
     finally:
         stop.set()
@@ -470,7 +473,7 @@ class _DemoApi:
         self,
         method: str,
         path: str,
-        who: tuple[str, str],
+        who: tuple[str | list[str], str],
         body: dict[str, Any] | None = None,
         expect: int | None = None,
     ) -> dict[str, Any]:

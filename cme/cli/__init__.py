@@ -121,7 +121,13 @@ def _unreachable(exc: Exception) -> str | None:
     """One line for a service that cannot be reached, or None for anything else."""
     import psycopg
     import psycopg_pool
-    from kafka.errors import AuthorizationError, KafkaError
+    from kafka.errors import (
+        AuthorizationError,
+        KafkaConnectionError,
+        KafkaError,
+        KafkaTimeoutError,
+        NoBrokersAvailable,
+    )
 
     from consumers.kafka_io import logins
 
@@ -134,7 +140,10 @@ def _unreachable(exc: Exception) -> str | None:
         )
     if isinstance(exc, KafkaError):
         servers = load_settings().kafka_bootstrap_servers or "(not configured)"
-        refused = _refused_login(servers)
+        # A refused login ends in one of these (kafka-python sees a closed socket);
+        # any other error from a broker that answers is that error, not a password.
+        waited = isinstance(exc, KafkaTimeoutError | NoBrokersAvailable | KafkaConnectionError)
+        refused = _refused_login(servers) if waited else None
         if refused is not None:
             return f"Kafka at {servers} answers but {refused} ({type(exc).__name__})"
         return f"cannot reach Kafka at {servers} ({type(exc).__name__}); {hint}"

@@ -31,8 +31,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     tokens = sub.add_parser("tokens", help="development access tokens for the API (embedded mode)")
     t_sub = tokens.add_subparsers(dest="tokens_command", metavar="ACTION", required=True)
-    issue = t_sub.add_parser("issue", help="print a signed development token for one role")
-    issue.add_argument("--role", required=True, choices=ROLES)
+    issue = t_sub.add_parser("issue", help="print a signed development token for its roles")
+    issue.add_argument(
+        "--role", required=True, choices=ROLES, action="append", help="repeat for several"
+    )
     issue.add_argument("--sub", required=True, type=_subject, help="the staff id, e.g. officer-1")
     issue.add_argument(
         "--minutes", type=int, default=60, choices=range(1, 24 * 60 + 1), metavar="1..1440"

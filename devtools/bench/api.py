@@ -270,7 +270,9 @@ def run(children: int, seconds: float, seed: int) -> None:
         "CME_DATABASE_URL": settings.require_database_url(),
         "CME_OIDC_ISSUER": keycloak.issuer,
     }
-    server = _serve(env, port, PROJECT_ROOT / "bench-results" / "api-server.log")
+    results = PROJECT_ROOT / "bench-results"
+    results.mkdir(exist_ok=True)
+    server = _serve(env, port, results / "api-server.log")
     figures: list[Figure] = []
     try:
         for clients in CLIENTS:

@@ -21,8 +21,8 @@ def test_the_demo_shreds_on_the_25th_birthday_and_certifies_it(
     assert "SHREDDED, signed by" in out
     assert "NOT SHREDDED" not in out
     # One disclosure through the API, on two people's word, and its ledger entries.
-    assert "as staff:officer.ada (caseworker): requested" in out
-    assert "/approve as staff:officer.ada: 403 Not allowed" in out
+    assert "as staff:senior.dan (caseworker, senior officer): requested" in out
+    assert "/approve as staff:senior.dan: 409 two_person_rule" in out
     assert "/approve as staff:senior.cy: made" in out
     assert '"kind":"disclosure_requested"' in out.replace(" ", "")
     made = out.replace(" ", "").split('"kind":"disclosure_made"')
