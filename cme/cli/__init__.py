@@ -126,7 +126,6 @@ def _unreachable(exc: Exception) -> str | None:
         KafkaConnectionError,
         KafkaError,
         KafkaTimeoutError,
-        NoBrokersAvailable,
     )
 
     from consumers.kafka_io import logins
@@ -142,7 +141,7 @@ def _unreachable(exc: Exception) -> str | None:
         servers = load_settings().kafka_bootstrap_servers or "(not configured)"
         # A refused login ends in one of these (kafka-python sees a closed socket);
         # any other error from a broker that answers is that error, not a password.
-        waited = isinstance(exc, KafkaTimeoutError | NoBrokersAvailable | KafkaConnectionError)
+        waited = isinstance(exc, KafkaTimeoutError | KafkaConnectionError)
         refused = _refused_login(servers) if waited else None
         if refused is not None:
             return f"Kafka at {servers} answers but {refused} ({type(exc).__name__})"
