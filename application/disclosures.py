@@ -1,9 +1,9 @@
 """Use cases of sharing: request, approve or refuse, disclose, receive.
 
 The rules refuse by themselves, and record it, when the child's processing is
-restricted (unless the basis overrides restriction under UK GDPR Art 18(2))
-or their personal data is shredded; they are checked at the request and again
-at approval, since either can happen in between.
+restricted (unless the basis overrides restriction under UK GDPR Art 18(2)),
+their erasure is granted, or their personal data is shredded; they are
+checked at the request and again at approval, since any can happen between.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def refused_by_rules(child: Child, basis: LawfulBasis) -> RefusalReason | None:
     """Why the rules refuse any sharing of this child's data under ``basis``, if they do."""
     if child.is_shredded:
         return RefusalReason.PERSONAL_DATA_SHREDDED
+    if child.erasure_granted_by is not None:  # shredded at the next retention run
+        return RefusalReason.ERASURE_GRANTED
     if child.is_restricted and not basis.overrides_restriction:
         return RefusalReason.PROCESSING_RESTRICTED
     return None

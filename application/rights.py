@@ -97,6 +97,8 @@ class RightsUseCases(ApplicationCore):
         }
         if child.is_restricted and child.restricted_by == request.id and not upheld:
             child.lift_restriction(actor=cmd.actor, request_id=request.id)
+        if request.request_type is RightsRequestType.ERASURE and granted:
+            child.grant_erasure(actor=cmd.actor, request_id=request.id)
         self.save(request, child)
         return request
 

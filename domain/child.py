@@ -76,6 +76,8 @@ class Child(Aggregate):
         self.restricted_by: UUID | None = None
         self.is_restricted = False
         self.objections: list[UUID] = []
+        self.erasure_granted_by: UUID | None = None
+        """The erasure request granted; the child is shredded at the next retention run."""
         self.legal_holds: dict[UUID, str] = {}
         self.shredded_at: datetime | None = None
         self.shred_reason: str | None = None
@@ -264,6 +266,15 @@ class Child(Aggregate):
             raise RestrictionError(msg, field="child_id")
         self.is_restricted = False
         self.restricted_by = None
+
+    class ErasureGranted(Event):
+        """Erasure is decided: until the key is destroyed, nothing of the child goes out."""
+
+        request_id: UUID
+
+    @event(ErasureGranted)
+    def grant_erasure(self, actor: str, request_id: UUID) -> None:
+        self.erasure_granted_by = request_id
 
     class ObjectionRecorded(Event):
         request_id: UUID

@@ -231,6 +231,7 @@ class RefusalReason(StrEnum):
     PROCESSING_RESTRICTED = "processing_restricted"
     PERSONAL_DATA_SHREDDED = "personal_data_shredded"
     REFUSED_BY_APPROVER = "refused_by_approver"
+    ERASURE_GRANTED = "erasure_granted"
 
 
 class RightsRequestType(StrEnum):

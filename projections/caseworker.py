@@ -434,6 +434,7 @@ BY_EVENT: dict[type[Any], Callable[[Any], list[Change]]] = {
 NOT_PROJECTED: frozenset[type[Any]] = frozenset(
     {
         Child.ObjectionRecorded,
+        Child.ErasureGranted,
         Child.ShreddingDeferred,
         Child.PersonalDataRead,
         Disclosure.Made,

@@ -167,6 +167,7 @@ BY_EVENT: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
     Child.ProcessingRestricted: child_fact("processing_restricted"),
     Child.RestrictionLifted: child_fact("restriction_lifted"),
     Child.ObjectionRecorded: child_fact("objection_recorded"),
+    Child.ErasureGranted: child_fact("erasure_granted"),
     Child.LegalHoldPlaced: child_fact("legal_hold_placed"),
     Child.LegalHoldReleased: child_fact("legal_hold_released"),
     Child.PersonalDataShredded: child_fact("personal_data_shredded"),

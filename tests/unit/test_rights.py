@@ -202,6 +202,31 @@ def test_a_disclosure_made_on_approval_counts_for_rectification_and_access(app: 
     ]
 
 
+def test_once_erasure_is_granted_nothing_of_the_child_goes_out(app: App) -> None:
+    """Granted, but not shredded until the next retention run: disclosures are refused."""
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=37).register_child()))
+    request_id = _request(app, child_id, "erasure")
+    decide(app, None, request_id, RequestDecision.FULFILLED, None, "dpo:1")
+    assert not app.get_child(child_id).is_shredded  # the retention worker's job
+    assert app.get_child(child_id).erasure_granted_by == request_id
+    asked = app.request_disclosure(
+        RequestDisclosure.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "recipient_agency": "police",
+                "recipient_organisation": "Synthetic Constabulary",
+                "purpose": "safeguarding",
+                "lawful_basis": LawfulBasis.SAFEGUARDING,  # overrides a restriction, not this
+                "categories": ["address"],
+                "necessity": "Officers need the address to check on the child today",
+                "requested_on": TODAY,
+            }
+        )
+    )
+    assert asked.refusal_reason is RefusalReason.ERASURE_GRANTED
+
+
 def test_rectifying_an_unknown_detail_is_refused_by_name(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=34).register_child()))
     with pytest.raises(UnknownDetailError, match="no such detail surname"):
