@@ -28,7 +28,7 @@ from domain.commands import (
     RequestDisclosure,
     VerifyIdentity,
 )
-from domain.errors import RequestStateError
+from domain.errors import InvalidCommandError, RequestStateError
 from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
 from tests.factories import TODAY
@@ -225,6 +225,23 @@ def test_once_erasure_is_granted_nothing_of_the_child_goes_out(app: App) -> None
         )
     )
     assert asked.refusal_reason is RefusalReason.ERASURE_GRANTED
+
+
+@pytest.mark.parametrize(
+    ("born", "says"),
+    [
+        ("2030-01-01", "in the future"),
+        ("9999-12-31", "in the future"),
+        ("1915-07-07", "25 or older"),  # a slip of a century: the next run would shred
+    ],
+)
+def test_a_corrected_date_of_birth_is_held_to_the_registration_rules(
+    app: App, born: str, says: str
+) -> None:
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=38).register_child()))
+    with pytest.raises(InvalidCommandError, match=says):
+        rectify(app, correction(app, child_id, {"date_of_birth": born}, "dpo:1"))
+    assert str(app.get_child(child_id).current_details().date_of_birth) != born
 
 
 def test_rectifying_an_unknown_detail_is_refused_by_name(app: App) -> None:
