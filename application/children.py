@@ -106,6 +106,7 @@ class ChildrenUseCases(ApplicationCore):
         """Correct a record; returns the names of the fields that changed."""
         cmd = self._valid(c.RectifyChildDetails, command)
         child = self.get_child(cmd.child_id)
+        self.check_request_of(child, cmd.request_id)
         before = child.current_details()
         changed = child.rectify(cmd.actor, cmd.details, cmd.request_id)
         if not changed:
@@ -192,6 +193,7 @@ class ChildrenUseCases(ApplicationCore):
     def lift_restriction(self, command: c.LiftRestriction) -> None:
         cmd = self._valid(c.LiftRestriction, command)
         child = self.get_child(cmd.child_id)
+        self.check_request_of(child, cmd.request_id)
         child.lift_restriction(actor=cmd.actor, request_id=cmd.request_id)
         self.save(child)
 

@@ -48,6 +48,7 @@ from domain.errors import (
     ChildNotFoundError,
     DisclosureNotFoundError,
     NotFoundError,
+    RequestOfAnotherChildError,
     RightsRequestNotFoundError,
 )
 from domain.rights_request import RightsRequest
@@ -336,6 +337,11 @@ class ApplicationCore(Application[UUID]):
         """Refuse a record about ``child`` filed under someone else's case."""
         if case_id is not None and self._get(Case, case_id).child_id != child.id:
             raise CaseOfAnotherChildError(case_id, child.id)
+
+    def check_request_of(self, child: Child, request_id: UUID | None) -> None:
+        """Refuse a step about ``child`` made under someone else's rights request."""
+        if request_id is not None and self._get(RightsRequest, request_id).child_id != child.id:
+            raise RequestOfAnotherChildError(request_id, child.id)
 
     def _get(self, aggregate_type: type[TAggregate], ident: UUID) -> TAggregate:
         errors: dict[type[Any], Callable[[UUID], NotFoundError]] = {

@@ -421,16 +421,23 @@ class VerifyIdentity(Command):
     request_id: UUID
     verified_on: date
 
+    # A step dated ahead would move the statutory deadline (and hide a late request).
+    _check_verified = field_validator("verified_on")(not_in_future("identity check date"))
+
 
 class StopClock(Command):
     request_id: UUID
     stopped_on: date
     reason: ClockStopReason
 
+    _check_stopped = field_validator("stopped_on")(not_in_future("date the clock stopped"))
+
 
 class ResumeClock(Command):
     request_id: UUID
     resumed_on: date
+
+    _check_resumed = field_validator("resumed_on")(not_in_future("date the clock resumed"))
 
 
 class ExtendRequest(Command):
@@ -445,6 +452,8 @@ class DecideRequest(Command):
     decided_on: date
     explanation: Note | None = None
 
+    _check_decided = field_validator("decided_on")(not_in_future("decision date"))
+
     @model_validator(mode="after")
     def _refusal_explained(self) -> Self:
         if self.decision is not RequestDecision.FULFILLED and not self.explanation:
@@ -456,6 +465,8 @@ class DecideRequest(Command):
 class CloseRequest(Command):
     request_id: UUID
     closed_on: date
+
+    _check_closed = field_validator("closed_on")(not_in_future("closing date"))
 
 
 SenderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}:[A-Za-z0-9._-]{1,64}$")]

@@ -101,6 +101,18 @@ class CaseOfAnotherChildError(DomainError):
         super().__init__(f"case {case_id} is not a case of child {child_id}", field="case_id")
 
 
+class RequestOfAnotherChildError(DomainError):
+    """A step names a rights request that is not the child's: the record would say so wrongly."""
+
+    rule = "request_of_another_child"
+
+    def __init__(self, request_id: UUID, child_id: UUID) -> None:
+        super().__init__(
+            f"rights request {request_id} is not a request about child {child_id}",
+            field="request_id",
+        )
+
+
 class RollError(DomainError):
     rule = "roll_inconsistent"
 

@@ -71,8 +71,11 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def _route(request: Request, *ids: UUID) -> str:
-    """The endpoint and its ids in canonical form: a UUID in capitals is the same request."""
+def _route(request: Request, *ids: UUID | str) -> str:
+    """The endpoint and its path parameters in canonical form.
+
+    A UUID in capitals is the same request; a step name is part of what was asked.
+    """
     return "|".join([request.scope["route"].path, *(str(i) for i in ids)])
 
 
@@ -83,7 +86,7 @@ def once_per_key(
     key: str,
     body: BaseModel,
     act: Callable[[], dict[str, Any]],
-    *ids: UUID,
+    *ids: UUID | str,
 ) -> dict[str, Any]:
     """Run a change once per caller and Idempotency-Key, one use case at a time; its answer."""
     fingerprint = digest(
@@ -104,7 +107,7 @@ def as_of_version(
     version_of: Callable[[App], int],
     body: BaseModel,
     change: Callable[[App], dict[str, Any]],
-    *ids: UUID,
+    *ids: UUID | str,
 ) -> dict[str, Any]:
     """One change to a record as of the version the caller read, once per Idempotency-Key.
 

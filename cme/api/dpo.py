@@ -179,7 +179,8 @@ class StepIn(Body):
 
     on: date | None = None
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)] | None = None
-    months: Literal[1, 2] | None = None
+    months: Annotated[int, Field(strict=True, ge=1, le=2)] | None = None
+    """1 or 2, as a number (true, 2.0 or "2" are refused)."""
 
 
 StepName = Literal["verify-identity", "stop-clock", "resume-clock", "extend", "close"]
@@ -206,6 +207,9 @@ def step(
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     chosen = STEPS[step]
+    if body.on is not None and not chosen.date_field:
+        problem = Violation("on", "not_a_field_here", f"{step} takes no date")
+        raise InvalidCommandError(step, [problem])
 
     def change(app: App) -> dict[str, Any]:
         fields: dict[str, Any] = {"actor": staff.actor, "request_id": request_id}
@@ -226,6 +230,7 @@ def step(
         body,
         change,
         request_id,
+        step,  # the same key on another step is another request, refused as reused
     )
 
 

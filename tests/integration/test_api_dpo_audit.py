@@ -270,3 +270,47 @@ def test_the_export_is_json_lines_an_outsider_can_verify(
     verifier = CheckpointVerifier.from_text(ledger_public_key_text(services.settings))
     message = checkpoint_message(last["seq"], last["head_hash"], last["prev_link"])
     assert verifier.valid(last["key_id"], message, bytes.fromhex(last["signature"]))
+
+
+def test_a_step_is_refused_when_it_would_misfile_or_misdate_the_record(
+    api: Api,  # noqa: F811
+    app: App,
+    child_id: UUID,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Another child's request, a reused key on another step, a date ahead, a stray field."""
+    other = app.register_child(
+        c.RegisterChild.of(SyntheticCounty(seed=seed(f"{request.node.name}-b")).register_child())
+    )
+    theirs = _rights_request(api, other, "restriction").body["request_id"]
+    _rights_request(api, child_id, "objection")  # restricts this child too
+    lift = f"/v1/children/{child_id}/lift-restriction"
+    misfiled = api.call("POST", lift, "dpo.dee", {"request_id": theirs})
+    assert misfiled.status == 409, misfiled.body
+    assert misfiled.body["errors"][0]["rule"] == "request_of_another_child"
+    not_a_request = api.call("POST", lift, "dpo.dee", {"request_id": str(child_id)})
+    assert not_a_request.status == 404, not_a_request.body
+    fixed = f"/v1/children/{child_id}/rectification"
+    wrong = {"corrections": {"preferred_name": "Sam"}, "request_id": theirs}
+    assert api.call("POST", fixed, "dpo.dee", wrong).status == 409
+    assert app.get_child(child_id).is_restricted  # nothing was lifted
+
+    mine = _rights_request(api, child_id, "access").body["request_id"]
+    path = f"/v1/rights-requests/{mine}"
+    key = {"Idempotency-Key": f"same-key-{mine}"}
+    assert api.call("POST", f"{path}/verify-identity", "dpo.dee", {}, key).status == 201
+    reused = api.call("POST", f"{path}/close", "dpo.dee", {}, key)
+    assert reused.status == 422, reused.body
+    assert reused.body["errors"][0]["field"] == "Idempotency-Key"
+
+    ahead = api.call("POST", f"{path}/close", "dpo.dee", {"on": "2099-01-01"})
+    assert ahead.status == 422, ahead.body
+    assert ahead.body["errors"][0]["field"] == "closed_on"
+    stray = api.call(
+        "POST", f"{path}/extend", "dpo.dee", {"on": TODAY, "months": 1, "reason": "Complex"}
+    )
+    assert stray.status == 422, stray.body
+    assert stray.body["errors"][0]["field"] == "on"
+    truthy = api.call("POST", f"{path}/extend", "dpo.dee", {"months": True, "reason": "Complex"})
+    assert truthy.status == 422, truthy.body
+    assert app.get_rights_request(UUID(mine)).closed_on is None
