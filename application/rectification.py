@@ -39,20 +39,30 @@ def correction(
     """The typed command for some corrected details, the rest kept as they stand.
 
     A caseworker names only what is wrong; the command carries the whole
-    record so the aggregate compares every field, not a partial patch.
+    record so the aggregate compares every field, not a partial patch. A
+    correction to part of an object (one flag, the postcode) keeps the rest
+    of it; a list (the carers) is given whole.
     """
     unknown = sorted(set(corrections) - set(ChildDetails.model_fields))
     if unknown:
         known = ", ".join(ChildDetails.model_fields)
         msg = f"no such detail {', '.join(unknown)}; the details are {known}"
         raise UnknownDetailError(msg, field=unknown[0])
-    current = app.get_child(child_id).current_details()
+    current = app.get_child(child_id).current_details().model_dump(mode="json")
+    details = {
+        name: (
+            current[name] | value  # a part of an object (the address, the flags): the rest stays
+            if isinstance(current.get(name), dict) and isinstance(value, dict)
+            else value
+        )
+        for name, value in corrections.items()
+    }
     return c.RectifyChildDetails.of(
         {
             "actor": actor,
             "child_id": child_id,
             "request_id": request_id,
-            "details": current.model_dump(mode="json") | corrections,
+            "details": current | details,
         }
     )
 

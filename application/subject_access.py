@@ -13,8 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from application import CMEApplication
+from domain.child import Child
 from domain.markers import Unavailable
 from domain.values import Purpose
 
@@ -42,9 +44,19 @@ def plain(value: Any) -> Any:
     return value
 
 
+SHREDDED_TOPIC = get_topic(Child.PersonalDataShredded)
+
+
 def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
-    """Every event of the child and of the cases, disclosures and requests about them."""
-    events = app.batch_mapper.to_domain_events(stored_about(app, child_id))
+    """Every event of the child and of the cases, disclosures and requests about them.
+
+    Once the store records the child as shredded, nothing personal is opened,
+    even if another process destroyed the key a moment ago and this one still
+    holds it in its key cache.
+    """
+    stored = stored_about(app, child_id)
+    shredded = any(event.topic == SHREDDED_TOPIC for event in stored)
+    events = app.batch_mapper.to_domain_events(stored, withhold_personal=shredded)
     return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
 
 

@@ -258,3 +258,19 @@ class ClockStopReason(StrEnum):
 class ShredReason(StrEnum):
     RETENTION_REACHED = "retention_reached"
     ERASURE_APPROVED = "erasure_approved"
+
+
+class AuditPurpose(StrEnum):
+    """Why an auditor opens a child's history: a closed list, since it is kept in clear.
+
+    The purpose of every read reaches the ledger, which outlives shredding;
+    free text there could name the very person it is about.
+    """
+
+    STATUTORY_AUDIT = "statutory_audit"
+    COMPLAINT_INVESTIGATION = "complaint_investigation"
+    DATA_BREACH_INVESTIGATION = "data_breach_investigation"
+    SUBJECT_ACCESS_REVIEW = "subject_access_review"
+    SAFEGUARDING_REVIEW = "safeguarding_review"
+    LEGAL_PROCEEDINGS = "legal_proceedings"
+    QUALITY_ASSURANCE = "quality_assurance"

@@ -28,6 +28,7 @@ from cme.identity import Staff
 from cme.secrets import load_ledger_verifier
 from cme.settings import ConfigurationError, Mode, Settings
 from domain.errors import NotFoundError
+from domain.values import AuditPurpose
 from projections.ledger_store import LedgerReader
 
 router = APIRouter(prefix="/v1/audit", route_class=StrictJsonRoute, tags=["auditor"])
@@ -42,8 +43,7 @@ def _with_offset(instant: datetime) -> datetime:
 
 
 Purpose = Annotated[
-    str,
-    Query(min_length=3, max_length=200, description="why you read it (recorded with the read)"),
+    AuditPurpose, Query(description="why you read it, from a closed list (recorded with the read)")
 ]
 Instant = Annotated[datetime, AfterValidator(_with_offset)]
 
@@ -107,7 +107,7 @@ def history(
 ) -> list[dict[str, Any]]:
     with one_at_a_time(request):
         rows: list[dict[str, Any]] = audit.history(
-            application(request), child_id, staff.actor, purpose
+            application(request), child_id, staff.actor, purpose.value
         )
     return rows
 
@@ -124,7 +124,7 @@ def replay(
     staff: Auditor,
 ) -> dict[str, Any]:
     with one_at_a_time(request):
-        state = audit.replay(application(request), aggregate_id, as_of, staff.actor, purpose)
+        state = audit.replay(application(request), aggregate_id, as_of, staff.actor, purpose.value)
     if state is None:
         raise NotFoundError("Record", aggregate_id, field="aggregate_id")
     answer: dict[str, Any] = plain({k: v for k, v in vars(state).items() if not k.startswith("_")})

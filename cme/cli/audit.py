@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cme.settings import Settings, load_settings
+from domain.values import AuditPurpose
 
 if TYPE_CHECKING:
     from cme.audit import Anchor
@@ -237,7 +238,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     for reader in (history, replay):
         reader.add_argument("--actor", required=True, help="who is reading (recorded)")
-        reader.add_argument("--why", required=True, help="the purpose of the read (recorded)")
+        reader.add_argument(
+            "--why",
+            required=True,
+            choices=[purpose.value for purpose in AuditPurpose],
+            help="the purpose of the read, recorded in clear in the ledger (hence a closed list)",
+        )
         reader.set_defaults(handler=_cmd_audit_tools)
     export = a_sub.add_parser("export", help="the ledger as JSON Lines with its checkpoints")
     export.add_argument("--from", dest="start", help="ISO timestamp (recorded_at >=)")

@@ -224,23 +224,25 @@ def test_a_history_or_replay_names_its_purpose_and_is_recorded(
 ) -> None:
     path = f"/v1/audit/children/{child_id}/history"
     assert api.call("GET", path, as_user="auditor.eli").status == 422  # no purpose given
-    rows = api.call("GET", f"{path}?purpose=annual%20audit", as_user="auditor.eli")
+    rows = api.call("GET", f"{path}?purpose=statutory_audit", as_user="auditor.eli")
     assert rows.status == 200, rows.body
     assert rows.body[0]["what"] == "Child.Registered"
     naive = api.call(
         "GET",
-        f"/v1/audit/replay/{child_id}?as_of=2030-01-01T00:00:00&purpose=annual%20audit",
+        f"/v1/audit/replay/{child_id}?as_of=2030-01-01T00:00:00&purpose=statutory_audit",
         as_user="auditor.eli",
     )
     assert naive.status == 422, naive.body
     state = api.call(
         "GET",
-        f"/v1/audit/replay/{child_id}?as_of=2030-01-01T00:00:00%2B00:00&purpose=annual%20audit",
+        f"/v1/audit/replay/{child_id}?as_of=2030-01-01T00:00:00%2B00:00&purpose=statutory_audit",
         as_user="auditor.eli",
     )
     assert state.status == 200, state.body
     reads = api.call("GET", f"/v1/children/{child_id}/access-log", as_user="dpo.dee").body
-    assert [read["purpose"] for read in reads] == ["annual audit", "annual audit"]
+    assert [read["purpose"] for read in reads] == ["statutory_audit", "statutory_audit"]
+    free_text = api.call("GET", f"{path}?purpose=Asking%20about%20Zoe", as_user="auditor.eli")
+    assert free_text.status == 422, free_text.body  # never free text: it is kept in clear
 
 
 def test_the_export_is_json_lines_an_outsider_can_verify(

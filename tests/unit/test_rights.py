@@ -244,6 +244,57 @@ def test_a_corrected_date_of_birth_is_held_to_the_registration_rules(
     assert str(app.get_child(child_id).current_details().date_of_birth) != born
 
 
+def test_a_history_read_right_after_another_process_shredded_opens_nothing(
+    app: App, settings: Settings
+) -> None:
+    """This process still holds the key in its cache; the store says shredded: nothing opens."""
+    import subprocess
+    import sys
+
+    from application.audit import history
+    from cme.settings import PROJECT_ROOT
+
+    command = SyntheticCounty(seed=39).register_child()
+    child_id = app.register_child(RegisterChild.of(command))
+    surname = command["details"]["legal_surname"]
+    assert surname in json.dumps(history(app, child_id, "auditor:1", "statutory_audit"))
+    # The retention job, in a process of its own: this one's key cache is not told.
+    shred = (
+        "import sys, uuid\n"
+        "from cme.bootstrap import build_application\n"
+        "from cme.settings import load_settings\n"
+        "from domain.values import ShredReason\n"
+        "app = build_application(load_settings(mode='embedded', data_dir=sys.argv[1]))\n"
+        "child = uuid.UUID(sys.argv[2])\n"
+        "app.data_keys.destroy(child, reason=ShredReason.RETENTION_REACHED.value)\n"
+        "app.record_personal_data_shredded(child, ShredReason.RETENTION_REACHED, 'job:r')\n"
+        "app.close()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", shred, str(settings.data_dir), str(child_id)],
+        cwd=PROJECT_ROOT,
+        check=True,
+        timeout=60,
+    )
+    rows = history(app, child_id, "auditor:1", "statutory_audit")
+    assert surname not in json.dumps(rows)
+
+
+def test_correcting_one_flag_or_the_postcode_keeps_the_rest(app: App) -> None:
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=40).register_child()))
+    both = {"flags": {"looked_after": True, "known_to_social_care": True}}
+    rectify(app, correction(app, child_id, both, "dpo:1"))
+    rectify(app, correction(app, child_id, {"flags": {"ehcp": True}}, "dpo:1"))
+    details = app.get_child(child_id).current_details()
+    assert (details.flags.looked_after, details.flags.known_to_social_care) == (True, True)
+    assert details.flags.ehcp is True
+    town = details.address.town if details.address else None
+    rectify(app, correction(app, child_id, {"address": {"postcode": "ZZ9 9ZZ"}}, "dpo:1"))
+    moved = app.get_child(child_id).current_details().address
+    assert moved is not None
+    assert (moved.postcode, moved.town) == ("ZZ9 9ZZ", town)
+
+
 def test_rectifying_an_unknown_detail_is_refused_by_name(app: App) -> None:
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=34).register_child()))
     with pytest.raises(UnknownDetailError, match="no such detail surname"):
