@@ -450,16 +450,18 @@ class DecideRequest(Command):
     request_id: UUID
     decision: RequestDecision
     decided_on: date
-    explanation: Note | None = None
+    explanation: Note | None = Field(default=None, validate_default=True)
 
     _check_decided = field_validator("decided_on")(not_in_future("decision date"))
 
-    @model_validator(mode="after")
-    def _refusal_explained(self) -> Self:
-        if self.decision is not RequestDecision.FULFILLED and not self.explanation:
+    @field_validator("explanation")
+    @classmethod
+    def _refusal_explained(cls, explanation: str | None, info: ValidationInfo) -> str | None:
+        decision = info.data.get("decision")
+        if decision not in (None, RequestDecision.FULFILLED) and not explanation:
             msg = "a refusal or partial decision must explain why (the privacy notice promises it)"
             raise ValueError(msg)
-        return self
+        return explanation
 
 
 class CloseRequest(Command):
@@ -518,13 +520,22 @@ def location(parts: Sequence[object], rule: str) -> str:
     return ".".join(names)
 
 
+QUOTES_INPUT = {"uuid_parsing": "not a UUID", "uuid_type": "not a UUID"}
+"""Pydantic messages that quote part of what was sent, and what is said instead."""
+
+
+def message_of(error: Mapping[str, Any]) -> str:
+    """Pydantic's message, unless it would repeat part of the input."""
+    return QUOTES_INPUT.get(str(error["type"]), str(error["msg"]))
+
+
 def violations_of(exc: ValidationError) -> list[Violation]:
     """Pydantic errors without their ``input`` (which may be personal), nor odd member names."""
     return [
         Violation(
             field=location(error["loc"], error["type"]) or "(command)",
             rule=error["type"],
-            message=error["msg"],
+            message=message_of(error),
         )
         for error in exc.errors(include_url=False, include_input=False, include_context=False)
     ]

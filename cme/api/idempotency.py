@@ -35,8 +35,17 @@ class IdempotencyKeyReusedError(DomainError):
     rule = "idempotency_key_reused"
 
 
+def key_digest(key: str) -> str:
+    """The key as kept: a client may have put anything in it, so it is never stored as sent."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def answer_id(subject: str, key: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"cme:api-answer:{subject}\x00{key}")
+    return _answer_id(subject, key_digest(key))
+
+
+def _answer_id(subject: str, digest_of_key: str) -> UUID:
+    return uuid5(NAMESPACE_URL, f"cme:api-answer:{subject}\x00{digest_of_key}")
 
 
 class ApiAnswer(Aggregate):
@@ -44,18 +53,18 @@ class ApiAnswer(Aggregate):
 
     class Answered(Aggregate.Created):
         subject: str  # the staff member's id at the identity provider (the events' actor)
-        key: str
+        key_digest: str
         digest: str
         status: int
         body: dict[str, Any]
 
     @staticmethod
-    def create_id(subject: str, key: str, **_: Any) -> UUID:
-        return answer_id(subject, key)
+    def create_id(subject: str, key_digest: str, **_: Any) -> UUID:
+        return _answer_id(subject, key_digest)
 
     @event(Answered)
     def __init__(
-        self, subject: str, key: str, digest: str, status: int, body: dict[str, Any]
+        self, subject: str, key_digest: str, digest: str, status: int, body: dict[str, Any]
     ) -> None:
         self.digest = digest
         self.status = status
@@ -89,7 +98,11 @@ def once(
                 body = act()
                 app.save(
                     ApiAnswer(
-                        subject=subject, key=key, digest=request_digest, status=status, body=body
+                        subject=subject,
+                        key_digest=key_digest(key),
+                        digest=request_digest,
+                        status=status,
+                        body=body,
                     )
                 )
             return status, body

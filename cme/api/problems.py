@@ -16,7 +16,7 @@ from cme.api.strict_body import BodyRefusedError, BodyTooLargeError
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError
 from cme.settings import ConfigurationError
 from consumers.lifecycle import where
-from domain.commands import location
+from domain.commands import location, message_of
 from domain.errors import DomainError, InvalidCommandError, NotFoundError
 from projections.store import ReadModelsMissingError
 
@@ -60,7 +60,7 @@ def install(app: FastAPI) -> None:
             {
                 "field": _field(error["loc"], error["type"]),
                 "rule": error["type"],
-                "message": error["msg"],
+                "message": message_of(error),
             }
             for error in exc.errors()
         ]

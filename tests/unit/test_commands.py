@@ -135,3 +135,20 @@ def test_arbitrary_input_is_rejected_cleanly(data: dict[str, Any]) -> None:
         c.validate(c.RegisterChild, data, today=TODAY)
     except InvalidCommandError as error:
         assert error.violations()
+
+
+def test_an_id_that_is_not_a_uuid_is_named_without_repeating_it() -> None:
+    """Pydantic's own message quotes the first bad character of what was sent."""
+    error = rejected(c.CloseRequest, {"actor": "dpo:1", "request_id": "Plimworth"})
+    violation = next(v for v in error.violations() if v.field == "request_id")
+    assert (violation.rule, violation.message) == ("uuid_parsing", "not a UUID")
+
+
+def test_a_refusal_without_reasons_names_the_explanation() -> None:
+    command = {
+        "actor": "dpo:1",
+        "request_id": str(uuid4()),
+        "decision": "refused",
+        "decided_on": "2026-11-01",
+    }
+    assert [v.field for v in rejected(c.DecideRequest, command).violations()] == ["explanation"]
