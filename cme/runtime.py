@@ -160,10 +160,17 @@ def start_workers(settings: Settings, names: list[str], stop: threading.Event) -
     return running
 
 
-def run_embedded(settings: Settings, stop: threading.Event) -> int:
-    """The embedded main job: keep the read models up to date with the SQLite store."""
+def run_embedded(settings: Settings, stop: threading.Event, serve_api: bool = True) -> int:
+    """The embedded main job: keep the read models up to date with the SQLite store.
+
+    With ``serve_api`` the API runs beside it, as `cme run` serves it in the
+    services mode (development tokens, unless CME_OIDC_ISSUER names a sign-in).
+    """
     from consumers.inprocess_feed import catch_up  # noqa: PLC0415
 
+    running = Running()
+    if serve_api:
+        running.start("api", _api_server(settings, stop), stop)  # the port is taken first
     app = build_application(settings)
     store, close = read_models(settings)
     scheduler = retention_scheduler(settings, app)
@@ -178,6 +185,10 @@ def run_embedded(settings: Settings, stop: threading.Event) -> int:
         scheduler.shutdown()
         close()
         app.close()
+    died = running.join(stop)
+    if died:
+        log.error("%s", died)
+        return 1
     return 0
 
 

@@ -25,7 +25,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     install_signal_handlers(stop)
     if not backend_for(settings).has_kafka:  # the embedded store: projections fed in-process
-        return run_embedded(settings, stop)
+        return run_embedded(settings, stop, serve_api=not args.workers or "api" in args.workers)
     running = start_workers(settings, args.workers or list(WORKERS), stop)
     died = running.join(stop)
     if died:
@@ -40,6 +40,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "workers",
         nargs="*",
         default=[],
-        help="intake, relay, projector, ledger, retention (default: all)",
+        help="intake, relay, projector, ledger, retention, api (default: all)",
     )
     run.set_defaults(handler=_cmd_run)
