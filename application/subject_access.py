@@ -50,13 +50,14 @@ SHREDDED_TOPIC = get_topic(Child.PersonalDataShredded)
 def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
     """Every event of the child and of the cases, disclosures and requests about them.
 
-    Once the store records the child as shredded, nothing personal is opened,
-    even if another process destroyed the key a moment ago and this one still
-    holds it in its key cache.
+    Once the store records the child as shredded, the key is asked of the key
+    store again, not this process's cache: another process may have destroyed
+    it a moment ago (the values then read "[shredded on DATE]").
     """
     stored = stored_about(app, child_id)
-    shredded = any(event.topic == SHREDDED_TOPIC for event in stored)
-    events = app.batch_mapper.to_domain_events(stored, withhold_personal=shredded)
+    if any(event.topic == SHREDDED_TOPIC for event in stored):
+        app.data_keys.forget([child_id])  # ask the key store, which says since when
+    events = app.batch_mapper.to_domain_events(stored)
     return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
 
 

@@ -398,7 +398,11 @@ def _disclosure_through_the_api(settings: Settings, store: SqlReadModels) -> Non
     port = listener.getsockname()[1]
     stop = threading.Event()
     serving = threading.Thread(
-        target=server, args=(create_app(settings), listener, stop), name="demo-api", daemon=True
+        # The development issuer, whatever sign-in this shell names: the demo's own tokens.
+        target=server,
+        args=(create_app(settings.model_copy(update={"oidc_issuer": None})), listener, stop),
+        name="demo-api",
+        daemon=True,
     )
     serving.start()
     try:

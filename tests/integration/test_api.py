@@ -666,6 +666,35 @@ def test_a_disclosure_goes_out_only_on_a_second_persons_approval(
 
     wait_for(lambda: len(in_ledger()) == 2, 90, "the ledger entries", workers.logs)
     assert in_ledger() == ["disclosure_requested", "disclosure_made"]
+
+    assert workers.stop(running) == 0, workers.logs()
+
+
+def test_the_case_commands_reach_the_caseworker_read_models(
+    api: Api, app: App, case_id: UUID, workers: WorkerEnvironment
+) -> None:
+    """End to end: the API's changes, through the relay and projector, in the views."""
+    running = workers.start("relay", "projector")
+    child_id = app.get_case(case_id).child_id
+    officer = "staff:officer.bo"
+    steps = [
+        ("enquiries", ENQUIRY),
+        ("status", {"status": "whereabouts_unknown", "changed_on": date.today().isoformat()}),
+        ("officer", {"officer": officer}),
+    ]
+    for step, body in steps:
+        changed = api.call("POST", f"/v1/cases/{case_id}/{step}", "officer.ada", body)
+        assert changed.status == 201, (step, changed.body)
+
+    def listed() -> bool:
+        mine = f"/v1/cases?status=whereabouts_unknown&assigned_officer={officer}&limit=500"
+        page = api.call("GET", mine, as_user="officer.ada").body
+        return str(case_id) in {item["case_id"] for item in page["items"]}
+
+    wait_for(listed, 90, "the case's status and officer, projected", workers.logs)
+    record = api.call("GET", f"/v1/children/{child_id}", as_user="officer.ada").body
+    kinds = [row["kind"] for row in record["timeline"]]
+    assert "enquiry" in kinds and "status" in kinds, kinds
     assert workers.stop(running) == 0, workers.logs()
 
 
