@@ -138,6 +138,36 @@ def revoke_under(settings: Settings, prefix: str) -> int:
         admin.close()
 
 
+def revoke_principal(settings: Settings, username: str) -> int:
+    """Take a principal's rights away: its ACLs deleted, its password replaced by one nobody has.
+
+    Its SCRAM credential is never deleted. On Apache Kafka 4.1.1 a
+    RemoveUserScramCredential record in the metadata log leaves a restarted
+    KRaft broker refusing every SCRAM login, the admin's included (found
+    here: a log cut just before that record restarts fine, just after it
+    does not). Returns how many ACLs were deleted.
+    """
+    if username == KafkaRole.ADMIN.default_username:
+        msg = "the admin principal cannot be revoked (it is the broker's only super user)"
+        raise ConfigurationError(msg)
+    set_credentials(settings, {username: secrets.token_urlsafe(32)})  # then forgotten
+    theirs = ACLFilter(
+        f"User:{username}",
+        None,
+        ACLOperation.ANY,
+        ACLPermissionType.ANY,
+        ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
+    )
+    admin = kafka_io.admin(settings, KafkaRole.ADMIN, "acl-admin")
+    try:
+        acls, _ = admin.describe_acls(theirs)
+        if acls:
+            admin.delete_acls([theirs])
+        return len(acls)
+    finally:
+        admin.close()
+
+
 def authorizing(settings: Settings) -> bool:
     """Whether clients authenticate here, so the broker has principals to give ACLs to."""
     return settings.kafka_security(KafkaRole.ADMIN).username is not None

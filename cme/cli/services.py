@@ -37,6 +37,17 @@ def _cmd_kafka_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_kafka_revoke(args: argparse.Namespace) -> int:
+    from cme.kafka_access import revoke_principal
+
+    removed = revoke_principal(load_settings(), args.principal)
+    print(
+        f"{args.principal}: {removed} ACL(s) deleted and its password replaced by one no one "
+        "holds (its SCRAM credential is kept: deleting one breaks Kafka 4.1.1 brokers on restart)"
+    )
+    return 0
+
+
 def _cmd_idp_setup(args: argparse.Namespace) -> int:
     import os
     import time
@@ -77,6 +88,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="topics, each given CME_KAFKA_USER_<ROLE>'s SCRAM credential, every role's ACLs",
     )
     kafka_setup.set_defaults(handler=_cmd_kafka_setup)
+    kafka_revoke = kafka_sub.add_parser(
+        "revoke", help="a principal's ACLs deleted and its password replaced (a sender leaving)"
+    )
+    kafka_revoke.add_argument("principal", help="the SCRAM user name, e.g. school-mis-117001")
+    kafka_revoke.set_defaults(handler=_cmd_kafka_revoke)
 
     idp = sub.add_parser("idp", help="the identity provider (a Keycloak) for the API's sign-in")
     idp_sub = idp.add_subparsers(dest="idp_command", metavar="ACTION", required=True)

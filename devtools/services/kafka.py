@@ -232,9 +232,11 @@ class LocalKafka:
         Started means the admin can sign in, not only that the broker logged
         "started": its credentials reach the broker's cache from the metadata
         log a little later. A broker that still refuses the admin after a
-        minute is restarted once (seen, rarely, after a test run, and not yet
-        explained); if it refuses again, the error says what it saw and how to
-        recreate the development broker.
+        minute is restarted once; if it refuses again, the error says what it
+        saw and how to recreate the development broker. (The one cause found:
+        a deleted SCRAM credential in the metadata log, which Kafka 4.1.1
+        replays on restart into refusing every login. Nothing here deletes
+        one any more: see ``cme.kafka_access.revoke_principal``.)
         """
         if self.pid() is not None:
             return False
@@ -371,9 +373,11 @@ class LocalKafka:
 
 
 def _note_refusal(home: Path, refusals: int, recovered: bool) -> None:
-    """Keep what a refusing broker looked like: the case is rare and not yet explained."""
+    """Keep what a refusing broker looked like, for whoever meets it next."""
     outcome = "a restart recovered it" if recovered else "a restart did not recover it"
-    with (home / "refusals.log").open("a") as notes:
+    notes_file = home / "refusals.log"
+    notes_file.touch(mode=0o600)  # beside the broker's own files, owner only like them
+    with notes_file.open("a") as notes:
         notes.write(
             f"{time.strftime('%Y-%m-%dT%H:%M:%S')} the admin was refused after a start "
             f"({refusals} failed authentications in server.log so far); {outcome}\n"
