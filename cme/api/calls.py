@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -79,55 +80,57 @@ def _route(request: Request, *ids: UUID | str) -> str:
     return "|".join([request.scope["route"].path, *(str(i) for i in ids)])
 
 
-def once_per_key(
-    request: Request,
-    response: Response,
-    staff: Staff,
-    key: str,
-    body: BaseModel,
-    act: Callable[[], dict[str, Any]],
-    *ids: UUID | str,
-) -> dict[str, Any]:
-    """Run a change once per caller and Idempotency-Key, one use case at a time; its answer."""
-    fingerprint = digest(
-        request.app.state.secret, "POST", _route(request, *ids), body.model_dump(mode="json")
-    )
-    with one_at_a_time(request):
-        status, answer = once(application(request), staff.subject, key, fingerprint, 201, act)
-    response.status_code = status
-    return answer
+@dataclass(frozen=True)
+class Change:
+    """A POST as the caller made it: who, under which Idempotency-Key, with what body.
 
-
-def as_of_version(
-    request: Request,
-    response: Response,
-    staff: Staff,
-    key: str,
-    if_match: str | None,
-    version_of: Callable[[App], int],
-    body: BaseModel,
-    change: Callable[[App], dict[str, Any]],
-    *ids: UUID | str,
-) -> dict[str, Any]:
-    """One change to a record as of the version the caller read, once per Idempotency-Key.
-
-    The answer carries the record's new ``version`` and its ETag.
+    Every change runs once per caller and key, one use case at a time; a
+    change to a record with a version runs only as of the version read.
     """
-    app = application(request)
-    if if_match is None:
-        msg = (
-            "send If-Match with the record's ETag as you read it (or * to change it whatever it is)"
+
+    request: Request
+    response: Response
+    staff: Staff
+    key: str
+    body: BaseModel
+    if_match: str | None = None
+
+    def once(self, act: Callable[[], dict[str, Any]], *ids: UUID | str) -> dict[str, Any]:
+        """Run ``act`` once for this caller and key; its answer (the first one, on a retry)."""
+        request = self.request
+        fingerprint = digest(
+            request.app.state.secret,
+            "POST",
+            _route(request, *ids),
+            self.body.model_dump(mode="json"),
         )
-        raise PreconditionRequired(msg)
+        with one_at_a_time(request):
+            app = application(request)
+            status, answer = once(app, self.staff.subject, self.key, fingerprint, 201, act)
+        self.response.status_code = status
+        return answer
 
-    def act() -> dict[str, Any]:
-        current = version_of(app)
-        if if_match.strip() not in (etag(current), "*"):
-            msg = f"the record is at version {current}; read it again and retry"
-            raise PreconditionFailed(msg)
-        made = change(app)
-        return {**made, "version": version_of(app)}
+    def as_of(
+        self,
+        version_of: Callable[[App], int],
+        apply: Callable[[App], dict[str, Any]],
+        *ids: UUID | str,
+    ) -> dict[str, Any]:
+        """Apply the change as of the version If-Match names; the answer carries the new one."""
+        if_match = self.if_match
+        if if_match is None:
+            msg = "send If-Match with the ETag you read (or * to change it whatever its version)"
+            raise PreconditionRequired(msg)
+        app = application(self.request)
 
-    answer = once_per_key(request, response, staff, key, body, act, *ids)
-    response.headers["ETag"] = etag(answer["version"])
-    return answer
+        def act() -> dict[str, Any]:
+            current = version_of(app)
+            if if_match.strip() not in (etag(current), "*"):
+                msg = f"the record is at version {current}; read it again and retry"
+                raise PreconditionFailed(msg)
+            made = apply(app)
+            return {**made, "version": version_of(app)}
+
+        answer = self.once(act, *ids)
+        self.response.headers["ETag"] = etag(answer["version"])
+        return answer

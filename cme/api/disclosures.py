@@ -8,6 +8,7 @@ restricted or the child's data is shredded. Every step reaches the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
@@ -20,13 +21,12 @@ from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.calls import (
     MAX_OFFSET,
     Body,
+    Change,
     IdempotencyKey,
     IfMatch,
     Page,
     application,
-    as_of_version,
     etag,
-    once_per_key,
     one_at_a_time,
     read_models,
 )
@@ -121,7 +121,7 @@ def request_disclosure(
         fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
         return _decision(app, app.request_disclosure(c.RequestDisclosure.of(fields)))
 
-    answer = once_per_key(request, response, staff, idempotency_key, body, act, child_id)
+    answer = Change(request, response, staff, idempotency_key, body).once(act, child_id)
     response.headers["ETag"] = etag(answer["version"])
     return answer
 
@@ -183,24 +183,18 @@ def get_disclosure(
 
 
 def _decide(
-    request: Request,
-    response: Response,
-    staff: Staff,
-    key: str,
-    if_match: str | None,
+    change: Change,
     disclosure_id: UUID,
-    body: BaseModel,
-    decide: Any,
+    decide: Callable[[App, dict[str, Any]], DisclosureOutcome],
 ) -> dict[str, Any]:
-    fields = {"actor": staff.actor, "disclosure_id": disclosure_id, **body.model_dump()}
-    return as_of_version(
-        request,
-        response,
-        staff,
-        key,
-        if_match,
+    """A senior officer's decision on a disclosure, as of the version they read."""
+    fields = {
+        "actor": change.staff.actor,
+        "disclosure_id": disclosure_id,
+        **change.body.model_dump(),
+    }
+    return change.as_of(
         lambda app: app.get_disclosure(disclosure_id).version,
-        body,
         lambda app: _decision(app, decide(app, fields)),
         disclosure_id,
     )
@@ -224,7 +218,8 @@ def approve(
     def decide(app: App, fields: dict[str, Any]) -> DisclosureOutcome:
         return app.approve_disclosure(c.ApproveDisclosure.of(fields))
 
-    return _decide(request, response, staff, idempotency_key, if_match, disclosure_id, body, decide)
+    change = Change(request, response, staff, idempotency_key, body, if_match)
+    return _decide(change, disclosure_id, decide)
 
 
 @router.post(
@@ -245,4 +240,5 @@ def refuse(
     def decide(app: App, fields: dict[str, Any]) -> DisclosureOutcome:
         return app.refuse_disclosure(c.RefuseDisclosure.of(fields))
 
-    return _decide(request, response, staff, idempotency_key, if_match, disclosure_id, body, decide)
+    change = Change(request, response, staff, idempotency_key, body, if_match)
+    return _decide(change, disclosure_id, decide)

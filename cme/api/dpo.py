@@ -22,12 +22,11 @@ from application.subject_access import access_package, plain
 from cme.api.auth import DPO, allowed
 from cme.api.calls import (
     Body,
+    Change,
     IdempotencyKey,
     IfMatch,
     application,
-    as_of_version,
     etag,
-    once_per_key,
     one_at_a_time,
 )
 from cme.api.strict_body import StrictJsonRoute
@@ -106,7 +105,7 @@ def receive(
         request_id = app.receive_rights_request(c.ReceiveRightsRequest.of(fields))
         return _request_out(app, request_id).model_dump(mode="json")
 
-    answer = once_per_key(request, response, staff, idempotency_key, body, act, child_id)
+    answer = Change(request, response, staff, idempotency_key, body).once(act, child_id)
     response.headers["ETag"] = etag(answer["version"])
     return answer
 
@@ -161,14 +160,8 @@ def decide_request(
     def change(app: App) -> dict[str, Any]:
         return decide(app, None, request_id, body.decision, body.explanation, staff.actor)
 
-    return as_of_version(
-        request,
-        response,
-        staff,
-        idempotency_key,
-        if_match,
+    return Change(request, response, staff, idempotency_key, body, if_match).as_of(
         lambda app: app.get_rights_request(request_id).version,
-        body,
         change,
         request_id,
     )
@@ -220,14 +213,8 @@ def step(
         chosen.run(app, fields)
         return _request_out(app, request_id).model_dump(mode="json")
 
-    return as_of_version(
-        request,
-        response,
-        staff,
-        idempotency_key,
-        if_match,
+    return Change(request, response, staff, idempotency_key, body, if_match).as_of(
         lambda app: app.get_rights_request(request_id).version,
-        body,
         change,
         request_id,
         step,  # the same key on another step is another request, refused as reused
@@ -272,7 +259,7 @@ def rectification(
         command = correction(app, child_id, body.corrections, staff.actor, body.request_id)
         return rectify(app, command)
 
-    return once_per_key(request, response, staff, idempotency_key, body, act, child_id)
+    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
 
 
 class LiftIn(Body):
@@ -311,7 +298,7 @@ def lift_restriction(
         app.lift_restriction(c.LiftRestriction.of(fields))
         return {"child_id": str(child_id)}
 
-    return once_per_key(request, response, staff, idempotency_key, body, act, child_id)
+    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
 
 
 @router.post(
@@ -336,7 +323,7 @@ def place_hold(
         app.place_legal_hold(c.PlaceLegalHold.of({**fields, **body.model_dump()}))
         return {"child_id": str(child_id), "hold_id": str(hold_id)}
 
-    return once_per_key(request, response, staff, idempotency_key, body, act, child_id)
+    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
 
 
 class ReleaseIn(Body):
@@ -365,7 +352,7 @@ def release_hold(
         app.release_legal_hold(c.ReleaseLegalHold.of(fields))
         return {"child_id": str(child_id), "hold_id": str(hold_id)}
 
-    return once_per_key(request, response, staff, idempotency_key, body, act, child_id, hold_id)
+    return Change(request, response, staff, idempotency_key, body).once(act, child_id, hold_id)
 
 
 @router.get(

@@ -15,13 +15,12 @@ from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.calls import (
     MAX_OFFSET,
     Body,
+    Change,
     IdempotencyKey,
     IfMatch,
     Page,
     application,
-    as_of_version,
     etag,
-    once_per_key,
     one_at_a_time,
     read_models,
 )
@@ -166,27 +165,12 @@ class CloseIn(Body):
 
 
 def _on_case(
-    request: Request,
-    response: Response,
-    staff: Staff,
-    key: str,
-    if_match: str | None,
-    case_id: UUID,
-    body: BaseModel,
-    change: Callable[[App, dict[str, Any]], dict[str, Any]],
+    change: Change, case_id: UUID, apply: Callable[[App, dict[str, Any]], dict[str, Any]]
 ) -> dict[str, Any]:
     """One change to a case as of the version the caller read."""
-    fields = {"actor": staff.actor, "case_id": case_id, **body.model_dump()}
-    return as_of_version(
-        request,
-        response,
-        staff,
-        key,
-        if_match,
-        lambda app: app.get_case(case_id).version,
-        body,
-        lambda app: change(app, fields),
-        case_id,
+    fields = {"actor": change.staff.actor, "case_id": case_id, **change.body.model_dump()}
+    return change.as_of(
+        lambda app: app.get_case(case_id).version, lambda app: apply(app, fields), case_id
     )
 
 
@@ -208,7 +192,9 @@ def record_enquiry(
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         return {"enquiry_id": str(app.record_enquiry(c.RecordEnquiry.of(fields)))}
 
-    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+    return _on_case(
+        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
+    )
 
 
 @router.post(
@@ -230,7 +216,9 @@ def change_status(
         app.change_case_status(c.ChangeCaseStatus.of(fields))
         return {}
 
-    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+    return _on_case(
+        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
+    )
 
 
 @router.post(
@@ -252,7 +240,9 @@ def assign_officer(
         app.assign_officer(c.AssignOfficer.of(fields))
         return {}
 
-    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+    return _on_case(
+        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
+    )
 
 
 @router.post(
@@ -274,7 +264,9 @@ def close_case(
         app.close_case(c.CloseCase.of(fields))
         return {}
 
-    return _on_case(request, response, staff, idempotency_key, if_match, case_id, body, change)
+    return _on_case(
+        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
+    )
 
 
 class ReferralIn(Body):
@@ -320,7 +312,7 @@ def refer_child(
             "opened": referred.opened,
         }
 
-    return once_per_key(request, response, staff, idempotency_key, body, act)
+    return Change(request, response, staff, idempotency_key, body).once(act)
 
 
 class InformationIn(Body):
@@ -359,7 +351,7 @@ def information_received(
         received = app.record_information_received(c.RecordInformationReceived.of(fields))
         return {"disclosure_id": str(received)}
 
-    return once_per_key(request, response, staff, idempotency_key, body, act, child_id)
+    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
 
 
 @router.get(
