@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from kafka.admin import (
@@ -117,11 +118,12 @@ def grant(settings: Settings, acls: list[ACL]) -> None:
         raise ConfigurationError(msg)
 
 
-def revoke_under(settings: Settings, prefix: str) -> int:
-    """Delete the ACLs on topics and groups named under ``prefix`` (a test run's, at its end)."""
-    starts = (f"{prefix}.", f"{prefix}-", f"{prefix.replace('.', '-')}-")
-    everything = ACLFilter(
-        None,
+def _delete_acls(
+    settings: Settings, principal: str | None, doomed: Callable[[ACL], bool] = lambda _: True
+) -> int:
+    """Delete the ACLs of ``principal`` (or anyone's) that ``doomed`` picks; how many."""
+    held_by = ACLFilter(
+        principal,
         None,
         ACLOperation.ANY,
         ACLPermissionType.ANY,
@@ -129,13 +131,21 @@ def revoke_under(settings: Settings, prefix: str) -> int:
     )
     admin = kafka_io.admin(settings, KafkaRole.ADMIN, "acl-admin")
     try:
-        acls, _ = admin.describe_acls(everything)
-        doomed = [a for a in acls if a.resource_pattern.resource_name.startswith(starts)]
-        if doomed:
-            admin.delete_acls(doomed)
-        return len(doomed)
+        acls, _ = admin.describe_acls(held_by)
+        chosen = [acl for acl in acls if doomed(acl)]
+        if chosen:
+            admin.delete_acls(chosen)
+        return len(chosen)
     finally:
         admin.close()
+
+
+def revoke_under(settings: Settings, prefix: str) -> int:
+    """Delete the ACLs on topics and groups named under ``prefix`` (a test run's, at its end)."""
+    starts = (f"{prefix}.", f"{prefix}-", f"{prefix.replace('.', '-')}-")
+    return _delete_acls(
+        settings, None, lambda acl: acl.resource_pattern.resource_name.startswith(starts)
+    )
 
 
 def revoke_principal(settings: Settings, username: str) -> int:
@@ -151,21 +161,7 @@ def revoke_principal(settings: Settings, username: str) -> int:
         msg = "the admin principal cannot be revoked (it is the broker's only super user)"
         raise ConfigurationError(msg)
     set_credentials(settings, {username: secrets.token_urlsafe(32)})  # then forgotten
-    theirs = ACLFilter(
-        f"User:{username}",
-        None,
-        ACLOperation.ANY,
-        ACLPermissionType.ANY,
-        ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
-    )
-    admin = kafka_io.admin(settings, KafkaRole.ADMIN, "acl-admin")
-    try:
-        acls, _ = admin.describe_acls(theirs)
-        if acls:
-            admin.delete_acls([theirs])
-        return len(acls)
-    finally:
-        admin.close()
+    return _delete_acls(settings, f"User:{username}")
 
 
 def authorizing(settings: Settings) -> bool:
