@@ -525,8 +525,9 @@ QUOTES_INPUT = {"uuid_parsing": "not a UUID", "uuid_type": "not a UUID"}
 
 
 def message_of(error: Mapping[str, Any]) -> str:
-    """Pydantic's message, unless it would repeat part of the input."""
-    return QUOTES_INPUT.get(str(error["type"]), str(error["msg"]))
+    """Pydantic's message, unless it would repeat part of the input; our own rules' as written."""
+    message = QUOTES_INPUT.get(str(error["type"]), str(error["msg"]))
+    return message.removeprefix("Value error, ")
 
 
 def violations_of(exc: ValidationError) -> list[Violation]:

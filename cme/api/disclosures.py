@@ -145,6 +145,8 @@ def awaiting_decision(
         offset,
         {"recipient_agency": recipient_agency},
     )
+    for item in items:  # kept as one text column; answered as a list, as everywhere else
+        item["categories"] = str(item["categories"] or "").split(",")
     return Page(items=items, limit=limit, offset=offset, total=total)
 
 
