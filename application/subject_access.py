@@ -9,6 +9,7 @@ review before release. Producing it is a recorded read.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +34,9 @@ RIGHTS = [
 
 
 def plain(value: Any) -> Any:
+    """A value as JSON holds it (a reduced timetable's hours, a Decimal, kept exact as text)."""
+    if isinstance(value, Decimal):
+        return str(value)
     if isinstance(value, UUID | date | datetime):
         return value.isoformat() if not isinstance(value, UUID) else str(value)
     if isinstance(value, Unavailable):

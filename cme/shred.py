@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -29,9 +30,16 @@ from projections.ledger_store import LedgerReader
 Check = Callable[[], tuple[bool, str]]
 
 
-def run_due(settings: Settings, today: date | None) -> int:
+def run_due(settings: Settings, today: date | None, confirm_early: bool = False) -> int:
+    """The retention job now; run as of a later day, only a preview unless confirmed.
+
+    Run as of a day after today, it would destroy the keys of children not yet
+    25: irreversible, so it lists them and destroys nothing unless asked to.
+    """
     app = build_application(settings)
     try:
+        if today is not None and today > app.today() and not confirm_early:
+            return _preview_early(app, today)
         report = build_retention_job(settings, app).run(today)
     finally:
         app.close()
@@ -44,6 +52,29 @@ def run_due(settings: Settings, today: date | None) -> int:
         f"{len(report.finished)} interrupted cascade(s)"
     )
     return 0
+
+
+def _preview_early(app: App, day: date) -> int:
+    store = app.data_keys.store
+    due_now = set(store.due(app.today(), PREVIEW_LIMIT))
+    early = [child for child in store.due(day, PREVIEW_LIMIT) if child not in due_now]
+    print(
+        f"dry run: as of {day}, {len(early)} child(ren) not yet 25 would be shredded "
+        f"(keys destroyed for good){':' if early else ''}"
+    )
+    for child_id in early[:50]:
+        print(f"  {child_id}")
+    if len(early) > 50:
+        print(f"  … and {len(early) - 50} more")
+    print(
+        "nothing was destroyed; to shred them now anyway, run it again with --confirm-early",
+        file=sys.stderr,
+    )
+    return 0
+
+
+PREVIEW_LIMIT = 1_000_000
+"""Children a preview looks at: far more than a county holds."""
 
 
 def _key_store(app: App, child_id: UUID) -> Check:
@@ -207,6 +238,7 @@ def _upstream_topic(settings: Settings, app: App, child_id: UUID) -> Check:
 def verify(settings: Settings, child_id: UUID) -> Certificate:
     app = build_application(settings)
     try:
+        app.get_child(child_id)  # no certificate for a child we never held: not found
         checks: list[tuple[str, Check]] = [
             ("key store", _key_store(app, child_id)),
             ("event store", _event_store(settings, app, child_id)),
@@ -231,7 +263,8 @@ def verify(settings: Settings, child_id: UUID) -> Certificate:
 def cmd_shred(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.shred_command == "due":
-        return run_due(settings, date.fromisoformat(args.today) if args.today else None)
+        day = date.fromisoformat(args.today) if args.today else None
+        return run_due(settings, day, confirm_early=args.confirm_early)
     certificate = verify(settings, UUID(args.child_id))
     text = certificate.to_json()
     if args.out:

@@ -11,7 +11,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     shred = sub.add_parser("shred", help="crypto-shredding at 25 (retention)")
     sh_sub = shred.add_subparsers(dest="shred_command", metavar="ACTION", required=True)
     due = sh_sub.add_parser("due", help="run the retention job now (as the daily schedule does)")
-    due.add_argument("--today", help="YYYY-MM-DD: the day to run as (default: today)")
+    due.add_argument(
+        "--today",
+        help="YYYY-MM-DD: the day to run as (default: today); a later day only previews",
+    )
+    due.add_argument(
+        "--confirm-early",
+        action="store_true",
+        help="with a later --today: shred those not yet 25 for good (irreversible)",
+    )
     due.set_defaults(handler=cmd_shred)
     verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
     verify_shred.add_argument("child_id")

@@ -6,6 +6,8 @@ import threading
 from datetime import date
 from uuid import UUID, uuid4
 
+import pytest
+
 from application.retention import RetentionJob
 from cme.bootstrap import App, build_retention_job
 from cme.settings import Settings
@@ -221,3 +223,66 @@ def test_shredding_erases_the_childs_quarantined_messages() -> None:
         e for e in harness.app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded"
     ]
     assert shredded[0].quarantine_erased == mine  # type: ignore[attr-defined]
+
+
+def test_shred_due_as_of_a_later_day_only_previews_unless_confirmed(
+    settings: Settings,
+    app: App,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A later --today would destroy children not yet 25 for good: a preview, unless asked."""
+    from cme.cli import main
+
+    child_id = register(app, date(2002, 1, 15))  # 25 on 2027-01-15, after today
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(settings.data_dir))
+    assert main(["shred", "due", "--today", "2027-01-15"]) == 0
+    out, err = capsys.readouterr()
+    assert "dry run: as of 2027-01-15, 1 child(ren) not yet 25 would be shredded" in out
+    assert str(child_id) in out
+    assert "--confirm-early" in err
+    assert not app.get_child(child_id).is_shredded
+    assert app.data_keys.store.get_many([child_id])  # the key is still there
+    assert main(["shred", "due", "--today", "2027-01-15", "--confirm-early"]) == 0
+    assert "shredded 1 child(ren)" in capsys.readouterr().out
+    assert app.get_child(child_id).is_shredded
+
+
+def test_no_certificate_for_a_child_never_held(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cme.cli import main
+
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(settings.data_dir))
+    stranger = uuid4()
+    assert main(["shred", "verify", str(stranger)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""  # no certificate at all
+    errors = [line for line in err.splitlines() if not line.startswith("note:")]
+    assert errors == [f"refused (not_found): Child {stranger} not found"]
+
+
+def test_a_history_with_a_reduced_timetable_is_json(app: App) -> None:
+    """Its hours are a Decimal: the history must still print, since the read is recorded."""
+    import json
+
+    from application.audit import history
+    from domain.commands import NotifyReducedTimetable
+
+    child_id = register(app, date(2015, 3, 3))
+    app.notify_reduced_timetable(
+        NotifyReducedTimetable.of(
+            {
+                "actor": "mis:1",
+                "child_id": child_id,
+                "school_urn": "117001",
+                "hours_per_week": "12.5",
+                "starts_on": "2026-11-01",
+                "review_on": "2026-12-01",
+            }
+        )
+    )
+    text = json.dumps(history(app, child_id, "auditor:1", "statutory_audit"))
+    assert '"hours_per_week": "12.5"' in text  # the exact value, as text, not a float
