@@ -265,7 +265,7 @@ def cmd_shred(args: argparse.Namespace) -> int:
     if args.shred_command == "due":
         day = date.fromisoformat(args.today) if args.today else None
         return run_due(settings, day, confirm_early=args.confirm_early)
-    certificate = verify(settings, UUID(args.child_id))
+    certificate = verify(settings, args.child_id)
     text = certificate.to_json()
     if args.out:
         Path(args.out).write_text(text + "\n")

@@ -51,7 +51,9 @@ GROUPS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from cme.cli.arguments import OneLineParser
+
+    parser = OneLineParser(
         prog="cme",
         description="Children Missing Education data-governance backend.",
     )

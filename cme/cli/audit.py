@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cme.cli.arguments import an_id
 from cme.settings import Settings, load_settings
 from domain.values import AuditPurpose
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
 
 def _cmd_audit_tools(args: argparse.Namespace) -> int:
     import json
-    from uuid import UUID
 
     from application import audit
     from application.subject_access import plain
@@ -37,7 +37,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
         if args.audit_command == "report":
             print(json.dumps(audit_tools.report(role_url(settings, Role.AUDITOR), app), indent=2))
         elif args.audit_command == "history":
-            rows = audit.history(app, UUID(args.child_id), args.actor, args.why)
+            rows = audit.history(app, args.child_id, args.actor, args.why)
             print(json.dumps(rows, indent=2))
         elif args.projections:
             events, children = audit_tools.replay_projections(
@@ -51,7 +51,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             print("give an id, or --projections FILE", file=sys.stderr)
             return 2
         else:
-            state = audit.replay(app, UUID(args.id), _instant(args.as_of), args.actor, args.why)
+            state = audit.replay(app, args.id, _instant(args.as_of), args.actor, args.why)
             if state is None:
                 print(f"{args.id} did not exist at {args.as_of}")
                 return 1
@@ -225,11 +225,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         handler=_cmd_audit
     )
     history = a_sub.add_parser("history", help="a child's whole timeline (the read is recorded)")
-    history.add_argument("child_id")
+    history.add_argument("child_id", type=an_id)
     replay = a_sub.add_parser(
         "replay", help="a child, case or request, or the read models, as at an instant"
     )
-    replay.add_argument("id", nargs="?", help="a child, case or request id")
+    replay.add_argument("id", nargs="?", type=an_id, help="a child, case or request id")
     replay.add_argument("--as-of", required=True, help="ISO timestamp with offset")
     replay.add_argument(
         "--projections",

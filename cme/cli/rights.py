@@ -13,13 +13,13 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 from application.erasure import decide
 from application.rectification import correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
+from cme.cli.arguments import an_id
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
 from domain import commands as c
@@ -59,7 +59,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                 c.ReceiveRightsRequest.of(
                     {
                         "actor": args.actor,
-                        "child_id": UUID(args.child_id),
+                        "child_id": args.child_id,
                         "request_type": args.type,
                         "received_on": _on(args, app),
                         "requester_name": args.requester_name,
@@ -74,10 +74,10 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
         if action == "rectify":
             command = correction(
                 app,
-                UUID(args.child_id),
+                args.child_id,
                 _corrections(args.set),
                 args.actor,
-                UUID(args.request_id) if args.request_id else None,
+                args.request_id,
             )
             notice = rectify(app, command)
             print(json.dumps(notice, indent=2))
@@ -87,8 +87,8 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                 c.LiftRestriction.of(
                     {
                         "actor": args.actor,
-                        "child_id": UUID(args.child_id),
-                        "request_id": UUID(args.request_id) if args.request_id else None,
+                        "child_id": args.child_id,
+                        "request_id": args.request_id,
                     }
                 )
             )
@@ -98,7 +98,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
             outcome = decide(
                 app,
                 build_retention_job(settings, app),
-                UUID(args.request_id),
+                args.request_id,
                 RequestDecision(args.decision),
                 args.explanation,
                 args.actor,
@@ -113,7 +113,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                 )
             return 0
         step = STEPS[action]
-        fields: dict[str, Any] = {"actor": args.actor, "request_id": UUID(args.request_id)}
+        fields: dict[str, Any] = {"actor": args.actor, "request_id": args.request_id}
         if step.date_field:
             fields[step.date_field] = _on(args, app)
         fields |= {name: getattr(args, name) for name in step.extras}
@@ -139,7 +139,7 @@ def _print_overdue(app: App, args: argparse.Namespace) -> int:
 
 
 def _write_access(app: App, args: argparse.Namespace) -> int:
-    package = access_package(app, UUID(args.child_id), args.actor)
+    package = access_package(app, args.child_id, args.actor)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"sar-{args.child_id}.json").write_text(json.dumps(package, indent=2) + "\n")
@@ -165,7 +165,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         return parser
 
     access = action("access", "the subject access package (JSON and Markdown)")
-    access.add_argument("child_id")
+    access.add_argument("child_id", type=an_id)
     access.add_argument("--out", default=".", help="folder for sar-<id>.json and .md")
     late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
     late.add_argument("--today", help="YYYY-MM-DD (default: today)")
@@ -177,25 +177,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "while considered)",
         dated=True,
     )
-    receive.add_argument("child_id")
+    receive.add_argument("child_id", type=an_id)
     receive.add_argument("--type", required=True, choices=[t.value for t in RightsRequestType])
     receive.add_argument("--requester-name", required=True)
     receive.add_argument("--requester-contact")
     receive.add_argument("--details")
     rectify_p = action("rectify", "correct details; lists recipients to tell (Art 19)")
-    rectify_p.add_argument("child_id")
+    rectify_p.add_argument("child_id", type=an_id)
     rectify_p.add_argument("--set", action="append", required=True, metavar="FIELD=VALUE")
-    rectify_p.add_argument("--request-id")
+    rectify_p.add_argument("--request-id", type=an_id)
     lift = action("lift-restriction", "end a restriction of processing (recorded)")
-    lift.add_argument("child_id")
-    lift.add_argument("--request-id")
+    lift.add_argument("child_id", type=an_id)
+    lift.add_argument("--request-id", type=an_id)
     decide_p = action("decide", "decide a request; a fulfilled erasure shreds now")
-    decide_p.add_argument("request_id")
+    decide_p.add_argument("request_id", type=an_id)
     decide_p.add_argument("--decision", required=True, choices=[d.value for d in RequestDecision])
     decide_p.add_argument("--explanation", help="required unless fulfilled: why")
     for name, step in STEPS.items():
         parser = action(name, step.help, dated=bool(step.date_field))
-        parser.add_argument("request_id")
+        parser.add_argument("request_id", type=an_id)
         if name == "stop-clock":
             reasons = [r.value for r in ClockStopReason]
             parser.add_argument("--reason", required=True, choices=reasons)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from cme.cli.arguments import an_id
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from cme.shred import cmd_shred
@@ -22,6 +24,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     due.set_defaults(handler=cmd_shred)
     verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
-    verify_shred.add_argument("child_id")
+    verify_shred.add_argument("child_id", type=an_id)
     verify_shred.add_argument("--out", help="also write the certificate to this file")
     verify_shred.set_defaults(handler=cmd_shred)
