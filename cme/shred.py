@@ -263,8 +263,7 @@ def verify(settings: Settings, child_id: UUID) -> Certificate:
 def cmd_shred(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.shred_command == "due":
-        day = date.fromisoformat(args.today) if args.today else None
-        return run_due(settings, day, confirm_early=args.confirm_early)
+        return run_due(settings, args.today, confirm_early=args.confirm_early)
     certificate = verify(settings, args.child_id)
     text = certificate.to_json()
     if args.out:

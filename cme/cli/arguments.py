@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date, datetime
 from typing import NoReturn
 from uuid import UUID
 
@@ -23,3 +24,25 @@ def an_id(text: str) -> UUID:
     except ValueError:
         msg = "not an id (ids are UUIDs, such as 1b4e28ba-2fa1-11d2-883f-0016d3cca427)"
         raise argparse.ArgumentTypeError(msg) from None
+
+
+def a_date(text: str) -> date:
+    """A day as YYYY-MM-DD; an impossible one (30 February) or another format is refused."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        msg = "not a date: give it as YYYY-MM-DD, e.g. 2026-11-30"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def an_instant(text: str) -> datetime:
+    """A moment in ISO 8601 with its UTC offset: without one it would compare ambiguously."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        msg = "not a moment: give it in ISO 8601 with its offset, e.g. 2026-11-30T12:00:00+00:00"
+        raise argparse.ArgumentTypeError(msg) from None
+    if instant.tzinfo is None:
+        msg = "no UTC offset: add one, e.g. 2026-11-30T12:00:00+00:00"
+        raise argparse.ArgumentTypeError(msg)
+    return instant

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cme.cli.arguments import an_id
+from cme.cli.arguments import an_id, an_instant
 from cme.settings import Settings, load_settings
 from domain.values import AuditPurpose
 
@@ -28,7 +27,10 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.audit_command == "export":
         count = audit_tools.export(
-            role_url(settings, Role.AUDITOR), args.start, args.end, Path(args.out)
+            role_url(settings, Role.AUDITOR),
+            args.start.isoformat() if args.start else None,
+            args.end.isoformat() if args.end else None,
+            Path(args.out),
         )
         print(f"exported {count} ledger entries and every checkpoint to {args.out}")
         return 0
@@ -41,7 +43,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=2))
         elif args.projections:
             events, children = audit_tools.replay_projections(
-                app, _instant(args.as_of), Path(args.projections), args.actor, args.why
+                app, args.as_of, Path(args.projections), args.actor, args.why
             )
             print(
                 f"wrote {args.projections}: the read models as at {args.as_of}, from {events} "
@@ -51,7 +53,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             print("give an id, or --projections FILE", file=sys.stderr)
             return 2
         else:
-            state = audit.replay(app, args.id, _instant(args.as_of), args.actor, args.why)
+            state = audit.replay(app, args.id, args.as_of, args.actor, args.why)
             if state is None:
                 print(f"{args.id} did not exist at {args.as_of}")
                 return 1
@@ -59,15 +61,6 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     finally:
         app.close()
     return 0
-
-
-def _instant(text: str) -> datetime:
-    """An ISO timestamp; one without an offset would compare ambiguously with stored UTC."""
-    instant = datetime.fromisoformat(text)
-    if instant.tzinfo is None:
-        msg = f"--as-of {text!r} has no UTC offset; add one, e.g. {text}+00:00"
-        raise SystemExit(msg)
-    return instant
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -230,7 +223,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "replay", help="a child, case or request, or the read models, as at an instant"
     )
     replay.add_argument("id", nargs="?", type=an_id, help="a child, case or request id")
-    replay.add_argument("--as-of", required=True, help="ISO timestamp with offset")
+    replay.add_argument("--as-of", required=True, type=an_instant, help="ISO timestamp with offset")
     replay.add_argument(
         "--projections",
         metavar="FILE",
@@ -246,8 +239,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         reader.set_defaults(handler=_cmd_audit_tools)
     export = a_sub.add_parser("export", help="the ledger as JSON Lines with its checkpoints")
-    export.add_argument("--from", dest="start", help="ISO timestamp (recorded_at >=)")
-    export.add_argument("--to", dest="end", help="ISO timestamp (recorded_at <)")
+    export.add_argument(
+        "--from", dest="start", type=an_instant, help="ISO timestamp (recorded_at >=)"
+    )
+    export.add_argument("--to", dest="end", type=an_instant, help="ISO timestamp (recorded_at <)")
     export.add_argument("--out", required=True)
     export.set_defaults(handler=_cmd_audit_tools)
     a_sub.add_parser("report", help="disclosures, refusals, rights requests").set_defaults(

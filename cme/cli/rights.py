@@ -19,7 +19,7 @@ from application.rectification import correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
-from cme.cli.arguments import an_id
+from cme.cli.arguments import a_date, an_id
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
 from domain import commands as c
@@ -27,7 +27,8 @@ from domain.values import ClockStopReason, RequestDecision, RightsRequestType
 
 
 def _on(args: argparse.Namespace, app: App) -> date:
-    return date.fromisoformat(args.on) if getattr(args, "on", None) else app.today()
+    on: date | None = getattr(args, "on", None)
+    return on or app.today()
 
 
 def _corrections(pairs: list[str]) -> dict[str, Any]:
@@ -125,7 +126,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
 
 
 def _print_overdue(app: App, args: argparse.Namespace) -> int:
-    today = date.fromisoformat(args.today) if args.today else app.today()
+    today: date = args.today or app.today()
     rows = overdue(app, today)
     for row in rows:
         state = "LATE" if row["days_left"] < 0 else f"due in {row['days_left']} days"
@@ -161,14 +162,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         parser.set_defaults(handler=cmd_rights)
         parser.add_argument("--actor", required=True, help="who is acting (recorded)")
         if dated:
-            parser.add_argument("--on", help="YYYY-MM-DD (default: today)")
+            parser.add_argument("--on", type=a_date, help="YYYY-MM-DD (default: today)")
         return parser
 
     access = action("access", "the subject access package (JSON and Markdown)")
     access.add_argument("child_id", type=an_id)
     access.add_argument("--out", default=".", help="folder for sar-<id>.json and .md")
     late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
-    late.add_argument("--today", help="YYYY-MM-DD (default: today)")
+    late.add_argument("--today", type=a_date, help="YYYY-MM-DD (default: today)")
     late.set_defaults(handler=cmd_rights)
 
     receive = action(

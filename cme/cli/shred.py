@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cme.cli.arguments import an_id
+from cme.cli.arguments import a_date, an_id
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     due = sh_sub.add_parser("due", help="run the retention job now (as the daily schedule does)")
     due.add_argument(
         "--today",
+        type=a_date,
         help="YYYY-MM-DD: the day to run as (default: today); a later day only previews",
     )
     due.add_argument(

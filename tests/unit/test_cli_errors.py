@@ -78,3 +78,40 @@ def test_a_mistaken_id_is_one_line_and_never_echoed(
     assert len(lines) == 1, err
     assert "not an id" in lines[0]
     assert "Quillfeather" not in err
+
+
+AN_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+DATES = [
+    (["shred", "due", "--today", "2026-02-30"], "not a date"),
+    (["rights", "overdue", "--today", "yesterday"], "not a date"),
+    (["rights", "close", AN_ID, "--on", "30/11/2026", *ACTOR], "not a date"),
+    (
+        [
+            "audit",
+            "replay",
+            AN_ID,
+            "--as-of",
+            "2026-11-30T00:00:00",
+            *ACTOR,
+            "--why",
+            "statutory_audit",
+        ],
+        "no UTC offset",
+    ),
+    (["audit", "export", "--from", "last tuesday", "--out", "ledger.jsonl"], "not a moment"),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "says"), DATES, ids=lambda c: " ".join(c[:2]) if isinstance(c, list) else c
+)
+def test_a_mistaken_date_is_one_line(
+    command: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Impossible dates and other formats, once a traceback (or PostgreSQL's error)."""
+    with pytest.raises(SystemExit) as stopped:
+        main(command)
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert says in lines[0]
