@@ -72,35 +72,46 @@ def test_cme_run_serves_the_api_in_the_embedded_mode_too(tmp_path: Path) -> None
 
     from cme import dev_issuer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
-    env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(tmp_path), "CME_API_PORT": str(port)}
     # Issued first: it makes the development key the server then reads (no race to make it).
     token = dev_issuer.issue(load_settings(mode="embedded", data_dir=tmp_path), "caseworker", "o-1")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "cme.cli", "run"],
-        env=env,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/cases", headers={"Authorization": f"Bearer {token}"}
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
-                    assert answer.status == 200
-                    assert json.loads(answer.read())["total"] == 0
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "cme run did not serve the API in 60 s"
-                time.sleep(0.3)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        code = worker.wait(timeout=60)
-    assert code == 0
+    log = tmp_path / "run.log"
+    for _ in range(3):  # a port found free may be another client's by the time it is bound
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+        env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(tmp_path), "CME_API_PORT": str(port)}
+        with log.open("wb") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "cme.cli", "run"],
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/cases", headers={"Authorization": f"Bearer {token}"}
+        )
+        served = False
+        try:
+            deadline = time.monotonic() + 60
+            while worker.poll() is None:
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+                        assert answer.status == 200
+                        assert json.loads(answer.read())["total"] == 0
+                    served = True
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"no API in 60 s: {log.read_text()}"
+                    time.sleep(0.3)
+        finally:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=60)
+        if "cannot serve the API" in log.read_text():
+            continue  # the port went to someone else first: another one
+        assert served, f"cme run ended without serving: {log.read_text()}"
+        assert code == 0, log.read_text()
+        return
+    raise AssertionError(f"three ports taken in a row: {log.read_text()}")
