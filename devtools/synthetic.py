@@ -29,6 +29,7 @@ class SyntheticCounty:
     def __init__(self, seed: int = 2026, today: date | None = None) -> None:
         self.rng = random.Random(seed)
         self.today = today or date.today()
+        self._upns: set[str] = set()
 
     def word(self, syllables: int) -> str:
         parts = [
@@ -38,8 +39,12 @@ class SyntheticCounty:
         return "".join(parts).capitalize()
 
     def upn(self, la_code: str = "919") -> str:
-        body = la_code + "".join(str(self.rng.randrange(10)) for _ in range(9))
-        return upn_check_letter(body) + body
+        """A UPN no other child of this county has: two would be matched as one child."""
+        while True:
+            body = la_code + "".join(str(self.rng.randrange(10)) for _ in range(9))
+            if body not in self._upns:
+                self._upns.add(body)
+                return upn_check_letter(body) + body
 
     def postcode(self) -> str:
         letters = "ABDEFGHJLNPQRSTUWXYZ"

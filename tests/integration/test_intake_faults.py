@@ -85,7 +85,7 @@ def store_counts(services: Services) -> dict[str, int]:
 def assert_once_each(services: Services, before: dict[str, int], messages: int) -> None:
     """Every referral registered one child: none lost, none doubled, no key or index row astray."""
     after = store_counts(services)
-    assert after["children"] - before["children"] == messages
+    assert after["children"] - before["children"] == messages, (after, before)
     assert after["orphan_keys"] == before["orphan_keys"], "a crashed batch left data keys behind"
     assert after["unindexed"] == before["unindexed"], "a child no later message could find"
 
@@ -322,6 +322,9 @@ def test_the_database_crashing_mid_intake_loses_and_doubles_nothing(
             "every referral after the crash",
             workers.logs,
         )
+        ids = {child_of(fresh, line) for line in lines}
+        # Each line is a different synthetic child: two on one child is a wrong match.
+        assert len(ids) == len(lines), f"{len(lines) - len(ids)} referrals matched another's"
         for line in lines[:50]:
             case_id = fresh.get_child(child_of(fresh, line)).open_case_id
             assert case_id is not None
