@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     Field,
@@ -63,8 +64,32 @@ def _check_bootstrap(value: str | None) -> str | None:
     return value
 
 
+def _check_cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError:
+        msg = "not a cron schedule: five fields (minute hour day month weekday), e.g. 0 2 * * *"
+        raise ValueError(msg) from None
+    return value
+
+
+def _check_data_dir(value: Path) -> Path:
+    """A folder this process can use, made if missing: found now rather than at the first write."""
+    if value.exists() and not value.is_dir():
+        msg = f"{value} is not a folder"
+        raise ValueError(msg)
+    try:
+        value.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        msg = f"cannot make the folder {value} ({exc.strerror})"
+        raise ValueError(msg) from None
+    return value
+
+
 PostgresUrl = Annotated[str | None, AfterValidator(_check_postgres_url)]
 BootstrapServers = Annotated[str | None, AfterValidator(_check_bootstrap)]
+CronSchedule = Annotated[str, AfterValidator(_check_cron)]
+DataFolder = Annotated[Path, AfterValidator(_check_data_dir)]
 
 
 class Settings(BaseSettings):
@@ -76,7 +101,7 @@ class Settings(BaseSettings):
         default=None,
         description="embedded or services; defaults to services when CME_DATABASE_URL is set",
     )
-    data_dir: Path = Field(
+    data_dir: DataFolder = Field(
         default=PROJECT_ROOT / ".local",
         description="Folder for embedded SQLite files, local services and dev secrets",
     )
@@ -254,7 +279,7 @@ class Settings(BaseSettings):
         ge=1,
         description="entries between signed checkpoints (1: the head is signed at every batch)",
     )
-    shred_schedule: str = Field(
+    shred_schedule: CronSchedule = Field(
         default="0 2 * * *", description="cron (m h dom mon dow) of the daily retention run"
     )
     quarantine_retention_days: int = Field(default=30, ge=1, le=3650)
@@ -371,5 +396,5 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in error["loc"]) or "settings"
             variable = f"CME_{field.upper()}" if error["loc"] else "CME settings"
             # Never echo the offending value: it may be a secret.
-            problems.append(f"{variable}: {error['msg']}")
+            problems.append(f"{variable}: {error['msg'].removeprefix('Value error, ')}")
         raise ConfigurationError("; ".join(problems)) from None

@@ -53,7 +53,15 @@ class CheckpointVerifier:
         keys = {}
         for item in text.split(","):
             kid, _, encoded = item.strip().partition(":")
-            keys[kid] = Ed25519PublicKey.from_public_bytes(base64.b64decode(encoded))
+            try:
+                if not kid:
+                    raise ValueError
+                keys[kid] = Ed25519PublicKey.from_public_bytes(
+                    base64.b64decode(encoded, validate=True)
+                )
+            except (ValueError, binascii.Error):
+                msg = "must be 'kid:base64' of a raw Ed25519 public key (`cme audit public-key`)"
+                raise ValueError(msg) from None
         return cls(keys)
 
 

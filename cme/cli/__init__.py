@@ -29,6 +29,7 @@ from cme.cli import (
     tokens,
 )
 from cme.settings import ConfigurationError, load_settings
+from cme.startup import check_settings
 from domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:
+        check_settings(load_settings())
         return handler(args)
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

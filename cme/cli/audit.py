@@ -13,6 +13,7 @@ from domain.values import AuditPurpose
 
 if TYPE_CHECKING:
     from cme.audit import Anchor
+    from crypto_shredding.signing import CheckpointVerifier
 
 
 def _cmd_audit_tools(args: argparse.Namespace) -> int:
@@ -139,6 +140,15 @@ def _read_anchor(path: str) -> Anchor:
     raise SystemExit(msg)
 
 
+def _a_public_key(text: str) -> CheckpointVerifier:
+    from crypto_shredding.signing import CheckpointVerifier
+
+    try:
+        return CheckpointVerifier.from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -147,15 +157,10 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from cme.audit import verify_ledger
     from cme.db.roles import Role, role_url
     from cme.secrets import load_ledger_signer
-    from crypto_shredding.signing import CheckpointVerifier
     from projections.ledger_store import LedgerReader
 
     anchor = _read_anchor(args.anchor) if args.anchor else None
-    verifier = (
-        CheckpointVerifier.from_text(args.public_key)
-        if args.public_key
-        else load_ledger_signer(settings).verifier()
-    )
+    verifier: CheckpointVerifier = args.public_key or load_ledger_signer(settings).verifier()
     with Progress(transient=True) as progress:
         task = progress.add_task("verifying the ledger's hash chain", total=None)
         result = verify_ledger(
@@ -191,7 +196,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = sub.add_parser("audit", help="auditor tools (read-only auditor role)")
     a_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
     verify = a_sub.add_parser("verify", help="recompute the ledger's chain, check checkpoints")
-    verify.add_argument("--public-key", help="'kid:base64' checkpoint key(s) to trust")
+    verify.add_argument(
+        "--public-key", type=_a_public_key, help="'kid:base64' checkpoint key(s) to trust"
+    )
     verify.add_argument(
         "--anchor", help="a signed head kept earlier (`cme audit anchor`, or an export)"
     )

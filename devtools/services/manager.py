@@ -68,9 +68,9 @@ def plan(settings: Settings | None = None) -> Plan:
         settings = settings.model_copy(
             update={"database_url": None, "kafka_bootstrap_servers": None, "oidc_issuer": None}
         )
-    pg_port = int(os.environ.get("CME_PG_PORT", "54329"))
-    kafka_port = int(os.environ.get("CME_KAFKA_PORT", "19092"))
-    keycloak_port = int(os.environ.get("CME_KEYCLOAK_PORT", "18080"))
+    pg_port = _port("CME_PG_PORT", 54329)
+    kafka_port = _port("CME_KAFKA_PORT", 19092)
+    keycloak_port = _port("CME_KEYCLOAK_PORT", 18080)
     return Plan(
         settings=settings,
         postgres=None if settings.database_url else LocalPostgres(settings.data_dir, pg_port),
@@ -83,6 +83,14 @@ def plan(settings: Settings | None = None) -> Plan:
             settings.data_dir, keycloak_port, settings.secrets_dir / "keycloak.json"
         ),
     )
+
+
+def _port(variable: str, default: int) -> int:
+    text = os.environ.get(variable, str(default))
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        msg = f"{variable}: not a port number (1-65535), e.g. {default}"
+        raise ConfigurationError(msg)
+    return int(text)
 
 
 def up(p: Plan) -> list[str]:
