@@ -21,7 +21,7 @@ from application import CMEApplication
 from application.retention import RetentionJob
 from cme.db.roles import Role, role_url
 from cme.secrets import load_index_key, load_kek_ring
-from cme.settings import Mode, Settings
+from cme.settings import ConfigurationError, Mode, Settings
 from consumers.lifecycle import fault_point
 from crypto_shredding.blind_index import BlindIndex, BlindIndexStore
 from crypto_shredding.data_keys import DataKeys
@@ -78,12 +78,22 @@ KEY_ROLES = {"app": Role.KEYSTORE, "reader": Role.KEYREADER, "retention": Role.R
 
 
 def data_keys(settings: Settings, store: KeyStore) -> DataKeys:
-    return DataKeys(
+    """The key ring over the store, refused at start if it lacks a KEK keys still need."""
+    keys = DataKeys(
         store,
         load_kek_ring(settings),
         ttl=settings.key_cache_seconds,
         maxsize=settings.key_cache_size,
     )
+    missing = keys.unconfigured_keks()
+    if missing:
+        named = ", ".join(f"{kek!r} ({count} keys)" for kek, count in sorted(missing.items()))
+        msg = (
+            f"CME_KEK: data keys are wrapped under KEKs it does not hold: {named}; put them "
+            "back after the current one and run `cme keys rotate` before removing them"
+        )
+        raise ConfigurationError(msg)
+    return keys
 
 
 class Backend:

@@ -144,6 +144,10 @@ class DataKeys:
             evict_everywhere(child_id)
         return destroyed
 
+    def unconfigured_keks(self) -> dict[str, int]:
+        """KEKs that still wrap live keys but are not in the ring: those keys cannot be read."""
+        return {kek: n for kek, n in self.store.count_by_kek().items() if kek not in self.keks}
+
     def rotate(self, batch: int = 500) -> int:
         """Re-wrap every live key under the current KEK; events are untouched."""
         current = self.keks.current

@@ -74,6 +74,14 @@ class KekRing:
             msg = "two key-encryption keys share an id"
             raise KekConfigurationError(msg)
 
+    @property
+    def key_ids(self) -> list[str]:
+        """The current KEK's id first, then the older ones."""
+        return list(self._by_id)
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._by_id
+
     def get(self, key_id: str) -> KeyEncryptionKey:
         try:
             return self._by_id[key_id]

@@ -9,6 +9,7 @@ so readers can say "shredded on DATE" rather than "unknown".
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -73,6 +74,9 @@ class KeyStore(Protocol):
     def rewrap(self, keys: Sequence[WrappedKey]) -> None:
         """Replace the wrapping of existing keys (same child, new KEK)."""
 
+    def count_by_kek(self) -> dict[str, int]:
+        """How many live keys each KEK wraps (a KEK may go only when its count is 0)."""
+
 
 class InMemoryKeyStore:
     """A key store in a dict, for unit tests and benchmarks' references."""
@@ -126,6 +130,9 @@ class InMemoryKeyStore:
         keys = list(self._keys.values())
         for start in range(0, len(keys), batch):
             yield keys[start : start + batch]
+
+    def count_by_kek(self) -> dict[str, int]:
+        return dict(Counter(k.kek_id for k in self._keys.values()))
 
     def rewrap(self, keys: Sequence[WrappedKey]) -> None:
         with self._lock:

@@ -125,6 +125,13 @@ class PostgresKeyStore:
             yield [WrappedKey(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
             after = rows[-1][0]
 
+    def count_by_kek(self) -> dict[str, int]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT kek_id, count(*) FROM keystore.data_keys GROUP BY kek_id"
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def rewrap(self, keys: Sequence[WrappedKey]) -> None:
         with self._pool.connection() as conn, conn.cursor() as cur:
             cur.executemany(

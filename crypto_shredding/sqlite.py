@@ -185,6 +185,13 @@ class SqliteKeyStore:
             yield [_wrapped(r) for r in rows]
             after = rows[-1][0]
 
+    def count_by_kek(self) -> dict[str, int]:
+        with self._db.lock:
+            rows = self._db.conn.execute(
+                "SELECT kek_id, count(*) FROM data_keys GROUP BY kek_id"
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def rewrap(self, keys: Sequence[WrappedKey]) -> None:
         with self._db.lock:
             conn = self._db.conn

@@ -46,3 +46,16 @@ def an_instant(text: str) -> datetime:
         msg = "no UTC offset: add one, e.g. 2026-11-30T12:00:00+00:00"
         raise argparse.ArgumentTypeError(msg)
     return instant
+
+
+def a_count(text: str) -> int:
+    """A whole number of at least 1 (a batch, a limit, a number of days)."""
+    try:
+        value = int(text)
+    except ValueError:
+        msg = "not a whole number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value < 1:
+        msg = "must be 1 or more"
+        raise argparse.ArgumentTypeError(msg)
+    return value
