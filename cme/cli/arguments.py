@@ -48,14 +48,27 @@ def an_instant(text: str) -> datetime:
     return instant
 
 
-def a_count(text: str) -> int:
-    """A whole number of at least 1 (a batch, a limit, a number of days)."""
+def _whole(text: str, minimum: int, maximum: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         msg = "not a whole number"
         raise argparse.ArgumentTypeError(msg) from None
-    if value < 1:
-        msg = "must be 1 or more"
+    if value < minimum or (maximum is not None and value > maximum):
+        msg = f"must be {minimum} or more" if maximum is None else f"must be {minimum}-{maximum}"
         raise argparse.ArgumentTypeError(msg)
     return value
+
+
+def a_count(text: str) -> int:
+    """A whole number of at least 1 (a batch, a limit, a number of days)."""
+    return _whole(text, 1)
+
+
+def minutes(text: str) -> int:
+    """A whole number of minutes, 0 included."""
+    return _whole(text, 0)
+
+
+def a_port(text: str) -> int:
+    return _whole(text, 1, 65535)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cme.cli.arguments import an_id, an_instant
+from cme.cli.arguments import an_id, an_instant, minutes
 from cme.settings import Settings, load_settings
 from domain.values import AuditPurpose
 
@@ -204,7 +204,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     verify.add_argument(
         "--tail-grace",
-        type=int,
+        type=minutes,
         default=10,
         help="minutes an entry may stay signed by no checkpoint (default 10)",
     )

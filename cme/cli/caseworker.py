@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cme.cli.arguments import a_count
 from cme.settings import load_settings
 
 
@@ -44,8 +45,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("dfe-return", "the DfE termly CME return counts"),
     ):
         view = cw_sub.add_parser(name, help=text)
-        view.add_argument("--limit", type=int, default=20)
-        view.add_argument("--days", type=int, default=28, help="whereabouts unknown for at least")
+        view.add_argument("--limit", type=a_count, default=20)
+        view.add_argument(
+            "--days", type=a_count, default=28, help="whereabouts unknown for at least"
+        )
         view.set_defaults(handler=_cmd_caseworker)
     child = cw_sub.add_parser("child", help="one child's summary and case timeline")
     child.add_argument("child_id")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cme.cli.arguments import a_port
 from cme.settings import Mode, load_settings
 
 
@@ -28,5 +29,5 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="the HTTP API for caseworker and DPO tools")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=a_port, default=8080)
     serve.set_defaults(handler=_cmd_serve)

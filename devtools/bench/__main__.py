@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cme.cli.arguments import a_count
 from cme.settings import ConfigurationError
 from devtools.services.common import ServiceError
 
@@ -13,38 +14,40 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     domain = sub.add_parser("domain", help="save+load through the library, sealed vs plain")
-    domain.add_argument("--children", type=int, default=2000)
-    domain.add_argument("--events-each", type=int, default=10)
+    domain.add_argument("--children", type=a_count, default=2000)
+    domain.add_argument("--events-each", type=a_count, default=10)
     domain.add_argument("--seed", type=int, default=7)
-    domain.add_argument("--rounds", type=int, default=5)
+    domain.add_argument("--rounds", type=a_count, default=5)
     intake = sub.add_parser("intake", help="sustained intake msg/s vs raw Kafka and PostgreSQL")
-    intake.add_argument("--messages", type=int, default=20_000)
-    intake.add_argument("--partitions", type=int, default=6)
+    intake.add_argument("--messages", type=a_count, default=20_000)
+    intake.add_argument("--partitions", type=a_count, default=6)
     intake.add_argument("--seed", type=int, default=7)
     pipeline = sub.add_parser("pipeline", help="relay/projector events/s, end-to-end latency")
-    pipeline.add_argument("--backlog", type=int, default=5000, help="messages for the stage rates")
+    pipeline.add_argument(
+        "--backlog", type=a_count, default=5000, help="messages for the stage rates"
+    )
     pipeline.add_argument("--rate", type=float, default=500.0, help="offered msg/s for latency")
     pipeline.add_argument("--seconds", type=float, default=20.0)
-    pipeline.add_argument("--partitions", type=int, default=6)
+    pipeline.add_argument("--partitions", type=a_count, default=6)
     pipeline.add_argument("--seed", type=int, default=7)
     audit = sub.add_parser("audit", help="ledger verify and decrypting replay vs raw reads")
-    audit.add_argument("--events", type=int, default=1_000_000)
-    audit.add_argument("--rounds", type=int, default=2)
+    audit.add_argument("--events", type=a_count, default=1_000_000)
+    audit.add_argument("--rounds", type=a_count, default=2)
     audit.add_argument("--seed", type=int, default=7)
     shred = sub.add_parser("shred", help="SAR p50/p95 in a large store; shred every child")
-    shred.add_argument("--events", type=int, default=1_000_000)
-    shred.add_argument("--samples", type=int, default=200, help="access packages timed")
+    shred.add_argument("--events", type=a_count, default=1_000_000)
+    shred.add_argument("--samples", type=a_count, default=200, help="access packages timed")
     shred.add_argument("--seed", type=int, default=7)
     sealing = sub.add_parser("sealing", help="HPKE Auth-mode open/seal vs base mode, per message")
-    sealing.add_argument("--messages", type=int, default=5000)
+    sealing.add_argument("--messages", type=a_count, default=5000)
     sealing.add_argument("--seed", type=int, default=7)
     api = sub.add_parser("api", help="API read and command p50/p95/p99 at 1/10/50 clients")
-    api.add_argument("--children", type=int, default=300)
+    api.add_argument("--children", type=a_count, default=300)
     api.add_argument("--seconds", type=float, default=5.0, help="each measurement")
     api.add_argument("--seed", type=int, default=7)
     recovery = sub.add_parser("recovery", help="intake back at work after a SIGKILL and restart")
-    recovery.add_argument("--rounds", type=int, default=3)
-    recovery.add_argument("--partitions", type=int, default=3)
+    recovery.add_argument("--rounds", type=a_count, default=3)
+    recovery.add_argument("--partitions", type=a_count, default=3)
     return parser
 
 
