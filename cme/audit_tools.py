@@ -20,6 +20,7 @@ import orjson
 
 from application.statutory_clock import undecided_requests
 from cme.bootstrap import App
+from cme.private_files import open_private, write_private
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
 from eventstore.scanning import subject_of_stored
@@ -40,7 +41,7 @@ def replay_projections(
     if out.exists():
         msg = f"{out} exists; replay writes a new file (move or delete the old one first)"
         raise FileExistsError(msg)
-    out.touch(mode=0o600)
+    write_private(out, "")  # owner-only before SQLite writes a value into it
     store = SqliteReadModels(str(out))
     store.create()
     mapper = cme_mapper(app.data_keys)
@@ -102,7 +103,7 @@ def export_lines(url: str, start: str | None, end: str | None) -> Iterator[str]:
 def export(url: str, start: str | None, end: str | None, out: Path) -> int:
     """Write :func:`export_lines` to ``out``; the number of entries."""
     entries = 0
-    with out.open("w") as file:
+    with open_private(out) as file:
         for line in export_lines(url, start, end):
             entries += line.startswith('{"type": "entry"')
             file.write(line)

@@ -6,7 +6,6 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from uuid import UUID
 
 from cme.bootstrap import (
@@ -18,6 +17,7 @@ from cme.bootstrap import (
     read_models,
 )
 from cme.db.roles import Role, role_url
+from cme.private_files import write_private
 from cme.secrets import load_ledger_signer
 from cme.settings import Settings, load_settings
 from consumers.config import KafkaRole
@@ -267,6 +267,6 @@ def cmd_shred(args: argparse.Namespace) -> int:
     certificate = verify(settings, args.child_id)
     text = certificate.to_json()
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        write_private(args.out, text + "\n")
     print(text)
     return 0 if certificate.passed else 1

@@ -8,6 +8,7 @@ errors become one clear line and a non-zero exit code instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -72,22 +73,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         check_settings(load_settings())
         return handler(args)
-    except ConfigurationError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except DomainError as exc:
-        # Domain messages name fields and rules, never the values given.
-        print(f"refused ({exc.rule}): {exc}", file=sys.stderr)
-        return 1
+    except BrokenPipeError:
+        # Read by `head` or a pager that quit: stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:
+        said = _one_line(exc)
+        if said is None:
+            raise  # a fault in the code: the traceback is for its developers
+        print(said[0], file=sys.stderr)
+        return said[1]
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
-        unreachable = _unreachable(exc)
-        if unreachable is None:
-            raise
-        print(unreachable, file=sys.stderr)
-        return 3
+
+
+def _one_line(exc: Exception) -> tuple[str, int] | None:
+    """The line and exit code for a mistake or an outage; None for a fault in the code."""
+    if isinstance(exc, ConfigurationError):
+        return f"configuration error: {exc}", 2
+    if isinstance(exc, DomainError):
+        # Domain messages name fields and rules, never the values given.
+        return f"refused ({exc.rule}): {exc}", 1
+    unreachable = _unreachable(exc)
+    if unreachable is not None:
+        return unreachable, 3
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"cannot use {exc.filename}: {exc.strerror or type(exc).__name__}", 1
+    return None
 
 
 def _refused_login(servers: str) -> str | None:

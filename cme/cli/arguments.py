@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date, datetime
+from pathlib import Path
 from typing import NoReturn
 from uuid import UUID
 
@@ -72,3 +74,50 @@ def minutes(text: str) -> int:
 
 def a_port(text: str) -> int:
     return _whole(text, 1, 65535)
+
+
+def a_text_file(text: str) -> Path:
+    """A file to read: present, a file, readable, not empty, and text rather than binary."""
+    path = Path(text)
+    if not path.exists():
+        msg = "no such file"
+        raise argparse.ArgumentTypeError(msg)
+    if not path.is_file():
+        msg = "is a folder, not a file" if path.is_dir() else "is not a regular file"
+        raise argparse.ArgumentTypeError(msg)
+    if not os.access(path, os.R_OK):
+        msg = "cannot be read (check its permissions)"
+        raise argparse.ArgumentTypeError(msg)
+    with path.open("rb") as file:
+        head = file.read(65536)
+    if not head.strip():
+        msg = "is empty"
+        raise argparse.ArgumentTypeError(msg)
+    if b"\0" in head:
+        msg = "is not text (it holds binary data)"
+        raise argparse.ArgumentTypeError(msg)
+    return path
+
+
+def a_new_file(text: str) -> Path:
+    """A file to create: its folder exists, and nothing is there to be overwritten."""
+    path = Path(text)
+    if path.exists() or path.is_symlink():
+        msg = "already exists: give a new name (nothing is overwritten)"
+        raise argparse.ArgumentTypeError(msg)
+    if not path.parent.is_dir():
+        msg = "its folder does not exist: make it first"
+        raise argparse.ArgumentTypeError(msg)
+    return path
+
+
+def a_folder(text: str) -> Path:
+    """A folder to write into, which must already exist."""
+    path = Path(text)
+    if not path.is_dir():
+        msg = "is a file, not a folder" if path.exists() else "no such folder: make it first"
+        raise argparse.ArgumentTypeError(msg)
+    if not os.access(path, os.W_OK | os.X_OK):
+        msg = "cannot be written (check its permissions)"
+        raise argparse.ArgumentTypeError(msg)
+    return path

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cme.cli.arguments import an_id, an_instant, minutes
+from cme.cli.arguments import a_new_file, a_text_file, an_id, an_instant, minutes
+from cme.private_files import write_private
 from cme.settings import Settings, load_settings
 from domain.values import AuditPurpose
 
@@ -31,7 +32,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             role_url(settings, Role.AUDITOR),
             args.start.isoformat() if args.start else None,
             args.end.isoformat() if args.end else None,
-            Path(args.out),
+            args.out,
         )
         print(f"exported {count} ledger entries and every checkpoint to {args.out}")
         return 0
@@ -44,7 +45,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             print(json.dumps(rows, indent=2))
         elif args.projections:
             events, children = audit_tools.replay_projections(
-                app, args.as_of, Path(args.projections), args.actor, args.why
+                app, args.as_of, args.projections, args.actor, args.why
             )
             print(
                 f"wrote {args.projections}: the read models as at {args.as_of}, from {events} "
@@ -102,7 +103,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return _audit_verify(settings, args)
 
 
-def _write_anchor(settings: Settings, out: str) -> int:
+def _write_anchor(settings: Settings, out: Path) -> int:
     """The head just signed, as a file the auditor keeps to prove later appends only."""
     from cme.audit import Anchor
     from cme.db.roles import Role, role_url
@@ -114,7 +115,7 @@ def _write_anchor(settings: Settings, out: str) -> int:
         return 1
     anchor = Anchor.from_checkpoint(checkpoints[-1])
     try:
-        Path(out).write_text(anchor.to_json() + "\n")
+        write_private(out, anchor.to_json() + "\n")
     except OSError as error:
         msg = f"cme audit anchor: cannot write {out}: {error.strerror or type(error).__name__}"
         raise SystemExit(msg) from None
@@ -122,12 +123,12 @@ def _write_anchor(settings: Settings, out: str) -> int:
     return 0
 
 
-def _read_anchor(path: str) -> Anchor:
+def _read_anchor(path: Path) -> Anchor:
     """A missing, unreadable or foreign anchor file is the auditor's slip: one line, not a trace."""
     from cme.audit import Anchor
 
     try:
-        return Anchor.from_text(Path(path).read_text())
+        return Anchor.from_text(path.read_text())
     except OSError as error:
         reason = error.strerror or type(error).__name__
         msg = f"cme audit verify: cannot read the anchor file {path}: {reason}"
@@ -200,7 +201,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--public-key", type=_a_public_key, help="'kid:base64' checkpoint key(s) to trust"
     )
     verify.add_argument(
-        "--anchor", help="a signed head kept earlier (`cme audit anchor`, or an export)"
+        "--anchor",
+        type=a_text_file,
+        help="a signed head kept earlier (`cme audit anchor`, or an export)",
     )
     verify.add_argument(
         "--tail-grace",
@@ -213,7 +216,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     anchor = a_sub.add_parser(
         "anchor", help="sign the head now and write it to a file to verify against later"
     )
-    anchor.add_argument("--out", required=True)
+    anchor.add_argument("--out", required=True, type=a_new_file, help="a new file")
     anchor.set_defaults(handler=_cmd_audit)
     a_sub.add_parser(
         "parked", help="events the ledger writer could not make entries of, and why"
@@ -234,7 +237,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay.add_argument(
         "--projections",
         metavar="FILE",
-        help="instead: the caseworker read models, to a SQLite file",
+        type=a_new_file,
+        help="instead: the caseworker read models, to a new SQLite file",
     )
     for reader in (history, replay):
         reader.add_argument("--actor", required=True, help="who is reading (recorded)")
@@ -250,7 +254,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--from", dest="start", type=an_instant, help="ISO timestamp (recorded_at >=)"
     )
     export.add_argument("--to", dest="end", type=an_instant, help="ISO timestamp (recorded_at <)")
-    export.add_argument("--out", required=True)
+    export.add_argument("--out", required=True, type=a_new_file, help="a new file")
     export.set_defaults(handler=_cmd_audit_tools)
     a_sub.add_parser("report", help="disclosures, refusals, rights requests").set_defaults(
         handler=_cmd_audit_tools

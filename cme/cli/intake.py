@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from cme.cli.arguments import a_folder, a_text_file
 from cme.settings import PROJECT_ROOT, load_settings
 from consumers.config import KafkaRole
 
@@ -17,7 +19,13 @@ SCHEMA_DIR = PROJECT_ROOT / "schemas" / "upstream" / "v1"
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    """Publish a JSON Lines file of plain upstream messages, sealing each payload."""
+    """Publish a JSON Lines file of plain upstream messages, sealing each payload.
+
+    A line that cannot be sent is reported on stderr with its number and the
+    rule it broke, and the others still go; progress is shown on a terminal.
+    """
+    from rich.progress import Progress
+
     from cme.secrets import intake_public_key, load_sender_keys
     from consumers import kafka_io
     from consumers.envelopes import LineRejectedError, seal_line
@@ -28,27 +36,37 @@ def cmd_publish(args: argparse.Namespace) -> int:
     producer = kafka_io.producer(settings, KafkaRole.SENDER, **kafka_io.COMMAND)
     accepted = rejected = 0
     pending: list[tuple[int, Any]] = []
+
+    def refuse(number: int, why: str) -> None:
+        nonlocal rejected
+        rejected += 1
+        print(f"line {number}: rejected {why}", file=sys.stderr)
+
     try:
-        with Path(args.file).open(encoding="utf-8") as lines:
-            for number, text in enumerate(lines, start=1):
-                if not text.strip():
+        with args.file.open("rb") as lines, Progress(transient=True) as progress:
+            task = progress.add_task("sealing and sending", total=args.file.stat().st_size)
+            for number, raw_line in enumerate(lines, start=1):
+                progress.advance(task, len(raw_line))
+                if not raw_line.strip():
                     continue
                 try:
-                    line = json.loads(text)
+                    line = json.loads(raw_line.decode("utf-8"))
                     envelope, raw = seal_line(line, kid, public_key, senders)
+                except UnicodeDecodeError:
+                    refuse(number, "not_utf8: the line is not UTF-8 text")
+                    continue
                 except json.JSONDecodeError:
-                    rejected += 1
-                    print(f"line {number}: rejected not_json: the line is not JSON")
+                    refuse(number, "not_json: the line is not JSON")
                     continue
                 except LineRejectedError as exc:
-                    rejected += 1
-                    print(f"line {number}: rejected {exc}")
+                    refuse(number, str(exc))
                     continue
                 future = producer.send(
                     settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw
                 )
                 pending.append((number, (future, envelope.message_id)))
-        producer.flush()
+            progress.update(task, description="waiting for the broker's acknowledgements")
+            producer.flush()
         for number, (future, message_id) in pending:
             metadata = future.get(timeout=30)
             accepted += 1
@@ -99,16 +117,22 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
     settings = load_settings()
     matches = [r for r in read_quarantine(settings) if r.quarantine_id.startswith(args.id)]
     if len(matches) != 1:
-        print(f"error: {len(matches)} quarantined messages match {args.id!r}; give more of the id")
+        print(
+            f"error: {len(matches)} quarantined messages match that id; give more of it",
+            file=sys.stderr,
+        )
         return 1
     record = matches[0]
     if args.fixed:
         kid, public_key = intake_public_key(settings)
         try:
-            fixed = json.loads(Path(args.fixed).read_text())
+            fixed = json.loads(args.fixed.read_bytes().decode("utf-8"))
             envelope, raw = seal_line(fixed, kid, public_key, load_sender_keys(settings))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            print("error: the corrected message is not one JSON object (UTF-8)", file=sys.stderr)
+            return 1
         except LineRejectedError as exc:
-            print(f"error: the corrected message is still invalid: {exc}")
+            print(f"error: the corrected message is still invalid: {exc}", file=sys.stderr)
             return 1
         key: bytes | None = envelope.subject_ref.encode()
     else:
@@ -120,10 +144,16 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
         finally:
             app.close()
         if isinstance(original, Shredded):
-            print("error: the quarantine retention has passed: the original is destroyed")
+            print(
+                "error: the quarantine retention has passed: the original is destroyed",
+                file=sys.stderr,
+            )
             return 1
         if original[0] is None:
-            print("error: the quarantined record had no value; replay a corrected one with --fixed")
+            print(
+                "error: the quarantined record had no value; replay a corrected one with --fixed",
+                file=sys.stderr,
+            )
             return 1
         raw, key = original[0], original[1]
     producer = kafka_io.producer(settings, KafkaRole.OPERATOR, **kafka_io.COMMAND)
@@ -157,7 +187,7 @@ def export_schemas(folder: Path) -> list[Path]:
 
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:
-    written = export_schemas(Path(args.folder))
+    written = export_schemas(args.folder)
     print(f"wrote {len(written)} JSON Schemas to {args.folder}")
     return 0
 
@@ -172,7 +202,9 @@ def cmd_public_key(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     publish = sub.add_parser("publish", help="publish upstream messages from a JSON Lines file")
-    publish.add_argument("file", help="one plain message per line (payload not yet sealed)")
+    publish.add_argument(
+        "file", type=a_text_file, help="one plain message per line (payload not yet sealed)"
+    )
     publish.add_argument("-v", "--verbose", action="store_true", help="report every accepted line")
     publish.set_defaults(handler=cmd_publish)
 
@@ -183,13 +215,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q_list.set_defaults(handler=cmd_quarantine_list)
     q_replay = q_sub.add_parser("replay", help="re-submit a quarantined message")
     q_replay.add_argument("id", help="the quarantine id (a unique prefix will do)")
-    q_replay.add_argument("--fixed", help="a corrected plain message (JSON) to publish instead")
+    q_replay.add_argument(
+        "--fixed", type=a_text_file, help="a corrected plain message (JSON) to publish instead"
+    )
     q_replay.set_defaults(handler=cmd_quarantine_replay)
 
     schemas = sub.add_parser("schemas", help="the upstream contract's JSON Schemas")
     s_sub = schemas.add_subparsers(dest="schemas_command", metavar="ACTION", required=True)
     export = s_sub.add_parser("export", help="write the JSON Schemas (checked in under schemas/)")
-    export.add_argument("folder", nargs="?", default=str(SCHEMA_DIR))
+    export.add_argument("folder", nargs="?", type=a_folder, default=SCHEMA_DIR)
     export.set_defaults(handler=cmd_schemas_export)
 
     intake = sub.add_parser("intake", help="intake key material for senders")

@@ -19,7 +19,8 @@ from application.rectification import correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
-from cme.cli.arguments import a_date, an_id
+from cme.cli.arguments import a_date, a_folder, an_id
+from cme.private_files import write_private
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
 from domain import commands as c
@@ -140,11 +141,19 @@ def _print_overdue(app: App, args: argparse.Namespace) -> int:
 
 
 def _write_access(app: App, args: argparse.Namespace) -> int:
+    folder: Path = args.out
+    paths = [folder / f"sar-{args.child_id}.{kind}" for kind in ("json", "md")]
+    taken = [path.name for path in paths if path.exists()]
+    if taken:  # found before the read is recorded: a refused export reads nothing
+        print(
+            f"{' and '.join(taken)} already in {folder}: move them, or give another --out "
+            "(nothing is overwritten)",
+            file=sys.stderr,
+        )
+        return 1
     package = access_package(app, args.child_id, args.actor)
-    folder = Path(args.out)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"sar-{args.child_id}.json").write_text(json.dumps(package, indent=2) + "\n")
-    (folder / f"sar-{args.child_id}.md").write_text(markdown(package))
+    write_private(paths[0], json.dumps(package, indent=2) + "\n")
+    write_private(paths[1], markdown(package))
     print(
         f"wrote {folder}/sar-{args.child_id}.json and .md "
         f"({len(package['history'])} events, {len(package['recipients'])} recipients, "
@@ -167,7 +176,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     access = action("access", "the subject access package (JSON and Markdown)")
     access.add_argument("child_id", type=an_id)
-    access.add_argument("--out", default=".", help="folder for sar-<id>.json and .md")
+    access.add_argument(
+        "--out",
+        type=a_folder,
+        default=Path(),
+        help="an existing folder for sar-<id>.json and .md (owner-only files)",
+    )
     late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
     late.add_argument("--today", type=a_date, help="YYYY-MM-DD (default: today)")
     late.set_defaults(handler=cmd_rights)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cme.cli.arguments import a_date, an_id
+from cme.cli.arguments import a_date, a_new_file, an_id
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,5 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     due.set_defaults(handler=cmd_shred)
     verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
     verify_shred.add_argument("child_id", type=an_id)
-    verify_shred.add_argument("--out", help="also write the certificate to this file")
+    verify_shred.add_argument(
+        "--out", type=a_new_file, help="also write the certificate to this (new) file"
+    )
     verify_shred.set_defaults(handler=cmd_shred)

@@ -198,8 +198,8 @@ def test_cme_publish_applies_good_lines_and_quarantines_bad_ones(
         check=False,
     )
     # Lines invalid on their face are refused locally, with the consumer's reason.
-    assert "line 2: rejected invalid_payload payload.deletion_ground" in published.stdout
-    assert "line 4: rejected" in published.stdout
+    assert "line 2: rejected invalid_payload payload.deletion_ground" in published.stderr
+    assert "line 4: rejected" in published.stderr
     assert "published 4 message(s); rejected 2 line(s)" in published.stdout
     assert published.returncode == 1
     wait_for(

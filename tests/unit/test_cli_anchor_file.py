@@ -29,12 +29,12 @@ def verify_with_anchor(anchor: Path, data_dir: Path) -> subprocess.CompletedProc
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("missing", "cannot read the anchor file"),
-        ("directory", "cannot read the anchor file"),
+        ("missing", "argument --anchor: no such file"),
+        ("directory", "argument --anchor: is a folder, not a file"),
         ("not json", "is not an anchor or ledger export"),
         ("json without a checkpoint", "is not an anchor or ledger export"),
         ("a list", "is not an anchor or ledger export"),
-        ("binary", "is not text"),
+        ("binary", "argument --anchor: is not text"),
         ("nested 100,000 deep", "nested too deeply"),
     ],
 )
@@ -58,4 +58,6 @@ def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path)
     assert "Traceback" not in result.stderr, result.stderr
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("cme audit verify: "), errors[0]
-    assert str(anchor) in errors[0] and expected in errors[0], errors[0]
+    assert expected in errors[0], errors[0]
+    if "argument" not in expected:  # argparse's own line names the option, not the file
+        assert str(anchor) in errors[0], errors[0]

@@ -115,3 +115,121 @@ def test_a_mistaken_date_is_one_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert says in lines[0]
+
+
+def _files(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "binary.dat").write_bytes(b"\x00\x01\x02sealed?")
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "taken.jsonl").write_text('{"already": "here"}\n')
+    return {
+        "missing": str(tmp_path / "missing.jsonl"),
+        "folder": str(tmp_path / "a-folder"),
+        "binary": str(tmp_path / "binary.dat"),
+        "empty": str(tmp_path / "empty.jsonl"),
+        "taken": str(tmp_path / "taken.jsonl"),
+        "no-folder": str(tmp_path / "no-such-folder" / "out.jsonl"),
+    }
+
+
+READS = [["publish", "{}"], ["quarantine", "replay", "abc123", "--fixed", "{}"]]
+WRITES = [
+    ["audit", "export", "--out", "{}"],
+    ["audit", "anchor", "--out", "{}"],
+    ["shred", "verify", AN_ID, "--out", "{}"],
+    [
+        "audit",
+        "replay",
+        "--as-of",
+        "2026-11-30T00:00:00+00:00",
+        "--projections",
+        "{}",
+        *ACTOR,
+        "--why",
+        "statutory_audit",
+    ],
+]
+FOLDERS = [["rights", "access", AN_ID, *ACTOR, "--out", "{}"], ["schemas", "export", "{}"]]
+FILE_CASES = (
+    [
+        (c, kind, says)
+        for c in READS
+        for kind, says in [
+            ("missing", "no such file"),
+            ("folder", "is a folder"),
+            ("binary", "not text"),
+            ("empty", "is empty"),
+        ]
+    ]
+    + [
+        (c, kind, says)
+        for c in WRITES
+        for kind, says in [
+            ("taken", "already exists"),
+            ("folder", "already exists"),
+            ("no-folder", "folder does not exist"),
+        ]
+    ]
+    + [
+        (c, kind, says)
+        for c in FOLDERS
+        for kind, says in [
+            ("taken", "not a folder"),
+            ("no-folder", "no such folder"),
+        ]
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "kind", "says"),
+    FILE_CASES,
+    ids=[f"{' '.join(c[:2])}-{kind}" for c, kind, _ in FILE_CASES],
+)
+def test_a_file_that_cannot_be_used_is_one_line_before_anything_runs(
+    command: list[str],
+    kind: str,
+    says: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paths = _files(tmp_path)
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    with pytest.raises(SystemExit) as stopped:
+        main([part.replace("{}", paths[kind]) for part in command])
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert says in lines[0]
+    assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
+def test_exports_are_owner_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A subject access package and a replayed read model hold personal data: mode 0600."""
+    from cme.bootstrap import build_application
+    from cme.settings import load_settings
+    from devtools.synthetic import SyntheticCounty
+    from domain.commands import RegisterChild
+
+    app = build_application(load_settings())
+    try:
+        child = app.register_child(RegisterChild.of(SyntheticCounty(seed=3).register_child()))
+    finally:
+        app.close()
+    out = tmp_path / "sar"
+    out.mkdir()
+    assert main(["rights", "access", str(child), *ACTOR, "--out", str(out)]) == 0
+    replayed = tmp_path / "replay.db"
+    as_of = "2099-01-01T00:00:00+00:00"
+    replay = ["audit", "replay", "--as-of", as_of, "--projections", str(replayed)]
+    assert main([*replay, *ACTOR, "--why", "statutory_audit"]) == 0
+    written = [*out.iterdir(), replayed]
+    assert len(written) == 3
+    for path in written:
+        assert path.stat().st_mode & 0o777 == 0o600, path.name
+    # A second export into the same folder is refused before anything is read.
+    capsys.readouterr()
+    assert main(["rights", "access", str(child), *ACTOR, "--out", str(out)]) == 1
+    assert "nothing is overwritten" in capsys.readouterr().err
