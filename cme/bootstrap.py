@@ -19,6 +19,7 @@ import eventstore.postgres
 import eventstore.sqlite
 from application import CMEApplication
 from application.retention import RetentionJob
+from cme.db.reach import probe
 from cme.db.roles import Role, role_url
 from cme.secrets import load_index_key, load_kek_ring
 from cme.settings import ConfigurationError, Mode, Settings
@@ -54,6 +55,7 @@ def postgres_env(url: str, schema: str) -> dict[str, str]:
 
 
 def open_pool(url: str, name: str, max_size: int = 4) -> ConnectionPool:
+    probe(url)  # a reason in one try, not PoolTimeout after 15 s
     # Autocommit: a single-statement read or write needs no BEGIN/COMMIT round
     # trips; multi-statement writes open an explicit transaction. The check
     # (one empty query per borrow, i.e. per batch) drops connections the server

@@ -17,6 +17,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaConnectionError
 
 from consumers.config import KafkaRole, KafkaSettings
 
@@ -42,11 +43,30 @@ def client_id(name: str) -> str:
     return f"cme-{name}-{socket.gethostname()}-{os.getpid()}"
 
 
+def require_answer(servers: str, timeout: float = 3.0) -> None:
+    """Raise at once when no bootstrap server accepts a connection.
+
+    kafka-python otherwise retries until its own timeout (31 s for a command,
+    longer for a consumer) before saying the broker is down.
+    """
+    for server in servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError):
+            continue
+    msg = f"no broker answers at {servers}"
+    raise KafkaConnectionError(msg)
+
+
 def connection(settings: KafkaSettings, role: KafkaRole) -> dict[str, Any]:
     """Where the brokers are and how ``role`` proves who it is there."""
     security = settings.kafka_security(role)
+    servers = settings.require_kafka()
+    require_answer(servers)
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.require_kafka(),
+        "bootstrap_servers": servers,
         "security_protocol": security.protocol,
         **RECONNECT,
     }

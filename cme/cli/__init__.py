@@ -145,6 +145,7 @@ def _unreachable(exc: Exception) -> str | None:
         KafkaTimeoutError,
     )
 
+    from cme.db.reach import DatabaseUnreachableError
     from consumers.kafka_io import logins
 
     hint = "start the local services with `scripts/services up`, or check the CME_* settings"
@@ -163,6 +164,8 @@ def _unreachable(exc: Exception) -> str | None:
         if refused is not None:
             return f"Kafka at {servers} answers but {refused} ({type(exc).__name__})"
         return f"cannot reach Kafka at {servers} ({type(exc).__name__}); {hint}"
+    if isinstance(exc, DatabaseUnreachableError):
+        return str(exc)
     if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
         return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"
     return None

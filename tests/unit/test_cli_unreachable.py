@@ -42,3 +42,45 @@ def test_publish_with_the_broker_down_fails_fast_with_one_line(tmp_path: Path) -
     assert errors[0].startswith("cannot reach Kafka at 127.0.0.1:"), errors[0]
     assert "scripts/services up" in errors[0]
     assert "Traceback" not in result.stderr
+
+
+def run_cme(args: list[str], tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    env |= {"CME_MODE": "services", "CME_DATA_DIR": str(tmp_path), **env_vars}
+    return subprocess.run(
+        [sys.executable, "-m", "cme.cli", *args],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+
+
+def test_a_consumer_command_with_the_broker_down_fails_fast(tmp_path: Path) -> None:
+    """`quarantine list` once waited 31 s for KafkaTimeoutError."""
+    result = run_cme(
+        ["quarantine", "list"],
+        tmp_path,
+        CME_DATABASE_URL=f"postgresql://cme:pw@127.0.0.1:{closed_port()}/cme",
+        CME_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{closed_port()}",
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.startswith("cannot reach Kafka at 127.0.0.1:"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_stopped_or_unknown_database_is_named_in_one_line(tmp_path: Path) -> None:
+    """Each once a PoolTimeout after 16 s, saying neither where nor why."""
+    cases = {
+        f"postgresql://cme_caseworker:pw@127.0.0.1:{closed_port()}/cme": "nothing answers as",
+        "postgresql://cme_caseworker:pw@no-such-host.invalid:5432/cme": "unknown host",
+    }
+    for url, says in cases.items():
+        result = run_cme(["caseworker", "open-cases"], tmp_path, CME_DB_URL_CASEWORKER=url)
+        assert result.returncode == 3, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert says in lines[0], lines[0]
+        assert "pw" not in lines[0].replace("passwords", ""), "a password was echoed"
