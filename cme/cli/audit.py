@@ -57,7 +57,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
         else:
             state = audit.replay(app, args.id, args.as_of, args.actor, args.why)
             if state is None:
-                print(f"{args.id} did not exist at {args.as_of}")
+                print(f"{args.id} did not exist at {args.as_of}", file=sys.stderr)
                 return 1
             print(json.dumps(plain(vars(state)), indent=2, default=str))
     finally:

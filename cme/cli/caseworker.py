@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from cme.cli.arguments import a_count
+from cme.cli.arguments import a_count, an_id
 from cme.settings import load_settings
 
 
@@ -26,9 +27,9 @@ def _cmd_caseworker(args: argparse.Namespace) -> int:
         elif args.view == "dfe-return":
             tables = views.dfe_return(store)
         else:
-            tables = views.child_summary(store, args.child_id)
+            tables = views.child_summary(store, str(args.child_id))
             if not tables:
-                print(f"no child {args.child_id} in the caseworker read models")
+                print(f"no child {args.child_id} in the caseworker read models", file=sys.stderr)
                 return 1
         views.print_all(tables)
     finally:
@@ -51,5 +52,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         view.set_defaults(handler=_cmd_caseworker)
     child = cw_sub.add_parser("child", help="one child's summary and case timeline")
-    child.add_argument("child_id")
+    child.add_argument("child_id", type=an_id)
     child.set_defaults(handler=_cmd_caseworker)

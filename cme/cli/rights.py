@@ -32,19 +32,19 @@ def _on(args: argparse.Namespace, app: App) -> date:
     return on or app.today()
 
 
-def _corrections(pairs: list[str]) -> dict[str, Any]:
-    """``field=value`` pairs; a value that parses as JSON (an address object) is taken as JSON."""
-    corrections: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep:
-            msg = f"--set needs FIELD=VALUE, got {name!r}"
-            raise SystemExit(msg)
-        try:
-            corrections[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            corrections[name] = raw
-    return corrections
+def _a_correction(pair: str) -> tuple[str, Any]:
+    """``field=value``; a value that parses as JSON (an address object) is taken as JSON.
+
+    What was typed is never repeated in the error: it is a person's details.
+    """
+    name, sep, raw = pair.partition("=")
+    if not sep or not name.strip():
+        msg = "needs FIELD=VALUE, e.g. preferred_name=Sam (what was typed is not repeated)"
+        raise argparse.ArgumentTypeError(msg)
+    try:
+        return name.strip(), json.loads(raw)
+    except json.JSONDecodeError:
+        return name.strip(), raw
 
 
 def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch per action
@@ -77,7 +77,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
             command = correction(
                 app,
                 args.child_id,
-                _corrections(args.set),
+                dict(args.set),
                 args.actor,
                 args.request_id,
             )
@@ -199,7 +199,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     receive.add_argument("--details")
     rectify_p = action("rectify", "correct details; lists recipients to tell (Art 19)")
     rectify_p.add_argument("child_id", type=an_id)
-    rectify_p.add_argument("--set", action="append", required=True, metavar="FIELD=VALUE")
+    rectify_p.add_argument(
+        "--set", action="append", required=True, metavar="FIELD=VALUE", type=_a_correction
+    )
     rectify_p.add_argument("--request-id", type=an_id)
     lift = action("lift-restriction", "end a restriction of processing (recorded)")
     lift.add_argument("child_id", type=an_id)

@@ -56,6 +56,7 @@ COMMANDS = [
     ["rights", "resume-clock", TYPED, *ACTOR],
     ["rights", "extend", TYPED, "--months", "1", "--reason", "Complex request", *ACTOR],
     ["rights", "close", TYPED, *ACTOR],
+    ["caseworker", "child", TYPED],
 ]
 
 
@@ -233,3 +234,15 @@ def test_exports_are_owner_only(tmp_path: Path, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["rights", "access", str(child), *ACTOR, "--out", str(out)]) == 1
     assert "nothing is overwritten" in capsys.readouterr().err
+
+
+def test_a_correction_without_a_field_name_is_refused_without_its_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["rights", "rectify", AN_ID, "--set", "legal_surname:Quillfeather", *ACTOR])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "needs FIELD=VALUE" in err
+    assert "Quillfeather" not in err
