@@ -53,10 +53,8 @@ from domain.values import (
     RightsRequestType,
 )
 
-Actor = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9._:@/-]{1,80}$"),
-]
+ACTOR_PATTERN = r"^[A-Za-z0-9._:@/-]{1,80}$"
+Actor = Annotated[str, StringConstraints(pattern=ACTOR_PATTERN)]
 """Who did it: a staff user id or an upstream system id (never a child's data)."""
 
 SchoolUrn = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]

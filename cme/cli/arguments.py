@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
 from uuid import UUID
+
+from domain.commands import ACTOR_PATTERN
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -121,3 +124,11 @@ def a_folder(text: str) -> Path:
         msg = "cannot be written (check its permissions)"
         raise argparse.ArgumentTypeError(msg)
     return path
+
+
+def an_actor(text: str) -> str:
+    """Who acts, as recorded: a staff or system id, never blank and never a person's name."""
+    if not re.fullmatch(ACTOR_PATTERN, text):
+        msg = "not an actor id: 1-80 of letters, digits and . _ : @ / -, e.g. staff:dpo-1"
+        raise argparse.ArgumentTypeError(msg)
+    return text

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cme.cli.arguments import a_new_file, a_text_file, an_id, an_instant, minutes
+from cme.cli.arguments import a_new_file, a_text_file, an_actor, an_id, an_instant, minutes
 from cme.private_files import write_private
 from cme.settings import Settings, load_settings
 from domain.values import AuditPurpose
@@ -241,7 +241,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="instead: the caseworker read models, to a new SQLite file",
     )
     for reader in (history, replay):
-        reader.add_argument("--actor", required=True, help="who is reading (recorded)")
+        reader.add_argument(
+            "--actor", required=True, type=an_actor, help="who is reading (recorded)"
+        )
         reader.add_argument(
             "--why",
             required=True,

@@ -19,7 +19,7 @@ from application.rectification import correction, rectify
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
-from cme.cli.arguments import a_date, a_folder, an_id
+from cme.cli.arguments import a_date, a_folder, an_actor, an_id
 from cme.private_files import write_private
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
@@ -169,7 +169,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def action(name: str, text: str, *, dated: bool = False) -> argparse.ArgumentParser:
         parser = r_sub.add_parser(name, help=text)
         parser.set_defaults(handler=cmd_rights)
-        parser.add_argument("--actor", required=True, help="who is acting (recorded)")
+        parser.add_argument(
+            "--actor", required=True, type=an_actor, help="who is acting (recorded)"
+        )
         if dated:
             parser.add_argument("--on", type=a_date, help="YYYY-MM-DD (default: today)")
         return parser

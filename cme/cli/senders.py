@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cme.bootstrap import build_application
+from cme.cli.arguments import an_actor
 from cme.settings import load_settings
 from consumers.sealed_payload import PayloadSealingError, check_sender_public_key
 from domain import commands as c
@@ -107,12 +108,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="make the key pair here and append the private key to CME_SENDER_KEYS_FILE",
     )
-    add.add_argument("--actor", required=True, help="who registers it (recorded)")
+    add.add_argument("--actor", required=True, type=an_actor, help="who registers it (recorded)")
     add.set_defaults(handler=_cmd_add)
     listing = s_sub.add_parser("list", help="registered and revoked senders")
     listing.set_defaults(handler=_cmd_list)
     revoke = s_sub.add_parser("revoke", help="refuse a sender's messages from now on")
     revoke.add_argument("sender")
     revoke.add_argument("--reason", required=True, help="why (kept in the event store)")
-    revoke.add_argument("--actor", required=True, help="who revokes it (recorded)")
+    revoke.add_argument("--actor", required=True, type=an_actor, help="who revokes it (recorded)")
     revoke.set_defaults(handler=_cmd_revoke)

@@ -246,3 +246,26 @@ def test_a_correction_without_a_field_name_is_refused_without_its_value(
     assert len(err.strip().splitlines()) == 1
     assert "needs FIELD=VALUE" in err
     assert "Quillfeather" not in err
+
+
+@pytest.mark.parametrize("actor", ["", "Jane Quillfeather", "x" * 81])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "history", AN_ID, "--why", "statutory_audit"],
+        ["rights", "close", AN_ID],
+        ["senders", "revoke", "school-mis"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_an_actor_must_be_an_actor_id(
+    command: list[str], actor: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty actor was once accepted by audit history and recorded in the ledger."""
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--actor", actor])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "not an actor id" in err
+    assert "Quillfeather" not in err
