@@ -104,7 +104,15 @@ class RetentionJob:
         self.upstream = upstream
         self.keys = keys or app.data_keys
 
-    def run(self, today: date | None = None) -> RetentionReport:
+    def run(
+        self, today: date | None = None, *, brought_forward_by: str | None = None
+    ) -> RetentionReport:
+        """Shred every child whose key has expired as of ``today``.
+
+        ``brought_forward_by`` names who confirmed a run as of a later day: the
+        children not yet due today are then recorded as shredded early, by them,
+        rather than as having reached their retention date.
+        """
         today = today or self.app.today()
         report = RetentionReport()
         with self.lock() as acquired:
@@ -113,7 +121,7 @@ class RetentionJob:
                 log.info("another retention run holds the lock; this one does nothing")
                 return report
             try:
-                self._run(today, report)
+                self._run(today, report, brought_forward_by)
             finally:
                 self._end_of_run()
         log.info(
@@ -126,8 +134,11 @@ class RetentionJob:
         )
         return report
 
-    def _run(self, today: date, report: RetentionReport) -> None:
+    def _run(self, today: date, report: RetentionReport, brought_forward_by: str | None) -> None:
         store = self.keys.store
+        really_due: set[UUID] | None = None
+        if brought_forward_by is not None and today > self.app.today():
+            really_due = set(store.due(self.app.today(), _EVERYONE))
         while unfinished := store.unfinished(self.batch):
             tombstones = store.tombstones(unfinished)
             by_reason: dict[ShredReason, list[UUID]] = {}
@@ -142,7 +153,18 @@ class RetentionJob:
             if not due:
                 break
             seen.update(due)
-            self._shred(due, ShredReason.RETENTION_REACHED, today, report)
+            early = [c for c in due if really_due is not None and c not in really_due]
+            if early and brought_forward_by is not None:
+                self._shred(
+                    early,
+                    ShredReason.RETENTION_BROUGHT_FORWARD,
+                    today,
+                    report,
+                    actor=brought_forward_by,
+                )
+            self._shred(
+                [c for c in due if c not in early], ShredReason.RETENTION_REACHED, today, report
+            )
         # Erasures granted while a run held the lock (or whose shredding failed).
         pending = self.erasures_pending()
         if pending:
@@ -186,7 +208,12 @@ class RetentionJob:
             self.quarantine.close()
 
     def _shred(
-        self, key_ids: list[UUID], reason: ShredReason, today: date, report: RetentionReport
+        self,
+        key_ids: list[UUID],
+        reason: ShredReason,
+        today: date,
+        report: RetentionReport,
+        actor: str = ACTOR,
     ) -> None:
         to_destroy: dict[UUID, Child] = {}
         others: list[UUID] = []
@@ -217,14 +244,18 @@ class RetentionJob:
             ids = list(to_destroy)
             self.keys.destroy_many(ids, reason=reason.value, at=self.app.now())
             try:
-                self._finish(ids, reason, loaded=list(to_destroy.values()))
+                self._finish(ids, reason, loaded=list(to_destroy.values()), actor=actor)
             except IntegrityError:
                 # A child changed since it was loaded: finish from the stored state.
-                self._finish(ids, reason)
+                self._finish(ids, reason, actor=actor)
             report.shredded += ids
 
     def _finish(
-        self, child_ids: list[UUID], reason: ShredReason, loaded: list[Child] | None = None
+        self,
+        child_ids: list[UUID],
+        reason: ShredReason,
+        loaded: list[Child] | None = None,
+        actor: str = ACTOR,
     ) -> None:
         """The cascade after the keys are gone; every step may safely run again.
 
@@ -241,7 +272,7 @@ class RetentionJob:
             for child_id in child_ids:
                 with suppress(ChildNotFoundError):  # a non-child key has no record to mark
                     self.app.record_personal_data_shredded(
-                        child_id, reason, actor=ACTOR, quarantine_erased=erased.get(child_id, [])
+                        child_id, reason, actor=actor, quarantine_erased=erased.get(child_id, [])
                     )
         if self.upstream is not None:
             # Their applied upstream messages still open with the intake key: off the topic.
@@ -264,6 +295,10 @@ class RetentionJob:
         for digest, ids in self.quarantine.erase(set(owner)).items():
             erased.setdefault(owner[digest], []).extend(ids)
         return erased
+
+
+_EVERYONE = 10_000_000
+"""A limit above any county's number of children (a key store query needs one)."""
 
 
 def _reason(recorded: str) -> ShredReason:

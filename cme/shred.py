@@ -30,7 +30,7 @@ from projections.ledger_store import LedgerReader
 Check = Callable[[], tuple[bool, str]]
 
 
-def run_due(settings: Settings, today: date | None, confirm_early: bool = False) -> int:
+def run_due(settings: Settings, today: date | None, confirmed_by: str | None = None) -> int:
     """The retention job now; run as of a later day, only a preview unless confirmed.
 
     Run as of a day after today, it would destroy the keys of children not yet
@@ -38,9 +38,9 @@ def run_due(settings: Settings, today: date | None, confirm_early: bool = False)
     """
     app = build_application(settings)
     try:
-        if today is not None and today > app.today() and not confirm_early:
+        if today is not None and today > app.today() and confirmed_by is None:
             return _preview_early(app, today)
-        report = build_retention_job(settings, app).run(today)
+        report = build_retention_job(settings, app).run(today, brought_forward_by=confirmed_by)
     finally:
         app.close()
     if report.skipped_locked:
@@ -67,7 +67,8 @@ def _preview_early(app: App, day: date) -> int:
     if len(early) > 50:
         print(f"  … and {len(early) - 50} more")
     print(
-        "nothing was destroyed; to shred them now anyway, run it again with --confirm-early",
+        "nothing was destroyed; to shred them now anyway, run it again with "
+        "--confirm-early --actor YOUR-ID (recorded in the ledger against each child)",
         file=sys.stderr,
     )
     return 0
@@ -263,7 +264,10 @@ def verify(settings: Settings, child_id: UUID) -> Certificate:
 def cmd_shred(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.shred_command == "due":
-        return run_due(settings, args.today, confirm_early=args.confirm_early)
+        if args.confirm_early and args.actor is None:
+            print("--confirm-early needs --actor: who confirms is recorded", file=sys.stderr)
+            return 2
+        return run_due(settings, args.today, args.actor if args.confirm_early else None)
     certificate = verify(settings, args.child_id)
     text = certificate.to_json()
     if args.out:

@@ -258,6 +258,8 @@ class ClockStopReason(StrEnum):
 class ShredReason(StrEnum):
     RETENTION_REACHED = "retention_reached"
     ERASURE_APPROVED = "erasure_approved"
+    RETENTION_BROUGHT_FORWARD = "retention_brought_forward"
+    """Shredded before the 25th birthday by a named officer's confirmed run as of a later day."""
 
 
 class AuditPurpose(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cme.cli.arguments import a_date, a_new_file, an_id
+from cme.cli.arguments import a_date, a_new_file, an_actor, an_id
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,8 +21,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     due.add_argument(
         "--confirm-early",
         action="store_true",
-        help="with a later --today: shred those not yet 25 for good (irreversible)",
+        help="with a later --today: shred those not yet 25 for good (irreversible; recorded "
+        "against each child as retention_brought_forward by --actor)",
     )
+    due.add_argument("--actor", type=an_actor, help="who confirms --confirm-early (recorded)")
     due.set_defaults(handler=cmd_shred)
     verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
     verify_shred.add_argument("child_id", type=an_id)

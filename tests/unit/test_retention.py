@@ -244,9 +244,17 @@ def test_shred_due_as_of_a_later_day_only_previews_unless_confirmed(
     assert "--confirm-early" in err
     assert not app.get_child(child_id).is_shredded
     assert app.data_keys.store.get_many([child_id])  # the key is still there
-    assert main(["shred", "due", "--today", "2027-01-15", "--confirm-early"]) == 0
+    # Confirming needs a name: who brought the date forward is recorded.
+    assert main(["shred", "due", "--today", "2027-01-15", "--confirm-early"]) == 2
+    assert "--confirm-early needs --actor" in capsys.readouterr().err
+    assert not app.get_child(child_id).is_shredded
+    confirm = ["--confirm-early", "--actor", "staff:dpo-1"]
+    assert main(["shred", "due", "--today", "2027-01-15", *confirm]) == 0
     assert "shredded 1 child(ren)" in capsys.readouterr().out
     assert app.get_child(child_id).is_shredded
+    shredded = [e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded"]
+    assert shredded[0].reason == "retention_brought_forward"  # type: ignore[attr-defined]
+    assert shredded[0].actor == "staff:dpo-1"  # type: ignore[attr-defined]
 
 
 def test_no_certificate_for_a_child_never_held(
