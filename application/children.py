@@ -108,7 +108,9 @@ class ChildrenUseCases(ApplicationCore):
         child = self.get_child(cmd.child_id)
         self.check_request_of(child, cmd.request_id)
         before = child.current_details()
-        changed = child.rectify(cmd.actor, cmd.details, cmd.request_id)
+        changed = child.rectify(
+            cmd.actor, cmd.details, cmd.request_id, cmd.confirm_destruction_date
+        )
         if not changed:
             return changed
         with self._unit() as uow:

@@ -7,6 +7,7 @@ category of data the correction touches must be told, and is named here
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +36,7 @@ def correction(
     corrections: dict[str, Any],
     actor: str,
     request_id: UUID | None = None,
+    confirm_destruction_date: date | None = None,
 ) -> c.RectifyChildDetails:
     """The typed command for some corrected details, the rest kept as they stand.
 
@@ -63,6 +65,7 @@ def correction(
             "child_id": child_id,
             "request_id": request_id,
             "details": current | details,
+            "confirm_destruction_date": confirm_destruction_date,
         }
     )
 

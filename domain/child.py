@@ -16,7 +16,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import ChildShreddedError, LegalHoldError, RestrictionError, RollError
+from domain.errors import (
+    ChildShreddedError,
+    DestructionDateUnconfirmedError,
+    LegalHoldError,
+    RestrictionError,
+    RollError,
+)
 from domain.markers import Shredded, Unavailable
 from domain.personal import Address, ChildDetails
 from domain.values import DeletionGround, ShredReason
@@ -90,8 +96,28 @@ class Child(Aggregate):
         changed: list[str]
         request_id: UUID | None
 
-    def rectify(self, actor: str, details: ChildDetails, request_id: UUID | None) -> list[str]:
-        """Record corrected details; return which fields changed (names, not values)."""
+    class DestructionDateMoved(Event):
+        """A corrected date of birth moved the day the key is destroyed, as someone confirmed.
+
+        It carries no date (that would give the date of birth away in the
+        ledger, which outlives the record): the new one is in the sealed details.
+        """
+
+        request_id: UUID | None
+
+    def rectify(
+        self,
+        actor: str,
+        details: ChildDetails,
+        request_id: UUID | None,
+        confirm_destruction_date: date | None = None,
+    ) -> list[str]:
+        """Record corrected details; return which fields changed (names, not values).
+
+        A correction that moves the destruction date is refused unless the new
+        date is confirmed: a mistyped year could otherwise destroy a record at
+        the next retention run, or keep it decades too long.
+        """
         self.check_not_shredded()
         current = self.current_details()
         changed = [
@@ -99,6 +125,13 @@ class Child(Aggregate):
             for name in ChildDetails.model_fields
             if getattr(current, name) != getattr(details, name)
         ]
+        moved = current.retention_until() != details.retention_until()
+        if moved and confirm_destruction_date != details.retention_until():
+            msg = (
+                "this correction moves the date the record is destroyed: confirm the new "
+                "date (confirm_destruction_date, the 25th birthday) to make it"
+            )
+            raise DestructionDateUnconfirmedError(msg, field="confirm_destruction_date")
         if changed:
             self._rectify(
                 actor=actor,
@@ -106,7 +139,13 @@ class Child(Aggregate):
                 changed=changed,
                 request_id=request_id,
             )
+        if moved:
+            self._move_destruction_date(actor=actor, request_id=request_id)
         return changed
+
+    @event(DestructionDateMoved)
+    def _move_destruction_date(self, actor: str, request_id: UUID | None) -> None:
+        pass
 
     @event(DetailsRectified)
     def _rectify(

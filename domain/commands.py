@@ -144,6 +144,8 @@ class RectifyChildDetails(Command):
     child_id: UUID
     details: ChildDetails
     request_id: UUID | None = None
+    confirm_destruction_date: date | None = None
+    """The new destruction date, repeated by whoever corrects a date of birth that moves it."""
 
     _check_birth = field_validator("details")(_plausible_birth)
 

@@ -139,6 +139,15 @@ class TwoPersonRuleError(DomainError):
     rule = "two_person_rule"
 
 
+class DestructionDateUnconfirmedError(DomainError):
+    """A corrected date of birth moves the day the record is destroyed: that takes confirming.
+
+    The message gives no date: the destruction date is the 25th birthday.
+    """
+
+    rule = "destruction_date_unconfirmed"
+
+
 class DuplicateChildError(DomainError):
     """Another child already has this UPN."""
 

@@ -437,6 +437,7 @@ NOT_PROJECTED: frozenset[type[Any]] = frozenset(
         Child.ErasureGranted,
         Child.ShreddingDeferred,
         Child.PersonalDataRead,
+        Child.DestructionDateMoved,
         Disclosure.Made,
         Disclosure.Refused,
         Disclosure.Received,

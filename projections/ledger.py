@@ -171,6 +171,7 @@ BY_EVENT: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
     Child.LegalHoldPlaced: child_fact("legal_hold_placed"),
     Child.LegalHoldReleased: child_fact("legal_hold_released"),
     Child.PersonalDataShredded: child_fact("personal_data_shredded"),
+    Child.DestructionDateMoved: child_fact("destruction_date_moved"),
     Child.ShreddingDeferred: child_fact("shredding_deferred"),
     Child.PersonalDataRead: child_fact("personal_data_read"),
 }

@@ -225,6 +225,9 @@ class RectifyIn(Body):
     corrections: Annotated[dict[str, Any], Field(min_length=1)]
     """Only the details that are wrong, by their names in the child's record."""
     request_id: UUID | None = None
+    confirm_destruction_date: date | None = None
+    """Needed when a corrected date of birth moves the destruction date (the 25th
+    birthday): the new date, or the change is refused (destruction_date_unconfirmed)."""
 
 
 class RectifiedOut(BaseModel):
@@ -256,7 +259,14 @@ def rectification(
     app = application(request)
 
     def act() -> dict[str, Any]:
-        command = correction(app, child_id, body.corrections, staff.actor, body.request_id)
+        command = correction(
+            app,
+            child_id,
+            body.corrections,
+            staff.actor,
+            body.request_id,
+            body.confirm_destruction_date,
+        )
         return rectify(app, command)
 
     return Change(request, response, staff, idempotency_key, body).once(act, child_id)

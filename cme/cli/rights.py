@@ -24,6 +24,7 @@ from cme.private_files import write_private
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
 from domain import commands as c
+from domain.errors import DestructionDateUnconfirmedError
 from domain.values import ClockStopReason, RequestDecision, RightsRequestType
 
 
@@ -80,8 +81,12 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                 dict(args.set),
                 args.actor,
                 args.request_id,
+                args.confirm_destruction_date,
             )
-            notice = rectify(app, command)
+            try:
+                notice = rectify(app, command)
+            except DestructionDateUnconfirmedError:
+                return _preview_destruction_date(app, command)
             print(json.dumps(notice, indent=2))
             return 0
         if action == "lift-restriction":
@@ -138,6 +143,22 @@ def _print_overdue(app: App, args: argparse.Namespace) -> int:
         )
     print(f"{len(rows)} request(s) late or due within 7 days")
     return 0
+
+
+def _preview_destruction_date(app: App, command: c.RectifyChildDetails) -> int:
+    """Show the officer (who typed the date of birth) the day the record would now go."""
+    before = app.get_child(command.child_id).current_details().retention_until()
+    after = command.details.retention_until()
+    print(
+        f"this correction moves the day the record is destroyed (the 25th birthday) from "
+        f"{before} to {after}{' - a day already past' if after <= app.today() else ''}."
+    )
+    print(
+        "nothing was changed; to make it, run it again with "
+        f"--confirm-destruction-date {after} (recorded in the ledger)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _write_access(app: App, args: argparse.Namespace) -> int:
@@ -205,6 +226,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--set", action="append", required=True, metavar="FIELD=VALUE", type=_a_correction
     )
     rectify_p.add_argument("--request-id", type=an_id)
+    rectify_p.add_argument(
+        "--confirm-destruction-date",
+        type=a_date,
+        metavar="YYYY-MM-DD",
+        help="the new destruction date a corrected date of birth moves the record to",
+    )
     lift = action("lift-restriction", "end a restriction of processing (recorded)")
     lift.add_argument("child_id", type=an_id)
     lift.add_argument("--request-id", type=an_id)

@@ -40,14 +40,28 @@ def test_a_rectified_date_of_birth_in_a_rolled_back_batch_leaves_the_expiry_alon
 
     with pytest.raises(Abandoned), app.batch():
         app.rectify_child_details(
-            RectifyChildDetails.of({"child_id": child_id, "actor": "dpo:1", "details": details})
+            RectifyChildDetails.of(
+                {
+                    "child_id": child_id,
+                    "actor": "dpo:1",
+                    "details": details,
+                    "confirm_destruction_date": "2041-03-04",
+                }
+            )
         )
         raise Abandoned
     (after,) = app.data_keys.store.get_many([child_id]).values()
     assert after.expires_on == before.expires_on == date(2040, 3, 4)
     # Committed, the same rectification moves it.
     app.rectify_child_details(
-        RectifyChildDetails.of({"child_id": child_id, "actor": "dpo:1", "details": details})
+        RectifyChildDetails.of(
+            {
+                "child_id": child_id,
+                "actor": "dpo:1",
+                "details": details,
+                "confirm_destruction_date": "2041-03-04",
+            }
+        )
     )
     (moved,) = app.data_keys.store.get_many([child_id]).values()
     assert moved.expires_on == date(2041, 3, 4)

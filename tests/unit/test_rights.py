@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -28,7 +29,11 @@ from domain.commands import (
     RequestDisclosure,
     VerifyIdentity,
 )
-from domain.errors import InvalidCommandError, RequestStateError
+from domain.errors import (
+    DestructionDateUnconfirmedError,
+    InvalidCommandError,
+    RequestStateError,
+)
 from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
 from tests.factories import TODAY
@@ -484,3 +489,57 @@ def test_the_retention_run_sweeps_a_granted_erasure_left_unshredded(
     assert app.get_child(child_id).shred_reason == "erasure_approved"
     # Nothing more to sweep.
     assert job.run(today=TODAY).shredded == []
+
+
+def test_a_date_of_birth_correction_that_moves_destruction_must_be_confirmed(app: App) -> None:
+    """A mistyped year moved a key's expiry decades, silently: now shown, confirmed, recorded."""
+    child_id = app.register_child(
+        RegisterChild.of(SyntheticCounty(seed=40).register_child(date_of_birth="2012-05-06"))
+    )
+    command = correction(app, child_id, {"date_of_birth": "2013-05-06"}, "dpo:1")
+    with pytest.raises(DestructionDateUnconfirmedError) as refused:
+        rectify(app, command)
+    assert "2037" not in str(refused.value) and "2038" not in str(refused.value)
+    assert app.get_child(child_id).current_details().date_of_birth == date(2012, 5, 6)
+    # A confirmation of another date is no confirmation.
+    wrong = correction(
+        app, child_id, {"date_of_birth": "2013-05-06"}, "dpo:1", None, date(2037, 5, 6)
+    )
+    with pytest.raises(DestructionDateUnconfirmedError):
+        rectify(app, wrong)
+    confirmed = correction(
+        app, child_id, {"date_of_birth": "2013-05-06"}, "dpo:1", None, date(2038, 5, 6)
+    )
+    assert rectify(app, confirmed)["changed"] == ["date_of_birth"]
+    (key,) = app.data_keys.store.get_many([child_id]).values()
+    assert key.expires_on == date(2038, 5, 6)
+    moved = [e for e in app.events.get(child_id) if type(e).__name__ == "DestructionDateMoved"]
+    assert len(moved) == 1
+    assert moved[0].actor == "dpo:1"  # type: ignore[attr-defined]
+    entry = ledger_entry("domain.child:Child.DestructionDateMoved", moved[0])
+    assert entry is not None
+    assert entry["kind"] == "destruction_date_moved"
+    assert "2038" not in json.dumps(entry, default=str)  # no date: it would give the birth away
+
+
+def test_the_cli_shows_the_new_destruction_date_before_it_is_confirmed(
+    app: App,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cme.cli import main
+
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(settings.data_dir))
+    child_id = app.register_child(
+        RegisterChild.of(SyntheticCounty(seed=41).register_child(date_of_birth="2012-05-06"))
+    )
+    rectify_cli = ["rights", "rectify", str(child_id), "--set", "date_of_birth=2013-05-06"]
+    assert main([*rectify_cli, "--actor", "dpo:1"]) == 1
+    out, err = capsys.readouterr()
+    assert "from 2037-05-06 to 2038-05-06" in out
+    assert "--confirm-destruction-date 2038-05-06" in err
+    confirm = ["--confirm-destruction-date", "2038-05-06", "--actor", "dpo:1"]
+    assert main([*rectify_cli, *confirm]) == 0
+    assert '"date_of_birth"' in capsys.readouterr().out
