@@ -23,6 +23,7 @@ class RightsUseCases(ApplicationCore):
         cmd = self._valid(c.ReceiveRightsRequest, command)
         child = self.get_child(cmd.child_id)
         child.check_not_shredded()
+        child.check_after_birth(cmd.received_on, "received_on")
         personal = {"requester_name": cmd.requester_name}
         if cmd.requester_contact:
             personal["requester_contact"] = cmd.requester_contact

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import (
     ChildShreddedError,
+    DateBeforeBirthError,
     DestructionDateUnconfirmedError,
     LegalHoldError,
     RestrictionError,
@@ -435,3 +436,9 @@ class Child(Aggregate):
         if self.is_shredded:
             msg = f"child {self.id}'s personal data has been shredded"
             raise ChildShreddedError(msg, field="child_id")
+
+    def check_after_birth(self, day: date, field: str) -> None:
+        """A dated step about this child cannot come before they were born (the store keeps it)."""
+        if day < self.current_details().date_of_birth:
+            msg = "is before the child was born"
+            raise DateBeforeBirthError(f"{field} {msg}", field=field)

@@ -139,6 +139,12 @@ class TwoPersonRuleError(DomainError):
     rule = "two_person_rule"
 
 
+class DateBeforeBirthError(DomainError):
+    """A date about a child before their birth: a slip the append-only store would keep."""
+
+    rule = "before_birth"
+
+
 class DestructionDateUnconfirmedError(DomainError):
     """A corrected date of birth moves the day the record is destroyed: that takes confirming.
 

@@ -30,6 +30,7 @@ from domain.commands import (
     VerifyIdentity,
 )
 from domain.errors import (
+    DateBeforeBirthError,
     DestructionDateUnconfirmedError,
     InvalidCommandError,
     RequestStateError,
@@ -543,3 +544,22 @@ def test_the_cli_shows_the_new_destruction_date_before_it_is_confirmed(
     confirm = ["--confirm-destruction-date", "2038-05-06", "--actor", "dpo:1"]
     assert main([*rectify_cli, *confirm]) == 0
     assert '"date_of_birth"' in capsys.readouterr().out
+
+
+def test_a_request_received_before_the_child_was_born_is_refused(app: App) -> None:
+    """`--on 1900-01-01` was accepted, for good: the store is append-only."""
+    child_id = app.register_child(
+        RegisterChild.of(SyntheticCounty(seed=42).register_child(date_of_birth="2014-02-03"))
+    )
+    received = {
+        "actor": "dpo:1",
+        "child_id": child_id,
+        "request_type": "access",
+        "requester_name": "Synthetic Parent",
+        "received_on": "2014-02-02",
+    }
+    with pytest.raises(DateBeforeBirthError, match="received_on is before the child was born"):
+        app.receive_rights_request(ReceiveRightsRequest.of(received))
+    assert app.receive_rights_request(
+        ReceiveRightsRequest.of(received | {"received_on": "2014-02-03"})
+    )
