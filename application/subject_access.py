@@ -8,13 +8,16 @@ review before release. Producing it is a recorded read.
 
 from __future__ import annotations
 
+from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
+from pydantic import BaseModel
 
 from application import CMEApplication
 from domain.child import Child
@@ -33,19 +36,36 @@ RIGHTS = [
 ]
 
 
-def plain(value: Any) -> Any:
-    """A value as JSON holds it (a reduced timetable's hours, a Decimal, kept exact as text)."""
+def plain(value: Any) -> Any:  # noqa: PLR0911 - one line per kind of value
+    """A value as JSON holds it (a reduced timetable's hours, a Decimal, kept exact as text).
+
+    Value objects become their fields, enums their values: an auditor's replay
+    is read by people and tools, never as Python's own text.
+    """
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, UUID | date | datetime):
         return value.isoformat() if not isinstance(value, UUID) else str(value)
     if isinstance(value, Unavailable):
         return str(value)
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return plain(asdict(value))
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((plain(v) for v in value), key=str)
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+def aggregate_state(aggregate: Any) -> dict[str, Any]:
+    """An aggregate's state as JSON, without the library's bookkeeping (pending events)."""
+    return {k: plain(v) for k, v in vars(aggregate).items() if not k.startswith("_")}
 
 
 SHREDDED_TOPIC = get_topic(Child.PersonalDataShredded)

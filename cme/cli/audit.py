@@ -21,7 +21,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     import json
 
     from application import audit
-    from application.subject_access import plain
+    from application.subject_access import aggregate_state
     from cme import audit_tools
     from cme.bootstrap import build_application
     from cme.db.roles import Role, role_url
@@ -59,7 +59,7 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
             if state is None:
                 print(f"{args.id} did not exist at {args.as_of}", file=sys.stderr)
                 return 1
-            print(json.dumps(plain(vars(state)), indent=2, default=str))
+            print(json.dumps(aggregate_state(state), indent=2))
     finally:
         app.close()
     return 0

@@ -269,3 +269,49 @@ def test_an_actor_must_be_an_actor_id(
     assert len(err.strip().splitlines()) == 1
     assert "not an actor id" in err
     assert "Quillfeather" not in err
+
+
+def test_audit_replay_prints_the_state_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """It printed Python's text: datetime.date(...), <Sex.FEMALE: 'female'>, _pending_events."""
+    import json
+    from datetime import date
+
+    from cme.bootstrap import build_application
+    from cme.settings import load_settings
+    from devtools.synthetic import SyntheticCounty
+    from domain.commands import NotifyReducedTimetable, RecordSchoolRegistration, RegisterChild
+
+    app = build_application(load_settings())
+    try:
+        child = app.register_child(RegisterChild.of(SyntheticCounty(seed=5).register_child()))
+        app.record_school_registration(
+            RecordSchoolRegistration.of(
+                {
+                    "actor": "mis:1",
+                    "child_id": child,
+                    "school_urn": "123456",
+                    "on_roll_from": "2025-09-01",
+                }
+            )
+        )
+        app.notify_reduced_timetable(
+            NotifyReducedTimetable.of(
+                {
+                    "actor": "mis:1",
+                    "child_id": child,
+                    "school_urn": "123456",
+                    "hours_per_week": "12.5",
+                    "starts_on": "2025-10-01",
+                    "review_on": "2025-11-01",
+                }
+            )
+        )
+    finally:
+        app.close()
+    now = f"{date.today().isoformat()}T23:59:59+00:00"
+    replay = ["audit", "replay", str(child), "--as-of", now, *ACTOR, "--why", "statutory_audit"]
+    assert main(replay) == 0
+    out = capsys.readouterr().out
+    state = json.loads(out)
+    assert state["details"]["sex"] in {"female", "male"}
+    assert "_pending_events" not in out and "datetime." not in out and "<" not in out
