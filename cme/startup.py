@@ -29,7 +29,12 @@ def check_settings(settings: Settings) -> None:
         (settings.index_key or settings.index_key_file, load_index_key),
         (settings.intake_keys or settings.intake_keys_file, load_intake_keys),
         (settings.ledger_signing_key or settings.ledger_signing_key_file, load_ledger_signer),
-        (settings.sender_keys or settings.sender_keys_file, load_sender_keys),
+        # `cme senders add --generate` makes the file: missing is no mistake until it is read.
+        (
+            settings.sender_keys
+            or (settings.sender_keys_file and settings.sender_keys_file.exists()),
+            load_sender_keys,
+        ),
         (settings.intake_public_key, intake_public_key),
         (settings.ledger_public_key, load_ledger_verifier),
     )

@@ -50,7 +50,8 @@ class PartitionWorker(ABC):
         self.topic = topic
         self.consumer = consumer
         self.stop = stop
-        self.lag = -1  # messages behind the end of the topic; -1 until first measured
+        self._ends: dict[TopicPartition, int] | None = None  # None until first measured
+        self._starts: dict[TopicPartition, int] = {}
         self._lag_measured = 0.0
         # Per assigned partition, the next offset whose effect is not yet stored
         # (None: nothing stored yet, so the partition's beginning).
@@ -75,6 +76,7 @@ class PartitionWorker(ABC):
         return " ".join(f"{k}={v}" for k, v in self.counts().items())
 
     def run(self) -> None:
+        self._wait_for_topic()
         self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
         clean = False
         try:
@@ -100,6 +102,27 @@ class PartitionWorker(ABC):
             if not clean:
                 self.log.error("stopped on an error; restart to resume where it was")
 
+    def _wait_for_topic(self) -> None:
+        """Know the topic's partitions before joining the group.
+
+        A consumer that joined before its topic's metadata was known was once
+        assigned nothing and, now and then, never assigned anything after:
+        the services demo then waited ten minutes for a projector doing nothing.
+        """
+        waited = False
+        while not self.stop.is_set():
+            try:
+                if self.consumer.partitions_for_topic(self.topic):
+                    return
+            except TRANSIENT as exc:
+                self.log.warning(
+                    "reading %s's metadata failed (%s)", self.topic, type(exc).__name__
+                )
+            if not waited:
+                self.log.info("waiting for the topic %s to have partitions", self.topic)
+                waited = True
+            self.stop.wait(1.0)
+
     def commit(self, tp: TopicPartition, last_offset: int) -> None:
         try:
             self.consumer.commit({tp: OffsetAndMetadata(last_offset + 1, "", -1)})
@@ -108,10 +131,27 @@ class PartitionWorker(ABC):
                 "offset commit failed (%s); the stored position stands", type(exc).__name__
             )
 
-    def _measure_lag(self) -> None:
-        """Messages on the assigned partitions whose effect is not stored yet.
+    @property
+    def lag(self) -> int:
+        """Messages on the assigned partitions whose effect is not stored yet (-1: unknown).
 
-        Measured from what was applied, not from the consumer's fetch
+        The ends of the partitions are measured every few seconds; what was
+        applied is counted now, so a busy worker's figure does not lag behind
+        its own progress (it once read lag=3000 with 3340 of 5000 applied).
+        """
+        if self._ends is None:
+            return -1
+        lag = 0
+        for tp, end in self._ends.items():
+            start = self._starts.get(tp, 0)
+            done = self.done_up_to.get(tp)
+            lag += max(0, end - (start if done is None else max(done, start)))
+        return lag
+
+    def _measure_lag(self) -> None:
+        """The ends of the assigned partitions, measured every few seconds.
+
+        Lag is counted from what was applied, not from the consumer's fetch
         position, which runs ahead by whatever the client has prefetched.
         """
         now = time.monotonic()
@@ -119,17 +159,10 @@ class PartitionWorker(ABC):
             return
         self._lag_measured = now
         assigned = list(self.consumer.assignment())
-        if not assigned:
-            self.lag = 0
-            return
         try:
-            ends = self.consumer.end_offsets(assigned)
-            starts = self.consumer.beginning_offsets(assigned)
+            ends = self.consumer.end_offsets(assigned) if assigned else {}
+            starts = self.consumer.beginning_offsets(assigned) if assigned else {}
         except TRANSIENT:
-            self.lag = -1
+            self._ends = None
             return
-        lag = 0
-        for tp in assigned:
-            done = self.done_up_to.get(tp)
-            lag += max(0, ends[tp] - (starts[tp] if done is None else max(done, starts[tp])))
-        self.lag = lag
+        self._ends, self._starts = ends, starts

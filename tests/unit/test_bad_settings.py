@@ -69,3 +69,13 @@ def test_a_local_service_port_must_be_a_port(value: str, monkeypatch: pytest.Mon
     monkeypatch.setenv("CME_PG_PORT", value)
     with pytest.raises(ConfigurationError, match="CME_PG_PORT: not a port number"):
         manager.plan()
+
+
+def test_a_sender_keys_file_not_yet_made_is_no_mistake_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`cme senders add --generate` creates it; a check at start must not stop that command."""
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CME_SENDER_KEYS_FILE", str(tmp_path / "sender-keys"))
+    assert main(["status"]) == 0
