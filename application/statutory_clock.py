@@ -30,6 +30,7 @@ def overdue(app: CMEApplication, today: date, within_days: int = 7) -> list[dict
             rows.append(
                 {
                     "request_id": str(request.id),
+                    "child_id": str(request.child_id),
                     "type": request.request_type.value,
                     "received_on": request.received_on.isoformat(),
                     "due_on": due.isoformat(),

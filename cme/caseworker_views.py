@@ -1,7 +1,9 @@
-"""What a caseworker sees: the caseworker views printed as readable tables.
+"""What a caseworker sees: the caseworker views, as listings to print.
 
 Used by `cme caseworker ...` and by the demo. It reads only the caseworker
-read models (never the event store), as the caseworker tools do.
+read models (never the event store), as the caseworker tools do. Every row
+carries the child's id (and the case's), which `cme caseworker child` and
+the rights commands take.
 """
 
 from __future__ import annotations
@@ -9,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from cme.listings import Listing, render
 from projections.store import SqlReadModels
 
 
@@ -24,47 +24,53 @@ def _cell(row: dict[str, Any], column: str) -> str:
     return "" if value is None else str(value)
 
 
-def _table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str], limit: int) -> Table:
-    table = Table(title=f"{title} ({len(rows)})", title_justify="left")
-    for column in columns:
-        table.add_column(column.replace("_", " "))
-    for row in rows[:limit]:
-        table.add_row(*(_cell(row, c) for c in columns))
-    if len(rows) > limit:
-        table.caption = f"... and {len(rows) - limit} more"
-    return table
+def _listing(
+    title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str], limit: int
+) -> Listing:
+    shown = [{c: _cell(row, c) for c in columns} for row in rows[:limit]]
+    return Listing(title, columns, shown, total=len(rows))
 
 
-def open_cases(store: SqlReadModels, limit: int = 10) -> Table:
+def open_cases(store: SqlReadModels, limit: int = 10) -> Listing:
     rows = store.rows("open_cases", order_by="days_open DESC, case_id")
-    return _table(
+    return _listing(
         "Open CME cases, longest open first",
         rows,
-        ["name", "status", "reason", "days_open", "days_since_last_enquiry", "assigned_officer"],
+        [
+            "child_id",
+            "case_id",
+            "name",
+            "status",
+            "reason",
+            "days_open",
+            "days_since_last_enquiry",
+            "assigned_officer",
+        ],
         limit,
     )
 
 
-def whereabouts_unknown(store: SqlReadModels, over_days: int = 0, limit: int = 10) -> Table:
+def whereabouts_unknown(store: SqlReadModels, over_days: int = 0, limit: int = 10) -> Listing:
     rows = [
         r
         for r in store.rows("whereabouts_unknown", order_by="days_unknown DESC, case_id")
         if (r["days_unknown"] or 0) >= over_days
     ]
-    return _table(
+    return _listing(
         f"Whereabouts unknown for {over_days}+ days",
         rows,
-        ["name", "status_since", "days_unknown", "assigned_officer"],
+        ["child_id", "case_id", "name", "status_since", "days_unknown", "assigned_officer"],
         limit,
     )
 
 
-def overdue_reviews(store: SqlReadModels, limit: int = 10) -> Table:
+def overdue_reviews(store: SqlReadModels, limit: int = 10) -> Listing:
     rows = store.rows("reduced_timetables_overdue", order_by="days_overdue DESC, child_id")
-    return _table(
+    return _listing(
         "Reduced timetables past their review date",
         rows,
         [
+            "child_id",
             "name",
             "school_urn",
             "hours_per_week",
@@ -75,17 +81,17 @@ def overdue_reviews(store: SqlReadModels, limit: int = 10) -> Table:
     )
 
 
-def moves_awaiting_confirmation(store: SqlReadModels, limit: int = 10) -> Table:
+def moves_awaiting_confirmation(store: SqlReadModels, limit: int = 10) -> Listing:
     rows = store.rows("moves_awaiting_confirmation", order_by="moved_on, child_id")
-    return _table(
+    return _listing(
         "Moved to another LA or abroad, awaiting confirmation",
         rows,
-        ["name", "moved_to_la", "moved_abroad", "moved_on"],
+        ["child_id", "name", "moved_to_la", "moved_abroad", "moved_on"],
         limit,
     )
 
 
-def dfe_return(store: SqlReadModels) -> list[Table]:
+def dfe_return(store: SqlReadModels) -> list[Listing]:
     """The termly CME return's counts (no personal data: counts only)."""
     rows = store.rows("dfe_cme_return")
     tables = []
@@ -99,12 +105,16 @@ def dfe_return(store: SqlReadModels) -> list[Table]:
         for row in rows:
             key = "unknown" if row[dimension] is None else str(row[dimension])
             counts[key] = counts.get(key, 0) + int(row["children"])
-        table = Table(title=f"DfE CME return: children in open cases {title}", title_justify="left")
-        table.add_column(dimension.replace("_", " "))
-        table.add_column("children", justify="right")
-        for key, count in sorted(counts.items(), key=lambda kv: _order(kv[0])):
-            table.add_row(key, str(count))
-        tables.append(table)
+        tables.append(
+            Listing(
+                f"DfE CME return: children in open cases {title}",
+                [dimension, "children"],
+                [
+                    {dimension: key, "children": count}
+                    for key, count in sorted(counts.items(), key=lambda kv: _order(kv[0]))
+                ],
+            )
+        )
     return tables
 
 
@@ -115,17 +125,20 @@ def _order(key: str) -> tuple[int, str]:
         return (1, key)
 
 
-def child_summary(store: SqlReadModels, child_id: str) -> list[Table]:
+def child_summary(store: SqlReadModels, child_id: str) -> list[Listing]:
     children = [r for r in store.rows("children") if str(r["child_id"]) == child_id]
     if not children:
         return []
-    child = children[0]
-    details = Table(title=f"Child {child_id}", show_header=False, title_justify="left")
-    details.add_column("field")
-    details.add_column("value")
-    for key, value in child.items():
-        if value not in (None, "", "[]", "{}"):
-            details.add_row(key.replace("_", " "), str(value))
+    details = Listing(
+        f"Child {child_id}",
+        ["field", "value"],
+        [
+            {"field": key, "value": value}
+            for key, value in children[0].items()
+            if value not in (None, "", "[]", "{}")
+        ],
+        header=False,
+    )
     timeline = [
         r
         for r in store.rows("case_timeline", order_by="case_id, seq")
@@ -133,7 +146,7 @@ def child_summary(store: SqlReadModels, child_id: str) -> list[Table]:
     ]
     return [
         details,
-        _table(
+        _listing(
             "Case timeline",
             timeline,
             ["on_date", "kind", "agency", "method", "outcome", "actor", "notes"],
@@ -142,7 +155,5 @@ def child_summary(store: SqlReadModels, child_id: str) -> list[Table]:
     ]
 
 
-def print_all(tables: Sequence[Table]) -> None:
-    console = Console(width=max(Console().width, 110))
-    for table in tables:
-        console.print(table)
+def print_all(listings: Sequence[Listing], fmt: str | None = None) -> None:
+    render(listings, fmt)

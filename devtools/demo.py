@@ -239,7 +239,7 @@ def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> 
     if not shredded:
         return False
     child_id = shredded[0]
-    views.print_all(views.child_summary(store, str(child_id)))
+    views.print_all(views.child_summary(store, str(child_id)), "table")
     certificate = verify(settings, child_id)
     for check in certificate.checks:
         mark = "ok  " if check.passed else "FAIL"
@@ -538,7 +538,8 @@ def run_demo(services: bool, messages: int, seed: int) -> int:
             views.overdue_reviews(store),
             views.moves_awaiting_confirmation(store),
             *views.dfe_return(store),
-        ]
+        ],
+        "table",
     )
     if not services:
         _disclosure_through_the_api(settings, store)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cme.cli.arguments import a_new_file, a_text_file, an_actor, an_id, an_instant, minutes
+from cme.listings import Listing, add_format_option, render
 from cme.private_files import write_private
 from cme.settings import Settings, load_settings
 from domain.values import AuditPurpose
@@ -96,9 +97,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         from projections.ledger_store import LedgerReader
 
         rows = LedgerReader(role_url(settings, Role.AUDITOR)).parked()
-        for row in rows:
-            print(f"{row.notification_id}\t{row.topic}\t{row.parked_at.isoformat()}\t{row.reason}")
-        print(f"{len(rows)} event(s) parked outside the ledger", file=sys.stderr)
+        columns = ["notification_id", "topic", "parked_at", "reason"]
+        shown = [{c: getattr(row, c) for c in columns} for row in rows]
+        render([Listing("events parked outside the ledger", columns, shown)], args.format)
         return 0
     return _audit_verify(settings, args)
 
@@ -218,9 +219,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     anchor.add_argument("--out", required=True, type=a_new_file, help="a new file")
     anchor.set_defaults(handler=_cmd_audit)
-    a_sub.add_parser(
+    parked = a_sub.add_parser(
         "parked", help="events the ledger writer could not make entries of, and why"
-    ).set_defaults(handler=_cmd_audit)
+    )
+    add_format_option(parked)
+    parked.set_defaults(handler=_cmd_audit)
     a_sub.add_parser(
         "replay-parked", help="append the parked events (after a fix), as the ledger role"
     ).set_defaults(handler=_cmd_audit)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from cme.cli.arguments import a_count, an_id
+from cme.listings import add_format_option
 from cme.settings import load_settings
 
 
@@ -31,7 +32,7 @@ def _cmd_caseworker(args: argparse.Namespace) -> int:
             if not tables:
                 print(f"no child {args.child_id} in the caseworker read models", file=sys.stderr)
                 return 1
-        views.print_all(tables)
+        views.print_all(tables, args.format)
     finally:
         close()
     return 0
@@ -50,7 +51,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         view.add_argument(
             "--days", type=a_count, default=28, help="whereabouts unknown for at least"
         )
+        add_format_option(view)
         view.set_defaults(handler=_cmd_caseworker)
     child = cw_sub.add_parser("child", help="one child's summary and case timeline")
     child.add_argument("child_id", type=an_id)
+    add_format_option(child)
     child.set_defaults(handler=_cmd_caseworker)

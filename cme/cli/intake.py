@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from cme.cli.arguments import a_folder, a_text_file
+from cme.listings import Listing, add_format_option, render
 from cme.settings import PROJECT_ROOT, load_settings
 from consumers.config import KafkaRole
 
@@ -80,27 +78,27 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
+    """The quarantined messages with their reasons; ``--format json`` gives every field."""
     from consumers.quarantine_kafka import read_quarantine
 
     settings = load_settings()
     records = list(read_quarantine(settings))
-    table = Table(title=f"quarantine ({settings.topic_quarantine}): {len(records)} message(s)")
-    for column in ("id", "received", "reason", "field", "sender", "type", "source"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(
-            r.quarantine_id[:8],
-            r.received_at[:19],
-            r.reason.code,
-            r.reason.field,
-            r.sender or "",
-            r.message_type or "",
-            f"{r.source_partition}:{r.source_offset}",
-        )
-    Console().print(table)
-    if args.json:
-        for r in records:
-            print(r.to_json().decode())
+    columns = ["id", "received", "reason", "field", "message", "sender", "type", "source"]
+    rows = [
+        {
+            "id": r.quarantine_id,
+            "received": r.received_at[:19],
+            "reason": r.reason.code,
+            "field": r.reason.field,
+            "message": r.reason.message,
+            "sender": r.sender,
+            "type": r.message_type,
+            "source": f"{r.source_partition}:{r.source_offset}",
+        }
+        for r in records
+    ]
+    title = f"quarantine ({settings.topic_quarantine})"
+    render([Listing(title, columns, rows)], args.format)
     return 0
 
 
@@ -211,7 +209,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     quarantine = sub.add_parser("quarantine", help="inspect and replay quarantined messages")
     q_sub = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
     q_list = q_sub.add_parser("list", help="quarantined messages with their reasons")
-    q_list.add_argument("--json", action="store_true", help="also print each record as JSON")
+    add_format_option(q_list)
     q_list.set_defaults(handler=cmd_quarantine_list)
     q_replay = q_sub.add_parser("replay", help="re-submit a quarantined message")
     q_replay.add_argument("id", help="the quarantine id (a unique prefix will do)")

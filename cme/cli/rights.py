@@ -20,6 +20,7 @@ from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
 from cme.cli.arguments import a_date, a_folder, an_actor, an_id
+from cme.listings import Listing, add_format_option, render
 from cme.private_files import write_private
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
@@ -133,15 +134,17 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
 
 def _print_overdue(app: App, args: argparse.Namespace) -> int:
     today: date = args.today or app.today()
-    rows = overdue(app, today)
-    for row in rows:
-        state = "LATE" if row["days_left"] < 0 else f"due in {row['days_left']} days"
-        stopped = "  (clock stopped)" if row["clock_stopped"] else ""
-        print(
-            f"{row['request_id']}  {row['type']:<26} received {row['received_on']}  "
-            f"due {row['due_on']}  {state}{stopped}"
-        )
-    print(f"{len(rows)} request(s) late or due within 7 days")
+    rows = [
+        row
+        | {
+            "state": "LATE" if row["days_left"] < 0 else f"due in {row['days_left']} days",
+            "clock": "stopped" if row["clock_stopped"] else "running",
+        }
+        for row in overdue(app, today)
+    ]
+    columns = ["request_id", "child_id", "type", "received_on", "due_on", "state", "clock"]
+    title = f"rights requests late or due within 7 days of {today}"
+    render([Listing(title, columns, rows)], args.format)
     return 0
 
 
@@ -207,6 +210,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
     late.add_argument("--today", type=a_date, help="YYYY-MM-DD (default: today)")
+    add_format_option(late)
     late.set_defaults(handler=cmd_rights)
 
     receive = action(

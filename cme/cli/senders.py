@@ -13,11 +13,9 @@ import base64
 import os
 import sys
 
-from rich.console import Console
-from rich.table import Table
-
 from cme.bootstrap import build_application
 from cme.cli.arguments import an_actor
+from cme.listings import Listing, add_format_option, render
 from cme.settings import load_settings
 from consumers.sealed_payload import PayloadSealingError, check_sender_public_key
 from domain import commands as c
@@ -74,15 +72,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
         registry = app.sender_registry()
     finally:
         app.close()
-    table = Table(title="registered senders")
-    for column in ("sender", "public keys", "state"):
-        table.add_column(column)
+    rows: list[dict[str, str]] = []
     if registry is not None:
         for sender, keys in sorted(registry.keys.items()):
-            table.add_row(sender, "\n".join(keys), "active")
+            rows += [{"sender": sender, "public_key": key, "state": "active"} for key in keys]
         for sender, reason in sorted(registry.revoked.items()):
-            table.add_row(sender, "", f"revoked: {reason}")
-    Console().print(table)
+            rows.append({"sender": sender, "public_key": "", "state": f"revoked: {reason}"})
+    render([Listing("registered senders", ["sender", "public_key", "state"], rows)], args.format)
     return 0
 
 
@@ -111,6 +107,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("--actor", required=True, type=an_actor, help="who registers it (recorded)")
     add.set_defaults(handler=_cmd_add)
     listing = s_sub.add_parser("list", help="registered and revoked senders")
+    add_format_option(listing)
     listing.set_defaults(handler=_cmd_list)
     revoke = s_sub.add_parser("revoke", help="refuse a sender's messages from now on")
     revoke.add_argument("sender")
