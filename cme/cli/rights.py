@@ -120,16 +120,28 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                     file=sys.stderr,
                 )
             return 0
-        step = STEPS[action]
-        fields: dict[str, Any] = {"actor": args.actor, "request_id": args.request_id}
-        if step.date_field:
-            fields[step.date_field] = _on(args, app)
-        fields |= {name: getattr(args, name) for name in step.extras}
-        step.run(app, fields)
-        print(f"request {args.request_id}: {action} recorded")
-        return 0
+        return _run_step(app, action, args)
     finally:
         app.close()
+
+
+def _run_step(app: App, action: str, args: argparse.Namespace) -> int:
+    """A dated step of a request, then where the request stands: its due date, or why none."""
+    step = STEPS[action]
+    fields: dict[str, Any] = {"actor": args.actor, "request_id": args.request_id}
+    if step.date_field:
+        fields[step.date_field] = _on(args, app)
+    fields |= {name: getattr(args, name) for name in step.extras}
+    step.run(app, fields)
+    request = app.get_rights_request(args.request_id)
+    if request.closed_on is not None:
+        print(f"request {args.request_id}: {action} recorded")
+    elif request.clock_stopped:
+        print(f"request {args.request_id}: {action} recorded; the clock is stopped")
+    else:
+        due = request.due_on(app.today())
+        print(f"request {args.request_id}: {action} recorded; now due {due}")
+    return 0
 
 
 def _print_overdue(app: App, args: argparse.Namespace) -> int:

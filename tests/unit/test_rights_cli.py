@@ -37,10 +37,11 @@ def test_an_erasure_request_received_verified_and_fulfilled_shreds_the_child(
 ) -> None:
     request_id = _receive_erasure(child_id, capsys)
     assert main(["rights", "verify-identity", request_id, "--actor", "dpo:1"]) == 0
+    assert "verify-identity recorded; now due" in capsys.readouterr().out
     assert (
         main(["rights", "decide", request_id, "--decision", "fulfilled", "--actor", "dpo:1"]) == 0
     )
-    outcome = json.loads(capsys.readouterr().out.split("recorded\n", 1)[1])
+    outcome = json.loads(capsys.readouterr().out)
     assert outcome["shredded"] is True
     app = build_application(load_settings())
     try:
@@ -84,3 +85,23 @@ def test_rectify_prints_field_names_and_never_the_values(
     )
     err = capsys.readouterr().err
     assert "no such detail surname" in err and "Zyxwvut" not in err
+
+
+def test_clock_steps_print_the_new_due_date(
+    child_id: UUID, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stop-clock, resume-clock and extend once said only 'recorded'."""
+    from datetime import date, timedelta
+
+    request_id = _receive_erasure(child_id, capsys)
+    today = date.today()
+    stop = ["rights", "stop-clock", request_id, "--reason", "awaiting_identity"]
+    assert main([*stop, "--on", today.isoformat(), "--actor", "dpo:1"]) == 0
+    assert capsys.readouterr().out.strip().endswith("stop-clock recorded; the clock is stopped")
+    assert main(["rights", "resume-clock", request_id, "--actor", "dpo:1"]) == 0
+    resumed = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
+    assert date.fromisoformat(resumed) >= today + timedelta(days=28)
+    extend = ["rights", "extend", request_id, "--months", "2", "--reason", "Complex request"]
+    assert main([*extend, "--actor", "dpo:1"]) == 0
+    extended = date.fromisoformat(capsys.readouterr().out.strip().rsplit(" ", 1)[1])
+    assert extended >= date.fromisoformat(resumed) + timedelta(days=58)
