@@ -8,6 +8,7 @@ review before release. Producing it is a recorded read.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -96,16 +97,65 @@ def stored_about(app: CMEApplication, child_id: UUID) -> list[StoredEvent]:
     return [event for ident in found for event in found[ident]]
 
 
+THIRD_PARTY = {
+    "carers": "carer",
+    "referrer_name": "referrer",
+    "referrer_contact": "referrer",
+    "requester_name": "requester",
+    "requester_contact": "requester",
+}
+"""Fields about people other than the child: held back from the package for review."""
+HELD_BACK = "[held back for review: see third_party_data_for_review]"
+
+
+def _hold_back(personal: Any, found_in: str, held: list[dict[str, Any]]) -> Any:
+    """The child's own data, with other people's fields moved to ``held`` (UK GDPR Art 15(4))."""
+    if not isinstance(personal, dict):
+        return plain(personal)
+    kept = {}
+    for key, value in personal.items():
+        if key in THIRD_PARTY and value:
+            values = value if isinstance(value, list) else [value]
+            held += [
+                {"who": THIRD_PARTY[key], "field": key, "details": plain(v), "found_in": found_in}
+                for v in values
+            ]
+            kept[key] = HELD_BACK
+        else:
+            kept[key] = plain(value)
+    return kept
+
+
+def _once_each(held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each person's data once, with every record it was found in."""
+    merged: dict[str, dict[str, Any]] = {}
+    for item in held:
+        key = json.dumps([item["who"], item["field"], item["details"]], sort_keys=True)
+        entry = merged.setdefault(key, {**item, "found_in": []})
+        if item["found_in"] not in entry["found_in"]:
+            entry["found_in"].append(item["found_in"])
+    return list(merged.values())
+
+
 def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str, Any]:
+    """What a subject access request gets: the child's data, where from, who to, for how long.
+
+    Other people's data (carers, referrers, requesters) is not in the child's
+    part: it is listed apart, for the DPO to review before anything is released.
+    """
     child = app.get_child(child_id)
     events = child_events(app, child_id)
-    history, recipients, sources, third_parties = [], [], set(), []
+    history: list[dict[str, Any]] = []
+    recipients: list[dict[str, Any]] = []
+    sources: set[str] = set()
+    third_parties: list[dict[str, Any]] = []
     for event in events:
         kind = type(event).__qualname__
         facts = {
             k: plain(v)
             for k, v in vars(event).items()
-            if k not in {"originator_id", "originator_version", "timestamp", "personal"}
+            if k not in {"originator_id", "originator_version", "originator_topic", "timestamp"}
+            and k != "personal"
         }
         personal = getattr(event, "personal", None)
         history.append(
@@ -113,7 +163,7 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
                 "when": event.timestamp.isoformat(),
                 "what": kind,
                 "facts": facts,
-                "personal_data": plain(personal),
+                "personal_data": _hold_back(personal, kind, third_parties),
             }
         )
         if kind in ("Disclosure.Made", "Disclosure.Approved"):
@@ -133,28 +183,16 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
         for key in ("source", "source_agency"):
             if facts.get(key):
                 sources.add(str(facts[key]))
-        if isinstance(personal, dict):
-            for carer in personal.get("carers") or []:
-                third_parties.append({"who": "carer", "details": carer, "found_in": kind})
-            if personal.get("referrer_name"):
-                third_parties.append(
-                    {
-                        "who": "referrer",
-                        "details": {
-                            "name": personal.get("referrer_name"),
-                            "contact": personal.get("referrer_contact"),
-                        },
-                        "found_in": kind,
-                    }
-                )
     kept_until = app.data_keys.store.get_many([child_id]).get(child_id)
     details = child.details
     package = {
         "child_id": str(child_id),
         "generated_at": app.now().isoformat(),
         "generated_by": actor,
-        "personal_data": plain(
-            details.model_dump(mode="json") if not isinstance(details, Unavailable) else details
+        "personal_data": _hold_back(
+            details.model_dump(mode="json") if not isinstance(details, Unavailable) else details,
+            "current details",
+            third_parties,
         ),
         "history": history,
         "purposes": [p.value for p in Purpose],
@@ -167,7 +205,7 @@ def access_package(app: CMEApplication, child_id: UUID, actor: str) -> dict[str,
             "then": "the key is destroyed and the data becomes unreadable everywhere",
         },
         "rights": RIGHTS,
-        "third_party_data_for_review": third_parties,
+        "third_party_data_for_review": _once_each(third_parties),
     }
     app.record_personal_data_read(child_id, actor=actor, purpose="subject_access_request")
     return package

@@ -268,6 +268,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def markdown(package: dict[str, Any]) -> str:
+    """The package for the requester to read: every section of the JSON, in plain words.
+
+    Other people's data appears only in the last section, for review before release.
+    """
     third = package["third_party_data_for_review"]
     lines = [
         f"# Information held about child {package['child_id']}",
@@ -280,6 +284,14 @@ def markdown(package: dict[str, Any]) -> str:
         json.dumps(package["personal_data"], indent=2),
         "```",
         "",
+        "## Why it is held",
+        "",
+        *[f"- {purpose.replace('_', ' ')}" for purpose in package["purposes"]],
+        "",
+        "## Where it came from",
+        "",
+        *([f"- {s}" for s in package["sources"]] or ["- no source recorded"]),
+        "",
         "## Who it was shared with",
         "",
     ]
@@ -288,11 +300,17 @@ def markdown(package: dict[str, Any]) -> str:
         f"{', '.join(r['categories'] or [])} for {r['purpose']} under {r['lawful_basis']}"
         for r in package["recipients"]
     ] or ["- nobody"]
+    lines += ["", "## What was recorded, and when", ""]
+    for event in package["history"]:
+        facts = ", ".join(
+            f"{k.replace('_', ' ')}: {_fact(v)}"
+            for k, v in event["facts"].items()
+            if v not in (None, "", [], {})
+        )
+        lines.append(f"- {event['when'][:19].replace('T', ' ')} {event['what']}: {facts}")
+        if isinstance(event["personal_data"], dict):
+            lines.append(f"  - details recorded: {json.dumps(event['personal_data'])}")
     lines += [
-        "",
-        "## Where it came from",
-        "",
-        *[f"- {s}" for s in package["sources"]],
         "",
         "## How long it is kept",
         "",
@@ -304,5 +322,17 @@ def markdown(package: dict[str, Any]) -> str:
         "",
         f"## For review before release: other people's data ({len(third)})",
         "",
+        "Not part of the package as it stands: each item is about someone other than the "
+        "child, and is released only if the DPO decides it may be (UK GDPR Art 15(4)).",
+        "",
     ]
+    lines += [
+        f"- {item['who']} ({item['field']}), in {', '.join(item['found_in'])}: "
+        f"{json.dumps(item['details'])}"
+        for item in third
+    ] or ["- none"]
     return "\n".join(lines) + "\n"
+
+
+def _fact(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)

@@ -122,9 +122,22 @@ def test_the_access_package_lists_every_value_and_every_recipient(app: App) -> N
     # Other people's details are set aside for review, not silently released.
     who = {t["who"] for t in package["third_party_data_for_review"]}
     assert who == {"carer", "referrer"}
+    # ...and only there: not in the child's details, nor in any event of the history.
+    carer = command["details"]["carers"][0]["name"]
+    held = package["third_party_data_for_review"]
+    outside = json.dumps({k: v for k, v in package.items() if k != "third_party_data_for_review"})
+    assert carer not in outside and "Synthetic Neighbour" not in outside
+    assert carer in json.dumps(held) and "Synthetic Neighbour" in json.dumps(held)
     assert len(package["rights"]) == 8
     json.dumps(package)  # machine-readable (portability)
-    assert "Synthetic police" in markdown(package)
+    text = markdown(package)
+    assert "Synthetic police" in text
+    # The Markdown has every section the JSON has, other people's data only in the last.
+    for section in ("Why it is held", "What was recorded, and when", "Where it came from"):
+        assert f"## {section}" in text
+    before_review, review = text.split("## For review before release", 1)
+    assert carer not in before_review and "Synthetic Neighbour" not in before_review
+    assert carer in review and "Synthetic Neighbour" in review
     # Producing the package is itself recorded, and becomes a ledger entry.
     read = [e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataRead"]
     assert len(read) == 1
