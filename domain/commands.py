@@ -471,7 +471,8 @@ class CloseRequest(Command):
     _check_closed = field_validator("closed_on")(not_in_future("closing date"))
 
 
-SenderId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]{2,40}:[A-Za-z0-9._-]{1,64}$")]
+SENDER_PATTERN = r"^[a-z0-9-]{2,40}:[A-Za-z0-9._-]{1,64}$"
+SenderId = Annotated[str, StringConstraints(pattern=SENDER_PATTERN)]
 """An upstream system, ``kind:instance`` as in the envelope's ``sender`` (school-mis:117001)."""
 X25519PublicKeyB64 = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]
 """A raw 32-byte X25519 public key in standard base64 (44 characters)."""

@@ -11,15 +11,27 @@ from pathlib import Path
 from typing import NoReturn
 from uuid import UUID
 
-from domain.commands import ACTOR_PATTERN
+from domain.commands import ACTOR_PATTERN, SENDER_PATTERN
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a mistake is one line on stderr (usage is one --help away)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(f"{self.prog}: {_unquoted(message)} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(2)
+
+
+def _unquoted(message: str) -> str:
+    """Argparse's message without what was typed: it may be a name typed in the wrong place."""
+    message = re.sub(r"invalid choice: '.*?' \(choose", "invalid choice (choose", message)
+    message = re.sub(r"invalid (\w+) value: '.*'", r"not a valid \1", message)
+    if message.startswith("unrecognized arguments: "):
+        words = message.removeprefix("unrecognized arguments: ").split()
+        options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+        named = f": {' '.join(options)}" if options else ""
+        message = f"{len(words)} unrecognized argument(s){named}"
+    return message
 
 
 def an_id(text: str) -> UUID:
@@ -130,5 +142,21 @@ def an_actor(text: str) -> str:
     """Who acts, as recorded: a staff or system id, never blank and never a person's name."""
     if not re.fullmatch(ACTOR_PATTERN, text):
         msg = "not an actor id: 1-80 of letters, digits and . _ : @ / -, e.g. staff:dpo-1"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def a_sender(text: str) -> str:
+    """An upstream system's id, as senders sign their messages: ``kind:name``."""
+    if not re.fullmatch(SENDER_PATTERN, text):
+        msg = "not a sender id: kind:name, e.g. school-mis:123456 or attendance:herts"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def a_quarantine_id(text: str) -> str:
+    """A quarantined message's id, or enough of its start to name one (as `list` shows it)."""
+    if not re.fullmatch(r"[0-9a-f-]{4,36}", text):
+        msg = "not a quarantine id: its first characters (0-9, a-f), as `cme quarantine list` shows"
         raise argparse.ArgumentTypeError(msg)
     return text

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cme.cli.arguments import a_folder, a_text_file
+from cme.cli.arguments import a_folder, a_quarantine_id, a_text_file
 from cme.listings import Listing, add_format_option, render
 from cme.settings import PROJECT_ROOT, load_settings
 from consumers.config import KafkaRole
@@ -212,7 +212,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_format_option(q_list)
     q_list.set_defaults(handler=cmd_quarantine_list)
     q_replay = q_sub.add_parser("replay", help="re-submit a quarantined message")
-    q_replay.add_argument("id", help="the quarantine id (a unique prefix will do)")
+    q_replay.add_argument(
+        "id", type=a_quarantine_id, help="the quarantine id (a unique prefix will do)"
+    )
     q_replay.add_argument(
         "--fixed", type=a_text_file, help="a corrected plain message (JSON) to publish instead"
     )

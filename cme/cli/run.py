@@ -16,10 +16,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cme.runtime import WORKERS, run_embedded, start_workers
     from consumers.lifecycle import install_signal_handlers
 
-    unknown = [w for w in args.workers if w not in WORKERS]
-    if unknown:
-        print(f"unknown worker(s): {', '.join(unknown)}; the workers are {', '.join(WORKERS)}")
-        return 2
     logs.configure()
     settings = load_settings()
     stop = threading.Event()
@@ -34,11 +30,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _a_worker(text: str) -> str:
+    from cme.runtime import WORKERS
+
+    if text not in WORKERS:
+        msg = f"not a worker: the workers are {', '.join(WORKERS)}"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="run the workers (the main job)")
     run.add_argument(
         "workers",
         nargs="*",
+        type=_a_worker,
         default=[],
         help="intake, relay, projector, ledger, retention, api (default: all)",
     )

@@ -14,7 +14,7 @@ import os
 import sys
 
 from cme.bootstrap import build_application
-from cme.cli.arguments import an_actor
+from cme.cli.arguments import a_sender, an_actor
 from cme.listings import Listing, add_format_option, render
 from cme.settings import load_settings
 from consumers.sealed_payload import PayloadSealingError, check_sender_public_key
@@ -97,7 +97,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     senders = sub.add_parser("senders", help="who may send upstream messages, and their keys")
     s_sub = senders.add_subparsers(dest="senders_command", metavar="ACTION", required=True)
     add = s_sub.add_parser("add", help="register a sender's X25519 public key")
-    add.add_argument("sender", help="the envelope's sender, e.g. school-mis:117001")
+    add.add_argument("sender", type=a_sender, help="the envelope's sender, e.g. school-mis:117001")
     add.add_argument("--public-key", help="base64 of the raw 32-byte X25519 public key")
     add.add_argument(
         "--generate",
@@ -110,7 +110,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_format_option(listing)
     listing.set_defaults(handler=_cmd_list)
     revoke = s_sub.add_parser("revoke", help="refuse a sender's messages from now on")
-    revoke.add_argument("sender")
+    revoke.add_argument("sender", type=a_sender)
     revoke.add_argument("--reason", required=True, help="why (kept in the event store)")
     revoke.add_argument("--actor", required=True, type=an_actor, help="who revokes it (recorded)")
     revoke.set_defaults(handler=_cmd_revoke)

@@ -254,7 +254,7 @@ def test_a_correction_without_a_field_name_is_refused_without_its_value(
     [
         ["audit", "history", AN_ID, "--why", "statutory_audit"],
         ["rights", "close", AN_ID],
-        ["senders", "revoke", "school-mis"],
+        ["senders", "revoke", "school-mis:117001", "--reason", "Replaced system"],
     ],
     ids=lambda c: " ".join(c[:2]),
 )
