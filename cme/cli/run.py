@@ -13,6 +13,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     from cme import logs
     from cme.bootstrap import backend_for
+    from cme.run_marker import marked_running
     from cme.runtime import WORKERS, run_embedded, start_workers
     from consumers.lifecycle import install_signal_handlers
 
@@ -20,10 +21,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings()
     stop = threading.Event()
     install_signal_handlers(stop)
-    if not backend_for(settings).has_kafka:  # the embedded store: projections fed in-process
-        return run_embedded(settings, stop, serve_api=not args.workers or "api" in args.workers)
-    running = start_workers(settings, args.workers or list(WORKERS), stop)
-    died = running.join(stop)
+    workers = args.workers or list(WORKERS)
+    with marked_running(settings.data_dir, workers):
+        if not backend_for(settings).has_kafka:  # the embedded store: fed in-process
+            return run_embedded(settings, stop, serve_api="api" in workers)
+        running = start_workers(settings, workers, stop)
+        died = running.join(stop)
     if died:
         print(f"cme run: {died}; restart it to resume where it stopped", file=sys.stderr)
         return 1

@@ -79,3 +79,24 @@ def test_a_sender_keys_file_not_yet_made_is_no_mistake_at_start(
     monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CME_SENDER_KEYS_FILE", str(tmp_path / "sender-keys"))
     assert main(["status"]) == 0
+
+
+def test_status_says_whether_cme_run_runs_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The read models move only under `cme run`; status once did not say whether it ran."""
+    from cme.run_marker import marked_running
+
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
+    assert main(["status"]) == 0
+    assert "workers on this machine: none - the read models change only while" in (
+        capsys.readouterr().out
+    )
+    with marked_running(tmp_path, ["api", "retention"]):
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+    assert "workers on this machine: running since" in out
+    assert "api, retention" in out
+    assert "events stored: 0" in out
+    assert not list((tmp_path / "run").iterdir()), "the marker outlived the run"
