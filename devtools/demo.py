@@ -28,7 +28,7 @@ from cme import caseworker_views as views
 from cme.bootstrap import App, build_application, build_retention_job
 from cme.db.roles import Role
 from cme.secrets import intake_public_key, load_intake_keys
-from cme.settings import Mode, Settings, load_settings
+from cme.settings import PROJECT_ROOT, Mode, Settings, load_settings
 from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from consumers.inprocess_feed import catch_up
@@ -247,12 +247,17 @@ def _certify(settings: Settings, store: SqlReadModels, shredded: list[UUID]) -> 
     again = f"{_cme()} shred verify {child_id}"
     if settings.effective_mode is Mode.EMBEDDED:
         again = f"CME_MODE=embedded CME_DATA_DIR={settings.data_dir} {again}"
-    else:  # the demo's database and topics, named without printing a password
+    else:
+        # The demo's database and topics, named without printing a password, in a
+        # subshell that first takes the local services' settings: the command works
+        # in the shell `make demo` was started from, which may have none of them.
+        services = PROJECT_ROOT / "scripts" / "services"
         again = (
+            f'(eval "$({services} env)" && '
             f'CME_DATABASE_URL="${{CME_DATABASE_URL%/*}}/{DEMO_DATABASE}" '
             f"CME_TOPIC_UPSTREAM={settings.topic_upstream} "
             f"CME_TOPIC_QUARANTINE={settings.topic_quarantine} "
-            f"CME_TOPIC_EVENTS={settings.topic_events} {again}"
+            f"CME_TOPIC_EVENTS={settings.topic_events} {again})"
         )
     console.print(
         f"certificate for {child_id}: "
