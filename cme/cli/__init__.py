@@ -72,7 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         check_settings(load_settings())
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, where a reader that went away is caught below
+        return code
     except BrokenPipeError:
         # Read by `head` or a pager that quit: stop quietly, as other tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -315,3 +315,32 @@ def test_audit_replay_prints_the_state_as_json(capsys: pytest.CaptureFixture[str
     state = json.loads(out)
     assert state["details"]["sex"] in {"female", "male"}
     assert "_pending_events" not in out and "datetime." not in out and "<" not in out
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`cme ... | head` once ended in a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from cme.settings import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
+    env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(tmp_path)}
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader (head) has already gone
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "cme.cli", "status"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(writer)
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
+    assert result.returncode == 141
