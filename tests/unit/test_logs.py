@@ -13,4 +13,3 @@ def test_library_chatter_is_kept_out_and_warnings_kept_in() -> None:
     assert logging.getLogger("apscheduler.scheduler").isEnabledFor(logging.WARNING)
     assert not logging.getLogger("kafka.net.selector").isEnabledFor(logging.WARNING)
     assert logging.getLogger("kafka.conn").isEnabledFor(logging.WARNING)
-    assert logging.getLogger("cme.worker").isEnabledFor(logging.INFO)
