@@ -21,20 +21,11 @@ def test_publish_with_the_broker_down_fails_fast_with_one_line(tmp_path: Path) -
     lines = (PROJECT_ROOT / "examples" / "upstream" / "all-types.jsonl").read_text()
     file = tmp_path / "messages.jsonl"
     file.write_text(lines.splitlines()[0] + "\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
-    env |= {
-        "CME_MODE": "embedded",
-        "CME_DATA_DIR": str(tmp_path),
-        "CME_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{closed_port()}",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "cme.cli", "publish", str(file)],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=25,
-        check=False,
+    result = run_cme(
+        ["publish", str(file)],
+        tmp_path,
+        CME_MODE="embedded",
+        CME_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{closed_port()}",
     )
     assert result.returncode == 3, result.stderr
     errors = [line for line in result.stderr.splitlines() if not line.startswith("note:")]
@@ -46,7 +37,7 @@ def test_publish_with_the_broker_down_fails_fast_with_one_line(tmp_path: Path) -
 
 def run_cme(args: list[str], tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
-    env |= {"CME_MODE": "services", "CME_DATA_DIR": str(tmp_path), **env_vars}
+    env |= {"CME_MODE": "services", "CME_DATA_DIR": str(tmp_path)} | env_vars
     return subprocess.run(
         [sys.executable, "-m", "cme.cli", *args],
         env=env,
