@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from cme.listings import Listing, render
 from projections.store import SqlReadModels
@@ -126,7 +127,7 @@ def _order(key: str) -> tuple[int, str]:
 
 
 def child_summary(store: SqlReadModels, child_id: str) -> list[Listing]:
-    children = [r for r in store.rows("children") if str(r["child_id"]) == child_id]
+    children = store.rows_about("children", UUID(child_id))
     if not children:
         return []
     details = Listing(
@@ -139,11 +140,7 @@ def child_summary(store: SqlReadModels, child_id: str) -> list[Listing]:
         ],
         header=False,
     )
-    timeline = [
-        r
-        for r in store.rows("case_timeline", order_by="case_id, seq")
-        if str(r["child_id"]) == child_id
-    ]
+    timeline = store.rows_about("case_timeline", UUID(child_id), order_by="case_id, seq")
     return [
         details,
         _listing(
