@@ -41,6 +41,32 @@ class Recorder(PostgresProcessRecorder):
     """Called inside the transaction once a batch's keys and index rows are written
     (the composition root hangs the crash tests' fault point here)."""
 
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The library's insert, with four typed arrays sent in binary.
+
+        The library sends one array of a composite type, which psycopg dumps as
+        text, hex-escaping every sealed byte: that dump was 14 % of intake's
+        time (#16). The lock, the notification and the RETURNING of the
+        notification ids, in insertion order, are the library's own.
+        """
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            sql.SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state) "
+                "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+                "RETURNING notification_id"
+            ).format(self._table()),
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+        )
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
