@@ -103,6 +103,8 @@ class RetentionJob:
         self.quarantine = quarantine
         self.upstream = upstream
         self.keys = keys or app.data_keys
+        self._unsettled: list[UUID] = []
+        """Children whose cascade awaits its last step (see :meth:`_settle`)."""
 
     def run(
         self, today: date | None = None, *, brought_forward_by: str | None = None
@@ -120,8 +122,10 @@ class RetentionJob:
                 report.skipped_locked = True
                 log.info("another retention run holds the lock; this one does nothing")
                 return report
+            self._unsettled = []  # a failed run's children are found again as unfinished
             try:
                 self._run(today, report, brought_forward_by)
+                self._settle()
             finally:
                 self._end_of_run()
         log.info(
@@ -146,6 +150,7 @@ class RetentionJob:
                 by_reason.setdefault(_reason(tombstones[child_id].reason), []).append(child_id)
             for reason, ids in by_reason.items():
                 self._finish(ids, reason)
+            self._settle()
             report.finished += unfinished
         seen: set[UUID] = set()
         while True:
@@ -197,8 +202,10 @@ class RetentionJob:
                 log.info("a retention run holds the lock; the erasure waits for the sweep")
                 return False
             report = RetentionReport()
+            self._unsettled = []
             try:
                 self._shred([child_id], reason, self.app.today(), report)
+                self._settle()
             finally:
                 self._end_of_run()
             return child_id in report.shredded
@@ -274,10 +281,26 @@ class RetentionJob:
                     self.app.record_personal_data_shredded(
                         child_id, reason, actor=actor, quarantine_erased=erased.get(child_id, [])
                     )
+        self._unsettled += child_ids
+
+    def _settle(self) -> None:
+        """The cascade's last step, once for all the batches of a run: upstream, then done.
+
+        Applied upstream messages still open with the intake key, so they go off
+        the topic before any child is marked done; a crash before that leaves the
+        children unfinished, and the next run finishes them again. Once a run
+        rather than once a batch: finding the topic's partitions cost 0.13 s a
+        batch, 13 s of a 100,000-children run (#16).
+        """
+        if not self._unsettled:
+            return
         if self.upstream is not None:
-            # Their applied upstream messages still open with the intake key: off the topic.
             self.upstream.erase_applied()
-        self.keys.store.mark_cascade_done(child_ids, self.app.now())
+        for start in range(0, len(self._unsettled), 10_000):
+            self.keys.store.mark_cascade_done(
+                self._unsettled[start : start + 10_000], self.app.now()
+            )
+        self._unsettled = []
 
     def _erase_quarantined(self, child_ids: list[UUID]) -> dict[UUID, list[str]]:
         """Erase the children's quarantined messages, found by their sender references."""
