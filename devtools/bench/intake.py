@@ -3,10 +3,13 @@
 In the same run, on the same machine: the raw kafka-python consume rate of
 the same topic (no processing), and the raw PostgreSQL insert rate of as many
 small rows, 100 per transaction. The intake figure is read against both.
+Then the same sealed messages go through 1 and 2 `cme run intake`
+processes in one consumer group (:mod:`devtools.bench.scale_out`).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -21,6 +24,7 @@ from cme.settings import Settings
 from consumers import kafka_io
 from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
+from devtools.bench import scale_out
 from devtools.bench.environment import bench_settings
 from devtools.bench.report import Figure, Stopwatch, publish
 from devtools.senders import senders_of
@@ -80,9 +84,11 @@ def run(messages: int, seed: int, partitions: int) -> None:
         producer = kafka_io.producer(
             settings, KafkaRole.SENDER, linger_ms=20, batch_size=256 * 1024
         )
+        records: list[tuple[bytes, bytes]] = []
         for line in traffic.mixed(messages):
             envelope, raw = seal_line(line, kid, public_key, senders)
-            producer.send(settings.topic_upstream, key=envelope.subject_ref.encode(), value=raw)
+            records.append((envelope.subject_ref.encode(), raw))
+            producer.send(settings.topic_upstream, key=records[-1][0], value=raw)
             progress.advance(task)
         producer.flush()
         producer.close()
@@ -107,6 +113,12 @@ def run(messages: int, seed: int, partitions: int) -> None:
         for closer in closers:
             closer.close()  # type: ignore[attr-defined]
 
+        task = progress.add_task("scale-out: 1 then 2 `cme run intake` processes", total=2)
+        one, one_busy = scale_out.rate_with(settings, 1, records, partitions, senders)
+        progress.advance(task)
+        two, two_busy = scale_out.rate_with(settings, 2, records, partitions, senders)
+        progress.advance(task)
+
     rate = messages / intake_seconds
     figures = [
         Figure(
@@ -119,6 +131,15 @@ def run(messages: int, seed: int, partitions: int) -> None:
         Figure(
             "intake", rate, "msg/s", "raw PostgreSQL insert (100/txn)", messages / insert_seconds
         ),
+        Figure(
+            "intake, 2 processes (one group)",
+            two,
+            "msg/s",
+            f"1 process, same messages ({os.cpu_count()} cores shared with the services)",
+            one,
+        ),
+        Figure("machine CPU busy, 1 intake process", one_busy * 100, "%"),
+        Figure("machine CPU busy, 2 intake processes", two_busy * 100, "%"),
         Figure("applied", worker.applied, "msgs"),
         Figure("quarantined by the domain", worker.quarantined, "msgs"),
         Figure("duplicates", worker.duplicates, "msgs"),
