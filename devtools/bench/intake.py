@@ -15,44 +15,20 @@ import time
 import uuid
 
 import psycopg
-from kafka import KafkaConsumer
 from rich.progress import Progress
 
 from cme.intake_runtime import build_intake_worker
 from cme.secrets import intake_public_key
-from cme.settings import Settings
 from consumers import kafka_io
 from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench import scale_out
 from devtools.bench.environment import bench_settings
+from devtools.bench.references import raw_consume_seconds
 from devtools.bench.report import Figure, Stopwatch, publish
 from devtools.senders import senders_of
 from devtools.services.isolation import isolated_topics
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
-
-
-def _raw_consume_seconds(settings: Settings, topic: str, count: int) -> float:
-    """The reference: a bare consumer (as the admin, which any group may be) reading the topic."""
-    consumer = KafkaConsumer(
-        topic,
-        **kafka_io.connection(settings, KafkaRole.ADMIN),
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=500,
-    )
-    try:
-        seen = 0
-        watch: Stopwatch | None = None
-        while seen < count:
-            polled = consumer.poll(timeout_ms=1000)
-            if watch is None and polled:
-                watch = Stopwatch()
-            seen += sum(len(records) for records in polled.values())
-        return watch.seconds() if watch else 0.0
-    finally:
-        consumer.close()
 
 
 def _raw_insert_seconds(url: str, count: int) -> float:
@@ -93,7 +69,7 @@ def run(messages: int, seed: int, partitions: int) -> None:
         producer.flush()
         producer.close()
 
-        consume_seconds = _raw_consume_seconds(settings, settings.topic_upstream, messages)
+        consume_seconds = raw_consume_seconds(settings, settings.topic_upstream, messages)
         insert_seconds = _raw_insert_seconds(settings.require_database_url(), messages)
 
         stop = threading.Event()

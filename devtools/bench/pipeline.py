@@ -29,6 +29,7 @@ from consumers import kafka_io
 from consumers.config import KafkaRole
 from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
+from devtools.bench.references import raw_consume_seconds
 from devtools.bench.report import Figure, Stopwatch, publish
 from devtools.senders import senders_of
 from devtools.services.isolation import isolated_topics
@@ -82,8 +83,11 @@ def _wait(check: Callable[[], bool], timeout: float) -> None:
 
 def _stage_throughputs(
     settings: Settings, backlog: int, seed: int, progress: Progress
-) -> tuple[float, float, int]:
-    """Relay and projector events/s, each on a full backlog with the others stopped."""
+) -> tuple[float, float, float, int]:
+    """Relay and projector events/s, each alone on a full backlog, and a bare consumer's.
+
+    The bare consumer reads the same events topic: the projector's reference.
+    """
     traffic = SyntheticTraffic(SyntheticCounty(seed=seed))
     sealed = _sealed(settings, traffic.mixed(backlog))
     producer = kafka_io.producer(settings, KafkaRole.SENDER)
@@ -116,8 +120,9 @@ def _stage_throughputs(
 
     relay_rate = timed_stage("relay", "published")
     projector_rate = timed_stage("projector", "read")
+    raw_rate = events / raw_consume_seconds(settings, settings.topic_events, events)
     app.close()
-    return relay_rate, projector_rate, events
+    return relay_rate, projector_rate, raw_rate, events
 
 
 def _done(counts: dict[str, int], progress: Progress, task: object) -> int:
@@ -236,12 +241,20 @@ def _raw_kafka_latency(settings: Settings, rate: float, seconds: float) -> list[
 def run(backlog: int, rate: float, seconds: float, seed: int, partitions: int) -> None:
     settings = _topics(bench_settings(), partitions)
     with Progress() as progress:
-        relay_rate, projector_rate, events = _stage_throughputs(settings, backlog, seed, progress)
+        relay_rate, projector_rate, raw_rate, events = _stage_throughputs(
+            settings, backlog, seed, progress
+        )
         raw = _raw_kafka_latency(settings, rate, seconds)
         latencies = _end_to_end(settings, rate, seconds, seed, progress)
     figures = [
         Figure("relay (store → events topic)", relay_rate, "events/s"),
-        Figure("projector (events topic → read models)", projector_rate, "events/s"),
+        Figure(
+            "projector (events topic → read models)",
+            projector_rate,
+            "events/s",
+            "raw Kafka consume of the same events topic",
+            raw_rate,
+        ),
     ]
     for pct in (50, 95, 99):
         figures.append(
