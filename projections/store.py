@@ -56,6 +56,8 @@ class ParkedEvent:
 class Cursor(Protocol):
     def execute(self, query: Any, params: Any = ...) -> Any: ...
 
+    def executemany(self, query: Any, params_seq: Any) -> Any: ...
+
     def fetchall(self) -> list[Any]: ...
 
 
@@ -143,6 +145,7 @@ class SqlReadModels:
             # Redactions run once for the batch, after its other changes: a redaction
             # only clears personal columns, so running it last clears at least as much.
             redactions: list[RedactChild] = []
+            statements: dict[str, list[Statement]] = {}
             for event in events:
                 if applied_versions.get(event.originator_id, 0) >= event.version:
                     continue  # already reflected: a redelivery
@@ -150,9 +153,10 @@ class SqlReadModels:
                     if isinstance(change, RedactChild):
                         redactions.append(change)
                     else:
-                        self._apply(cur, change)
+                        statements.setdefault(change.table, []).append(self._statement(change))
                 applied_versions[event.originator_id] = event.version
                 applied += 1
+            _execute_in_runs(cur, statements)
             if redactions:
                 self._redact(cur, redactions)
             self._write_versions(cur, applied_versions, {e.originator_id for e in events})
@@ -266,15 +270,17 @@ class SqlReadModels:
                 cur, "applied_versions", {"originator_id": originator_id}, {"version": version}
             )
 
-    def _apply(self, cur: Cursor, change: Change) -> None:
+    def _statement(self, change: Upsert | Append) -> Statement:
         if isinstance(change, Upsert):
-            self._upsert(cur, change.table, change.key, change.values)
-        elif isinstance(change, Append):
-            self._insert_once(cur, change.table, {**change.key, **change.values})
-        elif isinstance(change, RedactChild):
-            self._redact(cur, [change])
+            return self._upsert_statement(change.table, change.key, change.values)
+        return self._insert_once_statement(change.table, {**change.key, **change.values})
 
     def _upsert(self, cur: Cursor, table: str, key: dict[str, Any], values: dict[str, Any]) -> None:
+        cur.execute(*self._upsert_statement(table, key, values))
+
+    def _upsert_statement(
+        self, table: str, key: dict[str, Any], values: dict[str, Any]
+    ) -> Statement:
         name = self.table(table)
         columns = list(key) + list(values)
         inserted = [*key.values(), *(self._initial(v) for v in values.values())]
@@ -300,7 +306,7 @@ class SqlReadModels:
         conflict = ", ".join(KEYS[table])
         action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
         alias = f" AS {table}" if self.dialect == "postgres" and self.schema else ""
-        cur.execute(
+        return (
             f"INSERT INTO {name}{alias} ({', '.join(columns)}) VALUES ({marks}) "
             f"ON CONFLICT ({conflict}) {action}",
             [self._value(v) for v in inserted] + params_update,
@@ -317,11 +323,11 @@ class SqlReadModels:
             return None
         return value
 
-    def _insert_once(self, cur: Cursor, table: str, row: dict[str, Any]) -> None:
+    def _insert_once_statement(self, table: str, row: dict[str, Any]) -> Statement:
         known = TABLES[table]
         row = {k: v for k, v in row.items() if k in known}
         marks = ", ".join([self.mark] * len(row))
-        cur.execute(
+        return (
             f"INSERT INTO {self.table(table)} ({', '.join(row)}) VALUES ({marks}) "
             f"ON CONFLICT ({', '.join(KEYS[table])}) DO NOTHING",
             [self._value(v) for v in row.values()],
@@ -416,6 +422,32 @@ class SqlReadModels:
             fetched = cur.fetchall()
             names = [d[0] for d in cur.description]  # type: ignore[attr-defined]
         return [dict(zip(names, row, strict=True)) for row in fetched]
+
+
+Statement = tuple[str, list[Any]]
+"""SQL with its parameters."""
+
+
+def _execute_in_runs(cur: Cursor, by_table: dict[str, list[Statement]]) -> None:
+    """Each table's statements in their order, a run of the same SQL as one ``executemany``.
+
+    Changes to one row follow each other within its table; the tables depend
+    on none of each other's rows, so taking them a table at a time is safe.
+    One executemany for a run saves psycopg's per-statement work, which was
+    most of the projector's time (#16).
+    """
+    for statements in by_table.values():
+        start = 0
+        while start < len(statements):
+            sql = statements[start][0]
+            end = start + 1
+            while end < len(statements) and statements[end][0] == sql:
+                end += 1
+            if end - start == 1:
+                cur.execute(sql, statements[start][1])
+            else:
+                cur.executemany(sql, [params for _, params in statements[start:end]])
+            start = end
 
 
 class PostgresReadModels(SqlReadModels):

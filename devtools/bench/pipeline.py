@@ -2,7 +2,8 @@
 
 Stage throughputs (relay, projector) are measured on a backlog, each stage
 alone; end-to-end latency (publish → the child's row visible to a caseworker)
-is measured at a fixed offered rate. Beside them, measured in the same run:
+is measured at a fixed offered rate, with intake, relay and projector each
+its own `cme run` process. Beside them, measured in the same run:
 the raw kafka-python produce→consume latency at the same rate.
 """
 
@@ -31,6 +32,7 @@ from consumers.envelopes import seal_line
 from devtools.bench.environment import bench_settings
 from devtools.bench.references import raw_consume_seconds
 from devtools.bench.report import Figure, Stopwatch, publish
+from devtools.bench.scale_out import assignments, stop_processes, wait_until, worker_process
 from devtools.senders import senders_of
 from devtools.services.isolation import isolated_topics
 from devtools.synthetic import SyntheticCounty, SyntheticTraffic
@@ -151,8 +153,12 @@ def _end_to_end(
     sealed = _sealed(settings, lines)
     surnames = [str(line["payload"]["child"]["legal_surname"]) for line in lines]
     stop = threading.Event()
-    running = start_workers(settings, ["intake", "relay", "projector"], stop)
-    time.sleep(3)  # let the consumer groups settle before the clock starts
+    # One process per worker, as a council runs them when one process is not
+    # enough: threads of one process share one core (the interpreter's lock).
+    processes = [worker_process(settings, w) for w in ("intake", "relay", "projector")]
+    assigned = assignments(processes)
+    wait_until(lambda: assigned[0] > 0 and assigned[2] > 0, 60, "intake and projector to join")
+    time.sleep(1)  # the relay's first poll
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
     task = progress.add_task(f"offering {rate:.0f} msg/s for {seconds:.0f}s", total=count)
@@ -189,7 +195,7 @@ def _end_to_end(
     producer.flush()
     watcher.join(timeout=600)
     stop.set()
-    running.join(stop, report_every=0.1)
+    stop_processes(processes)
     producer.close()
     return [seen[s] - sent[s] for s in surnames if s in seen]
 

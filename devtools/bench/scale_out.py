@@ -55,51 +55,59 @@ def rate_with(
             register(sender, public_key_b64(private))
     finally:
         app.close()
-    env = {
-        **os.environ,
-        "CME_MODE": "services",
-        "CME_DATABASE_URL": configured.require_database_url(),
-        "CME_TOPIC_UPSTREAM": configured.topic_upstream,
-        "CME_TOPIC_QUARANTINE": configured.topic_quarantine,
-        "CME_TOPIC_EVENTS": configured.topic_events,
-        "CME_KAFKA_GROUP_PREFIX": configured.kafka_group_prefix,
-    }
     producer = kafka_io.producer(configured, KafkaRole.SENDER, linger_ms=20, batch_size=256 * 1024)
     for subject, value in records:  # a backlog, as in the one-process figure
         producer.send(configured.topic_upstream, key=subject, value=value)
     producer.flush()
     producer.close()
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cme.cli", "run", "intake"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    assigned = _assignments(workers)
+    workers = [worker_process(configured, "intake") for _ in range(processes)]
+    assigned = assignments(workers)
     try:
         # The clock starts at the first assignment: a second process's joining
         # (a rebalance) is part of what scaling out costs.
-        _wait(lambda: sum(assigned) > 0, JOIN_SECONDS, "an intake process to join")
+        wait_until(lambda: sum(assigned) > 0, JOIN_SECONDS, "an intake process to join")
         started, cpu = time.perf_counter(), _cpu_times()
         url = configured.require_database_url()
-        _wait(lambda: _stored(url) >= len(records), DONE_SECONDS, "intake to take every message")
+        wait_until(
+            lambda: _stored(url) >= len(records), DONE_SECONDS, "intake to take every message"
+        )
         seconds = time.perf_counter() - started
         busy, total = (after - before for after, before in zip(_cpu_times(), cpu, strict=True))
         return len(records) / seconds, busy / total if total else float("nan")
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(timeout=60)
+        stop_processes(workers)
         drop_database(settings.require_database_url(), name)
 
 
-def _assignments(workers: list[subprocess.Popen[str]]) -> list[int]:
+def worker_process(settings: Settings, worker: str) -> subprocess.Popen[str]:
+    """`cme run WORKER` as its own process, on the store and topics ``settings`` name."""
+    env = {
+        **os.environ,
+        "CME_MODE": "services",
+        "CME_DATABASE_URL": settings.require_database_url(),
+        "CME_TOPIC_UPSTREAM": settings.topic_upstream,
+        "CME_TOPIC_QUARANTINE": settings.topic_quarantine,
+        "CME_TOPIC_EVENTS": settings.topic_events,
+        "CME_KAFKA_GROUP_PREFIX": settings.kafka_group_prefix,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "cme.cli", "run", worker],
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def stop_processes(workers: Sequence[subprocess.Popen[str]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=60)
+
+
+def assignments(workers: list[subprocess.Popen[str]]) -> list[int]:
     """Each process's current partition count, kept up to date from its log."""
     counts = [0] * len(workers)
 
@@ -133,7 +141,7 @@ def _stored(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _wait(done: Callable[[], bool], seconds: float, what: str) -> None:
+def wait_until(done: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not done():
         if time.monotonic() > deadline:
