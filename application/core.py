@@ -187,14 +187,15 @@ class ApplicationCore(Application[UUID]):
             if not atomic and writes.new_keys:
                 self.data_keys.store.add(writes.new_keys)
             processing: ProcessingEvent[UUID] = ProcessingEvent(uow.tracking)
-            # Only aggregates with something new: the library checks each one it is
-            # given against a runtime Protocol, which costs more than the check is worth
-            # for the many a batch only read.
-            changed = [a for a in uow.aggregates.values() if getattr(a, "pending_events", True)]
+            # What the library's collect_events does for an aggregate, without its two
+            # runtime-Protocol checks per aggregate (8 % of intake's time, #16): every
+            # aggregate here is the library's own, and only those with news are taken.
+            for aggregate in uow.aggregates.values():
+                if getattr(aggregate, "pending_events", True):
+                    processing.events.extend(aggregate.collect_events())
+                    processing.aggregates[aggregate.id] = aggregate
             if atomic and writes:
-                processing.collect_events(*changed, **{BATCH_WRITES: writes})
-            else:
-                processing.collect_events(*changed)
+                processing.saved_kwargs[BATCH_WRITES] = writes
             if processing.events or uow.tracking is not None or (atomic and writes):
                 recordings = self._record(processing)
                 self._notify(recordings)

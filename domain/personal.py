@@ -57,8 +57,15 @@ def _check_postcode(value: str) -> str:
 CONTROL_CHARACTERS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t", "\n", "\r"}
 
 
+_ASCII_CONTROL = re.compile("[" + re.escape("".join(sorted(CONTROL_CHARACTERS))) + "]")
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text anywhere, or None."""
+    if value.isascii():  # the common case, known without a look at each character
+        return (
+            "control characters are not allowed in text" if _ASCII_CONTROL.search(value) else None
+        )
     if not CONTROL_CHARACTERS.isdisjoint(value):
         return "control characters are not allowed in text"
     try:
