@@ -8,6 +8,7 @@ least-privilege role. The domain code is the same in both.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from functools import partial
 from pathlib import Path
@@ -125,6 +126,10 @@ class Backend:
     def read_models(self, role: Role) -> tuple[SqlReadModels, Closer]:
         raise NotImplementedError
 
+    def opening(self) -> AbstractContextManager[bool]:
+        """Held while an application first opens the store (the embedded mode needs it)."""
+        return nullcontext(True)
+
     def retention_job(self, app: CMEApplication) -> RetentionJob:
         raise NotImplementedError
 
@@ -158,6 +163,14 @@ class Embedded(Backend):
         store = SqliteReadModels(str(self.folder / "caseworker.db"))
         store.create()
         return store, store.close
+
+    def opening(self) -> AbstractContextManager[bool]:
+        """One first start at a time on a fresh store.
+
+        Two at once both create its tables, and the second's record of the
+        library's table migration fails (an IntegrityError that ended `cme run`'s API).
+        """
+        return file_lock(self.folder / "open.lock", wait=True)
 
     def retention_job(self, app: CMEApplication) -> RetentionJob:
         path = self.folder / "retention.lock"
@@ -260,14 +273,15 @@ def build_application(
     keystore, close_keys = backend.key_store("app")
     index_store, close_index = backend.index_store()
     keys = data_keys(settings, keystore)
-    app = App(
-        backend.event_store_env(),
-        data_keys=keys,
-        blind_index=BlindIndex(load_index_key(settings), index_store),
-        mapper=lambda: cme_mapper(keys, seal_personal=seal_personal),
-        today=today,
-        preload_keys=seal_personal,
-    )
+    with backend.opening():
+        app = App(
+            backend.event_store_env(),
+            data_keys=keys,
+            blind_index=BlindIndex(load_index_key(settings), index_store),
+            mapper=lambda: cme_mapper(keys, seal_personal=seal_personal),
+            today=today,
+            preload_keys=seal_personal,
+        )
     app.closers = [close_keys, close_index]
     recorder = app.recorder
     if isinstance(recorder, eventstore.postgres.Recorder):

@@ -169,10 +169,14 @@ def run_embedded(settings: Settings, stop: threading.Event, serve_api: bool = Tr
     from consumers.inprocess_feed import catch_up  # noqa: PLC0415
 
     running = Running()
-    if serve_api:
-        running.start("api", _api_server(settings, stop), stop)  # the port is taken first
+    serve = _api_server(settings, stop) if serve_api else None  # the port is taken first
+    # The store's tables are made before the API builds its own application on
+    # them: two first starts at once on a fresh SQLite file raced to record the
+    # library's table migration, and the loser's IntegrityError ended the API.
     app = build_application(settings)
     store, close = read_models(settings)
+    if serve is not None:
+        running.start("api", serve, stop)
     scheduler = retention_scheduler(settings, app)
     log.info("embedded mode: projecting %s into the caseworker read models", settings.data_dir)
     try:

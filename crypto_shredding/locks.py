@@ -11,12 +11,12 @@ LOCK_KEY = 0x434D4553  # "CMES"
 
 
 @contextmanager
-def file_lock(path: Path) -> Iterator[bool]:
-    """An exclusive, non-blocking lock on a file (the embedded mode's advisory lock)."""
+def file_lock(path: Path, *, wait: bool = False) -> Iterator[bool]:
+    """An exclusive lock on a file (the embedded mode's advisory lock); ``wait`` blocks for it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
