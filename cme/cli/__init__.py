@@ -147,7 +147,6 @@ def _unreachable(exc: Exception) -> str | None:
         KafkaTimeoutError,
     )
 
-    from cme.db.reach import DatabaseUnreachableError
     from consumers.kafka_io import logins
 
     hint = "start the local services with `scripts/services up`, or check the CME_* settings"
@@ -166,8 +165,21 @@ def _unreachable(exc: Exception) -> str | None:
         if refused is not None:
             return f"Kafka at {servers} answers but {refused} ({type(exc).__name__})"
         return f"cannot reach Kafka at {servers} ({type(exc).__name__}); {hint}"
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return _postgres_line(exc, hint)
+    return None
+
+
+def _postgres_line(exc: Exception, hint: str) -> str:
+    """Why PostgreSQL did not serve us: a pool's probe says; a direct connection is read here."""
+    import psycopg
+
+    from cme.db.reach import DatabaseUnreachableError, reason
+
     if isinstance(exc, DatabaseUnreachableError):
         return str(exc)
-    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
-        return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"
-    return None
+    admin = load_settings().database_url
+    if isinstance(exc, psycopg.OperationalError) and admin:
+        # The admin's own connection (`cme db setup`): the same reasons as a pool's.
+        return reason(exc, admin)
+    return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cme.settings import PROJECT_ROOT
 
 
@@ -75,3 +77,21 @@ def test_a_stopped_or_unknown_database_is_named_in_one_line(tmp_path: Path) -> N
         assert len(lines) == 1, result.stderr
         assert says in lines[0], lines[0]
         assert "pw" not in lines[0].replace("passwords", ""), "a password was echoed"
+
+
+def test_the_admins_refused_password_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cme db setup` connects as the admin directly; a wrong password said 'cannot reach'."""
+    import psycopg
+
+    from cme.cli import _one_line
+
+    monkeypatch.setenv("CME_DATABASE_URL", "postgresql://cme:wrong-secret@127.0.0.1:54329/cme")
+    refused = psycopg.OperationalError(
+        'connection failed: FATAL:  password authentication failed for user "cme"'
+    )
+    said = _one_line(refused)
+    assert said is not None
+    line, code = said
+    assert code == 3
+    assert line.startswith("PostgreSQL at 127.0.0.1:54329 refused the password of role cme")
+    assert "wrong-secret" not in line
