@@ -145,11 +145,11 @@ class RetentionJob:
             really_due = set(store.due(self.app.today(), _EVERYONE))
         while unfinished := store.unfinished(self.batch):
             tombstones = store.tombstones(unfinished)
-            by_reason: dict[ShredReason, list[UUID]] = {}
+            by_reason: dict[tuple[ShredReason, str], list[UUID]] = {}
             for child_id in unfinished:
                 by_reason.setdefault(_reason(tombstones[child_id].reason), []).append(child_id)
-            for reason, ids in by_reason.items():
-                self._finish(ids, reason)
+            for (reason, actor), ids in by_reason.items():
+                self._finish(ids, reason, actor=actor)
             self._settle()
             report.finished += unfinished
         seen: set[UUID] = set()
@@ -249,7 +249,7 @@ class RetentionJob:
             report.other_keys += others
         if to_destroy:
             ids = list(to_destroy)
-            self.keys.destroy_many(ids, reason=reason.value, at=self.app.now())
+            self.keys.destroy_many(ids, reason=_recorded(reason, actor), at=self.app.now())
             try:
                 self._finish(ids, reason, loaded=list(to_destroy.values()), actor=actor)
             except IntegrityError:
@@ -324,8 +324,18 @@ _EVERYONE = 10_000_000
 """A limit above any county's number of children (a key store query needs one)."""
 
 
-def _reason(recorded: str) -> ShredReason:
+_BY = " by "
+
+
+def _recorded(reason: ShredReason, actor: str) -> str:
+    """A tombstone's reason; who confirmed an early shred too, so a resumed cascade records it."""
+    return reason.value if actor == ACTOR else f"{reason.value}{_BY}{actor}"
+
+
+def _reason(recorded: str) -> tuple[ShredReason, str]:
+    """The reason and the actor a tombstone's reason names (the job, unless someone confirmed)."""
+    value, _, actor = recorded.partition(_BY)
     try:
-        return ShredReason(recorded)
+        return ShredReason(value), actor or ACTOR
     except ValueError:
-        return ShredReason.RETENTION_REACHED
+        return ShredReason.RETENTION_REACHED, ACTOR

@@ -50,8 +50,9 @@ class PartitionWorker(ABC):
         self.topic = topic
         self.consumer = consumer
         self.stop = stop
-        self._ends: dict[TopicPartition, int] | None = None  # None until first measured
-        self._starts: dict[TopicPartition, int] = {}
+        # The partitions' (ends, starts) as last measured, swapped as one object: the
+        # status line reads it from another thread (None: not measured, or failed).
+        self._bounds: tuple[dict[TopicPartition, int], dict[TopicPartition, int]] | None = None
         self._lag_measured = 0.0
         # Per assigned partition, the next offset whose effect is not yet stored
         # (None: nothing stored yet, so the partition's beginning).
@@ -139,11 +140,13 @@ class PartitionWorker(ABC):
         applied is counted now, so a busy worker's figure does not lag behind
         its own progress (it once read lag=3000 with 3340 of 5000 applied).
         """
-        if self._ends is None:
+        bounds = self._bounds  # one read: the worker thread may replace it meanwhile
+        if bounds is None:
             return -1
+        ends, starts = bounds
         lag = 0
-        for tp, end in self._ends.items():
-            start = self._starts.get(tp, 0)
+        for tp, end in ends.items():
+            start = starts.get(tp, 0)
             done = self.done_up_to.get(tp)
             lag += max(0, end - (start if done is None else max(done, start)))
         return lag
@@ -163,6 +166,6 @@ class PartitionWorker(ABC):
             ends = self.consumer.end_offsets(assigned) if assigned else {}
             starts = self.consumer.beginning_offsets(assigned) if assigned else {}
         except TRANSIENT:
-            self._ends = None
+            self._bounds = None
             return
-        self._ends, self._starts = ends, starts
+        self._bounds = (ends, starts)

@@ -172,6 +172,8 @@ def _unreachable(exc: Exception) -> str | None:
 
 def _postgres_line(exc: Exception, hint: str) -> str:
     """Why PostgreSQL did not serve us: a pool's probe says; a direct connection is read here."""
+    from urllib.parse import urlsplit
+
     import psycopg
 
     from cme.db.reach import DatabaseUnreachableError, reason
@@ -179,7 +181,12 @@ def _postgres_line(exc: Exception, hint: str) -> str:
     if isinstance(exc, DatabaseUnreachableError):
         return str(exc)
     admin = load_settings().database_url
-    if isinstance(exc, psycopg.OperationalError) and admin:
-        # The admin's own connection (`cme db setup`): the same reasons as a pool's.
-        return reason(exc, admin)
+    text = str(exc)
+    admins = admin is not None and f'"{urlsplit(admin).username}"' in text
+    if isinstance(exc, psycopg.OperationalError) and admin and text.startswith("connection"):
+        # A direct connection that failed to open (the admin's in `cme db setup`): the
+        # pool's reasons, unless a password was refused for some other role.
+        if admins or "password authentication failed" not in text:
+            return reason(exc, admin)
+        return "PostgreSQL refused a role's password: check CME_DB_URL_<ROLE> or the passwords file"
     return f"cannot reach PostgreSQL ({type(exc).__name__}); {hint}"

@@ -294,3 +294,26 @@ def test_a_history_with_a_reduced_timetable_is_json(app: App) -> None:
     )
     text = json.dumps(history(app, child_id, "auditor:1", "statutory_audit"))
     assert '"hours_per_week": "12.5"' in text  # the exact value, as text, not a float
+
+
+def test_a_resumed_early_shred_still_records_who_confirmed_it(settings: Settings, app: App) -> None:
+    """A confirmed early run that stops after destroying keys is finished by the next run;
+    that run once recorded the job as the actor, losing the officer who confirmed."""
+    child_id = register(app, date(2002, 1, 15))  # 25 on 2027-01-15, after today
+    job = build_retention_job(settings, app)
+    recorded = app.record_personal_data_shredded
+
+    def crash(*args: object, **kwargs: object) -> None:
+        msg = "the process died after the keys were destroyed"
+        raise RuntimeError(msg)
+
+    app.record_personal_data_shredded = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        job.run(date(2027, 1, 15), brought_forward_by="staff:dpo-1")
+    app.record_personal_data_shredded = recorded  # type: ignore[method-assign]
+    assert build_retention_job(settings, app).run().finished == [child_id]
+    (shredded,) = [
+        e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded"
+    ]
+    assert shredded.reason == "retention_brought_forward"  # type: ignore[attr-defined]
+    assert shredded.actor == "staff:dpo-1"  # type: ignore[attr-defined]
