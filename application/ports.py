@@ -8,7 +8,7 @@ these protocols. Each names only what the use cases call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
@@ -44,7 +44,7 @@ class KeyStore(Protocol):
 
     def set_expiry(self, child_id: UUID, expires_on: date | None) -> None: ...
 
-    def due(self, on: date, limit: int) -> list[UUID]: ...
+    def due(self, on: date, limit: int, exclude: Collection[UUID] = ()) -> list[UUID]: ...
 
     def unfinished(self, limit: int) -> list[UUID]: ...
 

@@ -154,7 +154,10 @@ class RetentionJob:
             report.finished += unfinished
         seen: set[UUID] = set()
         while True:
-            due = [c for c in store.due(today, self.batch) if c not in seen]
+            # Children on legal hold stay due: left out, or a full batch of them
+            # would hide every later child from the run.
+            held = set(report.deferred)
+            due = [c for c in store.due(today, self.batch, exclude=held) if c not in seen]
             if not due:
                 break
             seen.update(due)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Protocol
@@ -65,8 +65,8 @@ class KeyStore(Protocol):
 
     def mark_cascade_done(self, child_ids: Sequence[UUID], at: datetime) -> None: ...
 
-    def due(self, on: date, limit: int) -> list[UUID]:
-        """Children whose key expires on or before ``on``."""
+    def due(self, on: date, limit: int, exclude: Collection[UUID] = ()) -> list[UUID]:
+        """Children whose key expires on or before ``on``, earliest first, but ``exclude``."""
 
     def scan(self, batch: int) -> Iterator[list[WrappedKey]]:
         """Every live key, in batches (for KEK rotation)."""
@@ -122,8 +122,14 @@ class InMemoryKeyStore:
     def mark_cascade_done(self, child_ids: Sequence[UUID], at: datetime) -> None:
         self._done.update(child_ids)
 
-    def due(self, on: date, limit: int) -> list[UUID]:
-        due = [k.child_id for k in self._keys.values() if k.expires_on and k.expires_on <= on]
+    def due(self, on: date, limit: int, exclude: Collection[UUID] = ()) -> list[UUID]:
+        due = [
+            k.child_id
+            for k in sorted(
+                self._keys.values(), key=lambda k: (k.expires_on or date.max, k.child_id)
+            )
+            if k.expires_on and k.expires_on <= on and k.child_id not in exclude
+        ]
         return due[:limit]
 
     def scan(self, batch: int) -> Iterator[list[WrappedKey]]:

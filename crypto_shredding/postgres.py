@@ -6,7 +6,7 @@ only the privileges it uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from uuid import UUID
 
@@ -102,12 +102,12 @@ class PostgresKeyStore:
                 (at, list(child_ids)),
             )
 
-    def due(self, on: date, limit: int) -> list[UUID]:
+    def due(self, on: date, limit: int, exclude: Collection[UUID] = ()) -> list[UUID]:
         with self._pool.connection() as conn:
             rows = conn.execute(
                 "SELECT child_id FROM keystore.data_keys WHERE expires_on <= %s "
-                "ORDER BY expires_on, child_id LIMIT %s",
-                (on, limit),
+                "AND NOT (child_id = ANY(%s::uuid[])) ORDER BY expires_on, child_id LIMIT %s",
+                (on, list(exclude), limit),
             ).fetchall()
         return [r[0] for r in rows]
 

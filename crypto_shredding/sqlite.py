@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -162,14 +162,14 @@ class SqliteKeyStore:
                 [(at.isoformat(), str(child_id)) for child_id in child_ids],
             )
 
-    def due(self, on: date, limit: int) -> list[UUID]:
+    def due(self, on: date, limit: int, exclude: Collection[UUID] = ()) -> list[UUID]:
         with self._db.lock:
             rows = self._db.conn.execute(
                 "SELECT child_id FROM data_keys WHERE expires_on <= ? "
                 "ORDER BY expires_on, child_id LIMIT ?",
-                (on.isoformat(), limit),
+                (on.isoformat(), limit + len(exclude)),  # then the excluded are dropped
             ).fetchall()
-        return [UUID(r[0]) for r in rows]
+        return [c for c in (UUID(r[0]) for r in rows) if c not in exclude][:limit]
 
     def scan(self, batch: int) -> Iterator[list[WrappedKey]]:
         after = str(UUID(int=0))

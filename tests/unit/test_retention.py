@@ -317,3 +317,27 @@ def test_a_resumed_early_shred_still_records_who_confirmed_it(settings: Settings
     ]
     assert shredded.reason == "retention_brought_forward"  # type: ignore[attr-defined]
     assert shredded.actor == "staff:dpo-1"  # type: ignore[attr-defined]
+
+
+def test_a_full_batch_of_held_children_does_not_hide_the_rest(app: App) -> None:
+    """Held children stay due; a batch of only them once ended the run, shredding nobody after."""
+    from contextlib import nullcontext
+
+    held = [register(app, date(2002, 1, day)) for day in (10, 11, 12)]  # due first
+    free = register(app, date(2002, 1, 13))
+    for child_id in held:
+        app.place_legal_hold(
+            PlaceLegalHold.of(
+                {
+                    "actor": "legal:1",
+                    "child_id": child_id,
+                    "hold_id": uuid4(),
+                    "reason": "Inquiry order suspends destruction",
+                    "authority": "Synthetic Inquiry 2026/3",
+                }
+            )
+        )
+    job = RetentionJob(app, lambda: nullcontext(True), batch=2)
+    report = job.run(today=date(2027, 2, 1))
+    assert sorted(report.deferred) == sorted(held)
+    assert report.shredded == [free]
