@@ -10,13 +10,14 @@ admin's, live in an owner-only JSON file.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from cme.private_files import write_private
 
 REALM = "cme"
 CLIENT = "cme-api"
@@ -43,10 +44,7 @@ def load_or_create_passwords(path: Path) -> dict[str, Any]:
     if any(name not in current for name in wanted):
         current = {name: current.get(name) or secrets.token_urlsafe(18) for name in wanted}
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(json.dumps(current, indent=2, sort_keys=True))
+        write_private(path, json.dumps(current, indent=2, sort_keys=True), replace=True)
     return current
 
 

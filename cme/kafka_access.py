@@ -11,7 +11,6 @@ benchmark on topics of its own gets the same rights on those names.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ from kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
+from cme.private_files import write_private
 from cme.settings import ConfigurationError, Settings
 from cme.topics import ensure_topics, required_topics, topic_configs
 from consumers import kafka_io
@@ -184,10 +184,7 @@ def load_or_create_passwords(path: Path) -> dict[str, str]:
     if missing:
         current.update({name: secrets.token_urlsafe(24) for name in missing})
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)  # owner-only before a password is in it
-        with os.fdopen(descriptor, "w") as out:
-            out.write(json.dumps(current, indent=2, sort_keys=True))
+        write_private(path, json.dumps(current, indent=2, sort_keys=True), replace=True)
     return current
 
 

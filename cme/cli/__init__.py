@@ -112,28 +112,24 @@ def _refused_login(servers: str) -> str | None:
     client retries until its timeout as if the broker were down; a person
     needs to be pointed at the password, not at starting the services.
     """
-    import socket
+    from kafka.errors import KafkaConnectionError
 
-    from consumers.kafka_io import logins
+    from consumers.kafka_io import logins, require_answer
 
     principals = logins()
     if not principals:
         return None
-    for server in servers.split(","):
-        host, _, port = server.strip().rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
-                pass
-        except (OSError, ValueError):
-            continue
-        named = ", ".join(
-            f"{name} (CME_KAFKA_USER_{role.value.upper()})" for name, role in principals.items()
-        )
-        return (
-            f"did not let {named} in: check that password (or CME_KAFKA_PASSWORDS_FILE) and "
-            "the broker's log for 'Failed authentication'; a broker still starting looks the same"
-        )
-    return None
+    try:
+        require_answer(servers, timeout=2)
+    except KafkaConnectionError:
+        return None  # nobody answers: down, not a refused login
+    named = ", ".join(
+        f"{name} (CME_KAFKA_USER_{role.value.upper()})" for name, role in principals.items()
+    )
+    return (
+        f"did not let {named} in: check that password (or CME_KAFKA_PASSWORDS_FILE) and "
+        "the broker's log for 'Failed authentication'; a broker still starting looks the same"
+    )
 
 
 def _unreachable(exc: Exception) -> str | None:

@@ -14,7 +14,6 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 import psycopg
 from kafka import KafkaConsumer, KafkaProducer
@@ -74,15 +73,6 @@ def _sealed(settings: Settings, lines: list[dict[str, object]]) -> list[tuple[by
     return out
 
 
-def _wait(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            msg = "the pipeline did not finish in time"
-            raise TimeoutError(msg)
-        time.sleep(0.05)
-
-
 def _stage_throughputs(
     settings: Settings, backlog: int, seed: int, progress: Progress
 ) -> tuple[float, float, float, int]:
@@ -103,7 +93,7 @@ def _stage_throughputs(
     stop = threading.Event()
     running = start_workers(settings, ["intake"], stop)
     intake = running.counters["intake"]
-    _wait(lambda: _done(intake(), progress, task) >= backlog, 900)
+    wait_until(lambda: _done(intake(), progress, task) >= backlog, 900, "intake of the backlog")
     stop.set()
     running.join(stop, report_every=0.1)
     events = (app.recorder.max_notification_id() or 0) - start_events
@@ -114,7 +104,7 @@ def _stage_throughputs(
         watch = Stopwatch()
         running = start_workers(settings, [worker], stop)
         counter = running.counters[worker]
-        _wait(lambda: _count(counter(), counter_key, progress, task) >= events, 900)
+        wait_until(lambda: _count(counter(), counter_key, progress, task) >= events, 900, worker)
         seconds = watch.seconds()
         stop.set()
         running.join(stop, report_every=0.1)

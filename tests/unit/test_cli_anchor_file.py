@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from cme.settings import PROJECT_ROOT
+from tests.cli import run_cme
 
 
 def verify_with_anchor(anchor: Path, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
-    env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "cme.cli", "audit", "verify", "--anchor", str(anchor)],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cme(["audit", "verify", "--anchor", str(anchor)], data_dir)
 
 
 @pytest.mark.parametrize(

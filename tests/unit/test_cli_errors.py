@@ -231,26 +231,13 @@ def test_audit_replay_prints_the_state_as_json(capsys: pytest.CaptureFixture[str
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     """`cme ... | head` once ended in a BrokenPipeError traceback."""
     import os
-    import subprocess
-    import sys
 
-    from cme.settings import PROJECT_ROOT
+    from tests.cli import run_cme
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
-    env |= {"CME_MODE": "embedded", "CME_DATA_DIR": str(tmp_path)}
     reader, writer = os.pipe()
     os.close(reader)  # the reader (head) has already gone
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "cme.cli", "status"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=writer,
-            stderr=subprocess.PIPE,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result = run_cme(["status"], tmp_path, stdout=writer)
     finally:
         os.close(writer)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cme.settings import PROJECT_ROOT
+from tests import cli
 
 
 def closed_port() -> int:
@@ -37,17 +36,11 @@ def test_publish_with_the_broker_down_fails_fast_with_one_line(tmp_path: Path) -
     assert "Traceback" not in result.stderr
 
 
-def run_cme(args: list[str], tmp_path: Path, **env_vars: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CME_")}
-    env |= {"CME_MODE": "services", "CME_DATA_DIR": str(tmp_path)} | env_vars
-    return subprocess.run(
-        [sys.executable, "-m", "cme.cli", *args],
-        env=env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
+def run_cme(args: list[str], tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    settings = {"CME_MODE": "services", **settings}
+    mode = settings.pop("CME_MODE")
+    return cli.run_cme(
+        args, tmp_path, mode, timeout=20, env=cli.cme_env(tmp_path, mode, **settings)
     )
 
 
