@@ -59,7 +59,7 @@ def _check_bootstrap(value: str | None) -> str | None:
     for server in value.split(","):
         host, _, port = server.strip().rpartition(":")
         if not host or not port.isdigit():
-            msg = f"each server must be host:port, got {server.strip()!r}"
+            msg = "each server must be host:port, e.g. 127.0.0.1:19092 (the value is not repeated)"
             raise ValueError(msg)
     return value
 
@@ -344,6 +344,19 @@ class Settings(BaseSettings):
         )
 
     @model_validator(mode="after")
+    def _role_urls_are_urls(self) -> Settings:
+        """Each CME_DB_URL_<ROLE> is checked like CME_DATABASE_URL; none is ever repeated."""
+        for name in type(self).model_fields:
+            secret = getattr(self, name) if name.startswith("db_url_") else None
+            if secret is not None:
+                try:
+                    _check_postgres_url(secret.get_secret_value())
+                except ValueError as exc:
+                    msg = f"CME_{name.upper()}: {exc}"
+                    raise ValueError(msg) from None
+        return self
+
+    @model_validator(mode="after")
     def _services_need_urls(self) -> Settings:
         if self.mode is Mode.SERVICES and self.database_url is None and not self.has_role_urls:
             msg = (
@@ -396,5 +409,7 @@ def load_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in error["loc"]) or "settings"
             variable = f"CME_{field.upper()}" if error["loc"] else "CME settings"
             # Never echo the offending value: it may be a secret.
-            problems.append(f"{variable}: {error['msg'].removeprefix('Value error, ')}")
+            message = error["msg"].removeprefix("Value error, ")
+            # A check across settings names its own variable.
+            problems.append(message if message.startswith("CME_") else f"{variable}: {message}")
         raise ConfigurationError("; ".join(problems)) from None

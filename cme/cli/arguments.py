@@ -77,14 +77,23 @@ def _whole(text: str, minimum: int, maximum: int | None = None) -> int:
     return value
 
 
+MOST = 10_000_000
+"""No count the commands take needs more (a store's integers end at 2**63)."""
+
+
 def a_count(text: str) -> int:
     """A whole number of at least 1 (a batch, a limit, a number of days)."""
-    return _whole(text, 1)
+    return _whole(text, 1, MOST)
 
 
 def minutes(text: str) -> int:
-    """A whole number of minutes, 0 included."""
-    return _whole(text, 0)
+    """A whole number of minutes, 0 included (at most a day)."""
+    return _whole(text, 0, 24 * 60)
+
+
+def token_minutes(text: str) -> int:
+    """How long a development token lives: 1 minute to a day."""
+    return _whole(text, 1, 24 * 60)
 
 
 def a_port(text: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
+from cme.cli.arguments import token_minutes
 from cme.settings import load_settings
 
 SUBJECT = re.compile(r"^[A-Za-z0-9._:@/-]{1,70}$")
@@ -36,7 +37,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--role", required=True, choices=ROLES, action="append", help="repeat for several"
     )
     issue.add_argument("--sub", required=True, type=_subject, help="the staff id, e.g. officer-1")
-    issue.add_argument(
-        "--minutes", type=int, default=60, choices=range(1, 24 * 60 + 1), metavar="1..1440"
-    )
+    issue.add_argument("--minutes", type=token_minutes, default=60, metavar="1..1440")
     issue.set_defaults(handler=_cmd_issue)

@@ -28,6 +28,8 @@ BAD = [
     ("CME_DATA_DIR", "/proc/garbage-folder"),
     ("CME_API_PORT", "garbage-port"),
     ("CME_DATABASE_URL", "garbage-url"),
+    ("CME_DB_URL_CASEWORKER", "garbage role url"),
+    ("CME_KAFKA_BOOTSTRAP_SERVERS", "garbage servers"),
 ]
 
 
