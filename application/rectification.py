@@ -7,6 +7,7 @@ category of data the correction touches must be told, and is named here
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -30,6 +31,22 @@ class UnknownDetailError(DomainError):
     rule = "unknown_field"
 
 
+def unknown_detail(names: list[str]) -> UnknownDetailError | None:
+    """The error for names no detail has, or None; a name is repeated only if it looks like one.
+
+    ``--set 'Jane Smith=…'`` puts a person's name where a detail's name goes: an
+    identifier-shaped name (``surname``) is shown, to point to ``legal_surname``;
+    anything else is not repeated.
+    """
+    unknown = sorted(set(names) - set(ChildDetails.model_fields))
+    if not unknown:
+        return None
+    shown = [n if re.fullmatch(r"[a-z][a-z0-9_]{0,39}", n) else "(not repeated)" for n in unknown]
+    known = ", ".join(ChildDetails.model_fields)
+    msg = f"no such detail {', '.join(shown)}; the details are {known}"
+    return UnknownDetailError(msg, field="details")
+
+
 def correction(
     app: CMEApplication,
     child_id: UUID,
@@ -45,11 +62,9 @@ def correction(
     correction to part of an object (one flag, the postcode) keeps the rest
     of it; a list (the carers) is given whole.
     """
-    unknown = sorted(set(corrections) - set(ChildDetails.model_fields))
-    if unknown:
-        known = ", ".join(ChildDetails.model_fields)
-        msg = f"no such detail {', '.join(unknown)}; the details are {known}"
-        raise UnknownDetailError(msg, field=unknown[0])
+    refused = unknown_detail(list(corrections))
+    if refused:
+        raise refused
     current = app.get_child(child_id).current_details().model_dump(mode="json")
     details = {
         name: (

@@ -20,6 +20,18 @@ class SendersUseCases(ApplicationCore):
         registry.revoke(cmd.actor, cmd.sender, cmd.reason)
         self.save(registry)
 
+    def record_broker_principal_revoked(self, command: c.RecordBrokerPrincipalRevoked) -> None:
+        """Who took a Kafka principal's rights away, and why: the broker keeps no such record."""
+        cmd = self._valid(c.RecordBrokerPrincipalRevoked, command)
+        registry = self.sender_registry() or SenderRegistry(actor=cmd.actor)
+        registry.record_principal_revoked(
+            actor=cmd.actor,
+            principal=cmd.principal,
+            reason=cmd.reason,
+            acls_deleted=cmd.acls_deleted,
+        )
+        self.save(registry)
+
     def sender_registry(self) -> SenderRegistry | None:
         """The register as stored now (None before the first sender); read fresh each call."""
         if not self.is_recorded(REGISTRY_ID):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kafka.admin import (
@@ -118,26 +119,59 @@ def grant(settings: Settings, acls: list[ACL]) -> None:
         raise ConfigurationError(msg)
 
 
-def _delete_acls(
-    settings: Settings, principal: str | None, doomed: Callable[[ACL], bool] = lambda _: True
-) -> int:
-    """Delete the ACLs of ``principal`` (or anyone's) that ``doomed`` picks; how many."""
-    held_by = ACLFilter(
+def _held_by(principal: str | None) -> ACLFilter:
+    """Every ACL of ``principal`` (``User:NAME``), or everyone's for None."""
+    return ACLFilter(
         principal,
         None,
         ACLOperation.ANY,
         ACLPermissionType.ANY,
         ResourcePatternFilter(ResourceType.ANY, None, ACLResourcePatternType.ANY),
     )
+
+
+def _delete_acls(
+    settings: Settings, principal: str | None, doomed: Callable[[ACL], bool] = lambda _: True
+) -> int:
+    """Delete the ACLs of ``principal`` (or anyone's) that ``doomed`` picks; how many."""
     admin = kafka_io.admin(settings, KafkaRole.ADMIN, "acl-admin")
     try:
-        acls, _ = admin.describe_acls(held_by)
+        acls, _ = admin.describe_acls(_held_by(principal))
         chosen = [acl for acl in acls if doomed(acl)]
         if chosen:
             admin.delete_acls(chosen)
         return len(chosen)
     finally:
         admin.close()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user the broker knows: by its SCRAM credential, its ACLs, or both."""
+
+    name: str
+    has_credential: bool
+    acls: tuple[ACL, ...]
+
+
+def principals(settings: Settings) -> dict[str, Principal]:
+    """Every principal with a SCRAM credential or an ACL on this broker, by name."""
+    admin = kafka_io.admin(settings, KafkaRole.ADMIN, "acl-admin")
+    try:
+        credentials = admin.describe_user_scram_credentials()
+        acls, _ = admin.describe_acls(_held_by(None))
+    finally:
+        admin.close()
+    names = {name for name, described in credentials.items() if not described.get("error")}
+    by_name: dict[str, list[ACL]] = {}
+    for acl in acls:
+        kind, _, name = acl.principal.partition(":")
+        if kind == "User":
+            by_name.setdefault(name, []).append(acl)
+    return {
+        name: Principal(name, name in names, tuple(by_name.get(name, ())))
+        for name in sorted(names | set(by_name))
+    }
 
 
 def revoke_under(settings: Settings, prefix: str) -> int:

@@ -27,3 +27,11 @@ def open_private(path: Path, *, replace: bool = False) -> Iterator[TextIO]:
 def write_private(path: Path, text: str, *, replace: bool = False) -> None:
     with open_private(path, replace=replace) as out:
         out.write(text)
+
+
+def exports_folder(data_dir: Path) -> Path:
+    """``$CME_DATA_DIR/exports``, made owner-only: where exports go when no folder is given."""
+    folder = data_dir / "exports"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.chmod(0o700)
+    return folder

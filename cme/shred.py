@@ -17,6 +17,7 @@ from cme.bootstrap import (
     read_models,
 )
 from cme.db.roles import Role, role_url
+from cme.listings import Listing, render
 from cme.private_files import write_private
 from cme.secrets import load_ledger_signer
 from cme.settings import Settings, load_settings
@@ -30,7 +31,12 @@ from projections.ledger_store import LedgerReader
 Check = Callable[[], tuple[bool, str]]
 
 
-def run_due(settings: Settings, today: date | None, confirmed_by: str | None = None) -> int:
+def run_due(
+    settings: Settings,
+    today: date | None,
+    confirmed_by: str | None = None,
+    fmt: str | None = None,
+) -> int:
     """The retention job now; run as of a later day, only a preview unless confirmed.
 
     Run as of a day after today, it would destroy the keys of children not yet
@@ -39,7 +45,7 @@ def run_due(settings: Settings, today: date | None, confirmed_by: str | None = N
     app = build_application(settings)
     try:
         if today is not None and today > app.today() and confirmed_by is None:
-            return _preview_early(app, today)
+            return _preview_early(app, today, fmt)
         report = build_retention_job(settings, app).run(today, brought_forward_by=confirmed_by)
     finally:
         app.close()
@@ -54,18 +60,19 @@ def run_due(settings: Settings, today: date | None, confirmed_by: str | None = N
     return 0
 
 
-def _preview_early(app: App, day: date) -> int:
+def _preview_early(app: App, day: date, fmt: str | None) -> int:
+    """Every child the early run would shred, in full: the list to check before confirming."""
     store = app.data_keys.store
     due_now = set(store.due(app.today(), PREVIEW_LIMIT))
     early = [child for child in store.due(day, PREVIEW_LIMIT) if child not in due_now]
     print(
         f"dry run: as of {day}, {len(early)} child(ren) not yet 25 would be shredded "
-        f"(keys destroyed for good){':' if early else ''}"
+        "(keys destroyed for good)",
+        file=sys.stderr,
     )
-    for child_id in early[:50]:
-        print(f"  {child_id}")
-    if len(early) > 50:
-        print(f"  … and {len(early) - 50} more")
+    if early:
+        rows = [{"child_id": str(child_id)} for child_id in early]
+        render([Listing("would be shredded", ("child_id",), rows)], fmt)
     print(
         "nothing was destroyed; to shred them now anyway, run it again with "
         "--confirm-early --actor YOUR-ID (recorded in the ledger against each child)",
@@ -267,7 +274,9 @@ def cmd_shred(args: argparse.Namespace) -> int:
         if args.confirm_early and args.actor is None:
             print("--confirm-early needs --actor: who confirms is recorded", file=sys.stderr)
             return 2
-        return run_due(settings, args.today, args.actor if args.confirm_early else None)
+        return run_due(
+            settings, args.today, args.actor if args.confirm_early else None, args.format
+        )
     certificate = verify(settings, args.child_id)
     text = certificate.to_json()
     if args.out:

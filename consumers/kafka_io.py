@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -69,6 +70,7 @@ def connection(settings: KafkaSettings, role: KafkaRole) -> dict[str, Any]:
         "bootstrap_servers": servers,
         "security_protocol": security.protocol,
         **RECONNECT,
+        **_WAITING,
     }
     if security.username is not None:
         _LOGINS[security.username] = role
@@ -95,6 +97,23 @@ def reader(settings: KafkaSettings, role: KafkaRole, name: str, **options: Any) 
 
 COMMAND = {"bootstrap_timeout_ms": 5_000}
 """For a command a person waits on: an unreachable broker is reported in seconds, not 30."""
+
+_WAITING: dict[str, Any] = {}
+
+
+@contextmanager
+def a_person_waits() -> Iterator[None]:
+    """Every client made inside gives up bootstrapping after seconds, not kafka-python's 30.
+
+    The broker answers a wrong password by closing the connection, which
+    kafka-python retries as if the broker were slow: a command took 31 s to
+    say so. Workers keep the long wait (a broker restarting is normal there).
+    """
+    _WAITING.update(COMMAND)
+    try:
+        yield
+    finally:
+        _WAITING.clear()
 
 
 def producer(settings: KafkaSettings, role: KafkaRole, **overrides: Any) -> KafkaProducer:

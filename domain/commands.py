@@ -488,6 +488,12 @@ class RevokeSender(Command):
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
 
 
+class RecordBrokerPrincipalRevoked(Command):
+    principal: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
+    acls_deleted: Annotated[int, Field(ge=0)]
+
+
 TCommand = TypeVar("TCommand", bound=Command)
 
 

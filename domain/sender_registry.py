@@ -36,6 +36,7 @@ class SenderRegistry(Aggregate):
     def __init__(self, actor: str) -> None:
         self.keys: dict[str, list[str]] = {}
         self.revoked: dict[str, str] = {}
+        self.principals_revoked: dict[str, str] = {}
 
     class SenderKeyRegistered(Event):
         sender: str
@@ -66,6 +67,19 @@ class SenderRegistry(Aggregate):
     def _revoke(self, actor: str, sender: str, reason: str) -> None:
         self.keys.pop(sender, None)
         self.revoked[sender] = reason
+
+    class BrokerPrincipalRevoked(Event):
+        """A Kafka principal's ACLs deleted and its password replaced (`cme kafka revoke`)."""
+
+        principal: str
+        reason: str
+        acls_deleted: int
+
+    @event(BrokerPrincipalRevoked)
+    def record_principal_revoked(
+        self, actor: str, principal: str, reason: str, acls_deleted: int
+    ) -> None:
+        self.principals_revoked[principal] = reason
 
     def public_keys(self, sender: str) -> tuple[str, ...]:
         return tuple(self.keys.get(sender, ()))

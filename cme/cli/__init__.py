@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 from cme import __version__
 from cme.cli import (
@@ -29,8 +30,10 @@ from cme.cli import (
     status,
     tokens,
 )
+from cme.cli.arguments import unrecognized
 from cme.settings import ConfigurationError, load_settings
 from cme.startup import check_settings
+from consumers import kafka_io
 from domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -63,16 +66,39 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for group in GROUPS:
         group.register(sub)
+    _name_leaves(parser)
     return parser
+
+
+def _name_leaves(parser: argparse.ArgumentParser) -> None:
+    """Each subcommand's parser knows itself, so it reports options it does not take."""
+    children = [
+        child
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for child in action.choices.values()
+    ]
+    for child in children:
+        child.set_defaults(leaf_parser=child)
+        _name_leaves(child)
+
+
+LONG_RUNNING = frozenset({"run", "serve", "demo", "services"})
+"""Commands whose Kafka clients keep kafka-python's patient bootstrap (workers, servers)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the subcommand that refuses them, not by `cme`
+        leaf: argparse.ArgumentParser = getattr(args, "leaf_parser", parser)
+        leaf.error(unrecognized(unknown))
     handler: Handler = args.handler
     try:
         check_settings(load_settings())
-        code = handler(args)
+        waits = nullcontext() if args.command in LONG_RUNNING else kafka_io.a_person_waits()
+        with waits:
+            code = handler(args)
         sys.stdout.flush()  # here, where a reader that went away is caught below
         return code
     except BrokenPipeError:

@@ -27,11 +27,15 @@ def _unquoted(message: str) -> str:
     message = re.sub(r"invalid choice: '.*?' \(choose", "invalid choice (choose", message)
     message = re.sub(r"invalid (\w+) value: '.*'", r"not a valid \1", message)
     if message.startswith("unrecognized arguments: "):
-        words = message.removeprefix("unrecognized arguments: ").split()
-        options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
-        named = f": {' '.join(options)}" if options else ""
-        message = f"{len(words)} unrecognized argument(s){named}"
+        message = unrecognized(message.removeprefix("unrecognized arguments: ").split())
     return message
+
+
+def unrecognized(words: list[str]) -> str:
+    """How many arguments were not taken, naming only the option names among them."""
+    options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+    named = f": {' '.join(options)}" if options else ""
+    return f"{len(words)} unrecognized argument(s){named}"
 
 
 def an_id(text: str) -> UUID:
@@ -167,5 +171,13 @@ def a_quarantine_id(text: str) -> str:
     """A quarantined message's id, or enough of its start to name one (as `list` shows it)."""
     if not re.fullmatch(r"[0-9a-f-]{4,36}", text):
         msg = "not a quarantine id: its first characters (0-9, a-f), as `cme quarantine list` shows"
+        raise argparse.ArgumentTypeError(msg)
+    return text
+
+
+def a_principal(text: str) -> str:
+    """A Kafka SCRAM user name, as `cme kafka principals` lists them."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", text):
+        msg = "not a principal name: 1-64 of letters, digits and . _ -, e.g. school-mis-117001"
         raise argparse.ArgumentTypeError(msg)
     return text

@@ -44,6 +44,13 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
         elif args.audit_command == "history":
             rows = audit.history(app, args.child_id, args.actor, args.why)
             print(json.dumps(rows, indent=2))
+        elif args.projections and args.id is not None:
+            print(
+                "error: give an id (one aggregate's state) or --projections FILE (every read "
+                "model), not both",
+                file=sys.stderr,
+            )
+            return 2
         elif args.projections:
             events, children = audit_tools.replay_projections(
                 app, args.as_of, args.projections, args.actor, args.why

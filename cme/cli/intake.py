@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cme.cli.arguments import a_folder, a_quarantine_id, a_text_file
+from cme.cli.arguments import a_folder, a_quarantine_id, a_text_file, an_actor
 from cme.listings import Listing, add_format_option, render
 from cme.settings import PROJECT_ROOT, load_settings
 from consumers.config import KafkaRole
@@ -160,23 +160,32 @@ def cmd_quarantine_replay(args: argparse.Namespace) -> int:
             settings.topic_upstream,
             key=key,
             value=raw,
-            headers=[("cme-replay-of", record.quarantine_id.encode())],
+            headers=[
+                ("cme-replay-of", record.quarantine_id.encode()),
+                ("cme-replayed-by", args.actor.encode()),
+            ],
         ).get(timeout=30)
     finally:
         producer.close()
     where = f"partition {metadata.partition} offset {metadata.offset}"
-    print(f"replayed {record.quarantine_id} to {where}")
+    print(f"replayed {record.quarantine_id} to {where} (headers name it and {args.actor})")
     return 0
 
 
-def export_schemas(folder: Path) -> list[Path]:
+def schema_documents() -> dict[str, dict[str, Any]]:
+    """The contract's JSON Schemas by file name: the envelope and each payload type/version."""
     from consumers.contract import PAYLOADS, Envelope
 
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
     documents: dict[str, dict[str, Any]] = {"envelope.json": Envelope.model_json_schema()}
     for (message_type, version), model in PAYLOADS.items():
         documents[f"{message_type.value}.v{version}.json"] = model.model_json_schema()
+    return documents
+
+
+def export_schemas(folder: Path) -> list[Path]:
+    documents = schema_documents()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
     for name, document in sorted(documents.items()):
         path = folder / name
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
@@ -185,8 +194,19 @@ def export_schemas(folder: Path) -> list[Path]:
 
 
 def cmd_schemas_export(args: argparse.Namespace) -> int:
+    """Write the schemas, replacing only earlier exports: a folder of other files is refused."""
+    ours = set(schema_documents())
+    others = sorted(p.name for p in args.folder.iterdir() if p.name not in ours)
+    if others:
+        print(
+            f"error: that folder holds {len(others)} file(s) this export does not write; "
+            "give an empty folder, or one holding only an earlier export",
+            file=sys.stderr,
+        )
+        return 1
+    replaced = sum(1 for name in ours if (args.folder / name).exists())
     written = export_schemas(args.folder)
-    print(f"wrote {len(written)} JSON Schemas to {args.folder}")
+    print(f"wrote {len(written)} JSON Schemas to {args.folder} ({replaced} replaced)")
     return 0
 
 
@@ -217,6 +237,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     q_replay.add_argument(
         "--fixed", type=a_text_file, help="a corrected plain message (JSON) to publish instead"
+    )
+    q_replay.add_argument(
+        "--actor", required=True, type=an_actor, help="who re-submits it (in its headers)"
     )
     q_replay.set_defaults(handler=cmd_quarantine_replay)
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from application.erasure import decide
-from application.rectification import correction, rectify
+from application.rectification import correction, rectify, unknown_detail
 from application.statutory_clock import overdue
 from application.subject_access import access_package
 from cme.bootstrap import App, build_application, build_retention_job
 from cme.cli.arguments import a_date, a_folder, an_actor, an_id
 from cme.listings import Listing, add_format_option, render
-from cme.private_files import write_private
+from cme.private_files import exports_folder, write_private
 from cme.rights_steps import STEPS
 from cme.settings import load_settings
 from domain import commands as c
@@ -43,6 +43,9 @@ def _a_correction(pair: str) -> tuple[str, Any]:
     if not sep or not name.strip():
         msg = "needs FIELD=VALUE, e.g. preferred_name=Sam (what was typed is not repeated)"
         raise argparse.ArgumentTypeError(msg)
+    refused = unknown_detail([name.strip()])
+    if refused:
+        raise argparse.ArgumentTypeError(str(refused))
     try:
         return name.strip(), json.loads(raw)
     except json.JSONDecodeError:
@@ -57,7 +60,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
         if action == "overdue":
             return _print_overdue(app, args)
         if action == "access":
-            return _write_access(app, args)
+            return _write_access(app, args, settings.data_dir)
         if action == "receive":
             request_id = app.receive_rights_request(
                 c.ReceiveRightsRequest.of(
@@ -76,6 +79,10 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
             print(f"request {request_id} received; due {request.due_on(app.today())}")
             return 0
         if action == "rectify":
+            named = [name for name, _ in args.set]
+            if len(set(named)) < len(named):
+                print("error: --set names one detail twice; give each detail once", file=sys.stderr)
+                return 2
             command = correction(
                 app,
                 args.child_id,
@@ -176,8 +183,13 @@ def _preview_destruction_date(app: App, command: c.RectifyChildDetails) -> int:
     return 1
 
 
-def _write_access(app: App, args: argparse.Namespace) -> int:
-    folder: Path = args.out
+def _write_access(app: App, args: argparse.Namespace, data_dir: Path) -> int:
+    """Write the package owner-only; by default under the data folder, never the current one.
+
+    The current folder is often a checkout, one ``git add .`` from committing a
+    child's whole record.
+    """
+    folder: Path = args.out or exports_folder(data_dir)
     paths = [folder / f"sar-{args.child_id}.{kind}" for kind in ("json", "md")]
     taken = [path.name for path in paths if path.exists()]
     if taken:  # found before the read is recorded: a refused export reads nothing
@@ -217,8 +229,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     access.add_argument(
         "--out",
         type=a_folder,
-        default=Path(),
-        help="an existing folder for sar-<id>.json and .md (owner-only files)",
+        help="an existing folder for sar-<id>.json and .md (owner-only files; "
+        "default: $CME_DATA_DIR/exports)",
     )
     late = r_sub.add_parser("overdue", help="requests late or due within 7 days")
     late.add_argument("--today", type=a_date, help="YYYY-MM-DD (default: today)")

@@ -17,6 +17,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from cme.runtime import WORKERS, run_embedded, start_workers
     from consumers.lifecycle import install_signal_handlers
 
+    if len(set(args.workers)) < len(args.workers):
+        print(
+            "error: a worker is named twice; to run two of one worker, start two "
+            "`cme run WORKER` processes (they share its consumer group)",
+            file=sys.stderr,
+        )
+        return 2
     logs.configure()
     settings = load_settings()
     stop = threading.Event()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cme.cli.arguments import a_date, a_new_file, an_actor, an_id
+from cme.listings import add_format_option
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "against each child as retention_brought_forward by --actor)",
     )
     due.add_argument("--actor", type=an_actor, help="who confirms --confirm-early (recorded)")
+    add_format_option(due)  # of the dry run's list
     due.set_defaults(handler=cmd_shred)
     verify_shred = sh_sub.add_parser("verify", help="scan every store; print a signed certificate")
     verify_shred.add_argument("child_id", type=an_id)

@@ -22,15 +22,15 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"mode: {settings.effective_mode.value}")
     print(f"data folder: {settings.data_dir}")
     services = backend_for(settings).has_kafka
-    reachable = _services(settings) if services else True
+    database, broker = _services(settings) if services else (True, True)
     _workers(settings, services)
-    if reachable:
+    if database:
         _stores(settings, services)
-    return 0
+    return 0 if database and broker else 1  # scripts can wait on it
 
 
-def _services(settings: Settings) -> bool:
-    """Each service and whether it answers; False when the database does not."""
+def _services(settings: Settings) -> tuple[bool, bool]:
+    """Each service and whether it answers: the database's answer, then the broker's."""
     from kafka.errors import KafkaConnectionError
 
     from cme.db.reach import DatabaseUnreachableError, probe
@@ -51,9 +51,11 @@ def _services(settings: Settings) -> bool:
     try:
         require_answer(servers)
         print(f"kafka: {servers} (answers)")
+        broker = True
     except KafkaConnectionError:
         print(f"kafka: {servers} - no broker answers; `scripts/services up` starts the local one")
-    return answers
+        broker = False
+    return answers, broker
 
 
 def _workers(settings: Settings, services: bool) -> None:

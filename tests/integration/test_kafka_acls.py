@@ -27,6 +27,7 @@ from kafka.errors import (
 )
 from pydantic import SecretStr
 
+from cme.bootstrap import build_application
 from cme.kafka_access import revoke_principal
 from cme.settings import PROJECT_ROOT, Settings
 from consumers import kafka_io
@@ -218,6 +219,31 @@ def test_a_command_with_a_wrong_password_says_so_not_that_kafka_is_down(
     assert wrong.split(":")[1] not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    ("command", "role"),
+    [(["quarantine", "list"], KafkaRole.OPERATOR), (["kafka", "principals"], KafkaRole.ADMIN)],
+    ids=["a reader", "the admin"],
+)
+def test_every_kind_of_client_names_a_wrong_password(
+    workers: WorkerEnvironment, command: list[str], role: KafkaRole
+) -> None:
+    """Consumers and admin clients too: they once waited kafka-python's 30 s to say it."""
+    variable = f"CME_KAFKA_USER_{role.value.upper()}"
+    wrong = f"{role.default_username}:wrong-{uuid.uuid4().hex}"
+    result = subprocess.run(
+        [sys.executable, "-m", "cme.cli", *command],
+        env={**workers.env, variable: wrong},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    assert f"did not let {role.default_username} ({variable}) in" in result.stderr
+    assert wrong.split(":")[1] not in result.stderr + result.stdout
+
+
 @LEAKS_ON_REFUSAL
 def test_kafka_setup_gives_a_councils_own_sender_principal_its_rights(
     seeded: Settings, workers: WorkerEnvironment
@@ -242,19 +268,42 @@ def test_kafka_setup_gives_a_councils_own_sender_principal_its_rights(
         assert _can_write(options, seeded.topic_upstream)
         assert not _can_write(options, seeded.topic_events)
         assert not _can_read(options, seeded.topic_upstream)
-        # A sender leaving: `cme kafka revoke` takes its rights and its password away.
-        revoked = subprocess.run(
-            [sys.executable, "-m", "cme.cli", "kafka", "revoke", name],
-            env=workers.env,
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+
+        # A sender leaving: `cme kafka revoke` shows what would go, changes nothing
+        # until confirmed, then takes its rights and its password away and records who.
+        def revoke(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "cme.cli", "kafka", "revoke", *extra],
+                env=workers.env,
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+
+        preview = revoke(name)
+        assert preview.returncode == 0, preview.stderr
+        assert f"ALLOW WRITE on TOPIC {seeded.topic_upstream}" in preview.stdout
+        assert "nothing was changed" in preview.stderr
+        assert _can_write(options, seeded.topic_upstream)  # still allowed
+        unknown = revoke(f"no-such-{uuid.uuid4().hex[:6]}", "--confirm")
+        assert unknown.returncode == 1
+        assert "knows no principal of that name" in unknown.stderr
+        unconfirmed = revoke(name, "--confirm")
+        assert unconfirmed.returncode == 2
+        assert "--confirm needs --actor and --reason" in unconfirmed.stderr
+        revoked = revoke(name, "--confirm", "--actor", "staff:ops-1", "--reason", "school closed")
         assert revoked.returncode == 0, revoked.stderr
-        assert "ACL(s) deleted" in revoked.stdout
+        assert "1 ACL(s) deleted" in revoked.stdout
         assert "Unable to bootstrap" in str(_refused(options))  # the old password: refused
+        app = build_application(seeded)
+        try:
+            registry = app.sender_registry()
+            assert registry is not None
+            assert registry.principals_revoked == {name: "school closed"}
+        finally:
+            app.close()
     finally:
         # Never UserScramCredentialDeletion: a removal record in the metadata log
         # leaves this broker refusing every login after its next restart (Kafka 4.1.1).

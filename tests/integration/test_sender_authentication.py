@@ -9,18 +9,24 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from typing import Any
 
-from kafka import KafkaProducer
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from cme.bootstrap import App
 from cme.secrets import intake_public_key
+from cme.settings import PROJECT_ROOT
 from consumers import kafka_io
 from consumers.config import KafkaRole
 from consumers.quarantine_kafka import read_quarantine
+from devtools.senders import public_key_b64
 from devtools.synthetic import SyntheticTraffic
 from domain import commands as c
 from tests.intake_support import Sealer
-from tests.integration.test_intake_kafka import child_of
+from tests.integration.test_intake_kafka import child_of, referral_applied_once
 from tests.integration.workers import WorkerEnvironment, wait_for
 
 PARTITIONS = 1
@@ -84,3 +90,73 @@ def test_only_the_registered_sender_can_seal_as_itself_and_revocation_stops_it(
     assert _reasons(workers)[-1] == ("sender_not_authenticated", "sender", after["message_id"])
     assert child_of(app, after) is None
     assert workers.stop(worker) == 0, workers.logs()
+
+
+def test_a_school_registered_late_has_its_quarantined_message_replayed_by_an_operator(
+    workers: WorkerEnvironment, app: App, traffic: SyntheticTraffic
+) -> None:
+    """The operator's path end to end: refused, the school registered, replayed, applied once.
+
+    The replay goes out as the operator principal with headers naming the
+    quarantined message and who re-submitted it.
+    """
+    school = "school-mis:900777"
+    key = X25519PrivateKey.generate()
+    sealer = Sealer(*intake_public_key(workers.settings), {school: key})
+    line = traffic.referral(traffic.new_child())
+    line["sender"] = school
+    worker = workers.start("intake")
+    _send(workers, [(line["subject_ref"], sealer.seal(line))])
+    wait_for(
+        lambda: len(_reasons(workers)) == 1, 60, "the unregistered school refused", workers.logs
+    )
+    assert _reasons(workers) == [("sender_not_authenticated", "sender", line["message_id"])]
+    assert child_of(app, line) is None
+
+    app.register_sender(
+        c.RegisterSender(actor="staff:dpo-1", sender=school, public_key=public_key_b64(key))
+    )
+    quarantined = next(iter(read_quarantine(workers.settings)))
+    replay = ["quarantine", "replay", quarantined.quarantine_id[:12]]
+    refused = run_cme(replay, workers)  # who re-submits it is required
+    assert refused.returncode == 2 and "--actor" in refused.stderr
+    replayed = run_cme([*replay, "--actor", "staff:ops-1"], workers)
+    assert replayed.returncode == 0, replayed.stderr
+    wait_for(lambda: child_of(app, line) is not None, 60, "the replay applied", workers.logs)
+    assert referral_applied_once(app, line)
+    headers = dict(_upstream_records(workers)[-1].headers)
+    assert headers["cme-replay-of"] == quarantined.quarantine_id.encode()
+    assert headers["cme-replayed-by"] == b"staff:ops-1"
+    assert workers.stop(worker) == 0, workers.logs()
+
+
+def run_cme(args: list[str], workers: WorkerEnvironment) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cme.cli", *args],
+        env=workers.env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _upstream_records(workers: WorkerEnvironment) -> list[Any]:
+    """Every record on the upstream topic, read as the auditor (who may read every topic)."""
+    consumer = KafkaConsumer(
+        **kafka_io.connection(workers.settings, KafkaRole.AUDITOR),
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    try:
+        partitions = [
+            TopicPartition(workers.settings.topic_upstream, p)
+            for p in consumer.partitions_for_topic(workers.settings.topic_upstream) or ()
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        return sorted(consumer, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()

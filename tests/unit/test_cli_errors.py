@@ -147,6 +147,30 @@ def test_exports_are_owner_only(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "nothing is overwritten" in capsys.readouterr().err
 
 
+def test_a_subject_access_package_without_out_goes_to_the_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the current folder: in a checkout, that is one `git add .` from a commit."""
+    from cme.bootstrap import build_application
+    from cme.settings import load_settings
+    from devtools.synthetic import SyntheticCounty
+    from domain.commands import RegisterChild
+
+    app = build_application(load_settings())
+    try:
+        child = app.register_child(RegisterChild.of(SyntheticCounty(seed=4).register_child()))
+    finally:
+        app.close()
+    here = tmp_path / "checkout"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(["rights", "access", str(child), *ACTOR]) == 0
+    assert not list(here.iterdir())
+    exports = load_settings().data_dir / "exports"
+    assert exports.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.suffix for p in exports.iterdir()) == [".json", ".md"]
+
+
 def test_a_correction_without_a_field_name_is_refused_without_its_value(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -182,7 +206,9 @@ def test_an_actor_must_be_an_actor_id(
     assert "Quillfeather" not in err
 
 
-def test_audit_replay_prints_the_state_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_replay_prints_the_state_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """It printed Python's text: datetime.date(...), <Sex.FEMALE: 'female'>, _pending_events."""
     import json
     from datetime import date
@@ -226,6 +252,9 @@ def test_audit_replay_prints_the_state_as_json(capsys: pytest.CaptureFixture[str
     state = json.loads(out)
     assert state["details"]["sex"] in {"female", "male"}
     assert "_pending_events" not in out and "datetime." not in out and "<" not in out
+    # An id and --projections together: it once wrote every read model and ignored the id.
+    assert main([*replay, "--projections", str(tmp_path / "x.db")]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
@@ -242,3 +271,9 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(writer)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.returncode == 141
+
+
+def test_a_worker_named_twice_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    """`cme run intake intake` started two intake workers in one process."""
+    assert main(["run", "intake", "intake"]) == 2
+    assert "a worker is named twice" in capsys.readouterr().err

@@ -88,3 +88,17 @@ def test_the_admins_refused_password_is_named_as_such(monkeypatch: pytest.Monkey
     assert code == 3
     assert line.startswith("PostgreSQL at 127.0.0.1:54329 refused the password of role cme")
     assert "wrong-secret" not in line
+
+
+def test_status_with_the_services_down_says_so_and_exits_1(tmp_path: Path) -> None:
+    """It exited 0 with both down, so a script waiting on it could not tell."""
+    result = run_cme(
+        ["status"],
+        tmp_path,
+        CME_DB_URL_WRITER=f"postgresql://cme_writer:pw@127.0.0.1:{closed_port()}/cme",
+        CME_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{closed_port()}",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "database: 127.0.0.1:" in result.stdout
+    assert "no broker answers" in result.stdout
+    assert "Traceback" not in result.stderr

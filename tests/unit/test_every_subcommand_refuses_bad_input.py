@@ -61,6 +61,7 @@ def valid(action: argparse.Action, files: dict[str, str]) -> str:
         "an_actor": "staff:dpo-1",
         "a_sender": "school-mis:117001",
         "a_quarantine_id": "abcd1234",
+        "a_principal": "school-mis-117001",
         "a_text_file": files["text"],
         "a_new_file": files["new"],
         "a_folder": files["folder"],
@@ -86,6 +87,7 @@ BAD: dict[str, list[str]] = {
     "an_actor": ["", NAME],
     "a_sender": [NAME, "school"],
     "a_quarantine_id": [NAME, "xyz"],
+    "a_principal": [NAME, "User:school"],
     "a_text_file": ["{missing}", "{folder}", "{empty}", "{binary}"],
     "a_new_file": ["{text}", "{folder}", "{orphan}"],
     "a_folder": ["{missing}", "{text}"],
@@ -188,6 +190,8 @@ def test_bad_input_is_one_line_and_nothing_runs(
     assert "Traceback" not in err
     assert "Quillfeather" not in err, f"what was typed was repeated: {lines[0]}"
     assert lines[0].startswith("cme"), lines[0]  # argparse names the parser that refused
+    if how == "unknown":  # the subcommand that does not take it, not the top-level `cme`
+        assert lines[0].startswith(f"cme {' '.join(path)}: "), lines[0]
     assert sorted(tmp_path.rglob("*")) == before, "a refused command wrote a file"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date
 from uuid import UUID, uuid4
@@ -237,10 +238,17 @@ def test_shred_due_as_of_a_later_day_only_previews_unless_confirmed(
     child_id = register(app, date(2002, 1, 15))  # 25 on 2027-01-15, after today
     monkeypatch.setenv("CME_MODE", "embedded")
     monkeypatch.setenv("CME_DATA_DIR", str(settings.data_dir))
-    assert main(["shred", "due", "--today", "2027-01-15"]) == 0
+    county = SyntheticCounty(seed=7)  # one county: no UPN twice
+    others = [
+        app.register_child(RegisterChild.of(county.register_child(date_of_birth="2002-01-10")))
+        for _ in range(60)
+    ]
+    assert main(["shred", "due", "--today", "2027-01-15", "--format", "json"]) == 0
     out, err = capsys.readouterr()
-    assert "dry run: as of 2027-01-15, 1 child(ren) not yet 25 would be shredded" in out
-    assert str(child_id) in out
+    assert "dry run: as of 2027-01-15, 61 child(ren) not yet 25 would be shredded" in err
+    listed = json.loads(out)[0]
+    assert listed["total"] == 61  # every one, not the first 50
+    assert {row["child_id"] for row in listed["rows"]} == {str(c) for c in [child_id, *others]}
     assert "--confirm-early" in err
     assert not app.get_child(child_id).is_shredded
     assert app.data_keys.store.get_many([child_id])  # the key is still there
@@ -250,7 +258,7 @@ def test_shred_due_as_of_a_later_day_only_previews_unless_confirmed(
     assert not app.get_child(child_id).is_shredded
     confirm = ["--confirm-early", "--actor", "staff:dpo-1"]
     assert main(["shred", "due", "--today", "2027-01-15", *confirm]) == 0
-    assert "shredded 1 child(ren)" in capsys.readouterr().out
+    assert "shredded 61 child(ren)" in capsys.readouterr().out
     assert app.get_child(child_id).is_shredded
     shredded = [e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataShredded"]
     assert shredded[0].reason == "retention_brought_forward"  # type: ignore[attr-defined]

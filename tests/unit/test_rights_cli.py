@@ -79,12 +79,19 @@ def test_rectify_prints_field_names_and_never_the_values(
     out = capsys.readouterr().out
     assert json.loads(out)["changed"] == ["legal_surname"]
     assert "Zyxwvut" not in out
-    assert (
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal: exit 2
         main(["rights", "rectify", str(child_id), "--set", "surname=Zyxwvut", "--actor", "dpo:1"])
-        == 1
-    )
+    assert refused.value.code == 2
     err = capsys.readouterr().err
     assert "no such detail surname" in err and "Zyxwvut" not in err
+    doubled = ["--set", "legal_surname=A", "--set", "legal_surname=B"]
+    assert main(["rights", "rectify", str(child_id), *doubled, "--actor", "dpo:1"]) == 2
+    assert "names one detail twice" in capsys.readouterr().err
+    typed = ["--set", "Jane Quillfeather=x", "--actor", "dpo:1"]
+    with pytest.raises(SystemExit):
+        main(["rights", "rectify", str(child_id), *typed])
+    err = capsys.readouterr().err
+    assert "no such detail (not repeated)" in err and "Quillfeather" not in err
 
 
 def test_clock_steps_print_the_new_due_date(
