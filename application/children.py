@@ -6,11 +6,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from application.core import ApplicationCore
 from domain import commands as c
 from domain.child import Child
 from domain.errors import ChildNotFoundError, DuplicateChildError
 from domain.values import ShredReason
+
+CHILD_TOPIC = get_topic(Child) + "."
+"""Every stored event of a child has a topic under the Child aggregate's."""
 
 
 class ChildrenUseCases(ApplicationCore):
@@ -200,8 +205,19 @@ class ChildrenUseCases(ApplicationCore):
         self.save(child)
 
     def record_personal_data_read(self, child_id: UUID, actor: str, purpose: str) -> None:
-        """Audit a decrypting read (history, SAR, replay): it goes to the ledger."""
-        child = self.get_child(child_id)
+        """Audit a decrypting read (history, SAR, replay, a record shown): it goes to the ledger.
+
+        Outside a batch the read is appended after the child's last stored
+        event without replaying the child (one indexed query, however often
+        the child was read before); a batch may hold the whole child already.
+        """
+        if self._uow is not None:
+            child = self.get_child(child_id)
+        else:
+            last = self.recorder.select_events(child_id, desc=True, limit=1)
+            if not last or not last[0].topic.startswith(CHILD_TOPIC):
+                raise ChildNotFoundError(child_id)
+            child = Child.as_last_recorded(child_id, last[0].originator_version)
         child.record_read(actor=actor, purpose=purpose)
         self.save(child)
 

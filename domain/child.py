@@ -362,6 +362,19 @@ class Child(Aggregate):
     def record_read(self, actor: str, purpose: str) -> None:
         pass
 
+    @classmethod
+    def as_last_recorded(cls, child_id: UUID, version: int) -> Child:
+        """The child known only by id and version: enough to record a read after its last event.
+
+        A read changes no state, so recording one needs no replay of the child.
+        Replaying it made every read cost a load of all earlier reads (27 ms
+        per read after 2,000 of them, and growing). Only :meth:`record_read`
+        may be called on it.
+        """
+        stand_in = object.__new__(cls)
+        stand_in.__base_init__(child_id, version, cls.Event.create_timestamp())
+        return stand_in
+
     class ShreddingDeferred(Event):
         hold_ids: list[UUID]
         due_on: date
