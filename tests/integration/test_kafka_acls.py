@@ -230,15 +230,7 @@ def test_every_kind_of_client_names_a_wrong_password(
     """Consumers and admin clients too: they once waited kafka-python's 30 s to say it."""
     variable = f"CME_KAFKA_USER_{role.value.upper()}"
     wrong = f"{role.default_username}:wrong-{uuid.uuid4().hex}"
-    result = subprocess.run(
-        [sys.executable, "-m", "cme.cli", *command],
-        env={**workers.env, variable: wrong},
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = workers.command(*command, **{variable: wrong})
     assert result.returncode == 3, result.stderr
     assert f"did not let {role.default_username} ({variable}) in" in result.stderr
     assert wrong.split(":")[1] not in result.stderr + result.stdout
@@ -272,15 +264,7 @@ def test_kafka_setup_gives_a_councils_own_sender_principal_its_rights(
         # A sender leaving: `cme kafka revoke` shows what would go, changes nothing
         # until confirmed, then takes its rights and its password away and records who.
         def revoke(*extra: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-m", "cme.cli", "kafka", "revoke", *extra],
-                env=workers.env,
-                cwd=PROJECT_ROOT,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
+            return workers.command("kafka", "revoke", *extra)
 
         preview = revoke(name)
         assert preview.returncode == 0, preview.stderr

@@ -9,8 +9,6 @@ PostgreSQL.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -18,7 +16,6 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from cme.bootstrap import App
 from cme.secrets import intake_public_key
-from cme.settings import PROJECT_ROOT
 from consumers import kafka_io
 from consumers.config import KafkaRole
 from consumers.quarantine_kafka import read_quarantine
@@ -118,9 +115,9 @@ def test_a_school_registered_late_has_its_quarantined_message_replayed_by_an_ope
     )
     quarantined = next(iter(read_quarantine(workers.settings)))
     replay = ["quarantine", "replay", quarantined.quarantine_id[:12]]
-    refused = run_cme(replay, workers)  # who re-submits it is required
+    refused = workers.command(*replay)  # who re-submits it is required
     assert refused.returncode == 2 and "--actor" in refused.stderr
-    replayed = run_cme([*replay, "--actor", "staff:ops-1"], workers)
+    replayed = workers.command(*replay, "--actor", "staff:ops-1")
     assert replayed.returncode == 0, replayed.stderr
     wait_for(lambda: child_of(app, line) is not None, 60, "the replay applied", workers.logs)
     assert referral_applied_once(app, line)
@@ -128,18 +125,6 @@ def test_a_school_registered_late_has_its_quarantined_message_replayed_by_an_ope
     assert headers["cme-replay-of"] == quarantined.quarantine_id.encode()
     assert headers["cme-replayed-by"] == b"staff:ops-1"
     assert workers.stop(worker) == 0, workers.logs()
-
-
-def run_cme(args: list[str], workers: WorkerEnvironment) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cme.cli", *args],
-        env=workers.env,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def _upstream_records(workers: WorkerEnvironment) -> list[Any]:

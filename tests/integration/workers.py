@@ -64,6 +64,18 @@ class WorkerEnvironment:
         self.processes.append(process)
         return process
 
+    def command(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        """``cme ARGS`` as an operator runs it against this test's topics and store."""
+        return subprocess.run(
+            [sys.executable, "-m", "cme.cli", *args],
+            env={**self.env, **env},
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 30) -> int:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)

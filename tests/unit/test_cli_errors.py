@@ -7,6 +7,7 @@ repeated, and no command gets as far as a traceback.
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -118,8 +119,8 @@ def test_a_mistaken_date_is_one_line(
     assert says in lines[0]
 
 
-def test_exports_are_owner_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A subject access package and a replayed read model hold personal data: mode 0600."""
+def registered_child(seed: int) -> UUID:
+    """A synthetic child in this test's embedded store, as the CLI will find it."""
     from cme.bootstrap import build_application
     from cme.settings import load_settings
     from devtools.synthetic import SyntheticCounty
@@ -127,9 +128,14 @@ def test_exports_are_owner_only(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     app = build_application(load_settings())
     try:
-        child = app.register_child(RegisterChild.of(SyntheticCounty(seed=3).register_child()))
+        return app.register_child(RegisterChild.of(SyntheticCounty(seed=seed).register_child()))
     finally:
         app.close()
+
+
+def test_exports_are_owner_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A subject access package and a replayed read model hold personal data: mode 0600."""
+    child = registered_child(seed=3)
     out = tmp_path / "sar"
     out.mkdir()
     assert main(["rights", "access", str(child), *ACTOR, "--out", str(out)]) == 0
@@ -151,16 +157,9 @@ def test_a_subject_access_package_without_out_goes_to_the_data_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not the current folder: in a checkout, that is one `git add .` from a commit."""
-    from cme.bootstrap import build_application
     from cme.settings import load_settings
-    from devtools.synthetic import SyntheticCounty
-    from domain.commands import RegisterChild
 
-    app = build_application(load_settings())
-    try:
-        child = app.register_child(RegisterChild.of(SyntheticCounty(seed=4).register_child()))
-    finally:
-        app.close()
+    child = registered_child(seed=4)
     here = tmp_path / "checkout"
     here.mkdir()
     monkeypatch.chdir(here)
