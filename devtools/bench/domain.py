@@ -26,6 +26,7 @@ from domain.child import Child
 from domain.personal import ChildDetails
 
 BATCH = 100
+EARLIER_READS = 2_000
 
 
 def _children(county: SyntheticCounty, count: int, events_each: int) -> list[Child]:
@@ -113,6 +114,41 @@ def _seal_costs(sample: list[dict[str, object]], rounds: int) -> tuple[float, fl
     return timed(per_event), timed(per_field)
 
 
+def _read_costs(app: App, county: SyntheticCounty, earlier: int, samples: int = 200) -> list[float]:
+    """Milliseconds to record a read and to load the child: never read, then read ``earlier`` times.
+
+    A read is appended without replaying the child, so recording one should
+    not grow with the reads before it; loading the child (what every command
+    on it does) still replays them all.
+    """
+    from domain.commands import RegisterChild  # noqa: PLC0415
+
+    def child() -> UUID:
+        return app.register_child(RegisterChild.of(county.register_child()))
+
+    def per_call(work: Callable[[], None]) -> float:
+        watch = Stopwatch()
+        for _ in range(samples):
+            work()
+        return watch.seconds() / samples * 1000
+
+    def read(child_id: UUID) -> Callable[[], None]:
+        return lambda: app.record_personal_data_read(child_id, "staff:bench", "bench")
+
+    def load(child_id: UUID) -> Callable[[], None]:
+        def work() -> None:
+            app.get_child(child_id)
+
+        return work
+
+    fresh, busy = child(), child()
+    for _ in range(earlier):
+        read(busy)()
+    reads = [per_call(read(fresh)), per_call(read(busy))]
+    loaded = [per_call(load(child())), per_call(load(busy))]
+    return reads + loaded
+
+
 def run(children: int, events_each: int, seed: int, rounds: int = 5) -> None:
     from devtools.bench.environment import bench_settings  # noqa: PLC0415
 
@@ -141,6 +177,10 @@ def run(children: int, events_each: int, seed: int, rounds: int = 5) -> None:
                     tag = f"{label} {round_number}/{rounds}"
                     loads[label].append(_load(apps[label], datasets[label], progress, tag))
             sealed_sample = list(apps["sealed"].recorder.select_events(datasets["sealed"][0]))
+            progress.add_task(f"reads recorded after {EARLIER_READS:,} reads", total=None)
+            read_fresh, read_busy, load_fresh, load_busy = _read_costs(
+                apps["sealed"], county, EARLIER_READS
+            )
     finally:
         for app in apps.values():
             app.close()
@@ -185,6 +225,20 @@ def run(children: int, events_each: int, seed: int, rounds: int = 5) -> None:
         ),
         Figure(
             "seal+open, one part per event", per_event_us, "µs/event", "one per field", per_field_us
+        ),
+        Figure(
+            f"record a read, child read {EARLIER_READS:,} times",
+            read_busy,
+            "ms",
+            "record a read, child never read",
+            read_fresh,
+        ),
+        Figure(
+            f"load a child read {EARLIER_READS:,} times",
+            load_busy,
+            "ms",
+            "load a child never read",
+            load_fresh,
         ),
     ]
     publish(
