@@ -354,26 +354,13 @@ class Child(Aggregate):
         del self.legal_holds[hold_id]
 
     class PersonalDataRead(Event):
-        """Someone read this child's decrypted data through the project's tools."""
+        """Someone read this child's decrypted data (as recorded before the AccessLog).
+
+        Reads now go to :class:`domain.access_log.AccessLog`; this class stays
+        so that stores holding earlier reads still replay.
+        """
 
         purpose: str
-
-    @event(PersonalDataRead)
-    def record_read(self, actor: str, purpose: str) -> None:
-        pass
-
-    @classmethod
-    def as_last_recorded(cls, child_id: UUID, version: int) -> Child:
-        """The child known only by id and version: enough to record a read after its last event.
-
-        A read changes no state, so recording one needs no replay of the child.
-        Replaying it made every read cost a load of all earlier reads (27 ms
-        per read after 2,000 of them, and growing). Only :meth:`record_read`
-        may be called on it.
-        """
-        stand_in = object.__new__(cls)
-        stand_in.__base_init__(child_id, version, cls.Event.create_timestamp())
-        return stand_in
 
     class ShreddingDeferred(Event):
         hold_ids: list[UUID]

@@ -17,6 +17,7 @@ from typing import Any
 
 from eventsourcing.utils import get_topic
 
+from domain.access_log import AccessLog
 from domain.case import Case
 from domain.child import Child
 from domain.disclosure import Disclosure
@@ -438,6 +439,8 @@ NOT_PROJECTED: frozenset[type[Any]] = frozenset(
         Child.ShreddingDeferred,
         Child.PersonalDataRead,
         Child.DestructionDateMoved,
+        AccessLog.Started,
+        AccessLog.PersonalDataRead,
         Disclosure.Made,
         Disclosure.Refused,
         Disclosure.Received,

@@ -20,6 +20,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
+from domain.access_log import AccessLog
 from domain.case import Case
 from domain.child import Child
 from domain.disclosure import Disclosure
@@ -174,6 +175,7 @@ BY_EVENT: dict[type[Any], Callable[[Any], dict[str, Any]]] = {
     Child.DestructionDateMoved: child_fact("destruction_date_moved"),
     Child.ShreddingDeferred: child_fact("shredding_deferred"),
     Child.PersonalDataRead: child_fact("personal_data_read"),
+    AccessLog.PersonalDataRead: child_fact("personal_data_read"),
 }
 
 NOT_IN_LEDGER: frozenset[type[Any]] = frozenset(
@@ -195,6 +197,7 @@ NOT_IN_LEDGER: frozenset[type[Any]] = frozenset(
         Case.AutomatedDecisionReviewed,
         Case.OfficerAssigned,
         Case.Closed,
+        AccessLog.Started,
     }
 )
 """Events that concern no sharing and no right: the ledger leaves them to the event store."""

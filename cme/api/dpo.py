@@ -34,7 +34,6 @@ from cme.bootstrap import App
 from cme.identity import Staff
 from cme.rights_steps import STEPS
 from domain import commands as c
-from domain.child import Child
 from domain.errors import InvalidCommandError, Violation
 from domain.personal import ChildDetails, Name, Note, ShortText
 from domain.values import ClockStopReason, RequestDecision, RightsRequestType
@@ -390,5 +389,5 @@ def access_log(child_id: UUID, request: Request, staff: Officer) -> list[AccessO
     with one_at_a_time(request):
         app = application(request)
         app.get_child(child_id)  # 404 for a child we do not hold
-        reads = [e for e in app.events.get(child_id) if isinstance(e, Child.PersonalDataRead)]
+        reads = app.reads_of(child_id)
     return [AccessOut(at=plain(e.timestamp), actor=e.actor, purpose=e.purpose) for e in reads]

@@ -753,9 +753,7 @@ def _one(disclosure_id: str) -> str:
 
 
 def _reads_of(app: App, child_id: UUID) -> int:
-    return sum(
-        1 for e in app.events.get(child_id) if type(e).__qualname__ == "Child.PersonalDataRead"
-    )
+    return len(app.reads_of(child_id))
 
 
 def test_information_received_is_recorded_and_a_future_date_refused(

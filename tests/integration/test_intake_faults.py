@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 from kafka import KafkaProducer
@@ -26,6 +27,7 @@ from consumers import kafka_io
 from consumers.config import KafkaRole
 from consumers.quarantine_kafka import read_quarantine
 from devtools.synthetic import SyntheticTraffic
+from domain.commands import PlaceLegalHold, ReleaseLegalHold
 from tests.conftest import Services
 from tests.intake_support import Sealer
 from tests.integration.workers import WorkerEnvironment, wait_for
@@ -208,7 +210,9 @@ def test_caseworkers_writing_to_the_same_children_do_not_stop_intake(
         workers.logs,
     )
     ids = [child_of(app, line) for line in first]
-    # Caseworkers record reads on those children while notices about them arrive.
+    # Staff change those children (a hold placed and released: two writes to the
+    # child each time) while notices about them arrive. Reads no longer write to
+    # the child (they go to its access log), so they would conflict with nothing.
     stop = threading.Event()
     recorded = [0]
 
@@ -217,8 +221,14 @@ def test_caseworkers_writing_to_the_same_children_do_not_stop_intake(
         try:
             while not stop.is_set():
                 for child_id in ids:
+                    hold = {"actor": "staff:dpo-test", "child_id": child_id, "hold_id": uuid4()}
                     try:
-                        writer.record_personal_data_read(child_id, "officer:test", "casework")
+                        writer.place_legal_hold(
+                            PlaceLegalHold.of(
+                                {**hold, "reason": "fault test", "authority": "Synthetic Court"}
+                            )
+                        )
+                        writer.release_legal_hold(ReleaseLegalHold.of(hold))
                         recorded[0] += 1
                     except Exception as exc:
                         if type(exc).__name__ != "IntegrityError":

@@ -344,7 +344,7 @@ def test_history_export_and_report(ledger: Ledger, services: Services, tmp_path:
     assert kinds[0] == "Child.Registered" and "Disclosure.Made" in kinds
     assert rows[0]["personal_data"]["legal_surname"] == ledger.surnames[0]
     # The read itself is recorded for the ledger.
-    assert type(list(ledger.app.events.get(ledger.children[0]))[-1]).__name__ == "PersonalDataRead"
+    assert ledger.app.reads_of(ledger.children[0])[-1].purpose == "audit sample"
     shredded_rows = history(
         ledger.app, ledger.children[3], actor="auditor:1", purpose="audit sample"
     )

@@ -10,13 +10,14 @@ from __future__ import annotations
 import pytest
 from eventsourcing.domain import Aggregate
 
+from domain.access_log import AccessLog
 from domain.case import Case
 from domain.child import Child
 from domain.disclosure import Disclosure
 from domain.rights_request import RightsRequest
 from projections import caseworker, ledger
 
-AGGREGATES = [Child, Case, Disclosure, RightsRequest]
+AGGREGATES = [Child, Case, Disclosure, RightsRequest, AccessLog]
 
 
 def event_classes() -> list[type]:

@@ -139,9 +139,9 @@ def test_the_access_package_lists_every_value_and_every_recipient(app: App) -> N
     assert carer not in before_review and "Synthetic Neighbour" not in before_review
     assert carer in review and "Synthetic Neighbour" in review
     # Producing the package is itself recorded, and becomes a ledger entry.
-    read = [e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataRead"]
+    read = app.reads_of(child_id)
     assert len(read) == 1
-    entry = ledger_entry("domain.child:Child.PersonalDataRead", read[0])
+    entry = ledger_entry("domain.access_log:AccessLog.PersonalDataRead", read[0])
     assert entry is not None and entry["purpose"] == "subject_access_request"
 
 
@@ -460,8 +460,7 @@ def test_replaying_the_read_models_as_of_an_instant(app: App, tmp_path: Path) ->
     replay_projections(app, datetime.now(UTC), now, "auditor:1", "as-of check")
     assert line1(now) == "77 Replay Road"
     assert then.stat().st_mode & 0o077 == 0  # personal values: the owner's eyes only
-    reads = [e for e in app.events.get(child_id) if type(e).__name__ == "PersonalDataRead"]
-    assert len(reads) == 2
+    assert len(app.reads_of(child_id)) == 2
     with pytest.raises(FileExistsError):
         replay_projections(app, instant, then, "auditor:1", "again")
 
