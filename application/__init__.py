@@ -7,6 +7,7 @@ unit of work. Nothing here imports cryptography, a database driver or Kafka.
 
 from __future__ import annotations
 
+from application.access_log import AccessLogUseCases
 from application.cases import CasesUseCases
 from application.children import ChildrenUseCases
 from application.core import ApplicationCore, replay_aggregate
@@ -18,7 +19,12 @@ __all__ = ["ApplicationCore", "CMEApplication", "DisclosureOutcome", "replay_agg
 
 
 class CMEApplication(
-    ChildrenUseCases, CasesUseCases, DisclosureUseCases, RightsUseCases, SendersUseCases
+    ChildrenUseCases,
+    CasesUseCases,
+    DisclosureUseCases,
+    RightsUseCases,
+    SendersUseCases,
+    AccessLogUseCases,
 ):
     """Children Missing Education: children, cases, disclosures, rights requests, senders."""
 

@@ -40,10 +40,22 @@ def history(app: CMEApplication, child_id: UUID, actor: str, purpose: str) -> li
 def replay(
     app: CMEApplication, aggregate_id: UUID, as_of: datetime, actor: str, purpose: str
 ) -> Any:
-    """The aggregate as it was at ``as_of``, from the event store alone."""
-    events = [e for e in app.events.get(aggregate_id) if getattr(e, "timestamp", as_of) <= as_of]
-    aggregate = replay_aggregate(None, events)
+    """The aggregate as it was at ``as_of``, from the event store alone.
+
+    Its personal values are opened with the child's key as the key store
+    holds it now, not as this process cached it (see ``child_events``).
+    """
+
+    def as_of_then() -> Any:
+        stored = app.events.get(aggregate_id)
+        return replay_aggregate(
+            None, [e for e in stored if getattr(e, "timestamp", as_of) <= as_of]
+        )
+
+    aggregate = as_of_then()
     child_id = getattr(aggregate, "child_id", None) or aggregate_id
+    app.data_keys.forget([child_id])
+    aggregate = as_of_then()
     if aggregate is not None:
         app.record_personal_data_read(child_id, actor=actor, purpose=purpose)
     return aggregate

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from application.core import ApplicationCore
+from application.access_log import AccessLogUseCases
 from domain import commands as c
 from domain.child import Child
 from domain.disclosure import Disclosure
@@ -43,7 +43,7 @@ def refused_by_rules(child: Child, basis: LawfulBasis) -> RefusalReason | None:
     return None
 
 
-class DisclosureUseCases(ApplicationCore):
+class DisclosureUseCases(AccessLogUseCases):
     def make_disclosure(self, command: c.MakeDisclosure) -> DisclosureOutcome:
         """Share information, unless the child's processing is restricted (then refuse).
 
@@ -149,3 +149,19 @@ class DisclosureUseCases(ApplicationCore):
 
     def get_disclosure(self, disclosure_id: UUID) -> Disclosure:
         return self._get(Disclosure, disclosure_id)
+
+    def read_disclosure(self, disclosure_id: UUID, actor: str) -> Disclosure:
+        """The disclosure as a person reads it: the necessity opened with the key as stored now.
+
+        This process's cached key may outlive the key itself for a while
+        (another process shreds the child); a person is shown only what the
+        key store can still open, and the read is recorded when it opens.
+        """
+        disclosure = self.get_disclosure(disclosure_id)
+        if disclosure.necessity is None:
+            return disclosure
+        self.data_keys.forget([disclosure.child_id])  # ask the key store, not the cache
+        disclosure = self.get_disclosure(disclosure_id)
+        if disclosure.necessity is not None:
+            self.record_personal_data_read(disclosure.child_id, actor, "disclosure request")
+        return disclosure

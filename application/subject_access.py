@@ -17,11 +17,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.utils import get_topic
 from pydantic import BaseModel
 
 from application import CMEApplication
-from domain.child import Child
 from domain.markers import Unavailable
 from domain.values import Purpose
 
@@ -69,19 +67,15 @@ def aggregate_state(aggregate: Any) -> dict[str, Any]:
     return {k: plain(v) for k, v in vars(aggregate).items() if not k.startswith("_")}
 
 
-SHREDDED_TOPIC = get_topic(Child.PersonalDataShredded)
-
-
 def child_events(app: CMEApplication, child_id: UUID) -> list[Any]:
     """Every event of the child and of the cases, disclosures and requests about them.
 
-    Once the store records the child as shredded, the key is asked of the key
-    store again, not this process's cache: another process may have destroyed
-    it a moment ago (the values then read "[shredded on DATE]").
+    The key is asked of the key store, not this process's cache: another
+    process may have destroyed it a moment ago, even before the store records
+    the child as shredded (the values then read "[shredded on DATE]").
     """
     stored = stored_about(app, child_id)
-    if any(event.topic == SHREDDED_TOPIC for event in stored):
-        app.data_keys.forget([child_id])  # ask the key store, which says since when
+    app.data_keys.forget([child_id])  # ask the key store, which says since when
     events = app.batch_mapper.to_domain_events(stored)
     return sorted(events, key=lambda e: (e.timestamp, e.originator_version))
 

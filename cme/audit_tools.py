@@ -24,7 +24,7 @@ from cme.private_files import open_private, write_private
 from consumers.projection_feed import project_stored
 from crypto_shredding.mapper import cme_mapper
 from eventstore.scanning import subject_of_stored
-from projections.ledger_store import LedgerReader
+from projections.ledger_store import Checkpoint, LedgerReader, StoredEntry
 from projections.store import SqliteReadModels
 
 
@@ -72,10 +72,18 @@ def _timestamp(state: bytes) -> datetime:
     return datetime.fromisoformat(stamp["_data_"] if isinstance(stamp, dict) else stamp)
 
 
-def export_lines(url: str, start: str | None, end: str | None) -> Iterator[str]:
-    """The ledger's entries (and all checkpoints) as JSON Lines, for outside verification."""
+def export_lines(url: str, start: datetime | None, end: datetime | None) -> Iterator[str]:
+    """The ledger's entries (and all checkpoints) as JSON Lines, for outside verification.
+
+    Both are read before the first line is given: an error then is the
+    caller's to answer, not a stream cut short after a success was sent.
+    """
     ledger = LedgerReader(url)
-    for e in ledger.entries(start, end):
+    return _lines(ledger.entries(start, end), ledger.checkpoints())
+
+
+def _lines(entries: list[StoredEntry], checkpoints: list[Checkpoint]) -> Iterator[str]:
+    for e in entries:
         recorded = e.recorded_at.isoformat() if e.recorded_at else None
         line = {
             "type": "entry",
@@ -87,7 +95,7 @@ def export_lines(url: str, start: str | None, end: str | None) -> Iterator[str]:
             "recorded_at": recorded,
         }
         yield json.dumps(line) + "\n"
-    for c in ledger.checkpoints():
+    for c in checkpoints:
         line = {
             "type": "checkpoint",
             "seq": c.seq,
@@ -100,7 +108,7 @@ def export_lines(url: str, start: str | None, end: str | None) -> Iterator[str]:
         yield json.dumps(line) + "\n"
 
 
-def export(url: str, start: str | None, end: str | None, out: Path) -> int:
+def export(url: str, start: datetime | None, end: datetime | None, out: Path) -> int:
     """Write :func:`export_lines` to ``out``; the number of entries."""
     entries = 0
     with open_private(out) as file:

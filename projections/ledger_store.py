@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -89,9 +89,17 @@ class LedgerReader:
                 after = rows[-1][0]
 
     def entries(
-        self, recorded_from: str | None = None, recorded_before: str | None = None
+        self, recorded_from: datetime | None = None, recorded_before: datetime | None = None
     ) -> list[StoredEntry]:
-        """Entries recorded in a period (ISO 8601 instants; None: unbounded)."""
+        """Entries recorded in a period (None: unbounded).
+
+        The instants go to PostgreSQL in UTC: it refuses offsets past ±15:59,
+        which Python accepts (an export from ``+16:00`` once failed mid-answer).
+        """
+        recorded_from, recorded_before = (
+            None if moment is None else moment.astimezone(UTC)
+            for moment in (recorded_from, recorded_before)
+        )
         with psycopg.connect(self.url) as conn:
             rows = conn.execute(
                 "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at "

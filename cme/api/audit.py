@@ -142,9 +142,5 @@ def export(
     start: Annotated[Instant | None, Query(description="entries recorded from")] = None,
     end: Annotated[Instant | None, Query(description="entries recorded before")] = None,
 ) -> StreamingResponse:
-    lines: Iterator[str] = audit_tools.export_lines(
-        _auditor_url(request),
-        start.isoformat() if start else None,
-        end.isoformat() if end else None,
-    )
+    lines: Iterator[str] = audit_tools.export_lines(_auditor_url(request), start, end)
     return StreamingResponse(lines, media_type="application/x-ndjson")

@@ -160,9 +160,7 @@ def get_disclosure(
 ) -> DisclosureOut:
     app = application(request)
     with one_at_a_time(request):
-        disclosure = app.get_disclosure(disclosure_id)
-        if disclosure.necessity is not None:
-            app.record_personal_data_read(disclosure.child_id, staff.actor, "disclosure request")
+        disclosure = app.read_disclosure(disclosure_id, staff.actor)
     response.headers["ETag"] = etag(disclosure.version)
     return DisclosureOut(
         disclosure_id=disclosure.id,

@@ -31,8 +31,8 @@ def _cmd_audit_tools(args: argparse.Namespace) -> int:
     if args.audit_command == "export":
         count = audit_tools.export(
             role_url(settings, Role.AUDITOR),
-            args.start.isoformat() if args.start else None,
-            args.end.isoformat() if args.end else None,
+            args.start,
+            args.end,
             args.out,
         )
         print(f"exported {count} ledger entries and every checkpoint to {args.out}")

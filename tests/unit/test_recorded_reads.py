@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from uuid import uuid4
+import json
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -11,6 +13,7 @@ from devtools.synthetic import SyntheticCounty
 from domain import commands as c
 from domain.access_log import AccessLog
 from domain.errors import ChildNotFoundError
+from domain.personal import ChildDetails
 
 
 def test_a_read_is_recorded_without_loading_the_child(
@@ -65,3 +68,54 @@ def test_a_read_of_no_child_is_refused(app: App) -> None:
     for ident in (uuid4(), case_id):
         with pytest.raises(ChildNotFoundError):
             app.record_personal_data_read(ident, actor="staff:cw-1", purpose="caseworker record")
+
+
+def test_a_key_destroyed_by_another_process_opens_nothing_here_though_cached(app: App) -> None:
+    """The API's cached key showed a shredded child's necessity statement for up to 60 s."""
+    from domain.values import LawfulBasis
+    from tests.factories import TODAY
+
+    child_id = app.register_child(c.RegisterChild.of(SyntheticCounty(seed=11).register_child()))
+    asked = app.request_disclosure(
+        c.RequestDisclosure.of(
+            {
+                "actor": "staff:cw-1",
+                "child_id": child_id,
+                "recipient_agency": "school_nursing",
+                "recipient_organisation": "Synthetic School Nursing",
+                "purpose": "safeguarding",
+                "lawful_basis": LawfulBasis.SAFEGUARDING,
+                "categories": ["address"],
+                "necessity": "The nurse is due to visit and needs the current address",
+                "requested_on": TODAY,
+            }
+        )
+    )
+    shown = app.read_disclosure(asked.disclosure_id, "staff:senior-1")
+    assert shown.necessity is not None  # readable, and the key is now in this process's cache
+    assert len(app.reads_of(child_id)) == 1
+    # Another process destroys the key: the store forgets it, this cache does not.
+    app.data_keys.store.destroy([child_id], datetime.now(UTC), "retention_reached")
+    assert child_id in app.data_keys._cache, "the test needs the key still cached"
+    assert app.read_disclosure(asked.disclosure_id, "staff:senior-1").necessity is None
+    assert len(app.reads_of(child_id)) == 1  # nothing was opened: no read recorded
+
+
+@pytest.mark.parametrize("reader", ["history", "replay"])
+def test_an_auditor_sees_nothing_of_a_key_destroyed_by_another_process(
+    app: App, reader: str
+) -> None:
+    from application.audit import history, replay
+
+    def opened(child_id: UUID) -> bool:
+        if reader == "history":
+            rows = history(app, child_id, "staff:auditor-1", "statutory_audit")
+            return "legal_surname" in json.dumps(rows[0]["personal_data"])
+        then = replay(app, child_id, datetime.now(UTC), "staff:auditor-1", "statutory_audit")
+        return isinstance(then.details, ChildDetails)
+
+    child_id = app.register_child(c.RegisterChild.of(SyntheticCounty(seed=12).register_child()))
+    assert opened(child_id)
+    app.data_keys.store.destroy([child_id], datetime.now(UTC), "retention_reached")
+    assert child_id in app.data_keys._cache, "the test needs the key still cached"
+    assert not opened(child_id)
