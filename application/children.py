@@ -9,7 +9,12 @@ from uuid import UUID
 from application.core import ApplicationCore
 from domain import commands as c
 from domain.child import Child
-from domain.errors import ChildNotFoundError, DuplicateChildError
+from domain.errors import (
+    ChildNotFoundError,
+    DuplicateChildError,
+    RestrictionUnderConsiderationError,
+)
+from domain.rights_request import RightsRequest
 from domain.values import ShredReason
 
 
@@ -196,6 +201,13 @@ class ChildrenUseCases(ApplicationCore):
         cmd = self._valid(c.LiftRestriction, command)
         child = self.get_child(cmd.child_id)
         self.check_request_of(child, cmd.request_id)
+        placed_by = child.restricted_by if child.is_restricted else None
+        if placed_by is not None and self._get(RightsRequest, placed_by).decision is None:
+            msg = (
+                "the restriction stands while the rights request that placed it is "
+                "considered; deciding that request lifts it"
+            )
+            raise RestrictionUnderConsiderationError(msg, field="child_id")
         child.lift_restriction(actor=cmd.actor, request_id=cmd.request_id)
         self.save(child)
 

@@ -121,6 +121,12 @@ class RestrictionError(DomainError):
     rule = "restriction_state"
 
 
+class RestrictionUnderConsiderationError(RestrictionError):
+    """Art 18(1): the restriction lasts while the request that placed it is considered."""
+
+    rule = "request_under_consideration"
+
+
 class LegalHoldError(DomainError):
     rule = "legal_hold"
 

@@ -21,6 +21,7 @@ from domain.commands import (
     AssignOfficer,
     ChangeCaseStatus,
     CloseCase,
+    DecideRequest,
     LiftRestriction,
     MakeDisclosure,
     OpenCase,
@@ -32,6 +33,7 @@ from domain.commands import (
     RefuseDisclosure,
     RegisterChild,
     RequestDisclosure,
+    VerifyIdentity,
 )
 from domain.disclosure import RULES
 from domain.errors import (
@@ -42,6 +44,7 @@ from domain.errors import (
     DisclosureStateError,
     DuplicateChildError,
     InvalidCommandError,
+    RestrictionUnderConsiderationError,
     TwoPersonRuleError,
 )
 from domain.markers import Shredded
@@ -434,10 +437,30 @@ class ApplicationContract:
             )
         )
         assert made.made
-        # Lifting the restriction is recorded too.
-        app.lift_restriction(
-            LiftRestriction.of({"actor": "dpo:1", "child_id": child_id, "request_id": request_id})
+        # While the request is considered, the restriction cannot be lifted on its own.
+        lift = LiftRestriction.of(
+            {"actor": "dpo:1", "child_id": child_id, "request_id": request_id}
         )
+        with pytest.raises(RestrictionUnderConsiderationError):
+            app.lift_restriction(lift)
+        # Upheld, it stays until lifted; lifting it is recorded too.
+        app.verify_identity(
+            VerifyIdentity.of(
+                {"actor": "dpo:1", "request_id": request_id, "verified_on": "2026-11-01"}
+            )
+        )
+        app.decide_request(
+            DecideRequest.of(
+                {
+                    "actor": "dpo:1",
+                    "request_id": request_id,
+                    "decision": "fulfilled",
+                    "decided_on": "2026-11-02",
+                }
+            )
+        )
+        assert app.get_child(child_id).is_restricted
+        app.lift_restriction(lift)
         assert app.make_disclosure(
             MakeDisclosure.of(
                 self.disclosure(child_id, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")

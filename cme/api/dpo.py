@@ -289,6 +289,7 @@ class ChildChanged(BaseModel):
 @router.post(
     "/children/{child_id}/lift-restriction",
     response_model=ChildChanged,
+    response_model_exclude_none=True,
     status_code=201,
     summary="End a restriction of processing (recorded, reaches the ledger)",
 )
