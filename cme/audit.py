@@ -12,9 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import psycopg
+
+from consumers.ledger_check import EntryDeriver
 from crypto_shredding.signing import CheckpointVerifier
 from projections.ledger import GENESIS, chain_hash, checkpoint_link, checkpoint_message
-from projections.ledger_store import Checkpoint, LedgerReader
+from projections.ledger_store import Checkpoint, LedgerReader, StoredEntry
 
 
 @dataclass
@@ -110,8 +113,14 @@ def verify_ledger(
     anchor: Anchor | None = None,
     tail_grace: timedelta = timedelta(minutes=10),
     now: datetime | None = None,
+    events_table: str | None = "eventstore.cme_events",
 ) -> Verification:
     """Recompute the chain; check every checkpoint's signature and link; hold it to an anchor.
+
+    With ``events_table`` (the auditor role may read the event store), each
+    entry is also derived again from its event: an entry forged on the
+    ledger table, signed or not, is not what any event makes. Without it the
+    check is the outside verifier's: chain, signatures, anchor.
 
     The writer signs the head in the transaction of every batch, each
     checkpoint linked to the one before, so: a removed checkpoint breaks
@@ -126,23 +135,34 @@ def verify_ledger(
     checkpoints = ledger.checkpoints()
     wanted = {c.seq for c in checkpoints} | ({anchor.seq} if anchor else set())
     previous, expected_seq, last_seq = GENESIS, 1, 0
+    tail_at: datetime | None = None
+    signed = checkpoints[-1].seq if checkpoints else 0
+    rederive = _rederiver(url, events_table)
+    broken: list[str] = []  # the first break of the chain (what follows it says little)
+    derived: list[str] = []  # entries their events do not make
     for rows in ledger.chain(chunk):
+        derived += rederive(rows)
         for row in rows:
-            if not result.problems:
+            if not broken:
                 problem = _check_entry(
                     row.seq, expected_seq, row.entry, row.prev_hash, row.entry_hash, previous
                 )
                 if problem:
-                    result.problems.append(problem)
+                    broken.append(problem)
             previous = row.entry_hash
             expected_seq = row.seq + 1
             if row.seq in wanted:
                 heads[row.seq] = row.entry_hash
+            if row.seq == signed + 1:
+                tail_at = _entry_time(row.entry)
             result.entries += 1
             last_seq = row.seq
         progress(result.entries)
+    result.problems += broken + derived[:5]
+    if len(derived) > 5:
+        result.problems.append(f"… and {len(derived) - 5} more entries not made by their events")
     result.problems += _check_checkpoints(checkpoints, heads, verifier, result)
-    _check_tail(ledger, checkpoints, last_seq, tail_grace, now, result)
+    _check_tail(signed, tail_at, last_seq, tail_grace, now, result)
     if anchor is not None:
         result.problems += _check_anchor(anchor, heads, verifier)
     return result
@@ -178,30 +198,54 @@ def _check_checkpoints(
 
 
 def _check_tail(
-    ledger: LedgerReader,
-    checkpoints: list[Checkpoint],
+    signed: int,
+    first_at: datetime | None,
     last_seq: int,
     grace: timedelta,
     now: datetime | None,
     result: Verification,
 ) -> None:
-    signed = checkpoints[-1].seq if checkpoints else 0
+    """Entries after the last checkpoint: a warning, a problem once their event is old.
+
+    The age is the first unsigned entry's own time (its event's, inside the
+    hashed entry and checked against the event store), not the table's
+    ``recorded_at``, which anyone able to write the table can refresh.
+    """
     result.unsigned_tail = max(0, last_seq - signed)
     if not result.unsigned_tail:
         return
     first = signed + 1
     span = f"entries {first}-{last_seq}" if last_seq > first else f"entry {first}"
-    written = ledger.recorded_at(first)
     result.warnings.append(
-        f"{span} ({result.unsigned_tail}) signed by no checkpoint yet; "
-        "`cme audit checkpoint` signs the head now"
+        f"{span} ({result.unsigned_tail}) signed by no checkpoint yet; `cme audit checkpoint` "
+        "signs the head once the writer has checked them against the event store"
     )
-    if written is not None and (now or datetime.now(UTC)) - written > grace:
+    if first_at is not None and (now or datetime.now(UTC)) - first_at > grace:
         minutes = int(grace.total_seconds() // 60)
         result.problems.append(
-            f"{span} signed by no checkpoint though written more than {minutes} minutes ago: "
-            "the writer signs every batch, so a checkpoint was removed"
+            f"{span} signed by no checkpoint though their events are more than {minutes} "
+            "minutes old: the writer signs every batch, so a checkpoint was removed"
         )
+
+
+def _entry_time(entry: bytes) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads(entry)["at"])
+    except (ValueError, KeyError, TypeError):
+        return None  # a malformed entry: the chain or the event check reports it
+
+
+def _rederiver(url: str, events_table: str | None) -> Callable[[list[StoredEntry]], list[str]]:
+    """A check of each chunk of entries against the events that should have made them."""
+    if events_table is None:
+        return lambda _: []
+    deriver = EntryDeriver(events_table)
+
+    def check(rows: list[StoredEntry]) -> list[str]:
+        with psycopg.connect(url) as conn:
+            return list(deriver.problems(conn, [(r.seq, r.notification_id, r.entry) for r in rows]))
+
+    return check
 
 
 def _check_anchor(anchor: Anchor, heads: dict[int, str], verifier: CheckpointVerifier) -> list[str]:

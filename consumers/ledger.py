@@ -16,20 +16,19 @@ import logging
 import threading
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
+from consumers.ledger_check import EntryDeriver, LedgerIntegrityError
 from consumers.lifecycle import StopRequestedError, fault_point, retrying, where
-from crypto_shredding.mapper import facts_mapper
 from crypto_shredding.signing import CheckpointSigner
 from projections.ledger import (
     GENESIS,
     ChainedEntry,
     chain,
+    chain_hash,
     checkpoint_link,
     checkpoint_message,
-    ledger_entry,
 )
 
 log = logging.getLogger("cme.ledger")
@@ -52,9 +51,11 @@ class LedgerWriter:
         self.schema = schema
         self.events_table = events_table
         # Facts only: the ledger role holds no keys and the ledger never needs a value.
-        self.mapper = facts_mapper()
+        self.deriver = EntryDeriver(events_table)
         self.appended = 0
         self.parked = 0
+        self._vouched: tuple[int, str] | None = None
+        """The head this writer last wrote or checked: (seq, entry_hash)."""
 
     def counts(self) -> dict[str, int]:
         return {"appended": self.appended, "parked": self.parked}
@@ -72,6 +73,7 @@ class LedgerWriter:
         s = self.schema
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            self._vouch_for_head(conn)
             row = conn.execute(
                 f"SELECT position FROM {s}.position WHERE consumer = %s", (CONSUMER,)
             ).fetchone()
@@ -96,6 +98,8 @@ class LedgerWriter:
             if linked:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash)
             fault_point("ledger:before-commit")
+        if linked:
+            self._vouched = (linked[-1].seq, linked[-1].entry_hash)
         self.appended += len(linked)
         return len(linked), len(rows)
 
@@ -128,8 +132,7 @@ class LedgerWriter:
         parked: list[tuple[int, str, str]] = []
         for notification_id, originator_id, version, topic, state in rows:
             try:
-                event = self._facts(originator_id, version, topic, bytes(state))
-                entry = ledger_entry(topic, event)
+                entry = self.deriver.entry(originator_id, version, topic, bytes(state))
             except Exception as exc:
                 parked.append((notification_id, topic, where(exc)))
                 continue
@@ -157,6 +160,7 @@ class LedgerWriter:
         s = self.schema
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            self._vouch_for_head(conn)
             rows = conn.execute(
                 "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
                 f"e.state FROM {self.events_table} e JOIN {s}.parked p "
@@ -169,6 +173,8 @@ class LedgerWriter:
             linked = self._append(conn, entries)
             if linked:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash, force=True)
+        if linked:
+            self._vouched = (linked[-1].seq, linked[-1].entry_hash)
         self.appended += len(linked)
         return len(linked), len(parked)
 
@@ -200,6 +206,7 @@ class LedgerWriter:
         """Sign the current head now (e.g. before an export)."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+            self._vouch_for_head(conn)
             head = conn.execute(
                 f"SELECT seq, entry_hash FROM {self.schema}.entries ORDER BY seq DESC LIMIT 1"
             ).fetchone()
@@ -208,10 +215,60 @@ class LedgerWriter:
             self._maybe_checkpoint(conn, int(head[0]), str(head[1]), force=True)
             return int(head[0])
 
-    def _facts(self, originator_id: Any, version: int, topic: str, state: bytes) -> Any:
-        """The event as the domain knows it (upcast), its personal part left sealed."""
-        stored = StoredEvent(originator_id, version, topic, state)
-        return self.mapper.to_domain_events([stored], withhold_personal=True)[0]
+    def _vouch_for_head(self, conn: Connection[Any]) -> None:
+        """Refuse to extend or sign a head this writer cannot vouch for.
+
+        The head is vouched for if this writer wrote it, or if every entry
+        after the last checkpoint it can verify chains from that checkpoint
+        and is exactly what its event in the event store makes. Otherwise
+        someone wrote the ledger table directly: signing now would sign their
+        entries, so the writer stops, naming the first entry at fault.
+        """
+        s = self.schema
+        head = conn.execute(f"SELECT seq, entry_hash FROM {s}.entries ORDER BY seq DESC LIMIT 1")
+        found = head.fetchone()
+        if found is None or (int(found[0]), str(found[1])) == self._vouched:
+            return
+        signed_seq, previous = self._last_verifiable_checkpoint(conn)
+        rows = conn.execute(
+            f"SELECT seq, notification_id, entry, prev_hash, entry_hash FROM {s}.entries "
+            "WHERE seq > %s ORDER BY seq",
+            (signed_seq,),
+        ).fetchall()
+        expected_seq = signed_seq + 1
+        for seq, _, entry, prev_hash, entry_hash in rows:
+            if seq != expected_seq or prev_hash != previous:
+                self._refuse(f"entry {expected_seq}: missing or not chained to the one before")
+            if chain_hash(previous, bytes(entry)) != entry_hash:
+                self._refuse(f"entry {seq}: content does not match its hash")
+            previous, expected_seq = entry_hash, seq + 1
+        tail = [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+        for problem in self.deriver.problems(conn, tail):
+            self._refuse(problem)
+        self._vouched = (int(found[0]), str(found[1]))
+
+    def _last_verifiable_checkpoint(self, conn: Connection[Any]) -> tuple[int, str]:
+        """(seq, head) of the newest checkpoint signed by this writer's key over the stored head."""
+        s = self.schema
+        verifier = self.signer.verifier()
+        rows = conn.execute(
+            f"SELECT c.seq, c.head_hash, c.key_id, c.signature, c.prev_link FROM {s}.checkpoints c "
+            f"JOIN {s}.entries e ON e.seq = c.seq AND e.entry_hash = c.head_hash "
+            "ORDER BY c.seq DESC"
+        )
+        for seq, head_hash, key_id, signature, prev_link in rows:
+            message = checkpoint_message(int(seq), str(head_hash), prev_link)
+            if verifier.valid(str(key_id), message, bytes(signature)):
+                return int(seq), str(head_hash)
+        return 0, GENESIS
+
+    def _refuse(self, problem: str) -> None:
+        msg = (
+            f"the ledger holds entries its writer did not write: {problem}; nothing more is "
+            "appended or signed until it is restored (`cme audit verify` names what changed)"
+        )
+        log.error("%s", msg)
+        raise LedgerIntegrityError(msg)
 
     def run(self, stop: threading.Event) -> None:
         try:

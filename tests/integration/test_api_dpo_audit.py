@@ -76,14 +76,12 @@ def test_a_restriction_request_is_worked_through_to_its_decision(
     assert extended.status == 201, extended.body
     assert extended.body["extension_months"] == 2
 
-    lifted = api.call(
+    early = api.call(
         "POST", f"/v1/children/{child_id}/lift-restriction", "dpo.dee", {"request_id": request_id}
-    )
-    assert lifted.status == 201, lifted.body
-    assert not app.get_child(child_id).is_restricted
-    again = api.call("POST", f"/v1/children/{child_id}/lift-restriction", "dpo.dee", {})
-    assert again.status == 409, again.body
-    assert again.body["errors"][0]["rule"] == "restriction_state"
+    )  # the restriction stands while its request is considered
+    assert early.status == 409, early.body
+    assert early.body["errors"][0]["rule"] == "request_under_consideration"
+    assert app.get_child(child_id).is_restricted
     decided = api.call(
         "POST",
         f"{path}/decide",
@@ -92,6 +90,10 @@ def test_a_restriction_request_is_worked_through_to_its_decision(
     )
     assert decided.status == 201, decided.body
     assert (decided.body["decision"], decided.body["shredded"]) == ("refused", False)
+    assert not app.get_child(child_id).is_restricted  # refused: deciding lifted it
+    again = api.call("POST", f"/v1/children/{child_id}/lift-restriction", "dpo.dee", {})
+    assert again.status == 409, again.body
+    assert again.body["errors"][0]["rule"] == "restriction_state"
 
 
 def test_a_granted_erasure_is_left_to_the_retention_worker(

@@ -391,21 +391,20 @@ def test_the_access_package_lists_every_disclosure_the_ledger_holds(
 def test_an_event_the_writer_cannot_chain_is_parked_and_a_fixed_writer_appends_it(
     services: Services, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import consumers.ledger as writer_module
 
     ledger.writer.catch_up()
     before = verify_ledger(
         role_url(services.settings, Role.AUDITOR), load_ledger_signer(services.settings).verifier()
     )
     # A bug in building one kind of entry: disclosures made cannot be chained.
-    from projections.ledger import ledger_entry as real  # what the writer calls
+    real = ledger.writer.deriver.entry  # what the writer calls
 
-    def broken(topic: str, event: Any) -> Any:
+    def broken(originator_id: Any, version: int, topic: str, state: bytes) -> Any:
         if topic.endswith("Disclosure.Made"):
             raise KeyError("recipient")
-        return real(topic, event)
+        return real(originator_id, version, topic, state)
 
-    monkeypatch.setattr(writer_module, "ledger_entry", broken)
+    monkeypatch.setattr(ledger.writer.deriver, "entry", broken)
     child = ledger.children[2]
     share(ledger.app, child, "uk_gdpr_6_1_e_public_task_s436a_education_act_1996")
     ledger.app.record_personal_data_read(child, "auditor:test", "parking test")
@@ -423,7 +422,7 @@ def test_an_event_the_writer_cannot_chain_is_parked_and_a_fixed_writer_appends_i
     assert after.ok, after.problems
     assert after.entries > before.entries
     # The fix, then the replay: the disclosure joins the chain, nothing stays parked.
-    monkeypatch.setattr(writer_module, "ledger_entry", real)
+    monkeypatch.setattr(ledger.writer.deriver, "entry", real)
     assert ledger.writer.replay_parked() == (1, 0)
     with psycopg.connect(role_url(services.settings, Role.AUDITOR)) as conn:
         assert conn.execute("SELECT count(*) FROM ledger.parked").fetchone() == (0,)

@@ -9,6 +9,7 @@ run's event store, so the tests can tamper with it freely.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -27,10 +29,11 @@ from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
 from cme.settings import PROJECT_ROOT
 from consumers.ledger import LedgerWriter
+from consumers.ledger_check import LedgerIntegrityError
 from crypto_shredding.signing import CheckpointSigner
 from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
-from projections.ledger import chain_hash
+from projections.ledger import canonical, chain_hash, checkpoint_link, checkpoint_message
 from projections.ledger_store import LedgerReader
 from tests.conftest import Services
 from tests.seeds import seed
@@ -134,7 +137,12 @@ def test_deleting_the_head_checkpoint_leaves_an_unsigned_tail_that_fails_once_ol
     assert fresh.warnings and "signed by no checkpoint yet" in fresh.warnings[0]
     later = ledger.verify(now=datetime.now(UTC) + timedelta(minutes=11))
     assert not later.ok
-    assert any("written more than 10 minutes ago" in p for p in later.problems), later.problems
+    assert any("events are more than 10 minutes old" in p for p in later.problems), later.problems
+    # The age is the entries' own (their events'), not recorded_at, which a writer of
+    # the table could refresh to stay inside the grace for ever.
+    ledger.sql(f"UPDATE {SCHEMA}.entries SET recorded_at = now() + interval '1 hour'")
+    refreshed = ledger.verify(now=datetime.now(UTC) + timedelta(minutes=11))
+    assert any("events are more than 10 minutes old" in p for p in refreshed.problems)
 
 
 def test_cutting_the_last_entries_with_their_checkpoints_fails_against_an_anchor(
@@ -170,11 +178,85 @@ def test_rewriting_the_chain_and_deleting_every_checkpoint_is_caught(ledger: Tam
         )
         previous = digest
     ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints")
-    assert ledger.verify(anchor=anchor).problems == [
+    problems = ledger.verify(anchor=anchor).problems
+    assert (
         f"anchor at entry {anchor.seq}: the chain up to it has been rewritten since the anchor"
-    ]
+    ) in problems
+    assert "entry 1: not what event" in problems[0]  # the events show it without an anchor
     later = ledger.verify(now=datetime.now(UTC) + timedelta(minutes=11))
     assert any("signed by no checkpoint" in p for p in later.problems), later.problems
+    # The writer, asked to sign this chain, refuses: it is not what the events make.
+    with pytest.raises(LedgerIntegrityError, match="entry 1: not what event"):
+        ledger.writer.checkpoint()
+    assert ledger.sql(f"SELECT count(*) FROM {SCHEMA}.checkpoints") == [(0,)]
+
+
+def _forge_after_head(ledger: Tamperable, notification_id: int) -> int:
+    """Append an entry the writer never wrote, chained and hashed as the writer would."""
+    seq, head = ledger.sql(
+        f"SELECT seq, entry_hash FROM {SCHEMA}.entries ORDER BY seq DESC LIMIT 1"
+    )[0]
+    child = ledger.sql(f"SELECT entry FROM {SCHEMA}.entries ORDER BY seq LIMIT 1")[0][0]
+    forged = canonical(
+        {
+            "kind": "disclosure_refused",
+            "at": datetime.now(UTC).isoformat(),
+            "child_id": json.loads(bytes(child))["child_id"],
+            "actor": "staff:nobody",
+            "source_event": {"originator_id": str(uuid4()), "version": 1},
+        }
+    )
+    ledger.sql(
+        f"INSERT INTO {SCHEMA}.entries (seq, notification_id, entry, prev_hash, entry_hash) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (seq + 1, notification_id, forged, head, chain_hash(head, forged)),
+    )
+    return int(seq) + 1
+
+
+def test_the_writer_signs_no_entry_written_around_it(ledger: Tamperable) -> None:
+    """An entry inserted into the table was signed at the next batch, and verify said OK."""
+    ledger.grow(2)
+    signed = ledger.sql(f"SELECT count(*) FROM {SCHEMA}.checkpoints")
+    forged = _forge_after_head(ledger, notification_id=900_000_002)
+    county = SyntheticCounty(seed=seed(ledger.name))
+    ledger.app.register_child(RegisterChild.of(county.register_child()))
+    with pytest.raises(LedgerIntegrityError, match=f"entry {forged}: no event 900000002"):
+        ledger.writer.catch_up()
+    assert ledger.sql(f"SELECT count(*) FROM {SCHEMA}.checkpoints") == signed  # nothing signed
+    result = ledger.verify()
+    assert f"entry {forged}: no event 900000002 in the event store (a forged entry)" in (
+        result.problems
+    )
+
+
+def test_a_forged_entry_on_a_real_event_is_caught_even_once_signed(ledger: Tamperable) -> None:
+    """As if the signing key had leaked: the signatures hold, the events do not agree."""
+    ledger.grow(1)
+    quiet = ledger.app.register_child(
+        RegisterChild.of(SyntheticCounty(seed=seed(ledger.name)).register_child())
+    )  # a registration: an event that makes no ledger entry
+    real = ledger.sql(
+        "SELECT notification_id FROM eventstore.cme_events WHERE originator_id = %s",
+        (quiet,),
+    )[0][0]
+    forged = _forge_after_head(ledger, notification_id=real)
+    last = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()[-1]
+    link = checkpoint_link(
+        checkpoint_message(last.seq, last.head_hash, last.prev_link), last.signature
+    )
+    head = ledger.sql(f"SELECT entry_hash FROM {SCHEMA}.entries WHERE seq = %s", (forged,))[0][0]
+    message = checkpoint_message(forged, head, link)
+    ledger.sql(
+        f"INSERT INTO {SCHEMA}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (forged, head, ledger.signer.key_id, ledger.signer.sign(message), link),
+    )
+    outside = verify_ledger(
+        ledger.services.database_url, ledger.signer.verifier(), schema=SCHEMA, events_table=None
+    )
+    assert outside.ok  # chain and signatures alone cannot tell (an outside verifier's limit)
+    assert f"entry {forged}: not what event {real} makes" in " ".join(ledger.verify().problems)
 
 
 def test_the_cli_anchors_and_verifies_against_the_anchor(
