@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(manager.env_lines(plan)))
     except (ServiceError, ConfigurationError, IdentityProviderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if args.action == "env":
+            # Read by `eval "$(scripts/services env)" && cme run`: a failure must fail
+            # the eval too, or the worker starts on the embedded store without a word.
+            print("false")
         return 1
     except KafkaError as exc:
         where = f"read {plan.kafka.log} for 'Failed authentication'" if plan.kafka else "check it"

@@ -90,7 +90,7 @@ class LocalPostgres:
         return self.password_file.read_text().strip()
 
     def _as_owner(self, *command: str) -> list[str]:
-        return ["runuser", "-u", "postgres", "--", *command] if is_root() else list(command)
+        return [runuser(), "-u", "postgres", "--", *command] if is_root() else list(command)
 
     def _run(self, *command: str) -> None:
         result = subprocess.run(
@@ -131,9 +131,13 @@ class LocalPostgres:
         if not (self.data / "PG_VERSION").exists():
             self._initdb(bindir)
         print(f"starting PostgreSQL on 127.0.0.1:{self.port} (log {self.log}) ...", flush=True)
+        # The server log keeps no values: a refused row's DETAIL ("Failing row
+        # contains (...)") would copy a read model's personal values into a file
+        # no shredding reaches, and so would a failing statement's text.
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c shared_buffers=256MB -c max_connections=200"
+            "-c shared_buffers=256MB -c max_connections=200 "
+            "-c log_error_verbosity=terse -c log_min_error_statement=panic"
         )
         try:
             self._run(
@@ -196,10 +200,24 @@ class LocalPostgres:
         return True
 
 
+def runuser() -> str:
+    """util-linux's runuser, which root's PATH may lack (it lives in /usr/sbin)."""
+    found = shutil.which("runuser") or next(
+        (str(p) for p in (Path("/usr/sbin/runuser"), Path("/sbin/runuser")) if p.exists()), None
+    )
+    if found is None:
+        msg = (
+            "runuser (util-linux) is not installed: as root, the local PostgreSQL runs as the "
+            "postgres user through it; install util-linux, or run as another user"
+        )
+        raise ServiceError(msg)
+    return found
+
+
 def _postgres_user_can_enter(folder: Path) -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     probe = subprocess.run(
-        ["runuser", "-u", "postgres", "--", "test", "-x", str(folder)],
+        [runuser(), "-u", "postgres", "--", "test", "-x", str(folder)],
         capture_output=True,
         check=False,
     )

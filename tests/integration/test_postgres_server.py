@@ -191,3 +191,29 @@ def test_a_pooled_connection_the_server_closed_is_replaced_not_handed_out(
         assert again is not None and again[0] != row[0]
     finally:
         pool.close()
+
+
+def test_a_refused_row_leaves_no_value_in_the_server_log(services: Services) -> None:
+    """A refused write logged `DETAIL: Failing row contains (...)`: values no shredding reaches."""
+    from pathlib import Path
+    from urllib.parse import urlsplit
+    from uuid import uuid4
+
+    from cme.settings import PROJECT_ROOT
+    from devtools.services.postgres import LocalPostgres
+
+    marker = f"Quillfeather{uuid4().hex}"
+    with psycopg.connect(services.database_url, autocommit=True) as conn:
+        assert conn.execute("SHOW log_error_verbosity").fetchone() == ("terse",)
+        assert conn.execute("SHOW log_min_error_statement").fetchone() == ("panic",)
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            conn.execute(
+                "INSERT INTO caseworker.children (child_id, legal_surname) "
+                f"VALUES (NULL, '{marker}')"
+            )
+    port = urlsplit(services.database_url).port or 5432
+    log = LocalPostgres(Path(PROJECT_ROOT / ".local"), port).log
+    assert log.exists(), f"no server log at {log}: run the tests with `make test`"
+    text = log.read_text(errors="replace")
+    assert "null value in column" in text  # the refusal was logged, as a line without values
+    assert marker not in text

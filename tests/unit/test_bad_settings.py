@@ -64,6 +64,20 @@ def test_a_file_where_the_data_folder_belongs_is_refused(
     assert "CME_DATA_DIR: " in capsys.readouterr().err
 
 
+def test_a_failed_env_fails_the_eval_that_reads_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval "$(scripts/services env --worker intake)" && cme run intake` once started intake
+    on the embedded store when env failed: the eval of nothing succeeded."""
+    from devtools.services.__main__ import main as services
+
+    monkeypatch.setenv("CME_PG_PORT", "abc")
+    assert services(["env", "--worker", "intake"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "false\n"
+    assert "CME_PG_PORT: not a port number" in err
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "70000", "-1"])
 def test_a_local_service_port_must_be_a_port(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from devtools.services import manager
