@@ -101,8 +101,10 @@ ALTER DEFAULT PRIVILEGES FOR ROLE cme_projector IN SCHEMA caseworker
     GRANT SELECT ON TABLES TO cme_caseworker;
 GRANT SELECT ON ALL TABLES IN SCHEMA caseworker TO cme_caseworker;
 
--- The disclosure ledger: the ledger writer appends, auditors read.
-GRANT USAGE, CREATE ON SCHEMA ledger TO cme_ledger;
+-- The disclosure ledger: the ledger writer appends, auditors read. The tables
+-- are the admin's: the writer creates nothing (it once could create tables here).
+GRANT USAGE ON SCHEMA ledger TO cme_ledger;
+REVOKE CREATE ON SCHEMA ledger FROM cme_ledger;
 GRANT USAGE ON SCHEMA ledger TO cme_auditor;
 ALTER DEFAULT PRIVILEGES FOR ROLE cme_ledger IN SCHEMA ledger
     GRANT SELECT ON TABLES TO cme_auditor;

@@ -217,3 +217,11 @@ def test_a_refused_row_leaves_no_value_in_the_server_log(services: Services) -> 
     text = log.read_text(errors="replace")
     assert "null value in column" in text  # the refusal was logged, as a line without values
     assert marker not in text
+
+
+def test_the_ledger_writer_creates_nothing_in_its_schema(services: Services) -> None:
+    """It held CREATE on the ledger schema, which appending never needs."""
+    with psycopg.connect(role_url(services.settings, Role.LEDGER)) as conn:
+        conn.execute("SELECT count(*) FROM ledger.entries").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE ledger.extra (i int)")
