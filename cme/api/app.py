@@ -8,11 +8,12 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from cme import dev_issuer
 from cme.api import audit, disclosures, dpo, problems, routes
 from cme.api.auth import caller
+from cme.api.calls import only_declared_query
 from cme.bootstrap import build_application, read_models
 from cme.db.roles import Role
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError, TokenVerifier
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="1",
         description="Caseworker and DPO tools over the CME event store; every call signed in.",
         lifespan=lifespan,
+        dependencies=[Depends(only_declared_query)],
     )
     problems.install(api)
     api.include_router(routes.router)

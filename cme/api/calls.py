@@ -9,12 +9,15 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Header, Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
 from cme.api.idempotency import digest, once
 from cme.api.problems import PreconditionFailed, PreconditionRequired
 from cme.bootstrap import App
 from cme.identity import Staff
+from domain.errors import InvalidCommandError, Violation
 from projections.store import SqlReadModels
 
 
@@ -60,6 +63,34 @@ def read_models(request: Request) -> SqlReadModels:
             catch_up()
     models: SqlReadModels = request.app.state.read_models
     return models
+
+
+def only_declared_query(request: Request) -> None:
+    """Refuse a query parameter the endpoint does not take.
+
+    Ignored, a misspelt filter (``asigned_officer=``) answered with every row
+    as if it had filtered. The names are not repeated: one was typed there.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    declared = _query_names(route.dependant)
+    unknown = set(request.query_params) - declared
+    if unknown:
+        takes = ", ".join(sorted(declared)) or "none"
+        problem = Violation(
+            "*",
+            "unknown_parameter",
+            f"{len(unknown)} query parameter(s) this endpoint does not take (it takes: {takes})",
+        )
+        raise InvalidCommandError("query", [problem])
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def one_at_a_time(request: Request) -> threading.Lock:

@@ -40,6 +40,24 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, f"bodies are at most {MAX_BODY_BYTES} bytes")
 
 
+class NotJsonError(HTTPException):
+    """A body that is not declared JSON: 415 naming the header to change.
+
+    JSON sent as text/plain was 'Input should be a valid dictionary': true,
+    but not what the caller had to change.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(415, "send the body as Content-Type: application/json")
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", maxsplit=1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
 class StrictJsonRequest(Request):
     async def stream(self) -> AsyncGenerator[bytes, None]:
         if int(self.headers.get("content-length") or 0) > MAX_BODY_BYTES:
@@ -53,6 +71,8 @@ class StrictJsonRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
+            if not _is_json(self.headers.get("content-type", "")):
+                raise NotJsonError  # a body sent with no Content-Type at all
             try:
                 self._json = strict_json.loads(await self.body(), root="body")
             except strict_json.JsonRefusedError as refusal:
@@ -65,6 +85,9 @@ class StrictJsonRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def strict(request: Request) -> Response:
+            given = request.headers.get("content-type")
+            if self.body_field is not None and given is not None and not _is_json(given):
+                raise NotJsonError
             return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return strict

@@ -577,6 +577,34 @@ def test_a_body_intake_would_refuse_is_refused_here_too(api: Api, app: App, case
     }
 
 
+def test_a_body_not_sent_as_json_is_named_as_such(api: Api, case_id: UUID) -> None:
+    """It was 'Input should be a valid dictionary': true, but not what to change."""
+    path = f"/v1/cases/{case_id}/enquiries"
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        answer = api.send(
+            path, "officer.ada", [json.dumps(ENQUIRY).encode()], {"Content-Type": content_type}
+        )
+        assert answer.status == 415, (content_type, answer.body)
+        assert "Content-Type: application/json" in answer.body["detail"]
+
+
+def test_a_query_parameter_an_endpoint_does_not_take_is_refused_unrepeated(
+    api: Api, case_id: UUID
+) -> None:
+    """A misspelt filter answered every row, as if it had filtered."""
+    for path in (
+        "/v1/cases?Quillfeather=1",
+        "/v1/views/whereabouts-unknown?asigned_officer=staff:x",
+        f"/v1/cases/{case_id}?limit=1",
+    ):
+        answer = api.call("GET", path, as_user="officer.ada")
+        assert answer.status == 422, (path, answer.body)
+        assert answer.body["errors"][0]["rule"] == "unknown_parameter"
+        assert "Quillfeather" not in json.dumps(answer.body)
+        assert "asigned" not in json.dumps(answer.body)
+    assert api.call("GET", "/v1/cases?limit=1&status=referred", as_user="officer.ada").status == 200
+
+
 def test_information_cannot_be_filed_under_another_childs_case(
     api: Api, app: App, case_id: UUID, request: pytest.FixtureRequest
 ) -> None:
