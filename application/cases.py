@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 from application.core import ApplicationCore
 from domain import commands as c
 from domain.case import Case
+from domain.errors import InvalidTransitionError
 
 
 class CasesUseCases(ApplicationCore):
@@ -14,6 +16,7 @@ class CasesUseCases(ApplicationCore):
         cmd = self._valid(c.OpenCase, command)
         child = self.get_child(cmd.child_id)
         child.check_not_shredded()
+        child.check_after_birth(cmd.referred_on, "referred_on")
         personal = {
             k: v
             for k, v in {
@@ -42,6 +45,7 @@ class CasesUseCases(ApplicationCore):
     def record_enquiry(self, command: c.RecordEnquiry) -> UUID:
         cmd = self._valid(c.RecordEnquiry, command)
         case = self.get_case(cmd.case_id)
+        self._check_after_birth(case, made_on=cmd.made_on)
         enquiry_id = case.record_enquiry(
             cmd.actor, cmd.made_on, cmd.agency.value, cmd.method.value, cmd.outcome.value, cmd.notes
         )
@@ -51,6 +55,7 @@ class CasesUseCases(ApplicationCore):
     def change_case_status(self, command: c.ChangeCaseStatus) -> None:
         cmd = self._valid(c.ChangeCaseStatus, command)
         case = self.get_case(cmd.case_id)
+        self._check_after_birth(case, changed_on=cmd.changed_on)
         case.change_status(cmd.actor, cmd.status.value, cmd.changed_on)
         self.save(case)
 
@@ -72,8 +77,22 @@ class CasesUseCases(ApplicationCore):
     def assign_officer(self, command: c.AssignOfficer) -> None:
         cmd = self._valid(c.AssignOfficer, command)
         case = self.get_case(cmd.case_id)
+        if cmd.next_action_due is not None and cmd.next_action_due < case.referred_on:
+            msg = "next_action_due is before the case was referred"
+            raise InvalidTransitionError(msg, field="next_action_due")
         case.assign_officer(cmd.actor, cmd.officer, cmd.next_action_due)
         self.save(case)
+
+    def _check_after_birth(self, case: Case, **dates: date) -> None:
+        """A dated step on a case cannot come before the child was born (0001-01-01 was kept).
+
+        A shredded child's date of birth is gone, and with it this check.
+        """
+        child = self.get_child(case.child_id)
+        if child.is_shredded:
+            return
+        for field, day in dates.items():
+            child.check_after_birth(day, field)
 
     def close_case(self, command: c.CloseCase) -> None:
         cmd = self._valid(c.CloseCase, command)
