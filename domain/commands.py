@@ -344,15 +344,22 @@ class RecordInformationReceived(Command):
     _check_received = field_validator("received_on")(not_in_future("date received"))
 
 
-SCHEDULE_2_PARA_2 = frozenset(
-    {
-        LawfulBasis.CRIME_PREVENTION,
-        LawfulBasis.APPREHENSION_PROSECUTION,
-        LawfulBasis.TAX_ASSESSMENT,
-    }
-)
-"""(a) crime, (b) offenders, (c) tax: the request names which by its basis."""
-CRIME_AND_TAX = frozenset({Agency.POLICE, Agency.HOME_OFFICE, Agency.PROBATION, Agency.COUNCIL_TAX})
+SCHEDULE_2_PARA_2: dict[LawfulBasis, tuple[frozenset[Purpose], frozenset[Agency]]] = {
+    LawfulBasis.CRIME_PREVENTION: (
+        frozenset({Purpose.PREVENT_CRIME, Purpose.LOCATE_CHILD, Purpose.SAFEGUARDING}),
+        frozenset({Agency.POLICE, Agency.HOME_OFFICE, Agency.PROBATION, Agency.COUNCIL_TAX}),
+    ),
+    LawfulBasis.APPREHENSION_PROSECUTION: (
+        frozenset({Purpose.PREVENT_CRIME, Purpose.LOCATE_CHILD}),
+        frozenset({Agency.POLICE, Agency.HOME_OFFICE, Agency.PROBATION}),
+    ),
+    LawfulBasis.TAX_ASSESSMENT: (frozenset({Purpose.TAX}), frozenset({Agency.COUNCIL_TAX})),
+}
+"""(a) crime, (b) offenders, (c) tax: which purposes each serves, and for which recipients.
+
+The exemption covers what the sub-paragraph names and no more: tax data to
+the police, or analytics under the crime exemption, is not what it allows.
+"""
 
 
 class RequestDisclosure(Command):
@@ -376,12 +383,22 @@ class RequestDisclosure(Command):
     _check_requested = field_validator("requested_on")(not_in_future("request date"))
 
     @model_validator(mode="after")
-    def _crime_and_tax_bases_fit_the_recipient(self) -> Self:
-        if self.lawful_basis in SCHEDULE_2_PARA_2 and self.recipient_agency not in CRIME_AND_TAX:
-            allowed = ", ".join(sorted(CRIME_AND_TAX))
+    def _crime_and_tax_bases_fit_the_purpose_and_recipient(self) -> Self:
+        if self.lawful_basis not in SCHEDULE_2_PARA_2:
+            return self
+        purposes, recipients = SCHEDULE_2_PARA_2[self.lawful_basis]
+        if self.recipient_agency not in recipients:
+            allowed = ", ".join(sorted(recipients))
             msg = (
-                "DPA 2018 Sch 2 para 2 (crime, offenders, tax) is for disclosures to "
+                f"{self.lawful_basis.value} (DPA 2018 Sch 2 para 2) is for disclosures to "
                 f"{allowed}; choose another basis for this recipient"
+            )
+            raise ValueError(msg)
+        if self.purpose not in purposes:
+            allowed = ", ".join(sorted(purposes))
+            msg = (
+                f"{self.lawful_basis.value} (DPA 2018 Sch 2 para 2) serves the purposes "
+                f"{allowed}; choose the basis that fits this purpose"
             )
             raise ValueError(msg)
         return self

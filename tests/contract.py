@@ -54,6 +54,12 @@ from tests.seeds import seed
 
 CRIME = "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime"
 TAX = "dpa_2018_sch2_pt1_para2_1_c_assessment_collection_of_tax"
+TAX_REQUEST = {
+    "recipient_agency": "council_tax",
+    "recipient_organisation": "Synthetic Council Tax Office",
+    "purpose": "tax",
+}
+"""What the tax exemption is for: council tax, for tax."""
 
 
 def approval(disclosure_id: UUID, actor: str = "so:bea") -> dict[str, Any]:
@@ -287,6 +293,9 @@ class ApplicationContract:
             **overrides,
         }
 
+    def tax_request(self, child_id: UUID) -> dict[str, Any]:
+        return self.request(child_id, TAX, **TAX_REQUEST)
+
     def ledger_kinds(self, app: App, disclosure_id: UUID) -> list[tuple[str, str]]:
         """(kind, actor) of each ledger entry the disclosure's events make, in order."""
         return [
@@ -342,7 +351,7 @@ class ApplicationContract:
         self, app: App, county: SyntheticCounty
     ) -> None:
         child_id = self.register(app, county)
-        waiting = app.request_disclosure(RequestDisclosure.of(self.request(child_id, TAX)))
+        waiting = app.request_disclosure(RequestDisclosure.of(self.tax_request(child_id)))
         app.receive_rights_request(
             ReceiveRightsRequest.of(
                 {
@@ -355,7 +364,7 @@ class ApplicationContract:
             )
         )
         # Tax does not override a restriction (UK GDPR Art 18(2)): refused at once ...
-        now = app.request_disclosure(RequestDisclosure.of(self.request(child_id, TAX)))
+        now = app.request_disclosure(RequestDisclosure.of(self.tax_request(child_id)))
         assert now.refusal_reason is RefusalReason.PROCESSING_RESTRICTED
         assert self.ledger_kinds(app, now.disclosure_id) == [
             ("disclosure_requested", "cw:alice"),

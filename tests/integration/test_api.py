@@ -765,6 +765,7 @@ def test_a_restricted_childs_disclosure_is_refused_by_the_rules_at_once(
     tax = {
         **DISCLOSURE,
         "recipient_agency": "council_tax",
+        "purpose": "tax",
         "lawful_basis": "dpa_2018_sch2_pt1_para2_1_c_assessment_collection_of_tax",
     }
     answer = api.call("POST", f"/v1/children/{child_id}/disclosure-requests", "officer.ada", tax)

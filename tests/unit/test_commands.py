@@ -152,3 +152,69 @@ def test_a_refusal_without_reasons_names_the_explanation() -> None:
         "decided_on": "2026-11-01",
     }
     assert [v.field for v in rejected(c.DecideRequest, command).violations()] == ["explanation"]
+
+
+CRIME = "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime"
+OFFENDERS = "dpa_2018_sch2_pt1_para2_1_b_apprehension_prosecution"
+TAX = "dpa_2018_sch2_pt1_para2_1_c_assessment_collection_of_tax"
+
+
+@pytest.mark.parametrize(
+    ("basis", "agency", "purpose", "says"),
+    [
+        (
+            "dpa_2018_sch2_pt1_para2_1_c_assessment_collection_of_tax",
+            "police",
+            "tax",
+            "council_tax",
+        ),
+        (
+            "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime",
+            "police",
+            "analytics",
+            "serves",
+        ),
+        (
+            "dpa_2018_sch2_pt1_para2_1_b_apprehension_prosecution",
+            "council_tax",
+            "prevent_crime",
+            "for",
+        ),
+        (
+            "dpa_2018_sch2_pt1_para2_1_a_prevention_detection_of_crime",
+            "school",
+            "locate_child",
+            "for",
+        ),
+    ],
+    ids=[
+        "tax to the police",
+        "analytics as crime",
+        "offenders to council tax",
+        "crime to a school",
+    ],
+)
+def test_each_crime_and_tax_exemption_serves_its_own_purposes_and_recipients(
+    basis: str, agency: str, purpose: str, says: str
+) -> None:
+    """DPA 2018 Sch 2 para 2 (a), (b), (c) each cover what they name; they were accepted alike."""
+    request = {
+        "actor": "cw:1",
+        "child_id": str(uuid4()),
+        "recipient_agency": agency,
+        "recipient_organisation": "Synthetic Recipient",
+        "purpose": purpose,
+        "lawful_basis": basis,
+        "categories": ["address"],
+        "necessity": "The recipient needs the last known address for this purpose",
+        "requested_on": TODAY.isoformat(),
+    }
+    error = rejected(c.RequestDisclosure, request)
+    assert says in str(error)
+    fitting = {
+        TAX: ("council_tax", "tax"),
+        CRIME: ("police", "prevent_crime"),
+        OFFENDERS: ("police", "locate_child"),
+    }[basis]
+    request.update(recipient_agency=fitting[0], purpose=fitting[1])
+    assert c.RequestDisclosure.of(request).lawful_basis.value == basis
