@@ -65,6 +65,13 @@ def read_models(request: Request) -> SqlReadModels:
     return models
 
 
+ORGANISATION = (
+    "kept in clear in the ledger, which outlives the child's record and is never shredded: "
+    "an organisation or authority's name, never a person's"
+)
+"""What the API says of the free-text names of organisations it keeps in clear."""
+
+
 def only_declared_query(request: Request) -> None:
     """Refuse a query parameter the endpoint does not take.
 

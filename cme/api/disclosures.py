@@ -20,6 +20,7 @@ from application.disclosures import DisclosureOutcome
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.calls import (
     MAX_OFFSET,
+    ORGANISATION,
     Body,
     Change,
     IdempotencyKey,
@@ -48,7 +49,7 @@ class RequestIn(Body):
 
     case_id: UUID | None = None
     recipient_agency: Agency
-    recipient_organisation: ShortText
+    recipient_organisation: Annotated[ShortText, Field(description=ORGANISATION)]
     purpose: Purpose
     lawful_basis: LawfulBasis
     categories: Annotated[list[DataCategory], Field(min_length=1)]

@@ -21,6 +21,7 @@ from application.rectification import correction, rectify
 from application.subject_access import access_package, plain
 from cme.api.auth import DPO, allowed
 from cme.api.calls import (
+    ORGANISATION,
     Body,
     Change,
     IdempotencyKey,
@@ -277,7 +278,9 @@ class LiftIn(Body):
 
 class HoldIn(Body):
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
-    authority: Annotated[str, StringConstraints(min_length=3, max_length=200)]
+    authority: Annotated[
+        str, StringConstraints(min_length=3, max_length=200), Field(description=ORGANISATION)
+    ]
     """Who or what requires the hold (a court, a serious case review)."""
 
 

@@ -14,6 +14,7 @@ from application.referrals import refer
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
 from cme.api.calls import (
     MAX_OFFSET,
+    ORGANISATION,
     Body,
     Change,
     IdempotencyKey,
@@ -320,7 +321,7 @@ class InformationIn(Body):
 
     case_id: UUID | None = None
     source_agency: Agency
-    source_organisation: ShortText
+    source_organisation: Annotated[ShortText, Field(description=ORGANISATION)]
     categories: Annotated[list[DataCategory], Field(min_length=1)]
     received_on: date
     content: Note | None = None
