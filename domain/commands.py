@@ -245,6 +245,15 @@ class ReferChild(Command):
     notes: Note | None = None
 
     _check_referred = field_validator("referred_on")(not_in_future("referral date"))
+    # Checked here as a registration checks it, so one answer lists both dates' problems.
+    _check_birth = field_validator("details")(_plausible_birth)
+
+    @model_validator(mode="after")
+    def _referred_after_birth(self) -> Self:
+        if self.referred_on < self.details.date_of_birth:
+            msg = "the referral date is before the child's date of birth"
+            raise ValueError(msg)
+        return self
 
 
 class RecordEnquiry(Command):

@@ -492,6 +492,10 @@ def test_a_phone_referral_registers_the_child_once_and_opens_one_case(
     refused = api.call("POST", "/v1/referrals", "officer.ada", bad)
     assert refused.status == 422
     assert surname not in json.dumps(refused.body)
+    # Both dates wrong: one answer names both (it named the referral date, then the birth).
+    both = api.call("POST", "/v1/referrals", "officer.ada", {**bad, "referred_on": "9999-12-31"})
+    assert both.status == 422, both.body
+    assert {e["field"] for e in both.body["errors"]} >= {"referred_on", "details"}, both.body
 
 
 @pytest.mark.parametrize(
