@@ -36,8 +36,9 @@ class RightsUseCases(ApplicationCore):
             received_on=cmd.received_on,
             personal=personal,
         )
-        if cmd.request_type in RESTRICTS_WHILE_CONSIDERED:
-            # UK GDPR Art 18(1): while accuracy or an objection is considered,
+        if cmd.request_type in RESTRICTS_WHILE_CONSIDERED or cmd.restrict_meanwhile:
+            # UK GDPR Art 18(1): while accuracy or an objection is considered (or an
+            # erasure, when the requester asks, as the privacy notice promises),
             # only storage and essential processing continue.
             child.restrict_processing(actor=cmd.actor, request_id=request.id)
         if cmd.request_type is RightsRequestType.OBJECTION:

@@ -439,8 +439,24 @@ class ReceiveRightsRequest(Command):
     requester_name: Name
     requester_contact: ShortText | None = None
     details: Note | None = None
+    restrict_meanwhile: bool = False
+    """An erasure request asks that the data not be used while it is considered.
+
+    The privacy notice promises it for a request to correct or delete: a
+    correction restricts in any case (Art 18(1)(a)), an erasure when asked.
+    """
 
     _check_received = field_validator("received_on")(not_in_future("received date"))
+
+    @model_validator(mode="after")
+    def _restricting_on_request_is_for_erasure(self) -> Self:
+        if self.restrict_meanwhile and self.request_type is not RightsRequestType.ERASURE:
+            msg = (
+                "restrict_meanwhile is asked with an erasure request; rectification, objection "
+                "and restriction requests restrict processing anyway, the others cannot"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class VerifyIdentity(Command):

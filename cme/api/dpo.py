@@ -49,6 +49,10 @@ class RightsRequestIn(Body):
     requester_name: Name
     requester_contact: ShortText | None = None
     details: Note | None = None
+    restrict_meanwhile: bool = Field(
+        default=False,
+        description="erasure only: the requester asks that the data not be used meanwhile",
+    )
 
 
 class RightsRequestOut(BaseModel):

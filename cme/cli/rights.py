@@ -72,6 +72,7 @@ def cmd_rights(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one branch p
                         "requester_name": args.requester_name,
                         "requester_contact": args.requester_contact,
                         "details": args.details,
+                        "restrict_meanwhile": args.restrict_meanwhile,
                     }
                 )
             )
@@ -240,7 +241,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     receive = action(
         "receive",
         "record a request (restriction, rectification and objection restrict processing "
-        "while considered)",
+        "while considered; an erasure too with --restrict-meanwhile)",
         dated=True,
     )
     receive.add_argument("child_id", type=an_id)
@@ -248,6 +249,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     receive.add_argument("--requester-name", required=True)
     receive.add_argument("--requester-contact")
     receive.add_argument("--details")
+    receive.add_argument(
+        "--restrict-meanwhile",
+        action="store_true",
+        help="erasure only: the requester asks that the data not be used while it is considered",
+    )
     rectify_p = action("rectify", "correct details; lists recipients to tell (Art 19)")
     rectify_p.add_argument("child_id", type=an_id)
     rectify_p.add_argument(

@@ -246,6 +246,29 @@ def test_once_erasure_is_granted_nothing_of_the_child_goes_out(app: App) -> None
     assert asked.refusal_reason is RefusalReason.ERASURE_GRANTED
 
 
+def test_an_erasure_request_restricts_processing_meanwhile_when_asked(app: App) -> None:
+    """The privacy notice: "request that we stop using your data while we consider a request
+    to have it corrected or deleted"; a correction restricted, a deletion never could."""
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=39).register_child()))
+    asked = {
+        "actor": "dpo:1",
+        "child_id": child_id,
+        "request_type": "erasure",
+        "received_on": TODAY,
+        "requester_name": "Synthetic Parent",
+        "restrict_meanwhile": True,
+    }
+    request_id = app.receive_rights_request(ReceiveRightsRequest.of(asked))
+    assert app.get_child(child_id).is_restricted
+    app.verify_identity(
+        VerifyIdentity.of({"actor": "dpo:1", "request_id": request_id, "verified_on": TODAY})
+    )
+    decide(app, None, request_id, RequestDecision.REFUSED, "Needed for an open case", "dpo:1")
+    assert not app.get_child(child_id).is_restricted  # refused: the consideration is over
+    with pytest.raises(InvalidCommandError, match="restrict_meanwhile"):
+        ReceiveRightsRequest.of({**asked, "request_type": "access"})
+
+
 @pytest.mark.parametrize(
     ("born", "says"),
     [
