@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request, Response
 
 from cme import dev_issuer
-from cme.api import audit, disclosures, dpo, problems, routes
+from cme.api import audit, decisions, disclosures, dpo, problems, routes
 from cme.api.auth import caller
 from cme.api.calls import only_declared_query
 from cme.bootstrap import build_application, read_models
@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     problems.install(api)
     api.include_router(routes.router)
     api.include_router(disclosures.router)
+    api.include_router(decisions.router)
     api.include_router(dpo.router)
     api.include_router(audit.router)
 

@@ -172,3 +172,20 @@ class Change:
         answer = self.once(act, *ids)
         self.response.headers["ETag"] = etag(answer["version"])
         return answer
+
+
+def on_case(
+    change: Change,
+    case_id: UUID,
+    apply: Callable[[App, dict[str, Any]], dict[str, Any]],
+    *within: UUID,
+) -> dict[str, Any]:
+    """One change to a case as of the version the caller read.
+
+    ``within`` are the path's other ids (a decision on the case): part of what
+    was asked, so one Idempotency-Key on two of them is a reused key.
+    """
+    fields = {"actor": change.staff.actor, "case_id": case_id, **change.body.model_dump()}
+    return change.as_of(
+        lambda app: app.get_case(case_id).version, lambda app: apply(app, fields), case_id, *within
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -22,6 +21,7 @@ from cme.api.calls import (
     Page,
     application,
     etag,
+    on_case,
     one_at_a_time,
     read_models,
 )
@@ -165,16 +165,6 @@ class CloseIn(Body):
     closed_on: date
 
 
-def _on_case(
-    change: Change, case_id: UUID, apply: Callable[[App, dict[str, Any]], dict[str, Any]]
-) -> dict[str, Any]:
-    """One change to a case as of the version the caller read."""
-    fields = {"actor": change.staff.actor, "case_id": case_id, **change.body.model_dump()}
-    return change.as_of(
-        lambda app: app.get_case(case_id).version, lambda app: apply(app, fields), case_id
-    )
-
-
 @router.post(
     "/cases/{case_id}/enquiries",
     response_model=EnquiryOut,
@@ -193,7 +183,7 @@ def record_enquiry(
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         return {"enquiry_id": str(app.record_enquiry(c.RecordEnquiry.of(fields)))}
 
-    return _on_case(
+    return on_case(
         Change(request, response, staff, idempotency_key, body, if_match), case_id, change
     )
 
@@ -217,7 +207,7 @@ def change_status(
         app.change_case_status(c.ChangeCaseStatus.of(fields))
         return {}
 
-    return _on_case(
+    return on_case(
         Change(request, response, staff, idempotency_key, body, if_match), case_id, change
     )
 
@@ -241,7 +231,7 @@ def assign_officer(
         app.assign_officer(c.AssignOfficer.of(fields))
         return {}
 
-    return _on_case(
+    return on_case(
         Change(request, response, staff, idempotency_key, body, if_match), case_id, change
     )
 
@@ -265,7 +255,7 @@ def close_case(
         app.close_case(c.CloseCase.of(fields))
         return {}
 
-    return _on_case(
+    return on_case(
         Change(request, response, staff, idempotency_key, body, if_match), case_id, change
     )
 

@@ -174,6 +174,12 @@ INFORMATION = {
     "received_on": date.today().isoformat(),
     "content": "Seen at a clinic in another county last month",
 }
+DECISION = {
+    "decision": "refer-to-education-welfare",
+    "reason": "Sixty days of absence without a known school place",
+    "automated": True,
+    "rule_id": "rule:absence-60-days",
+}
 DISCLOSURE = {
     "recipient_agency": "police",
     "recipient_organisation": "Synthetic Constabulary",
@@ -336,6 +342,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/cases/{case_id}/status"): {"caseworker"},
     ("POST", "/v1/cases/{case_id}/officer"): {"caseworker"},
     ("POST", "/v1/cases/{case_id}/close"): {"caseworker"},
+    ("POST", "/v1/cases/{case_id}/support-decisions"): {"caseworker"},
+    ("POST", "/v1/cases/{case_id}/support-decisions/{decision_id}/review"): {
+        "senior_officer",
+        "dpo",
+    },
     ("GET", "/v1/children/{child_id}"): {"caseworker"},
     ("POST", "/v1/referrals"): {"caseworker"},
     ("POST", "/v1/children/{child_id}/information-received"): {"caseworker"},
@@ -386,7 +397,40 @@ def _bodies() -> dict[str, dict[str, Any]]:
         "lift-restriction": {},
         "legal-holds": {"reason": "Serious case review", "authority": "Synthetic LSCP"},
         "release": {},
+        "support-decisions": DECISION,
+        "review": {"upheld": False, "notes": "Reviewed by a person: the rule missed a school"},
     }
+
+
+def test_an_automated_decision_is_reviewed_by_a_person_on_request(
+    api: Api, app: App, case_id: UUID
+) -> None:
+    """The privacy notice's right to have an automated decision reviewed by a member of staff."""
+    path = f"/v1/cases/{case_id}/support-decisions"
+    made = api.call("POST", path, "officer.ada", DECISION)
+    assert made.status == 201, made.body
+    decision_id = made.body["decision_id"]
+    review = f"{path}/{decision_id}/review"
+    by_caseworker = api.call("POST", review, "officer.ada", {"upheld": True, "notes": "Fine"})
+    assert by_caseworker.status == 403
+    reviewed = api.call(
+        "POST", review, "senior.cy", {"upheld": False, "notes": "The child has a school place"}
+    )
+    assert reviewed.status == 201, reviewed.body
+    events = [type(e).__name__ for e in app.events.get(case_id)]
+    assert events[-2:] == ["SupportDecisionRecorded", "AutomatedDecisionReviewed"]
+    by_person = api.call(
+        "POST", path, "officer.ada", {**DECISION, "automated": False, "rule_id": None}
+    )
+    assert by_person.status == 201, by_person.body
+    refused = api.call(
+        "POST",
+        f"{path}/{by_person.body['decision_id']}/review",
+        "dpo.dee",
+        {"upheld": True, "notes": "Nothing to review"},
+    )
+    assert refused.status == 409, refused.body  # only a rule's decision is reviewed this way
+    assert "Sixty days" not in json.dumps(made.body) + json.dumps(reviewed.body)
 
 
 def test_the_role_matrix_covers_every_endpoint(api: Api) -> None:
@@ -410,6 +454,7 @@ def test_every_role_is_refused_outside_its_rights(
         disclosure_id=uuid4(),
         request_id=uuid4(),
         hold_id=uuid4(),
+        decision_id=uuid4(),
         step="verify-identity",
         aggregate_id=child_id,
     )
