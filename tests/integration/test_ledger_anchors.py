@@ -182,11 +182,11 @@ def test_rewriting_the_chain_and_deleting_every_checkpoint_is_caught(ledger: Tam
     assert (
         f"anchor at entry {anchor.seq}: the chain up to it has been rewritten since the anchor"
     ) in problems
-    assert "entry 1: not what event" in problems[0]  # the events show it without an anchor
+    assert ": not what event" in problems[0]  # the events show it without an anchor
     later = ledger.verify(now=datetime.now(UTC) + timedelta(minutes=11))
     assert any("signed by no checkpoint" in p for p in later.problems), later.problems
     # The writer, asked to sign this chain, refuses: it is not what the events make.
-    with pytest.raises(LedgerIntegrityError, match="entry 1: not what event"):
+    with pytest.raises(LedgerIntegrityError, match=": not what event"):
         ledger.writer.checkpoint()
     assert ledger.sql(f"SELECT count(*) FROM {SCHEMA}.checkpoints") == [(0,)]
 
