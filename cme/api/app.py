@@ -24,6 +24,13 @@ from consumers.inprocess_feed import catch_up
 log = logging.getLogger("cme.api")
 
 
+def from_environment() -> FastAPI:
+    """The API as the environment configures it: each process of ``cme serve --processes``."""
+    from cme.settings import load_settings  # noqa: PLC0415
+
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings) -> FastAPI:
     verifier = _verifier(settings)
 

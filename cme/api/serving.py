@@ -49,3 +49,28 @@ def server(api: FastAPI, listener: socket.socket, stop: threading.Event | None =
 
         threading.Thread(target=stop_when_asked, name="api-stop", daemon=True).start()
     running.run(sockets=[listener])
+
+
+def serve_processes(listener: socket.socket, processes: int) -> None:
+    """Serve on ``listener`` from ``processes`` processes, each with its own application.
+
+    A process serves one use case at a time (the application's unit of work is
+    not shared between threads), so more requests at once want more
+    processes. uvicorn's own supervisor starts them on the one listener,
+    starts another if one dies, and stops them all on SIGTERM or Ctrl-C;
+    each builds the API from the environment, as ``cme serve`` does.
+    """
+    import uvicorn  # noqa: PLC0415 - only the API needs it
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
+
+    host, port = listener.getsockname()[:2]
+    config = uvicorn.Config(
+        "cme.api.app:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level="warning",
+        access_log=False,
+    )
+    Multiprocess(config, sockets=[listener]).run()

@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--children", type=a_count, default=300)
     api.add_argument("--seconds", type=float, default=5.0, help="each measurement")
     api.add_argument("--seed", type=int, default=7)
+    api.add_argument(
+        "--processes", type=a_count, default=1, help="`cme serve --processes`: serving processes"
+    )
     recovery = sub.add_parser("recovery", help="intake back at work after a SIGKILL and restart")
     recovery.add_argument("--rounds", type=a_count, default=3)
     recovery.add_argument("--partitions", type=a_count, default=3)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.benchmark == "api":
             from devtools.bench import api as api_bench  # noqa: PLC0415
 
-            api_bench.run(args.children, args.seconds, args.seed)
+            api_bench.run(args.children, args.seconds, args.seed, args.processes)
         elif args.benchmark == "recovery":
             from devtools.bench import recovery as recovery_bench  # noqa: PLC0415
 

@@ -150,10 +150,13 @@ def _seed(app: App, children: int, seed: int, progress: Progress) -> list[tuple[
     return pairs
 
 
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def _serve(
+    env: dict[str, str], port: int, log: Path, processes: int = 1
+) -> subprocess.Popen[bytes]:
+    serve = ["serve", "--port", str(port), "--processes", str(processes)]
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "cme.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "cme.cli", *serve],
             env=env,
             cwd=PROJECT_ROOT,
             stdout=out,
@@ -250,7 +253,7 @@ class Workloads:
         return command
 
 
-def run(children: int, seconds: float, seed: int) -> None:
+def run(children: int, seconds: float, seed: int, processes: int = 1) -> None:
     settings = bench_settings()
     keycloak = manager.plan(load_settings()).keycloak
     if keycloak is None:
@@ -272,7 +275,7 @@ def run(children: int, seconds: float, seed: int) -> None:
     }
     results = PROJECT_ROOT / "bench-results"
     results.mkdir(exist_ok=True)
-    server = _serve(env, port, results / "api-server.log")
+    server = _serve(env, port, results / "api-server.log", processes)
     figures: list[Figure] = []
     try:
         for clients in CLIENTS:
@@ -310,7 +313,12 @@ def run(children: int, seconds: float, seed: int) -> None:
         app.close()
     publish(
         "api",
-        {"children": children, "seconds_each": seconds, "clients": list(CLIENTS)},
+        {
+            "children": children,
+            "seconds_each": seconds,
+            "clients": list(CLIENTS),
+            "api_processes": processes,
+        },
         figures,
     )
 

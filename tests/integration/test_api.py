@@ -503,6 +503,67 @@ def test_cme_run_serves_the_api_as_a_worker_and_stops_cleanly(
     assert code == 0, (tmp_path / "run.log").read_text()
 
 
+def _children_of(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_cme_serve_answers_from_several_processes_and_stops_them_all(
+    services: Services, tmp_path: Path
+) -> None:
+    """One process serves one use case at a time; --processes runs more on the one port."""
+    assert services.keycloak is not None
+    port = _free_port()
+    env = {**os.environ, "CME_MODE": "services", "CME_OIDC_ISSUER": services.keycloak.issuer}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cme.cli", "serve", "--port", str(port), "--processes", "2"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    served = Api(f"http://127.0.0.1:{port}", services.keycloak)
+    try:
+
+        def answers() -> bool:
+            try:
+                return served.call("GET", "/v1/cases", as_user="officer.ada").status == 200
+            except OSError:
+                return False
+
+        wait_for(answers, 90, "cme serve --processes 2", log.read_text)
+        serving = {
+            child
+            for child in _children_of(server.pid)
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+        }
+        assert len(serving) >= 2, log.read_text()
+        statuses = [
+            served.call("GET", "/v1/cases", as_user="officer.ada").status for _ in range(10)
+        ]
+        assert statuses == [200] * 10
+    finally:
+        server.terminate()
+        code = server.wait(timeout=60)
+    assert code == 0, log.read_text()
+    wait_for(
+        lambda: not any(Path(f"/proc/{child}").exists() for child in serving),
+        10,
+        "every serving process to end with it",
+        log.read_text,
+    )
+    assert "from 2 processes" in log.read_text()
+
+
 def _referral(county: SyntheticCounty) -> dict[str, Any]:
     return {
         "details": county.child_details(),

@@ -115,3 +115,15 @@ def test_cme_run_serves_the_api_in_the_embedded_mode_too(tmp_path: Path) -> None
         assert code == 0, log.read_text()
         return
     raise AssertionError(f"three ports taken in a row: {log.read_text()}")
+
+
+def test_several_serving_processes_are_for_the_services_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The embedded store is one file caught up inside the one serving process."""
+    from cme.cli import main
+
+    monkeypatch.setenv("CME_MODE", "embedded")
+    monkeypatch.setenv("CME_DATA_DIR", str(tmp_path))
+    assert main(["serve", "--port", "8089", "--processes", "2"]) == 2
+    assert "--processes is for the services mode" in capsys.readouterr().err
