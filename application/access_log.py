@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from application.core import ApplicationCore
 from domain.access_log import AccessLog
 from domain.child import Child
 from domain.errors import ChildNotFoundError
+
+READ_RETRIES = 10
+"""Reads of one child recorded at once by this many processes still each get recorded."""
 
 CHILD_TOPIC = get_topic(Child) + "."
 """Every stored event of a child has a topic under the Child aggregate's."""
@@ -32,6 +36,20 @@ class AccessLogUseCases(ApplicationCore):
             first = self.recorder.select_events(child_id, limit=1)
             if not first or not first[0].topic.startswith(CHILD_TOPIC):
                 raise ChildNotFoundError(child_id)
+        if self._uow is not None:  # a batch writes once, all or nothing: no retry inside it
+            self._append_read(child_id, actor, purpose)
+            return
+        for attempt in range(READ_RETRIES):
+            try:
+                self._append_read(child_id, actor, purpose)
+                return
+            except IntegrityError:
+                # Another process appended a read of this child first: reads commute,
+                # so append after theirs.
+                if attempt == READ_RETRIES - 1:
+                    raise
+
+    def _append_read(self, child_id: UUID, actor: str, purpose: str) -> None:
         log_id = AccessLog.create_id(child_id)
         held_log = self._uow.aggregates.get(log_id) if self._uow is not None else None
         log = held_log if isinstance(held_log, AccessLog) else None

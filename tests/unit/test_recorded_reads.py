@@ -119,3 +119,22 @@ def test_an_auditor_sees_nothing_of_a_key_destroyed_by_another_process(
     app.data_keys.store.destroy([child_id], datetime.now(UTC), "retention_reached")
     assert child_id in app.data_keys._cache, "the test needs the key still cached"
     assert not opened(child_id)
+
+
+def test_a_read_that_collides_with_another_process_is_appended_after_it(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two API processes reading one child at once: the second's append lost, and was a 500."""
+    child_id = app.register_child(c.RegisterChild.of(SyntheticCounty(seed=13).register_child()))
+    app.record_personal_data_read(child_id, actor="staff:cw-1", purpose="caseworker record")
+    seen: list[int] = []
+    real = AccessLog.as_last_recorded
+
+    def stale_first(child: UUID, version: int) -> AccessLog:
+        seen.append(version)  # the first attempt is one read behind, as if raced
+        return real(child, version - 1 if len(seen) == 1 else version)
+
+    monkeypatch.setattr(AccessLog, "as_last_recorded", stale_first)
+    app.record_personal_data_read(child_id, actor="staff:cw-2", purpose="caseworker record")
+    assert len(seen) == 2  # retried once
+    assert [e.actor for e in app.reads_of(child_id)] == ["staff:cw-1", "staff:cw-2"]
