@@ -469,9 +469,19 @@ def test_every_role_is_refused_outside_its_rights(
             assert answer.headers["content-type"] == "application/problem+json"
 
 
-def test_cme_run_serves_the_api_as_a_worker_and_stops_cleanly(
-    services: Services, tmp_path: Path
-) -> None:
+@dataclass
+class Serving:
+    process: subprocess.Popen[bytes]
+    api: Api
+    log: Path
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=60)
+
+
+def _serving(services: Services, log: Path, *command: str) -> Serving:
+    """``cme COMMAND`` serving the API on a free port, answering a signed-in read."""
     assert services.keycloak is not None
     port = _free_port()
     env = {
@@ -480,28 +490,34 @@ def test_cme_run_serves_the_api_as_a_worker_and_stops_cleanly(
         "CME_OIDC_ISSUER": services.keycloak.issuer,
         "CME_API_PORT": str(port),
     }
-    with (tmp_path / "run.log").open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "cme.cli", "run", "api"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+    argv = [sys.executable, "-m", "cme.cli", *command]
+    if command[0] == "serve":
+        argv += ["--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
         )
-    served = Api(f"http://127.0.0.1:{port}", services.keycloak)
+    serving = Serving(process, Api(f"http://127.0.0.1:{port}", services.keycloak), log)
+
+    def answers() -> bool:
+        try:
+            return serving.api.call("GET", "/v1/cases", as_user="officer.ada").status == 200
+        except OSError:
+            return False
+
     try:
+        wait_for(answers, 90, " ".join(command), log.read_text)
+    except BaseException:
+        serving.stop()
+        raise
+    return serving
 
-        def answers() -> bool:
-            try:
-                return served.call("GET", "/v1/cases", as_user="officer.ada").status == 200
-            except OSError:
-                return False
 
-        wait_for(answers, 60, "cme run api", (tmp_path / "run.log").read_text)
-    finally:
-        worker.terminate()
-        code = worker.wait(timeout=60)
-    assert code == 0, (tmp_path / "run.log").read_text()
+def test_cme_run_serves_the_api_as_a_worker_and_stops_cleanly(
+    services: Services, tmp_path: Path
+) -> None:
+    serving = _serving(services, tmp_path / "run.log", "run", "api")
+    assert serving.stop() == 0, serving.log.read_text()
 
 
 def _children_of(pid: int) -> set[int]:
@@ -520,28 +536,10 @@ def test_cme_serve_answers_from_several_processes_and_stops_them_all(
     services: Services, app: App, case_id: UUID, tmp_path: Path
 ) -> None:
     """One process serves one use case at a time; --processes runs more on the one port."""
-    assert services.keycloak is not None
-    port = _free_port()
-    env = {**os.environ, "CME_MODE": "services", "CME_OIDC_ISSUER": services.keycloak.issuer}
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "cme.cli", "serve", "--port", str(port), "--processes", "2"],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    served = Api(f"http://127.0.0.1:{port}", services.keycloak)
+    running = _serving(services, tmp_path / "serve.log", "serve", "--processes", "2")
+    served, log, server = running.api, running.log, running.process
+    serving: set[int] = set()
     try:
-
-        def answers() -> bool:
-            try:
-                return served.call("GET", "/v1/cases", as_user="officer.ada").status == 200
-            except OSError:
-                return False
-
-        wait_for(answers, 90, "cme serve --processes 2", log.read_text)
         serving = {
             child
             for child in _children_of(server.pid)
@@ -564,8 +562,7 @@ def test_cme_serve_answers_from_several_processes_and_stops_them_all(
         assert statuses == [200] * 24, log.read_text()
         assert len(app.reads_of(child_id)) == before + 24
     finally:
-        server.terminate()
-        code = server.wait(timeout=60)
+        code = running.stop()
     assert code == 0, log.read_text()
     wait_for(
         lambda: not any(Path(f"/proc/{child}").exists() for child in serving),
