@@ -47,7 +47,13 @@ class CasesUseCases(ApplicationCore):
         case = self.get_case(cmd.case_id)
         self._check_after_birth(case, made_on=cmd.made_on)
         enquiry_id = case.record_enquiry(
-            cmd.actor, cmd.made_on, cmd.agency.value, cmd.method.value, cmd.outcome.value, cmd.notes
+            cmd.actor,
+            cmd.made_on,
+            cmd.agency.value,
+            cmd.method.value,
+            cmd.outcome.value,
+            cmd.notes,
+            joint_with_school=cmd.joint_with_school,
         )
         self.save(case)
         return enquiry_id

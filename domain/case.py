@@ -25,6 +25,7 @@ class Enquiry:
     agency: str
     method: str
     outcome: str
+    joint_with_school: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,20 @@ class Case(Aggregate):
         self.status_since = changed_on
 
     class EnquiryRecorded(Event):
+        """Version 2 added ``joint_with_school``; version 1 enquiries read as the LA's own."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.setdefault("joint_with_school", False)
+
         enquiry_id: UUID
         made_on: date
         agency: str
         method: str
         outcome: str
+        joint_with_school: bool
         personal: dict[str, Any] | None  # the enquiry notes
 
     def record_enquiry(
@@ -119,6 +129,7 @@ class Case(Aggregate):
         method: str,
         outcome: str,
         notes: str | None,
+        joint_with_school: bool = False,
     ) -> UUID:
         self.check_open()
         enquiry_id = uuid4()
@@ -130,6 +141,7 @@ class Case(Aggregate):
             agency=agency,
             method=method,
             outcome=outcome,
+            joint_with_school=joint_with_school,
             personal={"notes": notes} if notes else None,
         )
         return enquiry_id
@@ -144,9 +156,12 @@ class Case(Aggregate):
         agency: str,
         method: str,
         outcome: str,
+        joint_with_school: bool,
         personal: dict[str, Any] | None,
     ) -> None:
-        self.enquiries.append(Enquiry(enquiry_id, made_on, agency, method, outcome))
+        self.enquiries.append(
+            Enquiry(enquiry_id, made_on, agency, method, outcome, joint_with_school)
+        )
         # Recording an enquiry on a fresh referral means enquiries have started.
         if self.status is CaseStatus.REFERRED:
             self.status = CaseStatus.ENQUIRIES_IN_PROGRESS

@@ -263,6 +263,8 @@ class RecordEnquiry(Command):
     method: EnquiryMethod
     outcome: EnquiryOutcome
     notes: Note | None = None
+    joint_with_school: bool = False
+    """Made together with the child's school (statutory guidance asks for joint enquiries)."""
 
     _check_made = field_validator("made_on")(not_in_future("enquiry date"))
 

@@ -302,6 +302,7 @@ def enquiry_recorded(event: Any) -> list[Change]:
             agency=event.agency,
             method=event.method,
             outcome=event.outcome,
+            joint_with_school=event.joint_with_school,
             notes=personal.get("notes"),
         ),
     ]

@@ -83,6 +83,7 @@ TABLES: dict[str, dict[str, str]] = {
         "decided_by": "text",
         "automated": "bool",
         "notes": "text",
+        "joint_with_school": "bool",
     },
     # Disclosures requested through the API and what became of them: no values,
     # only with whom, why, under which basis and which categories.
@@ -153,6 +154,10 @@ _TYPES: dict[Dialect, dict[str, str]] = {
         "bytes": "BLOB",
     },
 }
+
+
+def column_type(dialect: Dialect, kind: str) -> str:
+    return _TYPES[dialect][kind]
 
 
 def table_ddl(dialect: Dialect, schema: str | None) -> list[str]:

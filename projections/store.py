@@ -22,7 +22,7 @@ from projections.caseworker import (
     TIMELINE_PERSONAL_COLUMNS,
 )
 from projections.changes import Add, Append, Change, Latest, RedactChild, Upsert, When
-from projections.schema import KEYS, TABLES, Dialect, table_ddl, view_ddl
+from projections.schema import KEYS, TABLES, Dialect, column_type, table_ddl, view_ddl
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,35 @@ class SqlReadModels:
     # -- the schema --------------------------------------------------------------------
 
     def create(self) -> None:
+        """The tables and views; columns added since a table was made are added to it.
+
+        A column added to the schema (``case_timeline.joint_with_school``, say)
+        would otherwise be missing from read models made before it, and every
+        write of it parked until a rebuild.
+        """
+        tables, views = table_ddl(self.dialect, self.schema), view_ddl(self.dialect, self.schema)
         with self.transaction() as cur:
-            for statement in table_ddl(self.dialect, self.schema) + view_ddl(
-                self.dialect, self.schema
-            ):
+            for statement in tables:
                 cur.execute(statement)
+            for table, columns in TABLES.items():
+                present = self._columns(cur, table)
+                for name in columns.keys() - present:
+                    kind = column_type(self.dialect, columns[name])
+                    cur.execute(f"ALTER TABLE {self.table(table)} ADD COLUMN {name} {kind}")
+            for statement in views:
+                cur.execute(statement)
+
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        if self.dialect == "sqlite":
+            where = f"{self.schema}." if self.schema else ""
+            cur.execute(f"PRAGMA {where}table_info({table})")
+            return {str(row[1]) for row in cur.fetchall()}
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s",
+            (self.schema or "public", table),
+        )
+        return {str(row[0]) for row in cur.fetchall()}
 
     def table(self, name: str) -> str:
         return f"{self.schema}.{name}" if self.schema else name

@@ -62,6 +62,9 @@ class EnquiryIn(Body):
     method: EnquiryMethod
     outcome: EnquiryOutcome
     notes: Note | None = None
+    joint_with_school: bool = Field(
+        default=False, description="made together with the child's school"
+    )
 
 
 class EnquiryOut(BaseModel):

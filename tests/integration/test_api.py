@@ -825,7 +825,7 @@ def test_the_case_commands_reach_the_caseworker_read_models(
     child_id = app.get_case(case_id).child_id
     officer = "staff:officer.bo"
     steps = [
-        ("enquiries", ENQUIRY),
+        ("enquiries", {**ENQUIRY, "joint_with_school": True}),
         ("status", {"status": "whereabouts_unknown", "changed_on": date.today().isoformat()}),
         ("officer", {"officer": officer}),
     ]
@@ -842,6 +842,8 @@ def test_the_case_commands_reach_the_caseworker_read_models(
     record = api.call("GET", f"/v1/children/{child_id}", as_user="officer.ada").body
     kinds = [row["kind"] for row in record["timeline"]]
     assert "enquiry" in kinds and "status" in kinds, kinds
+    enquiry = next(row for row in record["timeline"] if row["kind"] == "enquiry")
+    assert enquiry["joint_with_school"] is True  # made together with the school (#14)
     assert workers.stop(running) == 0, workers.logs()
 
 

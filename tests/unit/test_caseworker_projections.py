@@ -16,7 +16,7 @@ from domain.commands import ReceiveRightsRequest
 from domain.markers import Shredded
 from domain.values import ShredReason
 from projections.caseworker import project
-from projections.changes import Add, Latest, RedactChild, Upsert, When
+from projections.changes import Add, Append, Latest, RedactChild, Upsert, When
 from projections.store import SqliteReadModels
 from tests.intake_support import IntakeHarness
 
@@ -88,9 +88,12 @@ def test_an_enquiry_counts_once_and_keeps_the_latest_date() -> None:
         agency="gp",
         method="phone",
         outcome="located",
+        joint_with_school=True,
         personal=None,
     )
-    case_change = project("domain.case:Case.EnquiryRecorded", event)[0]
+    case_change, timeline = project("domain.case:Case.EnquiryRecorded", event)
+    assert isinstance(timeline, Append)
+    assert timeline.values["joint_with_school"] is True
     assert isinstance(case_change, Upsert)
     assert case_change.values["enquiries"] == Add(1)
     assert case_change.values["last_enquiry_on"] == Latest(date(2026, 5, 1))
