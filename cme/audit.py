@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from consumers.ledger_check import EntryDeriver
+from consumers.ledger_check import EntryDeriver, ledger_shape_problems
 from crypto_shredding.signing import CheckpointVerifier
 from projections.ledger import GENESIS, chain_hash, checkpoint_link, checkpoint_message
 from projections.ledger_store import Checkpoint, LedgerReader, StoredEntry
@@ -139,6 +139,7 @@ def verify_ledger(
     signed = checkpoints[-1].seq if checkpoints else 0
     rederive = _rederiver(url, events_table)
     broken: list[str] = []  # the first break of the chain (what follows it says little)
+    order: list[tuple[int, int]] = []  # (seq, notification id) of every entry
     derived: list[str] = []  # entries their events do not make
     for rows in ledger.chain(chunk):
         derived += rederive(rows)
@@ -155,12 +156,18 @@ def verify_ledger(
                 heads[row.seq] = row.entry_hash
             if row.seq == signed + 1:
                 tail_at = _entry_time(row.entry)
+            order.append((row.seq, row.notification_id))
             result.entries += 1
             last_seq = row.seq
         progress(result.entries)
     result.problems += broken + derived[:5]
     if len(derived) > 5:
         result.problems.append(f"… and {len(derived) - 5} more entries not made by their events")
+    if events_table is not None:
+        with psycopg.connect(url) as conn:
+            result.problems += ledger_shape_problems(
+                conn, schema, events_table, order, ledger.position()
+            )
     result.problems += _check_checkpoints(checkpoints, heads, verifier, result)
     _check_tail(signed, tail_at, last_seq, tail_grace, now, result)
     if anchor is not None:

@@ -15,6 +15,7 @@ from cme.bootstrap import build_application, build_data_keys, open_pool, read_mo
 __all__ = ["WORKERS", "Running", "retention_scheduler", "run_embedded", "start_workers"]
 from cme.db.roles import WORKER_ROLES, Role, role_url
 from cme.settings import Settings
+from consumers.ledger_check import LedgerIntegrityError
 from consumers.lifecycle import where
 from consumers.projector import Projector
 from consumers.relay import Relay
@@ -48,6 +49,13 @@ class Running:
         def supervised() -> None:
             try:
                 target()
+            except LedgerIntegrityError as exc:
+                # Not a fault in the code but someone else's writes: the message says
+                # which entry (ids only); a traceback would say nothing more.
+                self.failures[name] = str(exc)
+                log.error("worker %s stopped: %s", name, exc)
+                stop.set()
+                return
             except BaseException as exc:
                 self.failures[name] = where(exc)
                 log.error(

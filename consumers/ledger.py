@@ -19,7 +19,7 @@ from typing import Any
 from psycopg import Connection
 from psycopg_pool import ConnectionPool
 
-from consumers.ledger_check import EntryDeriver, LedgerIntegrityError
+from consumers.ledger_check import EntryDeriver, LedgerIntegrityError, ledger_shape_problems
 from consumers.lifecycle import StopRequestedError, fault_point, retrying, where
 from crypto_shredding.signing import CheckpointSigner
 from projections.ledger import (
@@ -54,8 +54,8 @@ class LedgerWriter:
         self.deriver = EntryDeriver(events_table)
         self.appended = 0
         self.parked = 0
-        self._vouched: tuple[int, str] | None = None
-        """The head this writer last wrote or checked: (seq, entry_hash)."""
+        self._vouched: tuple[int, str, int] | None = None
+        """What this writer last wrote or checked: (head seq, head hash, position)."""
 
     def counts(self) -> dict[str, int]:
         return {"appended": self.appended, "parked": self.parked}
@@ -73,11 +73,8 @@ class LedgerWriter:
         s = self.schema
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            self._vouch_for_head(conn)
-            row = conn.execute(
-                f"SELECT position FROM {s}.position WHERE consumer = %s", (CONSUMER,)
-            ).fetchone()
-            position = int(row[0]) if row else 0
+            position = self._position(conn)
+            self._vouch_for_head(conn, position)
             rows = conn.execute(
                 "SELECT notification_id, originator_id, originator_version, topic, state "
                 f"FROM {self.events_table} WHERE notification_id > %s "
@@ -99,7 +96,9 @@ class LedgerWriter:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash)
             fault_point("ledger:before-commit")
         if linked:
-            self._vouched = (linked[-1].seq, linked[-1].entry_hash)
+            self._vouched = (linked[-1].seq, linked[-1].entry_hash, int(rows[-1][0]))
+        elif self._vouched is not None:
+            self._vouched = (*self._vouched[:2], int(rows[-1][0]))
         self.appended += len(linked)
         return len(linked), len(rows)
 
@@ -156,27 +155,46 @@ class LedgerWriter:
             self.parked += len(parked)
 
     def replay_parked(self) -> tuple[int, int]:
-        """Append the parked events that now make entries; return (appended, still parked)."""
+        """Append the parked events that now make entries; return (appended, still parked).
+
+        A replayed event's entry comes after later events' entries: its row stays in
+        ``parked`` with the seq it was appended at, so a verifier can tell it from a swap.
+        """
         s = self.schema
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            self._vouch_for_head(conn)
+            self._vouch_for_head(conn, self._position(conn))
             rows = conn.execute(
                 "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, "
                 f"e.state FROM {self.events_table} e JOIN {s}.parked p "
-                "ON p.notification_id = e.notification_id ORDER BY e.notification_id"
+                "ON p.notification_id = e.notification_id WHERE p.appended_seq IS NULL "
+                "ORDER BY e.notification_id"
             ).fetchall()
             entries, parked = self._entries(rows)
             self._park(conn, parked, again=True)
-            done = [nid for nid, *_ in rows if nid not in {p[0] for p in parked}]
-            conn.execute(f"DELETE FROM {s}.parked WHERE notification_id = ANY(%s)", (done,))
             linked = self._append(conn, entries)
+            at = {e.notification_id: e.seq for e in linked}
+            still = {p[0] for p in parked}
+            no_entry = [nid for nid, *_ in rows if nid not in still and nid not in at]
+            conn.execute(f"DELETE FROM {s}.parked WHERE notification_id = ANY(%s)", (no_entry,))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"UPDATE {s}.parked SET appended_seq = %s WHERE notification_id = %s",
+                    [(seq, nid) for nid, seq in at.items()],
+                )
             if linked:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash, force=True)
+            position = self._position(conn)
         if linked:
-            self._vouched = (linked[-1].seq, linked[-1].entry_hash)
+            self._vouched = (linked[-1].seq, linked[-1].entry_hash, position)
         self.appended += len(linked)
         return len(linked), len(parked)
+
+    def _position(self, conn: Connection[Any]) -> int:
+        row = conn.execute(
+            f"SELECT position FROM {self.schema}.position WHERE consumer = %s", (CONSUMER,)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def _maybe_checkpoint(
         self, conn: Connection[Any], seq: int, head: str, force: bool = False
@@ -206,7 +224,7 @@ class LedgerWriter:
         """Sign the current head now (e.g. before an export)."""
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            self._vouch_for_head(conn)
+            self._vouch_for_head(conn, self._position(conn))
             head = conn.execute(
                 f"SELECT seq, entry_hash FROM {self.schema}.entries ORDER BY seq DESC LIMIT 1"
             ).fetchone()
@@ -215,19 +233,24 @@ class LedgerWriter:
             self._maybe_checkpoint(conn, int(head[0]), str(head[1]), force=True)
             return int(head[0])
 
-    def _vouch_for_head(self, conn: Connection[Any]) -> None:
-        """Refuse to extend or sign a head this writer cannot vouch for.
+    def _vouch_for_head(self, conn: Connection[Any], position: int) -> None:
+        """Refuse to extend or sign a ledger this writer cannot vouch for.
 
-        The head is vouched for if this writer wrote it, or if every entry
-        after the last checkpoint it can verify chains from that checkpoint
-        and is exactly what its event in the event store makes. Otherwise
-        someone wrote the ledger table directly: signing now would sign their
-        entries, so the writer stops, naming the first entry at fault.
+        It can if it wrote the head and the position itself. Otherwise every
+        entry after the last checkpoint it can verify must chain from that
+        checkpoint and be exactly what its event makes, and the ledger as a
+        whole must hold an entry for every event up to the position that makes
+        one, in the log's order. Someone who wrote the ledger's tables directly
+        (an entry forged, deleted or swapped, a position moved to skip events)
+        fails one of these: signing now would sign their work, so the writer
+        stops, naming the first problem.
         """
         s = self.schema
-        head = conn.execute(f"SELECT seq, entry_hash FROM {s}.entries ORDER BY seq DESC LIMIT 1")
-        found = head.fetchone()
-        if found is None or (int(found[0]), str(found[1])) == self._vouched:
+        found = conn.execute(
+            f"SELECT seq, entry_hash FROM {s}.entries ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        head = (int(found[0]), str(found[1])) if found else (0, GENESIS)
+        if (*head, position) == self._vouched:
             return
         signed_seq, previous = self._last_verifiable_checkpoint(conn)
         rows = conn.execute(
@@ -245,17 +268,25 @@ class LedgerWriter:
         tail = [(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
         for problem in self.deriver.problems(conn, tail):
             self._refuse(problem)
-        self._vouched = (int(found[0]), str(found[1]))
+        every = conn.execute(f"SELECT seq, notification_id FROM {s}.entries ORDER BY seq")
+        order = [(int(seq), int(nid)) for seq, nid in every.fetchall()]
+        for problem in ledger_shape_problems(conn, s, self.events_table, order, position):
+            self._refuse(problem)
+        self._vouched = (*head, position)
 
     def _last_verifiable_checkpoint(self, conn: Connection[Any]) -> tuple[int, str]:
-        """(seq, head) of the newest checkpoint signed by this writer's key over the stored head."""
+        """(seq, head) of the newest checkpoint signed by this writer's key over the stored head.
+
+        Only the newest few are tried (a signing key rotated since leaves older
+        ones unverifiable here); with none, the whole ledger is checked.
+        """
         s = self.schema
         verifier = self.signer.verifier()
         rows = conn.execute(
             f"SELECT c.seq, c.head_hash, c.key_id, c.signature, c.prev_link FROM {s}.checkpoints c "
             f"JOIN {s}.entries e ON e.seq = c.seq AND e.entry_hash = c.head_hash "
-            "ORDER BY c.seq DESC"
-        )
+            "ORDER BY c.seq DESC LIMIT 50"
+        ).fetchall()
         for seq, head_hash, key_id, signature, prev_link in rows:
             message = checkpoint_message(int(seq), str(head_hash), prev_link)
             if verifier.valid(str(key_id), message, bytes(signature)):

@@ -19,7 +19,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import Connection
 
 from crypto_shredding.mapper import facts_mapper
-from projections.ledger import canonical, ledger_entry
+from projections.ledger import ENTRIES, canonical, ledger_entry
 
 
 class LedgerIntegrityError(RuntimeError):
@@ -69,3 +69,65 @@ class EntryDeriver:
                     f"entry {seq}: not what event {notification_id} makes "
                     "(rewritten, or an entry forged on a real event)"
                 )
+
+
+LEDGER_TOPICS = sorted(ENTRIES)
+"""The topics of events that make an entry: whether one does depends on its topic alone."""
+
+
+def ledger_shape_problems(
+    conn: Connection[Any],
+    schema: str,
+    events_table: str,
+    entries: Sequence[tuple[int, int]],
+    position: int,
+) -> list[str]:
+    """Entries (seq, notification id) missing or out of the log's order, up to ``position``.
+
+    Every event up to the writer's position whose topic makes an entry has one,
+    or is parked; entries follow the log's order, except a parked event's entry,
+    appended when it was replayed (``parked.appended_seq`` says where). A
+    deleted entry, two swapped, or a position moved on to skip events each
+    break one of these, however well the hashes were redone.
+    """
+    parked = {
+        int(nid): (None if seq is None else int(seq))
+        for nid, seq in conn.execute(
+            f"SELECT notification_id, appended_seq FROM {schema}.parked"
+        ).fetchall()
+    }
+    problems: list[str] = []
+    highest = max((nid for _, nid in entries), default=0)
+    if position < max(highest, max(parked, default=0)):
+        problems.append(
+            f"the writer's position ({position}) is behind the events already in the ledger "
+            f"(up to {highest}): it was moved back"
+        )
+    expected = {
+        int(row[0])
+        for row in conn.execute(
+            f"SELECT notification_id FROM {events_table} "
+            "WHERE topic = ANY(%s) AND notification_id <= %s",
+            (LEDGER_TOPICS, position),
+        ).fetchall()
+    }
+    present = [nid for _, nid in entries]
+    waiting = {nid for nid, seq in parked.items() if seq is None}
+    missing = sorted(expected - set(present) - waiting)
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        shown = ", ".join(str(nid) for nid in missing[:3])
+        problems.append(
+            f"events {shown}{more} make entries the ledger lacks (deleted, or skipped by a "
+            "moved position)"
+        )
+    latest = 0
+    for seq, nid in entries:
+        if nid < latest and parked.get(nid) != seq:
+            problems.append(
+                f"entry {seq}: out of the log's order (event {nid} after event {latest}) and "
+                "not a parked event's replay"
+            )
+            break
+        latest = max(latest, nid)
+    return problems

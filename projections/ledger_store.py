@@ -128,13 +128,15 @@ class LedgerReader:
         with psycopg.connect(self.url) as conn:
             rows = conn.execute(
                 "SELECT notification_id, topic, parked_at, reason "
-                f"FROM {self.schema}.parked ORDER BY notification_id"
+                f"FROM {self.schema}.parked WHERE appended_seq IS NULL ORDER BY notification_id"
             ).fetchall()
         return [ParkedEntry(r[0], r[1], r[2], r[3]) for r in rows]
 
     def parked_count(self) -> int:
         with psycopg.connect(self.url) as conn:
-            row = conn.execute(f"SELECT count(*) FROM {self.schema}.parked").fetchone()
+            row = conn.execute(
+                f"SELECT count(*) FROM {self.schema}.parked WHERE appended_seq IS NULL"
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def position(self) -> int:

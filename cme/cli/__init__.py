@@ -34,6 +34,7 @@ from cme.cli.arguments import unrecognized
 from cme.settings import ConfigurationError, load_settings
 from cme.startup import check_settings
 from consumers import kafka_io
+from consumers.ledger_check import LedgerIntegrityError
 from domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -123,6 +124,8 @@ def _one_line(exc: Exception) -> tuple[str, int] | None:
     if isinstance(exc, DomainError):
         # Domain messages name fields and rules, never the values given.
         return f"refused ({exc.rule}): {exc}", 1
+    if isinstance(exc, LedgerIntegrityError):
+        return f"refused: {exc}", 1
     unreachable = _unreachable(exc)
     if unreachable is not None:
         return unreachable, 3

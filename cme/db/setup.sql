@@ -163,6 +163,9 @@ CREATE TABLE IF NOT EXISTS ledger.parked (
     reason          text        NOT NULL,
     parked_at       timestamptz NOT NULL DEFAULT now()
 );
+-- Where a parked event's entry was appended when it was replayed: the one place the
+-- ledger leaves the log's order, which a verifier must be able to tell from a swap.
+ALTER TABLE ledger.parked ADD COLUMN IF NOT EXISTS appended_seq bigint;
 REVOKE ALL ON ledger.parked FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ledger.parked TO cme_ledger;
 GRANT SELECT ON ledger.parked TO cme_auditor;

@@ -154,13 +154,18 @@ def test_cutting_the_last_entries_with_their_checkpoints_fails_against_an_anchor
     cut = keep[0][0]
     ledger.sql(f"DELETE FROM {SCHEMA}.entries WHERE seq > %s", (cut,))
     ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq > %s", (cut,))
-    assert ledger.verify().ok  # consistent on its own: only the anchor can tell
+    outside = verify_ledger(
+        ledger.services.database_url, ledger.signer.verifier(), schema=SCHEMA, events_table=None
+    )
+    assert outside.ok  # chain and signatures alone: consistent, only an anchor can tell
     result = ledger.verify(anchor=anchor)
     assert not result.ok
-    assert result.problems == [
+    assert (
         f"anchor at entry {anchor.seq}: that entry is gone "
         "(the ledger was rolled back or truncated since the anchor)"
-    ]
+    ) in result.problems
+    # With the event store, no anchor is needed: the cut events have no entries.
+    assert any("make entries the ledger lacks" in p for p in ledger.verify().problems)
 
 
 def test_rewriting_the_chain_and_deleting_every_checkpoint_is_caught(ledger: Tamperable) -> None:
@@ -257,6 +262,61 @@ def test_a_forged_entry_on_a_real_event_is_caught_even_once_signed(ledger: Tampe
     )
     assert outside.ok  # chain and signatures alone cannot tell (an outside verifier's limit)
     assert f"entry {forged}: not what event {real} makes" in " ".join(ledger.verify().problems)
+
+
+def _rewrite_from(ledger: Tamperable, first: int, rows: list[tuple[int, bytes]]) -> None:
+    """Entries ``first``… replaced by ``rows`` (notification id, entry), chained as the writer
+    would, and the checkpoints over them removed: what someone with the admin's rights can do."""
+    previous = ledger.sql(f"SELECT entry_hash FROM {SCHEMA}.entries WHERE seq = %s", (first - 1,))
+    head = previous[0][0] if previous else "0" * 64
+    ledger.sql(f"DELETE FROM {SCHEMA}.entries WHERE seq >= %s", (first,))
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq >= %s", (first,))
+    for seq, (nid, entry) in enumerate(rows, start=first):
+        digest = chain_hash(head, entry)
+        ledger.sql(
+            f"INSERT INTO {SCHEMA}.entries (seq, notification_id, entry, prev_hash, entry_hash) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (seq, nid, entry, head, digest),
+        )
+        head = digest
+
+
+def _entries_from(ledger: Tamperable, first: int) -> list[tuple[int, bytes]]:
+    rows = ledger.sql(
+        f"SELECT notification_id, entry FROM {SCHEMA}.entries WHERE seq >= %s ORDER BY seq",
+        (first,),
+    )
+    return [(int(nid), bytes(entry)) for nid, entry in rows]
+
+
+@pytest.mark.parametrize("how", ["deleted", "swapped"])
+def test_an_entry_deleted_or_swapped_and_rechained_is_never_signed(
+    ledger: Tamperable, how: str
+) -> None:
+    """Each entry was what its event makes, so only the ledger's shape could tell: it was
+    signed at the next batch (or by `cme audit checkpoint`) and verify said OK."""
+    ledger.grow(3)
+    last = int(ledger.sql(f"SELECT max(seq) FROM {SCHEMA}.entries")[0][0])
+    first = last - 1
+    tail = _entries_from(ledger, first)
+    _rewrite_from(ledger, first, tail[1:] if how == "deleted" else [tail[1], tail[0]])
+    says = "make entries the ledger lacks" if how == "deleted" else "out of the log's order"
+    with pytest.raises(LedgerIntegrityError, match=says):
+        ledger.writer.checkpoint()
+    assert any(says in problem for problem in ledger.verify().problems)
+
+
+def test_a_position_moved_on_to_skip_events_stops_the_writer(ledger: Tamperable) -> None:
+    """The ledger role can move its own position: events after it never reached the ledger."""
+    ledger.grow(1)
+    with psycopg.connect(role_url(ledger.services.settings, Role.LEDGER)) as conn:
+        conn.execute(f"UPDATE {SCHEMA}.position SET position = position + 40")
+    county = SyntheticCounty(seed=seed(f"{ledger.name} skipped"))
+    child = ledger.app.register_child(RegisterChild.of(county.register_child()))
+    ledger.app.record_personal_data_read(child, "auditor:test", "skipped read")
+    with pytest.raises(LedgerIntegrityError, match="make entries the ledger lacks"):
+        ledger.writer.catch_up()
+    assert any("make entries the ledger lacks" in p for p in ledger.verify().problems)
 
 
 def test_the_cli_anchors_and_verifies_against_the_anchor(
