@@ -298,6 +298,9 @@ class RecordSupportDecision(Command):
         if self.automated and not self.rule_id:
             msg = "an automated decision must name the rule that made it"
             raise ValueError(msg)
+        if self.rule_id and not self.automated:
+            msg = "rule_id names the rule of an automated decision; a person's decision has none"
+            raise ValueError(msg)
         return self
 
 

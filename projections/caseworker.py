@@ -230,6 +230,15 @@ def restriction_lifted(event: Any) -> list[Change]:
     return [_child(event, {"restricted": False})]
 
 
+def erasure_granted(event: Any) -> list[Change]:
+    """Processing stops at once, not at the retention run that shreds the child.
+
+    The views and exports skip a restricted child; a granted erasure was left in
+    ``children_exportable`` until the run (up to a day).
+    """
+    return [_child(event, {"restricted": True})]
+
+
 def legal_hold_placed(event: Any) -> list[Change]:
     return [_child(event, {"legal_hold": True, "legal_holds": Add(1)})]
 
@@ -416,6 +425,7 @@ BY_EVENT: dict[type[Any], Callable[[Any], list[Change]]] = {
     Child.MovedAbroad: moved_abroad,
     Child.ProcessingRestricted: restricted,
     Child.RestrictionLifted: restriction_lifted,
+    Child.ErasureGranted: erasure_granted,
     Child.LegalHoldPlaced: legal_hold_placed,
     Child.LegalHoldReleased: legal_hold_released,
     Child.CaseOpened: case_opened_on_child,
@@ -436,7 +446,6 @@ BY_EVENT: dict[type[Any], Callable[[Any], list[Change]]] = {
 NOT_PROJECTED: frozenset[type[Any]] = frozenset(
     {
         Child.ObjectionRecorded,
-        Child.ErasureGranted,
         Child.ShreddingDeferred,
         Child.PersonalDataRead,
         Child.DestructionDateMoved,

@@ -183,3 +183,13 @@ def test_shredded_and_restricted_children_in_the_views(
     # The case of the shredded child keeps its facts but no referrer details.
     case = next(r for r in store.rows("cases") if str(r["child_id"]) == str(shredded))
     assert case["referrer_name"] is None and case["reason"] is not None
+
+
+def test_a_granted_erasure_takes_the_child_out_of_exports_at_once() -> None:
+    """It stayed in children_exportable until the retention run shredded it, up to a day."""
+    event = FakeEvent(
+        originator_id=uuid4(), originator_version=7, actor="staff:dpo-1", request_id=uuid4()
+    )
+    (change,) = project("domain.child:Child.ErasureGranted", event)
+    assert isinstance(change, Upsert)
+    assert change.values == {"restricted": True}

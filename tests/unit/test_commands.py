@@ -218,3 +218,22 @@ def test_each_crime_and_tax_exemption_serves_its_own_purposes_and_recipients(
     }[basis]
     request.update(recipient_agency=fitting[0], purpose=fitting[1])
     assert c.RequestDisclosure.of(request).lawful_basis.value == basis
+
+
+def test_a_support_decision_names_a_rule_exactly_when_a_rule_made_it() -> None:
+    """A person's decision naming a rule read in the timeline as both."""
+    base = {
+        "actor": "cw:1",
+        "case_id": str(uuid4()),
+        "decision": "refer-to-education-welfare",
+        "reason": "Sixty days of absence",
+        "decided_by": "cw:1",
+    }
+    assert "must name the rule" in str(
+        rejected(c.RecordSupportDecision, {**base, "automated": True})
+    )
+    person_with_rule = {**base, "automated": False, "rule_id": "rule-9"}
+    assert "a person's decision has none" in str(
+        rejected(c.RecordSupportDecision, person_with_rule)
+    )
+    assert c.RecordSupportDecision.of({**base, "automated": True, "rule_id": "rule-9"}).automated
