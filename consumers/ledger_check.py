@@ -112,6 +112,10 @@ def ledger_shape_problems(
         ).fetchall()
     }
     present = [nid for _, nid in entries]
+    extra = sorted(set(present) - expected)
+    if extra:
+        shown = ", ".join(str(nid) for nid in extra[:3])
+        problems.append(f"entries for events {shown} that make none, or lie past the position")
     waiting = {nid for nid, seq in parked.items() if seq is None}
     missing = sorted(expected - set(present) - waiting)
     if missing:

@@ -178,6 +178,7 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             progress=lambda n: progress.update(task, completed=n),
             anchor=anchor,
             tail_grace=timedelta(minutes=args.tail_grace),
+            deep=args.deep,
         )
     for warning in result.warnings:
         print(f"WARNING: {warning}")
@@ -218,6 +219,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=minutes,
         default=10,
         help="minutes an entry may stay signed by no checkpoint (default 10)",
+    )
+    verify.add_argument(
+        "--deep",
+        action="store_true",
+        help="derive every entry again from its event, signed or not (if the ledger's "
+        "signing key may have been misused; a pass over every event)",
     )
     verify.set_defaults(handler=_cmd_audit)
     a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)

@@ -103,7 +103,9 @@ def _library_read(app: App) -> Callable[[Callable[[int], None]], int]:
     return work
 
 
-def _verify(url: str, verifier: CheckpointVerifier) -> Callable[[Callable[[int], None]], int]:
+def _verify(
+    url: str, verifier: CheckpointVerifier, deep: bool = False
+) -> Callable[[Callable[[int], None]], int]:
     def work(advance: Callable[[int], None]) -> int:
         seen = [0]
 
@@ -111,7 +113,7 @@ def _verify(url: str, verifier: CheckpointVerifier) -> Callable[[Callable[[int],
             advance(total - seen[0])
             seen[0] = total
 
-        result = verify_ledger(url, verifier, progress=step)
+        result = verify_ledger(url, verifier, progress=step, deep=deep)
         if not result.ok:
             msg = f"the benchmark's own ledger does not verify: {result.problems[0]}"
             raise RuntimeError(msg)
@@ -145,6 +147,9 @@ def _rounds(
         keep("raw ledger", _raw_read(auditor, RAW_LEDGER, progress, f"raw ledger {label}", entries))
         count, seconds = _timed(_verify(auditor, verifier), progress, f"verify {label}", entries)
         keep("verify", count / seconds)
+        deep = _verify(auditor, verifier, deep=True)
+        count, seconds = _timed(deep, progress, f"verify --deep {label}", entries)
+        keep("verify deep", count / seconds)
     return best
 
 
@@ -196,6 +201,13 @@ def run(events: int, seed: int, rounds: int) -> None:
         Figure(
             "cme audit verify",
             best["verify"],
+            "entries/s",
+            "raw sequential read of ledger.entries",
+            best["raw ledger"],
+        ),
+        Figure(
+            "cme audit verify --deep (every entry from its event)",
+            best["verify deep"],
             "entries/s",
             "raw sequential read of ledger.entries",
             best["raw ledger"],

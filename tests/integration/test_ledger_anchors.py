@@ -235,8 +235,35 @@ def test_the_writer_signs_no_entry_written_around_it(ledger: Tamperable) -> None
     )
 
 
-def test_a_forged_entry_on_a_real_event_is_caught_even_once_signed(ledger: Tamperable) -> None:
-    """As if the signing key had leaked: the signatures hold, the events do not agree."""
+def test_a_signed_entry_altered_with_the_key_itself_is_caught_by_a_deep_verify(
+    ledger: Tamperable,
+) -> None:
+    """As if the signing key had leaked: chain, signatures and shape all hold; the events do not."""
+    ledger.grow(2)
+    last = int(ledger.sql(f"SELECT max(seq) FROM {SCHEMA}.entries")[0][0])
+    ((nid, entry),) = _entries_from(ledger, last)
+    _rewrite_from(ledger, last, [(nid, entry.replace(b"anchor test", b"nothing to see"))])
+    checkpoints = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()
+    previous = checkpoints[-1]
+    link = checkpoint_link(
+        checkpoint_message(previous.seq, previous.head_hash, previous.prev_link),
+        previous.signature,
+    )
+    head = ledger.sql(f"SELECT entry_hash FROM {SCHEMA}.entries WHERE seq = %s", (last,))[0][0]
+    message = checkpoint_message(last, head, link)
+    ledger.sql(
+        f"INSERT INTO {SCHEMA}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (last, head, ledger.signer.key_id, ledger.signer.sign(message), link),
+    )
+    assert ledger.verify().ok  # signed, in shape: only the events can tell
+    deep = verify_ledger(
+        ledger.services.database_url, ledger.signer.verifier(), schema=SCHEMA, deep=True
+    )
+    assert f"entry {last}: not what event {nid} makes" in " ".join(deep.problems)
+
+
+def test_an_entry_for_an_event_that_makes_none_is_caught(ledger: Tamperable) -> None:
     ledger.grow(1)
     quiet = ledger.app.register_child(
         RegisterChild.of(SyntheticCounty(seed=seed(ledger.name)).register_child())
@@ -246,22 +273,9 @@ def test_a_forged_entry_on_a_real_event_is_caught_even_once_signed(ledger: Tampe
         (quiet,),
     )[0][0]
     forged = _forge_after_head(ledger, notification_id=real)
-    last = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()[-1]
-    link = checkpoint_link(
-        checkpoint_message(last.seq, last.head_hash, last.prev_link), last.signature
-    )
-    head = ledger.sql(f"SELECT entry_hash FROM {SCHEMA}.entries WHERE seq = %s", (forged,))[0][0]
-    message = checkpoint_message(forged, head, link)
-    ledger.sql(
-        f"INSERT INTO {SCHEMA}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        (forged, head, ledger.signer.key_id, ledger.signer.sign(message), link),
-    )
-    outside = verify_ledger(
-        ledger.services.database_url, ledger.signer.verifier(), schema=SCHEMA, events_table=None
-    )
-    assert outside.ok  # chain and signatures alone cannot tell (an outside verifier's limit)
-    assert f"entry {forged}: not what event {real} makes" in " ".join(ledger.verify().problems)
+    problems = " ".join(ledger.verify().problems)
+    assert f"entry {forged}: not what event {real} makes" in problems  # unsigned: derived again
+    assert f"entries for events {real} that make none" in problems
 
 
 def _rewrite_from(ledger: Tamperable, first: int, rows: list[tuple[int, bytes]]) -> None:
