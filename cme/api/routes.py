@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -359,4 +360,16 @@ def child_record(child_id: UUID, request: Request, staff: Caseworker) -> dict[st
     timeline = models.rows_about("case_timeline", child_id, order_by="case_id, seq")
     with one_at_a_time(request):
         application(request).record_personal_data_read(child_id, staff.actor, "caseworker record")
-    return {"child": children[0], "timeline": timeline}
+    return {"child": _structured(children[0]), "timeline": timeline}
+
+
+JSON_COLUMNS = ("carers", "flags")
+"""Read-model columns that hold a list or an object as JSON text."""
+
+
+def _structured(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with its JSON columns as JSON: a tool got "carers": "[]" to parse again."""
+    return {
+        name: json.loads(value) if name in JSON_COLUMNS and isinstance(value, str) else value
+        for name, value in row.items()
+    }

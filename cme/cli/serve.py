@@ -14,6 +14,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from cme.api.serving import bind, serve_processes, server
 
     settings = load_settings()
+    host = args.host or settings.api_host
+    port = args.port or settings.api_port
     embedded = settings.effective_mode is Mode.EMBEDDED
     if embedded and args.processes > 1:
         print(
@@ -22,7 +24,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    listener = bind(args.host, args.port)
+    listener = bind(host, port)
     api = create_app(settings)  # built here too, so a bad setting stops it before any process
     where = (
         f"the embedded store in {settings.data_dir}"
@@ -30,7 +32,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         else "PostgreSQL and Kafka (services mode)"
     )
     sign_in = settings.oidc_issuer or "the DEVELOPMENT token issuer (`cme tokens issue`)"
-    print(f"serving the API on http://{args.host}:{args.port}/v1 (OpenAPI at /openapi.json)")
+    print(f"serving the API on http://{host}:{port}/v1 (OpenAPI at /openapi.json)")
     print(f"  over {where}; tokens from {sign_in}", flush=True)
     if args.processes > 1:
         print(f"  from {args.processes} processes", flush=True)
@@ -42,8 +44,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = sub.add_parser("serve", help="the HTTP API for caseworker and DPO tools")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=a_port, default=8080)
+    serve.add_argument("--host", help="where to listen (default: CME_API_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=a_port, help="default: CME_API_PORT, 8080")
     serve.add_argument(
         "--processes",
         type=a_count,

@@ -229,5 +229,10 @@ def env_lines(p: Plan) -> list[str]:
         "CME_KAFKA_PASSWORDS_FILE": str(p.settings.kafka_passwords_path),
         **({"CME_OIDC_ISSUER": p.issuer} if p.issuer else {}),
         "CME_LEDGER_PUBLIC_KEY": ledger_public_key_text(p.settings),
+        # Kept, so `scripts/services status|down` later in this shell find these services
+        # and not another checkout's on the default ports.
+        "CME_PG_PORT": str(_port("CME_PG_PORT", 54329)),
+        "CME_KAFKA_PORT": str(_port("CME_KAFKA_PORT", 19092)),
+        "CME_KEYCLOAK_PORT": str(_port("CME_KEYCLOAK_PORT", 18080)),
     }
     return [f"export {key}={shlex.quote(value)}" for key, value in values.items()]

@@ -844,6 +844,9 @@ def test_the_case_commands_reach_the_caseworker_read_models(
     assert "enquiry" in kinds and "status" in kinds, kinds
     enquiry = next(row for row in record["timeline"] if row["kind"] == "enquiry")
     assert enquiry["joint_with_school"] is True  # made together with the school (#14)
+    # A list and an object, not JSON text inside a string to parse again.
+    assert isinstance(record["child"]["carers"], list)
+    assert isinstance(record["child"]["flags"], dict)
     assert workers.stop(running) == 0, workers.logs()
 
 

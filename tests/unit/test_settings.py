@@ -147,3 +147,26 @@ def test_only_the_api_worker_is_told_where_the_sign_in_is(tmp_path: Path) -> Non
     assert not any(signing_key in line for line in api)
     intake = manager.worker_env_lines(plan, "intake")
     assert not any("CME_OIDC_ISSUER" in line or "CME_LEDGER" in line for line in intake)
+
+
+def test_the_development_env_keeps_the_ports_it_was_made_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shell that ran eval "$(scripts/services env)" once lost the ports: its next
+    `scripts/services status` looked at another checkout's services on the defaults."""
+    from cme.db.roles import load_or_create_passwords, passwords_file
+    from devtools.services import manager
+
+    monkeypatch.setenv("CME_PG_PORT", "57432")
+    monkeypatch.setenv("CME_KAFKA_PORT", "49092")
+    monkeypatch.setenv("CME_KEYCLOAK_PORT", "48080")
+    settings = _kafka_settings(
+        tmp_path,
+        database_url="postgresql://cme:admin-pw@127.0.0.1:57432/cme",
+        kafka_bootstrap_servers="127.0.0.1:49092",
+        db_passwords_file=tmp_path / "db-passwords.json",
+    )
+    load_or_create_passwords(passwords_file(settings))
+    lines = manager.env_lines(manager.Plan(settings, None, None))
+    for line in ("CME_PG_PORT=57432", "CME_KAFKA_PORT=49092", "CME_KEYCLOAK_PORT=48080"):
+        assert f"export {line}" in lines
