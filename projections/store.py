@@ -91,31 +91,43 @@ class SqlReadModels:
 
         A column added to the schema (``case_timeline.joint_with_school``, say)
         would otherwise be missing from read models made before it, and every
-        write of it parked until a rebuild.
+        write of it parked until a rebuild. The columns present are read first,
+        before any other statement: PostgreSQL's cursor runs in pipeline mode,
+        where a fetch after other statements on the same cursor can meet theirs.
         """
         tables, views = table_ddl(self.dialect, self.schema), view_ddl(self.dialect, self.schema)
         with self.transaction() as cur:
+            present = self._columns(cur)
             for statement in tables:
                 cur.execute(statement)
             for table, columns in TABLES.items():
-                present = self._columns(cur, table)
-                for name in columns.keys() - present:
+                if table not in present:
+                    continue  # made just now, with every column
+                for name in sorted(columns.keys() - present[table]):
                     kind = column_type(self.dialect, columns[name])
                     cur.execute(f"ALTER TABLE {self.table(table)} ADD COLUMN {name} {kind}")
             for statement in views:
                 cur.execute(statement)
 
-    def _columns(self, cur: Cursor, table: str) -> set[str]:
+    def _columns(self, cur: Cursor) -> dict[str, set[str]]:
+        """The columns of each read-model table that exists already, by table."""
+        found: dict[str, set[str]] = {}
         if self.dialect == "sqlite":
             where = f"{self.schema}." if self.schema else ""
-            cur.execute(f"PRAGMA {where}table_info({table})")
-            return {str(row[1]) for row in cur.fetchall()}
+            for table in TABLES:
+                cur.execute(f"PRAGMA {where}table_info({table})")
+                names = {str(row[1]) for row in cur.fetchall()}
+                if names:
+                    found[table] = names
+            return found
         cur.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s",
-            (self.schema or "public", table),
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = ANY(%s)",
+            (self.schema or "public", list(TABLES)),
         )
-        return {str(row[0]) for row in cur.fetchall()}
+        for table, column in cur.fetchall():
+            found.setdefault(str(table), set()).add(str(column))
+        return found
 
     def table(self, name: str) -> str:
         return f"{self.schema}.{name}" if self.schema else name
