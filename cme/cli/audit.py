@@ -161,16 +161,25 @@ def _a_public_key(text: str) -> CheckpointVerifier:
 def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from rich.console import Console
     from rich.progress import Progress
 
     from cme.audit import verify_ledger
     from cme.db.roles import Role, role_url
-    from cme.secrets import load_ledger_signer
+    from cme.secrets import load_ledger_signer, load_ledger_verifier
     from projections.ledger_store import LedgerReader
 
     anchor = _read_anchor(args.anchor) if args.anchor else None
-    verifier: CheckpointVerifier = args.public_key or load_ledger_signer(settings).verifier()
-    with Progress(transient=True) as progress:
+    # An auditor verifies with the public key (given, or CME_LEDGER_PUBLIC_KEY); only a
+    # development store with neither falls back to its own signing key's public half.
+    verifier: CheckpointVerifier = args.public_key or (
+        load_ledger_verifier(settings)
+        if settings.ledger_public_key
+        else load_ledger_signer(settings).verifier()
+    )
+    # Progress on a terminal only, on stderr: stdout keeps the verdict as its first line.
+    console = Console(stderr=True)
+    with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("verifying the ledger's hash chain", total=None)
         result = verify_ledger(
             role_url(settings, Role.AUDITOR),
