@@ -401,20 +401,22 @@ class RequestDisclosure(Command):
         if self.lawful_basis not in SCHEDULE_2_PARA_2:
             return self
         purposes, recipients = SCHEDULE_2_PARA_2[self.lawful_basis]
-        if self.recipient_agency not in recipients:
-            allowed = ", ".join(sorted(recipients))
-            msg = (
-                f"{self.lawful_basis.value} (DPA 2018 Sch 2 para 2) is for disclosures to "
-                f"{allowed}; choose another basis for this recipient"
-            )
-            raise ValueError(msg)
-        if self.purpose not in purposes:
-            allowed = ", ".join(sorted(purposes))
-            msg = (
-                f"{self.lawful_basis.value} (DPA 2018 Sch 2 para 2) serves the purposes "
-                f"{allowed}; choose the basis that fits this purpose"
-            )
-            raise ValueError(msg)
+        for given, allowed, says in (
+            (
+                self.recipient_agency,
+                recipients,
+                "is for disclosures to {}; choose another basis for this recipient",
+            ),
+            (
+                self.purpose,
+                purposes,
+                "serves the purposes {}; choose the basis that fits this purpose",
+            ),
+        ):
+            if given not in allowed:
+                told = says.format(", ".join(sorted(allowed)))
+                msg = f"{self.lawful_basis.value} (DPA 2018 Sch 2 para 2) {told}"
+                raise ValueError(msg)
         return self
 
 

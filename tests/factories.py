@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import date
+from typing import Any
+from uuid import UUID
 
 import eventstore.popo
 from cme.bootstrap import App
@@ -44,3 +46,18 @@ def in_memory_app(
         today=today,
         preload_keys=seal_personal,
     )
+
+
+def nurse_disclosure(child_id: UUID, actor: str = "cw:1") -> dict[str, Any]:
+    """A disclosure request to school nursing, for the address: safeguarding, so it is allowed."""
+    return {
+        "actor": actor,
+        "child_id": child_id,
+        "recipient_agency": "school_nursing",
+        "recipient_organisation": "Synthetic School Nursing",
+        "purpose": "safeguarding",
+        "lawful_basis": "safeguarding_children_act_1989_s47_dpa_2018_sch1_para18",
+        "categories": ["address"],
+        "necessity": "The nurse is due to visit and needs the current address",
+        "requested_on": TODAY,
+    }

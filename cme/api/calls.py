@@ -81,7 +81,7 @@ def only_declared_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    declared = _query_names(route.dependant)
+    declared = _declared(route)
     unknown = set(request.query_params) - declared
     if unknown:
         takes = ", ".join(sorted(declared)) or "none"
@@ -91,6 +91,16 @@ def only_declared_query(request: Request) -> None:
             f"{len(unknown)} query parameter(s) this endpoint does not take (it takes: {takes})",
         )
         raise InvalidCommandError("query", [problem])
+
+
+_DECLARED: dict[int, frozenset[str]] = {}
+"""Each route's query parameters, by the route's id: worked out once, the routes never change."""
+
+
+def _declared(route: APIRoute) -> frozenset[str]:
+    if id(route) not in _DECLARED:
+        _DECLARED[id(route)] = frozenset(_query_names(route.dependant))
+    return _DECLARED[id(route)]
 
 
 def _query_names(dependant: Dependant) -> set[str]:

@@ -15,6 +15,7 @@ from uuid import UUID
 from cme.settings import PROJECT_ROOT, Settings
 from devtools.senders import AutoRegisteringSenders, registered_in
 from devtools.services.isolation import isolated_topics
+from tests import cli
 
 
 @dataclass
@@ -66,15 +67,7 @@ class WorkerEnvironment:
 
     def command(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         """``cme ARGS`` as an operator runs it against this test's topics and store."""
-        return subprocess.run(
-            [sys.executable, "-m", "cme.cli", *args],
-            env={**self.env, **env},
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return cli.run_cme(list(args), self.log_dir, timeout=120, env={**self.env, **env})
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 30) -> int:
         if process.poll() is None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import StoredEvent
 
+from cme.bootstrap import App
 from devtools.synthetic import SyntheticCounty
 from domain.case import Case
 from domain.commands import OpenCase, RecordEnquiry, RegisterChild
@@ -46,18 +47,7 @@ def test_a_version_1_case_opened_event_reads_as_version_2() -> None:
 
 def test_new_events_are_stored_with_their_version() -> None:
     app = in_memory_app()
-    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=9).register_child()))
-    case_id = app.open_case(
-        OpenCase.of(
-            {
-                "actor": "cw:1",
-                "child_id": child_id,
-                "source": "school",
-                "reason": "other",
-                "referred_on": "2026-01-01",
-            }
-        )
-    )
+    case_id = _case(app, seed=9, referred_on="2026-01-01")
     stored = next(iter(app.recorder.select_events(case_id)))
     assert json.loads(stored.state)["class_version"] == 2
 
@@ -65,18 +55,8 @@ def test_new_events_are_stored_with_their_version() -> None:
 def test_a_version_1_enquiry_reads_as_not_joint_with_the_school() -> None:
     """Version 2 of Case.EnquiryRecorded says whether the school took part (#14)."""
     app = in_memory_app()
-    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=10).register_child()))
-    case_id = app.open_case(
-        OpenCase.of(
-            {
-                "actor": "cw:1",
-                "child_id": child_id,
-                "source": "school",
-                "reason": "other",
-                "referred_on": "2025-06-01",
-            }
-        )
-    )
+    case_id = _case(app, seed=10, referred_on="2025-06-01")
+    child_id = app.get_case(case_id).child_id
     v1_state = {
         "timestamp": {"_type_": "datetime_iso", "_data_": "2025-06-02T09:00:00+00:00"},
         "originator_topic": "domain.case:Case",
@@ -115,3 +95,18 @@ def test_a_version_1_enquiry_reads_as_not_joint_with_the_school() -> None:
         )
     )
     assert [e.joint_with_school for e in app.get_case(case_id).enquiries] == [False, True]
+
+
+def _case(app: App, seed: int, referred_on: str) -> UUID:
+    child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=seed).register_child()))
+    return app.open_case(
+        OpenCase.of(
+            {
+                "actor": "cw:1",
+                "child_id": child_id,
+                "source": "school",
+                "reason": "other",
+                "referred_on": referred_on,
+            }
+        )
+    )

@@ -72,24 +72,11 @@ def test_a_read_of_no_child_is_refused(app: App) -> None:
 
 def test_a_key_destroyed_by_another_process_opens_nothing_here_though_cached(app: App) -> None:
     """The API's cached key showed a shredded child's necessity statement for up to 60 s."""
-    from domain.values import LawfulBasis
-    from tests.factories import TODAY
+    from tests.factories import nurse_disclosure
 
     child_id = app.register_child(c.RegisterChild.of(SyntheticCounty(seed=11).register_child()))
     asked = app.request_disclosure(
-        c.RequestDisclosure.of(
-            {
-                "actor": "staff:cw-1",
-                "child_id": child_id,
-                "recipient_agency": "school_nursing",
-                "recipient_organisation": "Synthetic School Nursing",
-                "purpose": "safeguarding",
-                "lawful_basis": LawfulBasis.SAFEGUARDING,
-                "categories": ["address"],
-                "necessity": "The nurse is due to visit and needs the current address",
-                "requested_on": TODAY,
-            }
-        )
+        c.RequestDisclosure.of(nurse_disclosure(child_id, actor="staff:cw-1"))
     )
     shown = app.read_disclosure(asked.disclosure_id, "staff:senior-1")
     assert shown.necessity is not None  # readable, and the key is now in this process's cache

@@ -37,7 +37,7 @@ from domain.errors import (
 )
 from domain.values import LawfulBasis, RefusalReason, RequestDecision
 from projections.ledger import ledger_entry
-from tests.factories import TODAY
+from tests.factories import TODAY, nurse_disclosure
 
 
 def _disclose(app: App, child_id: UUID, agency: str, categories: list[str]) -> bool:
@@ -189,21 +189,7 @@ def test_rectification_names_the_recipients_of_the_old_value(app: App) -> None:
 def test_a_disclosure_made_on_approval_counts_for_rectification_and_access(app: App) -> None:
     """Approved through the two-person workflow, it was sent out: its recipient must be told."""
     child_id = app.register_child(RegisterChild.of(SyntheticCounty(seed=36).register_child()))
-    requested = app.request_disclosure(
-        RequestDisclosure.of(
-            {
-                "actor": "cw:1",
-                "child_id": child_id,
-                "recipient_agency": "school_nursing",
-                "recipient_organisation": "Synthetic School Nursing",
-                "purpose": "safeguarding",
-                "lawful_basis": LawfulBasis.SAFEGUARDING,
-                "categories": ["address"],
-                "necessity": "The nurse is due to visit and needs the current address",
-                "requested_on": TODAY,
-            }
-        )
-    )
+    requested = app.request_disclosure(RequestDisclosure.of(nurse_disclosure(child_id)))
     new_address = {"address": {"line1": "2 Synthetic Row", "town": "Testham"}}
     before = rectify(app, correction(app, child_id, new_address, "dpo:1"))
     assert before["tell_recipients"] == []  # only requested: nothing was sent yet
