@@ -270,7 +270,9 @@ class LedgerWriter:
             self._refuse(problem)
         every = conn.execute(f"SELECT seq, notification_id FROM {s}.entries ORDER BY seq")
         order = [(int(seq), int(nid)) for seq, nid in every.fetchall()]
-        for problem in ledger_shape_problems(conn, s, self.events_table, order, position):
+        for problem in ledger_shape_problems(
+            conn, s, self.events_table, order, position, signed_through=signed_seq
+        ):
             self._refuse(problem)
         self._vouched = (*head, position)
 

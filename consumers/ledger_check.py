@@ -81,6 +81,8 @@ def ledger_shape_problems(
     events_table: str,
     entries: Sequence[tuple[int, int]],
     position: int,
+    signed_through: int,
+    settled: bool = True,
 ) -> list[str]:
     """Entries (seq, notification id) missing or out of the log's order, up to ``position``.
 
@@ -88,7 +90,12 @@ def ledger_shape_problems(
     or is parked; entries follow the log's order, except a parked event's entry,
     appended when it was replayed (``parked.appended_seq`` says where). A
     deleted entry, two swapped, or a position moved on to skip events each
-    break one of these, however well the hashes were redone.
+    break one of these, however well the hashes were redone. The writer signs
+    a replay in the transaction that appends it, so that exception holds only
+    up to ``signed_through``: after it, a ``parked`` row (which the ledger role
+    can write) excuses nothing. ``settled=False`` is for a reader outside the
+    writer's transaction: what the writer added after ``position`` was read is
+    left out, not reported.
     """
     parked = {
         int(nid): (None if seq is None else int(seq))
@@ -96,12 +103,15 @@ def ledger_shape_problems(
             f"SELECT notification_id, appended_seq FROM {schema}.parked"
         ).fetchall()
     }
+    if not settled:
+        entries = [(seq, nid) for seq, nid in entries if nid <= position]
+        parked = {nid: seq for nid, seq in parked.items() if nid <= position}
     problems: list[str] = []
-    highest = max((nid for _, nid in entries), default=0)
-    if position < max(highest, max(parked, default=0)):
+    highest = max([nid for _, nid in entries] + list(parked), default=0)
+    if position < highest:
         problems.append(
             f"the writer's position ({position}) is behind the events already in the ledger "
-            f"(up to {highest}): it was moved back"
+            f"or parked (up to {highest}): it was moved back"
         )
     expected = {
         int(row[0])
@@ -127,10 +137,10 @@ def ledger_shape_problems(
         )
     latest = 0
     for seq, nid in entries:
-        if nid < latest and parked.get(nid) != seq:
+        if nid < latest and (seq > signed_through or parked.get(nid) != seq):
             problems.append(
                 f"entry {seq}: out of the log's order (event {nid} after event {latest}) and "
-                "not a parked event's replay"
+                "not a parked event's replay signed when it was appended"
             )
             break
         latest = max(latest, nid)
