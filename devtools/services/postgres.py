@@ -62,6 +62,7 @@ class LocalPostgres:
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.port = port
+        self.data_dir = data_dir
         self.home = self._choose_home(data_dir)
         self.data = self.home / "data"
         self.log = self.home / "postgres.log"
@@ -73,21 +74,14 @@ class LocalPostgres:
         home = data_dir / "postgres"
         if not is_root() or _postgres_user_can_enter(data_dir):
             return home
-        # A checkout under a private folder (e.g. /root) is not reachable by the
-        # postgres user; keep the cluster in a folder named after the checkout.
-        digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:10]
-        return Path("/var/tmp") / f"cme-postgres-{digest}"  # noqa: S108 - owned by postgres, 0700
+        return _outside_home(data_dir, _admin_password(data_dir / "secrets" / "pg-admin-password"))
 
     @property
     def url(self) -> str:
         return f"postgresql://{ADMIN_USER}:{self.admin_password()}@127.0.0.1:{self.port}/{DATABASE}"
 
     def admin_password(self) -> str:
-        if not self.password_file.exists():
-            self.password_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.password_file.write_text(secrets.token_urlsafe(24))
-            self.password_file.chmod(0o600)
-        return self.password_file.read_text().strip()
+        return _admin_password(self.password_file)
 
     def _as_owner(self, *command: str) -> list[str]:
         return [runuser(), "-u", "postgres", "--", *command] if is_root() else list(command)
@@ -129,6 +123,8 @@ class LocalPostgres:
             raise ServiceError(msg)
         bindir = bin_dir()
         if not (self.data / "PG_VERSION").exists():
+            if self.home.parent == OUTSIDE:
+                remove_earlier_clusters(self.data_dir, self.home)
             self._initdb(bindir)
         print(f"starting PostgreSQL on 127.0.0.1:{self.port} (log {self.log}) ...", flush=True)
         # The server log keeps no values: a refused row's DETAIL ("Failing row
@@ -198,6 +194,63 @@ class LocalPostgres:
         print("stopping PostgreSQL ...", flush=True)
         self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
         return True
+
+
+def _admin_password(password_file: Path) -> str:
+    if not password_file.exists():
+        password_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        password_file.write_text(secrets.token_urlsafe(24))
+        password_file.chmod(0o600)
+    return password_file.read_text().strip()
+
+
+OUTSIDE = Path("/var/tmp")  # noqa: S108 - each cluster folder is owned by postgres, 0700
+
+
+def _outside_home(data_dir: Path, admin_password: str) -> Path:
+    """A cluster folder outside a checkout the postgres user cannot reach (e.g. under /root).
+
+    The name joins the checkout's path with a digest of its admin password, so a
+    fresh clone at the same path (CI clones to one path every run) gets its own
+    cluster instead of one that answers only to the earlier clone's password.
+    """
+    return OUTSIDE / f"cme-postgres-{_place(data_dir)}-{_digest(admin_password)}"
+
+
+def _place(data_dir: Path) -> str:
+    return _digest(str(data_dir.resolve()))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def remove_earlier_clusters(data_dir: Path, home: Path) -> list[Path]:
+    """Remove the stopped clusters of earlier checkouts at this checkout's path.
+
+    Their admin password went with the checkout that made them, so nobody can
+    sign into them through the project's scripts; each removal is printed. A
+    running one is left and named, with the command that stops it.
+    """
+    removed = []
+    for earlier in sorted(OUTSIDE.glob(f"cme-postgres-{_place(data_dir)}*")):
+        if earlier == home or not earlier.is_dir():
+            continue
+        if read_pid(earlier / "data" / "postmaster.pid") is not None:
+            print(
+                f"a PostgreSQL cluster of an earlier checkout at {data_dir} is still running "
+                f"from {earlier}; stop it with pg_ctl -D {earlier / 'data'} stop",
+                flush=True,
+            )
+            continue
+        print(
+            f"removing {earlier}: the stopped PostgreSQL cluster of an earlier checkout at "
+            f"{data_dir}, whose admin password went with that checkout",
+            flush=True,
+        )
+        shutil.rmtree(earlier)
+        removed.append(earlier)
+    return removed
 
 
 def runuser() -> str:
