@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -115,6 +116,8 @@ class LocalPostgres:
         if self.pid() is not None:
             self._ensure_database()
             return False
+        if self.home.parent == OUTSIDE and not (self.data / "PG_VERSION").exists():
+            remove_earlier_clusters(self.data_dir, self.home, self._stop)
         if port_open("127.0.0.1", self.port):
             msg = (
                 f"port {self.port} is taken by another program; set CME_PG_PORT to a free "
@@ -123,8 +126,6 @@ class LocalPostgres:
             raise ServiceError(msg)
         bindir = bin_dir()
         if not (self.data / "PG_VERSION").exists():
-            if self.home.parent == OUTSIDE:
-                remove_earlier_clusters(self.data_dir, self.home)
             self._initdb(bindir)
         print(f"starting PostgreSQL on 127.0.0.1:{self.port} (log {self.log}) ...", flush=True)
         # The server log keeps no values: a refused row's DETAIL ("Failing row
@@ -192,8 +193,11 @@ class LocalPostgres:
         if self.pid() is None:
             return False
         print("stopping PostgreSQL ...", flush=True)
-        self._run(str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        self._stop(self.data, mode)
         return True
+
+    def _stop(self, data: Path, mode: str = "fast") -> None:
+        self._run(str(bin_dir() / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop")
 
 
 def _admin_password(password_file: Path) -> str:
@@ -225,12 +229,13 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def remove_earlier_clusters(data_dir: Path, home: Path) -> list[Path]:
-    """Remove the stopped clusters of earlier checkouts at this checkout's path.
+def remove_earlier_clusters(data_dir: Path, home: Path, stop: Callable[[Path], None]) -> list[Path]:
+    """Stop and remove the clusters of earlier checkouts at this checkout's path.
 
     Their admin password went with the checkout that made them, so nobody can
-    sign into them through the project's scripts; each removal is printed. A
-    running one is left and named, with the command that stops it.
+    sign into them through the project's scripts any more; one left running (a
+    run killed before its ``services down``) would hold the port this checkout
+    needs. Each one stopped or removed is printed.
     """
     removed = []
     for earlier in sorted(OUTSIDE.glob(f"cme-postgres-{_place(data_dir)}*")):
@@ -238,13 +243,12 @@ def remove_earlier_clusters(data_dir: Path, home: Path) -> list[Path]:
             continue
         if read_pid(earlier / "data" / "postmaster.pid") is not None:
             print(
-                f"a PostgreSQL cluster of an earlier checkout at {data_dir} is still running "
-                f"from {earlier}; stop it with pg_ctl -D {earlier / 'data'} stop",
+                f"stopping the PostgreSQL cluster of an earlier checkout in {earlier} ...",
                 flush=True,
             )
-            continue
+            stop(earlier / "data")
         print(
-            f"removing {earlier}: the stopped PostgreSQL cluster of an earlier checkout at "
+            f"removing {earlier}: the PostgreSQL cluster of an earlier checkout at "
             f"{data_dir}, whose admin password went with that checkout",
             flush=True,
         )

@@ -36,7 +36,7 @@ def test_a_fresh_clone_at_the_same_path_gets_its_own_cluster(tmp_path: Path, out
     assert "password" not in first.name
 
 
-def test_the_stopped_clusters_of_earlier_clones_are_removed_and_named(
+def test_the_clusters_of_earlier_clones_are_stopped_removed_and_named(
     tmp_path: Path, outside: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     checkout = tmp_path / "check" / ".local"
@@ -49,11 +49,18 @@ def test_the_stopped_clusters_of_earlier_clones_are_removed_and_named(
         (folder / "data").mkdir(parents=True)
     (running / "data" / "postmaster.pid").write_text(f"{os.getpid()}\n")
 
-    removed = remove_earlier_clusters(checkout, home)
+    stopped_now: list[Path] = []
 
-    assert sorted(removed) == sorted([stopped, old_style])
-    assert home.exists() and running.exists() and other_checkout.exists()
-    assert not stopped.exists() and not old_style.exists()
+    def stop(data: Path) -> None:
+        assert data.exists(), "a cluster is stopped before its folder is removed"
+        stopped_now.append(data)
+
+    removed = remove_earlier_clusters(checkout, home, stop)
+
+    assert stopped_now == [running / "data"]
+    assert sorted(removed) == sorted([stopped, running, old_style])
+    assert home.exists() and other_checkout.exists()
+    assert not any(folder.exists() for folder in removed)
     printed = capsys.readouterr().out
-    assert f"removing {stopped}" in printed
-    assert f"still running from {running}" in printed
+    assert f"stopping the PostgreSQL cluster of an earlier checkout in {running}" in printed
+    assert all(f"removing {folder}" in printed for folder in removed)
