@@ -119,14 +119,55 @@ def stop_group(pid_file: Path, what: str, grace: float = 60) -> bool:
     if pid is None:
         return False
     print(f"stopping {what} ...", flush=True)
-    os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.25)
-    if pid_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+    _stop_pid(pid, grace)
     pid_file.unlink(missing_ok=True)
     return True
+
+
+def _stop_pid(pid: int, grace: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` s: the whole group when ``pid`` leads one."""
+    try:
+        group = os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return
+    kill: Callable[[int, int], None] = os.killpg if group else os.kill
+    try:
+        kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if pid_alive(pid):
+            kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def stop_leftovers(home: Path, what: str, grace: float = 30) -> list[int]:
+    """Stop servers still running from ``home`` that no pid file of this checkout names.
+
+    A run killed before its ``services down``, or a checkout removed and cloned
+    again at the same path (CI does this every run), leaves a server whose
+    command line names this folder holding the port the new one needs; its
+    credentials went with the old checkout, so nothing here could use it.
+    Called only when this checkout's own pid file names no running server.
+    """
+    marker = f"{home}/".encode()
+    mine = {os.getpid(), os.getppid()}
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(entry.name) not in mine and any(marker in argument for argument in arguments):
+            found.append(int(entry.name))
+    for pid in found:
+        print(
+            f"stopping {what} left running from {home} by an earlier run (pid {pid}) ...",
+            flush=True,
+        )
+        _stop_pid(pid, grace)
+    return found
 
 
 def local_status(

@@ -34,6 +34,7 @@ from devtools.services.common import (
     port_open,
     read_pid,
     stop_group,
+    stop_leftovers,
     tail,
     wait_until,
 )
@@ -295,6 +296,7 @@ class LocalKafka:
     def _start(self) -> bool:
         """Format the storage the first time, start the JVM, wait for its "started"."""
         admin_password = load_or_create_passwords(self.passwords)[KafkaRole.ADMIN.value]
+        stop_leftovers(self.home, "Apache Kafka")
         for port in (self.port, self.controller_port):
             if port_open("127.0.0.1", port):
                 msg = (

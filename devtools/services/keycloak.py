@@ -35,6 +35,7 @@ from devtools.services.common import (
     port_open,
     read_pid,
     stop_group,
+    stop_leftovers,
     tail,
     wait_until,
 )
@@ -142,6 +143,7 @@ class LocalKeycloak:
         if self.pid() is not None:
             self.provision()
             return False
+        stop_leftovers(self.home, "Keycloak")
         if port_open("127.0.0.1", self.port):
             msg = f"port {self.port} is taken by another program; set CME_KEYCLOAK_PORT"
             raise ServiceError(msg)
