@@ -142,14 +142,15 @@ def _stop_pid(pid: int, grace: float) -> None:
         return
 
 
-def stop_leftovers(home: Path, what: str, grace: float = 30) -> list[int]:
+def stop_leftovers(home: Path, what: str, grace: float = 30, program: str = "java") -> list[int]:
     """Stop servers still running from ``home`` that no pid file of this checkout names.
 
     A run killed before its ``services down``, or a checkout removed and cloned
     again at the same path (CI does this every run), leaves a server whose
     command line names this folder holding the port the new one needs; its
     credentials went with the old checkout, so nothing here could use it.
-    Called only when this checkout's own pid file names no running server.
+    Called only when this checkout's own pid file names no running server;
+    only ``program`` processes are stopped, not, say, a ``tail -f`` of a log.
     """
     marker = f"{home}/".encode()
     mine = {os.getpid(), os.getppid()}
@@ -159,7 +160,11 @@ def stop_leftovers(home: Path, what: str, grace: float = 30) -> list[int]:
             arguments = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(entry.name) not in mine and any(marker in argument for argument in arguments):
+        if (
+            int(entry.name) not in mine
+            and Path(arguments[0].decode(errors="replace")).name == program
+            and any(marker in argument for argument in arguments)
+        ):
             found.append(int(entry.name))
     for pid in found:
         print(

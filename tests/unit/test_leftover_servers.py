@@ -44,11 +44,18 @@ def test_a_server_left_from_this_folder_is_stopped_and_named(
     servers.extend([leftover, neighbour])
     time.sleep(0.2)
 
-    stopped = stop_leftovers(home, "Apache Kafka", grace=1)
+    reader = subprocess.Popen(
+        ["sh", "-c", "sleep 120", "reader", f"{home}/server.log"], start_new_session=True
+    )
+    servers.append(reader)
+    time.sleep(0.2)
+
+    stopped = stop_leftovers(home, "Apache Kafka", grace=1, program=Path(sys.executable).name)
 
     assert stopped == [leftover.pid]
     assert leftover.wait(timeout=5) != 0
     assert neighbour.poll() is None, "a server of another folder is not touched"
+    assert reader.poll() is None, "only the server's program is stopped, not a reader of its log"
     printed = capsys.readouterr().out
     assert f"stopping Apache Kafka left running from {home} by an earlier run" in printed
 
