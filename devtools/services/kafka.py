@@ -316,27 +316,7 @@ class LocalKafka:
         self._write_config(admin_password)
         owner_only(self.home)  # logs, configs and every message: no one else's business
         if not formatted:
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            result = subprocess.run(
-                self._java(
-                    libs,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(self.config),
-                    "--add-scram",
-                    f"SCRAM-SHA-512=[name={ADMIN},password={admin_password}]",
-                ),
-                capture_output=True,
-                text=True,
-                check=False,
-                umask=0o077,
-            )
-            if result.returncode != 0:
-                msg = f"formatting Kafka storage failed: {result.stderr or result.stdout}"
-                raise ServiceError(msg)
+            self._format(libs, admin_password)
             self.authenticated.touch(mode=0o600)
             self.authenticated.write_text("SCRAM-SHA-512 admin credential in the storage\n")
         print(f"starting Apache Kafka on {self.bootstrap} (log {self.log}) ...", flush=True)
@@ -370,8 +350,53 @@ class LocalKafka:
         wait_until(ready, timeout=90, what="Kafka", log=self.log)
         return True
 
+    def _format(self, libs: Path, admin_password: str) -> None:
+        """Format the storage with the admin's SCRAM credential already in it.
+
+        The credential reaches the JVM in an argument file (``java @file``,
+        0600, removed after), not on its command line, which any local user
+        can read in /proc/PID/cmdline while the format runs.
+        """
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        arguments = self.home / "format.args"
+        arguments.touch(mode=0o600)
+        arguments.write_text(
+            "\n".join(
+                _quoted(argument)
+                for argument in (
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(self.config),
+                    "--add-scram",
+                    f"SCRAM-SHA-512=[name={ADMIN},password={admin_password}]",
+                )
+            )
+            + "\n"
+        )
+        try:
+            result = subprocess.run(
+                self._java(libs, f"@{arguments}"),
+                capture_output=True,
+                text=True,
+                check=False,
+                umask=0o077,
+            )
+        finally:
+            arguments.unlink(missing_ok=True)
+        if result.returncode != 0:
+            msg = f"formatting Kafka storage failed: {result.stderr or result.stdout}"
+            raise ServiceError(msg)
+
     def down(self) -> bool:
         return stop_group(self.pid_file, "Apache Kafka", grace=self.stop_grace)
+
+
+def _quoted(argument: str) -> str:
+    """One argument of a java @file: quoted, with its backslashes and quotes escaped."""
+    return '"' + argument.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _note_refusal(home: Path, refusals: int, recovered: bool) -> None:

@@ -145,3 +145,50 @@ def test_the_readiness_check_tells_a_refused_admin_from_an_accepted_one(
     wrong_file.write_text(json.dumps({"admin": "not-the-admins-password"}))
     wrong = LocalKafka(services.settings.data_dir, port, wrong_file)
     assert not wrong.admin_signs_in(within=3)
+
+
+def test_the_admin_password_is_on_no_command_line_while_the_storage_is_formatted(
+    services: Services, tmp_path: Path
+) -> None:
+    """Any local user reads /proc/PID/cmdline; the format carries the admin's credential."""
+    import threading
+    import time
+
+    from cme.kafka_access import load_or_create_passwords
+    from devtools.services.kafka import LocalKafka, fetch_jars
+
+    passwords = tmp_path / "kafka-passwords.json"
+    broker = LocalKafka(tmp_path, 1, passwords)  # formatted only, never started
+    admin_password = load_or_create_passwords(passwords)[KafkaRole.ADMIN.value]
+    broker.home.mkdir(mode=0o700)
+    broker._write_config(admin_password)
+    libs = fetch_jars()
+    seen: list[str] = []
+    formatting = threading.Event()
+    formatting.set()
+
+    def watch() -> None:
+        while formatting.is_set():
+            for entry in Path("/proc").glob("[0-9]*"):
+                try:
+                    command = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if admin_password.encode() in command:
+                    seen.append(command.replace(b"\0", b" ")[:80].decode(errors="replace"))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        broker._format(libs, admin_password)
+    finally:
+        formatting.clear()
+        watcher.join()
+    assert seen == [], f"the admin's password was on a command line: {seen[0]}"
+    assert (broker.log_dirs / "meta.properties").exists()
+    credential_written = any(
+        b"cme-admin" in path.read_bytes() for path in broker.log_dirs.rglob("*") if path.is_file()
+    )
+    assert credential_written, "the format wrote no SCRAM credential for the admin"
+    assert not list(broker.home.glob("*.args")), "the argument file is removed after the format"
