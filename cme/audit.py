@@ -18,6 +18,7 @@ from consumers.ledger_check import EntryDeriver, ledger_shape_problems
 from crypto_shredding.signing import CheckpointVerifier
 from projections.ledger import GENESIS, chain_hash, checkpoint_link, checkpoint_message
 from projections.ledger_store import Checkpoint, LedgerReader, StoredEntry
+from projections.merkle import Frontier, leaf_hash
 
 
 @dataclass
@@ -43,9 +44,10 @@ class Anchor:
     key_id: str
     signature: bytes
     prev_link: str | None
+    tree_root: str | None = None
 
     def message(self) -> bytes:
-        return checkpoint_message(self.seq, self.head_hash, self.prev_link)
+        return checkpoint_message(self.seq, self.head_hash, self.prev_link, self.tree_root)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -56,6 +58,7 @@ class Anchor:
                 "key_id": self.key_id,
                 "signature": self.signature.hex(),
                 "prev_link": self.prev_link,
+                "tree_root": self.tree_root,
             },
             indent=2,
         )
@@ -79,6 +82,7 @@ class Anchor:
             str(last["key_id"]),
             bytes.fromhex(last["signature"]),
             last.get("prev_link"),
+            last.get("tree_root"),
         )
 
     @classmethod
@@ -89,6 +93,7 @@ class Anchor:
             checkpoint.key_id,
             checkpoint.signature,
             checkpoint.prev_link,
+            checkpoint.tree_root,
         )
 
 
@@ -136,6 +141,8 @@ def verify_ledger(
     """
     result = Verification()
     heads: dict[int, str] = {}
+    roots: dict[int, str] = {}  # the Merkle root of entries 1..seq, where a checkpoint signs one
+    tree = Frontier()
     ledger = LedgerReader(url, schema)
     checkpoints = ledger.checkpoints()
     wanted = {c.seq for c in checkpoints} | ({anchor.seq} if anchor else set())
@@ -160,8 +167,10 @@ def verify_ledger(
                     broken.append(problem)
             previous = row.entry_hash
             expected_seq = row.seq + 1
+            tree.append(leaf_hash(row.entry))
             if row.seq in wanted:
                 heads[row.seq] = row.entry_hash
+                roots[row.seq] = tree.root().hex()
             if row.seq == signed + 1:
                 tail_at = _entry_time(row.entry)
             order.append((row.seq, row.notification_id))
@@ -176,16 +185,17 @@ def verify_ledger(
             result.problems += ledger_shape_problems(
                 conn, schema, events_table, order, position, signed_through=signed, settled=False
             )
-    result.problems += _check_checkpoints(checkpoints, heads, verifier, result)
+    result.problems += _check_checkpoints(checkpoints, heads, roots, verifier, result)
     _check_tail(signed, tail_at, last_seq, tail_grace, now, result)
     if anchor is not None:
-        result.problems += _check_anchor(anchor, heads, verifier)
+        result.problems += _check_anchor(anchor, heads, roots, verifier)
     return result
 
 
 def _check_checkpoints(
     checkpoints: list[Checkpoint],
     heads: dict[int, str],
+    roots: dict[int, str],
     verifier: CheckpointVerifier,
     result: Verification,
 ) -> list[str]:
@@ -194,7 +204,7 @@ def _check_checkpoints(
     for checkpoint in checkpoints:
         seq, head_hash = checkpoint.seq, checkpoint.head_hash
         result.checkpoints += 1
-        message = checkpoint_message(seq, head_hash, checkpoint.prev_link)
+        message = checkpoint.message()
         if not verifier.valid(checkpoint.key_id, message, checkpoint.signature):
             problems.append(f"checkpoint at entry {seq}: the signature is not valid")
         elif checkpoint.prev_link is not None and checkpoint.prev_link != (link or GENESIS):
@@ -208,6 +218,11 @@ def _check_checkpoints(
             )
         elif heads[seq] != head_hash:
             problems.append(f"checkpoint at entry {seq}: the chain's head has changed since")
+        elif checkpoint.tree_root is not None and roots[seq] != checkpoint.tree_root:
+            problems.append(
+                f"checkpoint at entry {seq}: its Merkle root is not the root of the entries "
+                "up to it"
+            )
         link = checkpoint_link(message, checkpoint.signature)
     return problems
 
@@ -265,7 +280,9 @@ def _rederiver(url: str, events_table: str | None) -> Callable[[list[StoredEntry
     return check
 
 
-def _check_anchor(anchor: Anchor, heads: dict[int, str], verifier: CheckpointVerifier) -> list[str]:
+def _check_anchor(
+    anchor: Anchor, heads: dict[int, str], roots: dict[int, str], verifier: CheckpointVerifier
+) -> list[str]:
     if not verifier.valid(anchor.key_id, anchor.message(), anchor.signature):
         return ["the anchor's signature is not valid (not a checkpoint of this ledger's key)"]
     if anchor.seq not in heads:
@@ -277,4 +294,6 @@ def _check_anchor(anchor: Anchor, heads: dict[int, str], verifier: CheckpointVer
         return [
             f"anchor at entry {anchor.seq}: the chain up to it has been rewritten since the anchor"
         ]
+    if anchor.tree_root is not None and roots[anchor.seq] != anchor.tree_root:
+        return [f"anchor at entry {anchor.seq}: the entries up to it are not the anchor's tree"]
     return []

@@ -103,6 +103,7 @@ def _lines(entries: list[StoredEntry], checkpoints: list[Checkpoint]) -> Iterato
             "key_id": c.key_id,
             "signature": c.signature.hex(),
             "prev_link": c.prev_link,
+            "tree_root": c.tree_root,
             "signed_at": c.signed_at.isoformat() if c.signed_at else None,
         }
         yield json.dumps(line) + "\n"

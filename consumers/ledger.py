@@ -30,6 +30,7 @@ from projections.ledger import (
     checkpoint_link,
     checkpoint_message,
 )
+from projections.merkle import Frontier, leaf_hash
 
 log = logging.getLogger("cme.ledger")
 CONSUMER = "notification-log"
@@ -56,6 +57,10 @@ class LedgerWriter:
         self.parked = 0
         self._vouched: tuple[int, str, int] | None = None
         """What this writer last wrote or checked: (head seq, head hash, position)."""
+        self._tree: tuple[Frontier, str] | None = None
+        """The Merkle tree of the entries this writer has checked, and the hash of the last."""
+        self._tree_signed: tuple[Frontier, str] | None = None
+        """The tree a checkpoint in the open transaction signed; kept once it commits."""
 
     def counts(self) -> dict[str, int]:
         return {"appended": self.appended, "parked": self.parked}
@@ -71,6 +76,7 @@ class LedgerWriter:
 
     def _step(self, batch: int) -> tuple[int, int]:
         s = self.schema
+        self._tree_signed = None
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             position = self._position(conn)
@@ -95,6 +101,7 @@ class LedgerWriter:
             if linked:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash)
             fault_point("ledger:before-commit")
+        self._keep_signed_tree()
         if linked:
             self._vouched = (linked[-1].seq, linked[-1].entry_hash, int(rows[-1][0]))
         elif self._vouched is not None:
@@ -161,6 +168,7 @@ class LedgerWriter:
         ``parked`` with the seq it was appended at, so a verifier can tell it from a swap.
         """
         s = self.schema
+        self._tree_signed = None
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             self._vouch_for_head(conn, self._position(conn))
@@ -185,6 +193,7 @@ class LedgerWriter:
             if linked:
                 self._maybe_checkpoint(conn, linked[-1].seq, linked[-1].entry_hash, force=True)
             position = self._position(conn)
+        self._keep_signed_tree()
         if linked:
             self._vouched = (linked[-1].seq, linked[-1].entry_hash, position)
         self.appended += len(linked)
@@ -199,29 +208,69 @@ class LedgerWriter:
     def _maybe_checkpoint(
         self, conn: Connection[Any], seq: int, head: str, force: bool = False
     ) -> None:
-        """Sign the head, linked to the last checkpoint, in the entries' own transaction."""
+        """Sign the head and its Merkle root, linked to the last checkpoint, in one transaction."""
         s = self.schema
         last = conn.execute(
-            f"SELECT seq, head_hash, prev_link, signature FROM {s}.checkpoints "
+            f"SELECT seq, head_hash, prev_link, signature, tree_root FROM {s}.checkpoints "
             "ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         last_seq = int(last[0]) if last else 0
         if seq <= last_seq or not (force or seq - last_seq >= self.checkpoint_every):
             return
         prev_link = (
-            checkpoint_link(checkpoint_message(last[0], last[1], last[2]), bytes(last[3]))
+            checkpoint_link(checkpoint_message(last[0], last[1], last[2], last[4]), bytes(last[3]))
             if last
             else GENESIS
         )
-        message = checkpoint_message(seq, head, prev_link)
+        tree = self._tree_through(conn, seq)
+        tree_root = tree[0].root().hex()
+        message = checkpoint_message(seq, head, prev_link, tree_root)
         conn.execute(
-            f"INSERT INTO {s}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (seq, head, self.signer.key_id, self.signer.sign(message), prev_link),
+            f"INSERT INTO {s}.checkpoints "
+            "(seq, head_hash, key_id, signature, prev_link, tree_root) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (seq, head, self.signer.key_id, self.signer.sign(message), prev_link, tree_root),
         )
+        self._tree_signed = tree
+
+    def _tree_through(self, conn: Connection[Any], seq: int) -> tuple[Frontier, str]:
+        """The Merkle tree of entries 1..seq, grown from the one this writer last signed.
+
+        The first time (a new process) it is built from every entry, each
+        checked against the chain as it goes: a root is signed only over
+        entries whose hashes still hold.
+        """
+        cached = self._tree
+        tree, previous = (
+            (cached[0].copy(), cached[1])
+            if cached is not None and cached[0].size <= seq
+            else (Frontier(), GENESIS)
+        )
+        while tree.size < seq:
+            rows = conn.execute(
+                f"SELECT seq, entry, prev_hash, entry_hash FROM {self.schema}.entries "
+                "WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT 20000",
+                (tree.size, seq),
+            ).fetchall()
+            if not rows:
+                self._refuse(f"entry {tree.size + 1}: missing")
+            for row_seq, entry, prev_hash, entry_hash in rows:
+                if row_seq != tree.size + 1 or prev_hash != previous:
+                    self._refuse(f"entry {tree.size + 1}: missing or not chained to the one before")
+                if chain_hash(previous, bytes(entry)) != entry_hash:
+                    self._refuse(f"entry {row_seq}: content does not match its hash")
+                tree.append(leaf_hash(bytes(entry)))
+                previous = str(entry_hash)
+        return tree, previous
+
+    def _keep_signed_tree(self) -> None:
+        """After a commit: the tree its checkpoint signed is where the next one grows from."""
+        if self._tree_signed is not None:
+            self._tree, self._tree_signed = self._tree_signed, None
 
     def checkpoint(self) -> int:
         """Sign the current head now (e.g. before an export)."""
+        self._tree_signed = None
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             self._vouch_for_head(conn, self._position(conn))
@@ -231,7 +280,8 @@ class LedgerWriter:
             if head is None:
                 return 0
             self._maybe_checkpoint(conn, int(head[0]), str(head[1]), force=True)
-            return int(head[0])
+        self._keep_signed_tree()
+        return int(head[0])
 
     def _vouch_for_head(self, conn: Connection[Any], position: int) -> None:
         """Refuse to extend or sign a ledger this writer cannot vouch for.
@@ -285,12 +335,13 @@ class LedgerWriter:
         s = self.schema
         verifier = self.signer.verifier()
         rows = conn.execute(
-            f"SELECT c.seq, c.head_hash, c.key_id, c.signature, c.prev_link FROM {s}.checkpoints c "
+            "SELECT c.seq, c.head_hash, c.key_id, c.signature, c.prev_link, c.tree_root "
+            f"FROM {s}.checkpoints c "
             f"JOIN {s}.entries e ON e.seq = c.seq AND e.entry_hash = c.head_hash "
             "ORDER BY c.seq DESC LIMIT 50"
         ).fetchall()
-        for seq, head_hash, key_id, signature, prev_link in rows:
-            message = checkpoint_message(int(seq), str(head_hash), prev_link)
+        for seq, head_hash, key_id, signature, prev_link, tree_root in rows:
+            message = checkpoint_message(int(seq), str(head_hash), prev_link, tree_root)
             if verifier.valid(str(key_id), message, bytes(signature)):
                 return int(seq), str(head_hash)
         return 0, GENESIS

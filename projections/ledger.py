@@ -244,17 +244,23 @@ def chain(
     return linked
 
 
-def checkpoint_message(seq: int, head_hash: str, prev_link: str | None = None) -> bytes:
+def checkpoint_message(
+    seq: int, head_hash: str, prev_link: str | None = None, tree_root: str | None = None
+) -> bytes:
     """What a checkpoint signs: the entry count, the head of the chain, the checkpoint before.
 
     ``prev_link`` (version 2) is :func:`checkpoint_link` of the previous
     checkpoint (64 zeros for the first), so the checkpoints form a chain of
-    their own: removing one breaks the next one's signature. Version 1
-    checkpoints (without it) are still verified as they were signed.
+    their own: removing one breaks the next one's signature. ``tree_root``
+    (version 3) is the RFC 9162 Merkle root of entries 1..seq, so one entry's
+    inclusion can be shown without the entries after it. Older checkpoints
+    are still verified as they were signed.
     """
     if prev_link is None:
         return f"cme.ledger.checkpoint.v1|{seq}|{head_hash}".encode()
-    return f"cme.ledger.checkpoint.v2|{seq}|{head_hash}|{prev_link}".encode()
+    if tree_root is None:
+        return f"cme.ledger.checkpoint.v2|{seq}|{head_hash}|{prev_link}".encode()
+    return f"cme.ledger.checkpoint.v3|{seq}|{head_hash}|{prev_link}|{tree_root}".encode()
 
 
 def checkpoint_link(message: bytes, signature: bytes) -> str:

@@ -17,6 +17,9 @@ from uuid import UUID
 
 import psycopg
 
+from projections.ledger import checkpoint_message
+from projections.merkle import leaf_hash
+
 
 @dataclass(frozen=True)
 class StoredEntry:
@@ -40,6 +43,10 @@ class Checkpoint:
     signature: bytes
     signed_at: datetime | None = None
     prev_link: str | None = None  # None: a version 1 checkpoint
+    tree_root: str | None = None  # None: a version 1 or 2 checkpoint
+
+    def message(self) -> bytes:
+        return checkpoint_message(self.seq, self.head_hash, self.prev_link, self.tree_root)
 
 
 @dataclass(frozen=True)
@@ -60,10 +67,10 @@ class LedgerReader:
     def checkpoints(self) -> list[Checkpoint]:
         with psycopg.connect(self.url) as conn:
             rows = conn.execute(
-                "SELECT seq, head_hash, key_id, signature, signed_at, prev_link "
+                "SELECT seq, head_hash, key_id, signature, signed_at, prev_link, tree_root "
                 f"FROM {self.schema}.checkpoints ORDER BY seq"
             ).fetchall()
-        return [Checkpoint(r[0], r[1], r[2], bytes(r[3]), r[4], r[5]) for r in rows]
+        return [Checkpoint(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def recorded_at(self, seq: int) -> datetime | None:
         """When the entry ``seq`` was written (None: no such entry)."""
@@ -87,6 +94,24 @@ class LedgerReader:
                     return
                 yield [StoredEntry(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows]
                 after = rows[-1][0]
+
+    def leaves(self, through: int) -> list[bytes]:
+        """The Merkle leaf hash of every entry up to ``through``, in order."""
+        leaves: list[bytes] = []
+        for rows in self.chain():
+            leaves += (leaf_hash(e.entry) for e in rows if e.seq <= through)
+            if rows[-1].seq >= through:
+                break
+        return leaves
+
+    def entry(self, seq: int) -> StoredEntry | None:
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute(
+                "SELECT seq, notification_id, entry, prev_hash, entry_hash, recorded_at "
+                f"FROM {self.schema}.entries WHERE seq = %s",
+                (seq,),
+            ).fetchone()
+        return StoredEntry(row[0], row[1], bytes(row[2]), row[3], row[4], row[5]) if row else None
 
     def entries(
         self, recorded_from: datetime | None = None, recorded_before: datetime | None = None

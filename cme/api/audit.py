@@ -13,16 +13,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import Path as FastApiPath
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BaseModel
 
 from application import audit
 from application.subject_access import plain
 from cme import audit_tools
-from cme.api.auth import AUDITOR, allowed
+from cme.api.auth import AUDITOR, DPO, allowed
 from cme.api.calls import application, one_at_a_time
+from cme.api.problems import problem
 from cme.api.strict_body import StrictJsonRoute
 from cme.audit import verify_ledger
+from cme.audit_proof import NoSuchEntryError, ProofError, build_proof
 from cme.db.roles import Role, role_url
 from cme.identity import Staff
 from cme.secrets import load_ledger_verifier
@@ -33,6 +36,7 @@ from projections.ledger_store import LedgerReader
 
 router = APIRouter(prefix="/v1/audit", route_class=StrictJsonRoute, tags=["auditor"])
 Auditor = Annotated[Staff, Depends(allowed(AUDITOR))]
+AuditorOrDpo = Annotated[Staff, Depends(allowed(AUDITOR, DPO))]
 
 
 def _with_offset(instant: datetime) -> datetime:
@@ -89,6 +93,52 @@ def check_ledger(request: Request, staff: Auditor) -> LedgerCheck:
         problems=result.problems,
         warnings=result.warnings,
     )
+
+
+class SignedCheckpoint(BaseModel):
+    seq: int
+    head_hash: str
+    prev_link: str
+    tree_root: str
+    """The RFC 9162 Merkle root of entries 1..seq, signed with the rest."""
+    key_id: str
+    signature: str
+
+
+class InclusionProof(BaseModel):
+    """One entry and the path from it to a signed Merkle root: no other entry is in it."""
+
+    type: str
+    seq: int
+    entry: str
+    """The entry's canonical JSON, exactly as hashed."""
+    leaf_index: int
+    tree_size: int
+    audit_path: list[str]
+    checkpoint: SignedCheckpoint
+
+
+@router.get(
+    "/ledger/entries/{seq}/proof",
+    response_model=InclusionProof,
+    summary="One ledger entry with the RFC 9162 proof that the signed ledger holds it, "
+    "showing no other entry (for a data subject)",
+)
+def prove_entry(
+    seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="the entry's number")],
+    request: Request,
+    staff: AuditorOrDpo,
+) -> InclusionProof | JSONResponse:
+    try:
+        proof = build_proof(_auditor_url(request), seq)
+    except ProofError as exc:
+        if isinstance(exc, NoSuchEntryError):
+            status, title, rule = 404, "Not found", "not_in_ledger"
+        else:
+            status, title, rule = 409, "Refused by a rule", "not_provable"
+        errors = [{"field": "seq", "rule": rule, "message": str(exc)}]
+        return problem(status, title, str(exc), errors=errors)
+    return InclusionProof.model_validate(proof)
 
 
 @router.get("/report", summary="Disclosures by agency, basis and month; refusals; rights requests")

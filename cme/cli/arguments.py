@@ -95,6 +95,11 @@ def minutes(text: str) -> int:
     return _whole(text, 0, 24 * 60)
 
 
+def an_entry_number(text: str) -> int:
+    """A ledger entry's seq: 1 up to the largest a PostgreSQL bigint holds."""
+    return _whole(text, 1, 2**63 - 1)
+
+
 def token_minutes(text: str) -> int:
     """How long a development token lives: 1 minute to a day."""
     return _whole(text, 1, 24 * 60)

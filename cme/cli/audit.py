@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cme.cli.arguments import a_new_file, a_text_file, an_actor, an_id, an_instant, minutes
+from cme.cli.arguments import (
+    a_new_file,
+    a_text_file,
+    an_actor,
+    an_entry_number,
+    an_id,
+    an_instant,
+    minutes,
+)
 from cme.listings import Listing, add_format_option, render
 from cme.private_files import write_private
 from cme.settings import Settings, load_settings
@@ -111,6 +119,52 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return _audit_verify(settings, args)
 
 
+def _cmd_audit_proof(args: argparse.Namespace) -> int:
+    import json
+
+    from cme.audit_proof import ProofError, build_proof, check_proof
+    from cme.db.roles import Role, role_url
+
+    settings = load_settings()
+    try:
+        if args.audit_command == "prove":
+            proof = build_proof(role_url(settings, Role.AUDITOR), args.seq)
+            write_private(args.out, json.dumps(proof, indent=2) + "\n")
+            print(
+                f"wrote {args.out}: entry {args.seq} ({len(proof['audit_path'])} hashes to the "
+                f"Merkle root signed at entry {proof['tree_size']}); it holds that entry only"
+            )
+            return 0
+        document = json.loads(args.proof.read_text())
+        entry = check_proof(document, _trusted_key(settings, args.public_key))
+    except ProofError as error:
+        print(f"cme audit {args.audit_command}: {error}", file=sys.stderr)
+        return 1
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        print(
+            f"cme audit check-proof: cannot read {args.proof} as a proof: {reason}", file=sys.stderr
+        )
+        return 1
+    print(
+        f"OK: entry {document['seq']} ({entry.get('kind')}, child {entry.get('child_id')}) is in "
+        f"the ledger signed at entry {document['tree_size']} by key "
+        f"{document['checkpoint']['key_id']}"
+    )
+    return 0
+
+
+def _trusted_key(settings: Settings, given: CheckpointVerifier | None) -> CheckpointVerifier:
+    """The key given, else CME_LEDGER_PUBLIC_KEY; only a development store uses its own."""
+    from cme.secrets import load_ledger_signer, load_ledger_verifier
+
+    if given is not None:
+        return given
+    if settings.ledger_public_key:
+        return load_ledger_verifier(settings)
+    return load_ledger_signer(settings).verifier()
+
+
 def _write_anchor(settings: Settings, out: Path) -> int:
     """The head just signed, as a file the auditor keeps to prove later appends only."""
     from cme.audit import Anchor
@@ -166,17 +220,10 @@ def _audit_verify(settings: Settings, args: argparse.Namespace) -> int:
 
     from cme.audit import verify_ledger
     from cme.db.roles import Role, role_url
-    from cme.secrets import load_ledger_signer, load_ledger_verifier
     from projections.ledger_store import LedgerReader
 
     anchor = _read_anchor(args.anchor) if args.anchor else None
-    # An auditor verifies with the public key (given, or CME_LEDGER_PUBLIC_KEY); only a
-    # development store with neither falls back to its own signing key's public half.
-    verifier: CheckpointVerifier = args.public_key or (
-        load_ledger_verifier(settings)
-        if settings.ledger_public_key
-        else load_ledger_signer(settings).verifier()
-    )
+    verifier = _trusted_key(settings, args.public_key)
     # Progress on a terminal only, on stderr: stdout keeps the verdict as its first line.
     console = Console(stderr=True)
     with Progress(transient=True, console=console, disable=not console.is_terminal) as progress:
@@ -237,6 +284,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     verify.set_defaults(handler=_cmd_audit)
     a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
+    prove = a_sub.add_parser(
+        "prove",
+        help="one entry and the Merkle proof that the signed ledger holds it, with no other entry",
+    )
+    prove.add_argument("seq", type=an_entry_number, help="the entry's number (seq)")
+    prove.add_argument("--out", required=True, type=a_new_file, help="a new file")
+    prove.set_defaults(handler=_cmd_audit_proof)
+    check = a_sub.add_parser(
+        "check-proof", help="check a `cme audit prove` file against the ledger's public key"
+    )
+    check.add_argument("proof", type=a_text_file, help="the proof file")
+    check.add_argument(
+        "--public-key", type=_a_public_key, help="'kid:base64' checkpoint key(s) to trust"
+    )
+    check.set_defaults(handler=_cmd_audit_proof)
     anchor = a_sub.add_parser(
         "anchor", help="sign the head now and write it to a file to verify against later"
     )

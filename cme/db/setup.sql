@@ -137,6 +137,9 @@ CREATE TABLE IF NOT EXISTS ledger.checkpoints (
 -- Each checkpoint also signs the link to the one before it (v2), so deleting a
 -- checkpoint breaks the chain of signatures; v1 checkpoints (before this) have none.
 ALTER TABLE ledger.checkpoints ADD COLUMN IF NOT EXISTS prev_link text;
+-- And the RFC 9162 Merkle root of the entries it signs (v3): an entry's inclusion
+-- can then be shown with about log2(n) hashes, not the entries after it.
+ALTER TABLE ledger.checkpoints ADD COLUMN IF NOT EXISTS tree_root text;
 -- Where the ledger writer has read the event store up to (same transaction as entries).
 CREATE TABLE IF NOT EXISTS ledger.position (
     consumer text PRIMARY KEY,

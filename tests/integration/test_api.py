@@ -371,6 +371,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/audit/children/{child_id}/history"): {"auditor"},
     ("GET", "/v1/audit/replay/{aggregate_id}"): {"auditor"},
     ("GET", "/v1/audit/export"): {"auditor"},
+    ("GET", "/v1/audit/ledger/entries/{seq}/proof"): {"auditor", "dpo"},
 }
 """Who may call what, written out here: a new endpoint fails the test until it is listed."""
 
@@ -458,6 +459,7 @@ def test_every_role_is_refused_outside_its_rights(
         decision_id=uuid4(),
         step="verify-identity",
         aggregate_id=child_id,
+        seq=1,
     )
     body = _bodies().get(path.rsplit("/", 1)[-1]) if method == "POST" else None
     for role, user in ROLE_USERS.items():

@@ -219,6 +219,35 @@ def test_the_auditor_verifies_the_ledger_and_reads_its_figures(
     assert "disclosures_by_agency" in report.body
 
 
+def test_the_dpo_proves_a_childs_disclosure_request_is_in_the_signed_ledger(
+    api: Api,  # noqa: F811
+    chained: UUID,
+    services: Services,
+) -> None:
+    """The entry about the child, and a path to the signed root: nobody else's entry."""
+    from cme.audit_proof import check_proof
+
+    entries = LedgerReader(role_url(services.settings, Role.AUDITOR)).documents()
+    seq = next(
+        n
+        for n, e in enumerate(entries, start=1)
+        if e["kind"] == "disclosure_requested" and e["child_id"] == str(chained)
+    )
+    proof = api.call("GET", f"/v1/audit/ledger/entries/{seq}/proof", as_user="dpo.dee")
+    assert proof.status == 200, proof.body
+    verifier = CheckpointVerifier.from_text(ledger_public_key_text(services.settings))
+    entry = check_proof(proof.body, verifier)
+    assert (entry["kind"], entry["child_id"]) == ("disclosure_requested", str(chained))
+    others = [json.dumps(e, sort_keys=True, separators=(",", ":")) for e in entries]
+    assert sum(other in json.dumps(proof.body) for other in others) <= 1
+    missing = api.call(
+        "GET", f"/v1/audit/ledger/entries/{len(entries) + 1000}/proof", as_user="auditor.eli"
+    )
+    assert missing.status == 404, missing.body
+    assert missing.body["errors"][0]["rule"] == "not_in_ledger"
+    assert api.call("GET", "/v1/audit/ledger/entries/0/proof", as_user="dpo.dee").status == 422
+
+
 def test_a_history_or_replay_names_its_purpose_and_is_recorded(
     api: Api,  # noqa: F811
     app: App,
@@ -272,7 +301,9 @@ def test_the_export_is_json_lines_an_outsider_can_verify(
     assert last["seq"] == entries[-1]["seq"]
     assert last["head_hash"] == head
     verifier = CheckpointVerifier.from_text(ledger_public_key_text(services.settings))
-    message = checkpoint_message(last["seq"], last["head_hash"], last["prev_link"])
+    message = checkpoint_message(
+        last["seq"], last["head_hash"], last["prev_link"], last["tree_root"]
+    )
     assert verifier.valid(last["key_id"], message, bytes.fromhex(last["signature"]))
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -186,6 +188,65 @@ def test_verify_says_ok(ledger: Ledger, services: Services) -> None:
     )
     assert cli.returncode == 0, cli.stdout + cli.stderr
     assert cli.stdout.startswith("OK: "), cli.stdout  # the verdict first: no progress line
+
+
+def _readme_python(first_line: str) -> str:
+    """A Python block of README, found by its first line, as a reader would copy it."""
+    text = (PROJECT_ROOT / "README.md").read_text()
+    start = text.index("```python\n" + first_line) + len("```python\n")
+    return text[start : text.index("```", start)]
+
+
+def test_readmes_outside_verifier_checks_the_ledger_and_a_proof_of_one_entry(
+    ledger: Ledger, services: Services, tmp_path: Path
+) -> None:
+    """README's two snippets for an outside verifier, run as written, placeholders filled."""
+    key = ledger.writer.signer.public_key_b64()
+    auditor = role_url(services.settings, Role.AUDITOR)
+    whole = _readme_python("import hashlib, psycopg")
+    whole = whole.replace("<base64 from cme audit public-key>", key).replace(
+        "<auditor URL>", auditor
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", whole], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "ledger verified"
+
+    ledger.writer.checkpoint()
+    with psycopg.connect(auditor) as conn:
+        row = conn.execute(
+            "SELECT seq FROM ledger.entries "
+            "WHERE convert_from(entry, 'UTF8')::jsonb ->> 'kind' = 'disclosure_made' "
+            "ORDER BY seq LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    proof = tmp_path / "proof.json"
+    proved = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", "prove", str(row[0]), "--out", str(proof)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    check = _readme_python("import base64, hashlib, json").replace(
+        "<base64 from cme audit public-key>", key
+    )
+    check = check.replace("<proof file>", str(proof))
+    checked = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == f"entry {row[0]} is in the signed ledger: disclosure_made"
+    forged = json.loads(proof.read_text())
+    forged["entry"] = forged["entry"].replace('"police"', '"probation"')
+    assert forged["entry"] != json.loads(proof.read_text())["entry"]
+    proof.write_text(json.dumps(forged))
+    refused = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert refused.returncode != 0 and "AssertionError" in refused.stderr
 
 
 @pytest.mark.parametrize("role", [Role.LEDGER, Role.AUDITOR])

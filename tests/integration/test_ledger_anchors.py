@@ -33,6 +33,7 @@ from consumers.ledger_check import LedgerIntegrityError
 from crypto_shredding.signing import CheckpointSigner
 from devtools.synthetic import SyntheticCounty
 from domain.commands import RegisterChild
+from projections import merkle
 from projections.ledger import canonical, chain_hash, checkpoint_link, checkpoint_message
 from projections.ledger_store import LedgerReader
 from tests.conftest import Services
@@ -245,16 +246,14 @@ def test_a_signed_entry_altered_with_the_key_itself_is_caught_by_a_deep_verify(
     _rewrite_from(ledger, last, [(nid, entry.replace(b"anchor test", b"nothing to see"))])
     checkpoints = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()
     previous = checkpoints[-1]
-    link = checkpoint_link(
-        checkpoint_message(previous.seq, previous.head_hash, previous.prev_link),
-        previous.signature,
-    )
+    link = checkpoint_link(previous.message(), previous.signature)
     head = ledger.sql(f"SELECT entry_hash FROM {SCHEMA}.entries WHERE seq = %s", (last,))[0][0]
-    message = checkpoint_message(last, head, link)
+    tree_root = merkle.root([merkle.leaf_hash(e) for e in _entries(ledger)[:last]]).hex()
+    message = checkpoint_message(last, head, link, tree_root)
     ledger.sql(
-        f"INSERT INTO {SCHEMA}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
-        "VALUES (%s, %s, %s, %s, %s)",
-        (last, head, ledger.signer.key_id, ledger.signer.sign(message), link),
+        f"INSERT INTO {SCHEMA}.checkpoints "
+        "(seq, head_hash, key_id, signature, prev_link, tree_root) VALUES (%s, %s, %s, %s, %s, %s)",
+        (last, head, ledger.signer.key_id, ledger.signer.sign(message), link, tree_root),
     )
     assert ledger.verify().ok  # signed, in shape: only the events can tell
     deep = verify_ledger(
@@ -372,3 +371,217 @@ def test_the_cli_anchors_and_verifies_against_the_anchor(
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "extends the anchor at entry" in verified.stdout
+
+
+# One entry shown alone: the RFC 9162 Merkle root every checkpoint signs, and inclusion proofs.
+
+
+def _rfc9162_root(entries: list[bytes]) -> bytes:
+    """MTH(D[n]) from the RFC's own recursion, independent of projections.merkle."""
+    import hashlib
+
+    if len(entries) == 1:
+        return hashlib.sha256(b"\x00" + entries[0]).digest()
+    k = 1 << ((len(entries) - 1).bit_length() - 1)
+    return hashlib.sha256(
+        b"\x01" + _rfc9162_root(entries[:k]) + _rfc9162_root(entries[k:])
+    ).digest()
+
+
+def _entries(ledger: Tamperable) -> list[bytes]:
+    return [bytes(r[0]) for r in ledger.sql(f"SELECT entry FROM {SCHEMA}.entries ORDER BY seq")]
+
+
+def test_every_checkpoint_signs_the_merkle_root_of_the_entries_up_to_it(
+    ledger: Tamperable,
+) -> None:
+    ledger.grow(2)
+    # A writer with no tree in memory (a restart) builds it from the table and goes on.
+    ledger.writer = LedgerWriter(ledger.writer.pool, ledger.signer, schema=SCHEMA)
+    ledger.grow(3)  # (another seed than the first two batches)
+    entries = _entries(ledger)
+    checkpoints = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()
+    assert len(checkpoints) >= 4
+    for checkpoint in checkpoints:
+        assert checkpoint.tree_root == _rfc9162_root(entries[: checkpoint.seq]).hex()
+        assert checkpoint.message().startswith(b"cme.ledger.checkpoint.v3|")
+        assert ledger.signer.verifier().valid(
+            checkpoint.key_id, checkpoint.message(), checkpoint.signature
+        )
+    assert ledger.verify().ok
+
+
+def test_a_root_signed_over_other_entries_fails_verify(ledger: Tamperable) -> None:
+    """The signing key misused: a checkpoint whose root is not the entries' is named."""
+    ledger.grow(2)
+    last = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()[-1]
+    forged_root = "ab" * 32
+    message = checkpoint_message(last.seq, last.head_hash, last.prev_link, forged_root)
+    ledger.sql(
+        f"UPDATE {SCHEMA}.checkpoints SET tree_root = %s, signature = %s WHERE seq = %s",
+        (forged_root, ledger.signer.sign(message), last.seq),
+    )
+    problems = ledger.verify().problems
+    assert f"checkpoint at entry {last.seq}: its Merkle root is not the root of the entries" in (
+        " ".join(problems)
+    )
+    ledger.sql(
+        f"UPDATE {SCHEMA}.checkpoints SET tree_root = %s WHERE seq = %s",
+        ("cd" * 32, last.seq),
+    )
+    assert any("the signature is not valid" in p for p in ledger.verify().problems)
+
+
+def test_an_entry_is_proven_with_no_other_entry_in_the_proof(ledger: Tamperable) -> None:
+    from cme.audit_proof import build_proof, check_proof
+
+    ledger.grow(3)
+    entries = _entries(ledger)
+    assert len(entries) >= 5
+    for seq in range(1, len(entries) + 1):
+        proof = build_proof(ledger.services.database_url, seq, schema=SCHEMA)
+        # The entry itself, then only numbers, hashes, a key id and a signature.
+        assert set(proof) == {
+            "type",
+            "seq",
+            "entry",
+            "leaf_index",
+            "tree_size",
+            "audit_path",
+            "checkpoint",
+        }
+        assert proof["entry"] == entries[seq - 1].decode()
+        hexes = [
+            *proof["audit_path"],
+            *(v for k, v in proof["checkpoint"].items() if k not in {"seq", "key_id"}),
+        ]
+        assert all(len(h) in (64, 128) and int(h, 16) >= 0 for h in hexes)
+        assert not any(
+            e.decode() in json.dumps(proof) for i, e in enumerate(entries, 1) if i != seq
+        )
+        assert check_proof(proof, ledger.signer.verifier()) == json.loads(entries[seq - 1])
+        assert len(proof["audit_path"]) <= (len(entries) - 1).bit_length()
+
+
+def test_an_outside_verifier_checks_a_proof_with_the_rfcs_algorithm(ledger: Tamperable) -> None:
+    """What README gives a data subject's adviser: hashlib and cryptography, nothing of ours."""
+    import base64
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from cme.audit_proof import build_proof
+
+    ledger.grow(3)
+    proof = build_proof(ledger.services.database_url, 3, schema=SCHEMA)
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(ledger.signer.public_key_b64()))
+    c = proof["checkpoint"]
+    message = (
+        f"cme.ledger.checkpoint.v3|{c['seq']}|{c['head_hash']}|{c['prev_link']}|{c['tree_root']}"
+    )
+    public.verify(bytes.fromhex(c["signature"]), message.encode())  # raises if not
+    fn, sn = proof["leaf_index"], proof["tree_size"] - 1
+    r = hashlib.sha256(b"\x00" + proof["entry"].encode()).digest()
+    for p in map(bytes.fromhex, proof["audit_path"]):
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn, sn = fn >> 1, sn >> 1
+    assert sn == 0 and r.hex() == c["tree_root"]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "refusal"),
+    [
+        (
+            lambda p: p.update(entry=p["entry"].replace('"kind":"', '"kind":"x')),
+            "do not lead to the signed Merkle root",
+        ),
+        (
+            lambda p: p["audit_path"].__setitem__(0, "00" * 32),
+            "do not lead to the signed Merkle root",
+        ),
+        (lambda p: p.update(leaf_index=p["leaf_index"] + 1), "entry or tree size"),
+        (lambda p: p["audit_path"].append("00" * 32), "do not lead to the signed Merkle root"),
+        (
+            lambda p: p["checkpoint"].update(tree_root="ab" * 32),
+            "signature is not valid",
+        ),
+        (lambda p: p.update(audit_path="not hashes"), "a field is missing or malformed"),
+        (lambda p: p.pop("checkpoint"), "a field is missing or malformed"),
+        (lambda p: p.update(type="something else"), "not a ledger inclusion proof"),
+    ],
+)
+def test_a_proof_altered_in_any_part_is_refused_naming_what_fails(
+    ledger: Tamperable, tamper: Any, refusal: str
+) -> None:
+    from cme.audit_proof import ProofError, build_proof, check_proof
+
+    ledger.grow(3)
+    proof = build_proof(ledger.services.database_url, 2, schema=SCHEMA)
+    assert check_proof(json.loads(json.dumps(proof)), ledger.signer.verifier())
+    tamper(proof)
+    with pytest.raises(ProofError, match=refusal):
+        check_proof(proof, ledger.signer.verifier())
+
+
+def test_no_proof_for_an_entry_no_root_signs_or_one_that_is_not_there(ledger: Tamperable) -> None:
+    from cme.audit_proof import ProofError, build_proof
+
+    ledger.grow(1)
+    last = len(_entries(ledger))
+    with pytest.raises(ProofError, match=f"the ledger has no entry {last + 1}"):
+        build_proof(ledger.services.database_url, last + 1, schema=SCHEMA)
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints")
+    with pytest.raises(ProofError, match="no checkpoint with a Merkle root signs entry 1 yet"):
+        build_proof(ledger.services.database_url, 1, schema=SCHEMA)
+
+
+def test_the_cli_proves_an_entry_and_checks_the_proof(
+    services: Services, tmp_path: Path, ledger: Tamperable
+) -> None:
+    ledger.grow(1)
+    pool = ConnectionPool(
+        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
+    )
+    try:
+        LedgerWriter(pool, ledger.signer).catch_up()
+    finally:
+        pool.close()
+
+    def cme(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cme.cli", "audit", *args],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    out = tmp_path / "proof.json"
+    proved = cme("prove", "1", "--out", str(out))
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    assert f"wrote {out}: entry 1 " in proved.stdout
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    checked = cme("check-proof", str(out), "--public-key", _public_key(ledger.signer))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("OK: entry 1 (")
+    document = json.loads(out.read_text())
+    document["entry"] = document["entry"].replace("{", "{ ", 1)
+    out.write_text(json.dumps(document))
+    refused = cme("check-proof", str(out))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "cme audit check-proof: entry 1 and its audit path do not lead to the signed Merkle root"
+    ]
+    missing = cme("prove", "999999999", "--out", str(tmp_path / "none.json"))
+    assert missing.returncode == 1
+    assert "the ledger has no entry 999999999" in missing.stderr
+    assert not (tmp_path / "none.json").exists()
+
+
+def _public_key(signer: CheckpointSigner) -> str:
+    return f"{signer.key_id}:{signer.public_key_b64()}"
