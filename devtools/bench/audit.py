@@ -16,6 +16,7 @@ import psycopg
 from rich.progress import Progress
 
 from cme.audit import verify_ledger
+from cme.audit_proof import build_proof
 from cme.bootstrap import App, build_application, open_pool
 from cme.db.roles import Role, role_url
 from cme.secrets import load_ledger_signer
@@ -150,7 +151,20 @@ def _rounds(
         deep = _verify(auditor, verifier, deep=True)
         count, seconds = _timed(deep, progress, f"verify --deep {label}", entries)
         keep("verify deep", count / seconds)
+        count, seconds = _timed(_prove(auditor, entries), progress, f"prove {label}", entries)
+        keep("prove", count / seconds)
     return best
+
+
+def _prove(url: str, entries: int) -> Callable[[Callable[[int], None]], int]:
+    """One entry's inclusion proof: every leaf up to the signed head is hashed for it."""
+
+    def work(advance: Callable[[int], None]) -> int:
+        proof = build_proof(url, max(1, entries // 2))
+        advance(proof["tree_size"])
+        return int(proof["tree_size"])
+
+    return work
 
 
 RAW_EVENTS = (
@@ -208,6 +222,13 @@ def run(events: int, seed: int, rounds: int) -> None:
         Figure(
             "cme audit verify --deep (every entry from its event)",
             best["verify deep"],
+            "entries/s",
+            "raw sequential read of ledger.entries",
+            best["raw ledger"],
+        ),
+        Figure(
+            "cme audit prove (one entry, the whole tree hashed)",
+            best["prove"],
             "entries/s",
             "raw sequential read of ledger.entries",
             best["raw ledger"],
