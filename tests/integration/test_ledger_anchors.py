@@ -341,34 +341,37 @@ def test_a_position_moved_on_to_skip_events_stops_the_writer(ledger: Tamperable)
     assert any("make entries the ledger lacks" in p for p in ledger.verify().problems)
 
 
-def test_the_cli_anchors_and_verifies_against_the_anchor(
-    services: Services, tmp_path: Path, ledger: Tamperable
-) -> None:
-    # The live ledger (schema `ledger`): write it, sign the head, keep it, verify against it.
+def _write_live_ledger(ledger: Tamperable) -> None:
+    """Events into the live ledger (schema `ledger`), which the command line reads."""
     ledger.grow(1)
     pool = ConnectionPool(
-        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
+        role_url(ledger.services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
     )
     try:
         LedgerWriter(pool, ledger.signer).catch_up()
     finally:
         pool.close()
+
+
+def _cme_audit(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_cli_anchors_and_verifies_against_the_anchor(
+    tmp_path: Path, ledger: Tamperable
+) -> None:
+    # The live ledger (schema `ledger`): write it, sign the head, keep it, verify against it.
+    _write_live_ledger(ledger)
     out = tmp_path / "anchor.json"
-    anchored = subprocess.run(
-        [sys.executable, "-m", "cme.cli", "audit", "anchor", "--out", str(out)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    anchored = _cme_audit("anchor", "--out", str(out))
     assert anchored.returncode == 0, anchored.stdout + anchored.stderr
-    verified = subprocess.run(
-        [sys.executable, "-m", "cme.cli", "audit", "verify", "--anchor", str(out)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    verified = _cme_audit("verify", "--anchor", str(out))
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "extends the anchor at entry" in verified.stdout
 
@@ -540,44 +543,25 @@ def test_no_proof_for_an_entry_no_root_signs_or_one_that_is_not_there(ledger: Ta
         build_proof(ledger.services.database_url, 1, schema=SCHEMA)
 
 
-def test_the_cli_proves_an_entry_and_checks_the_proof(
-    services: Services, tmp_path: Path, ledger: Tamperable
-) -> None:
-    ledger.grow(1)
-    pool = ConnectionPool(
-        role_url(services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
-    )
-    try:
-        LedgerWriter(pool, ledger.signer).catch_up()
-    finally:
-        pool.close()
-
-    def cme(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cme.cli", "audit", *args],
-            cwd=PROJECT_ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
+def test_the_cli_proves_an_entry_and_checks_the_proof(tmp_path: Path, ledger: Tamperable) -> None:
+    _write_live_ledger(ledger)
     out = tmp_path / "proof.json"
-    proved = cme("prove", "1", "--out", str(out))
+    proved = _cme_audit("prove", "1", "--out", str(out))
     assert proved.returncode == 0, proved.stdout + proved.stderr
     assert f"wrote {out}: entry 1 " in proved.stdout
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    checked = cme("check-proof", str(out), "--public-key", _public_key(ledger.signer))
+    checked = _cme_audit("check-proof", str(out), "--public-key", _public_key(ledger.signer))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.startswith("OK: entry 1 (")
     document = json.loads(out.read_text())
     document["entry"] = document["entry"].replace("{", "{ ", 1)
     out.write_text(json.dumps(document))
-    refused = cme("check-proof", str(out))
+    refused = _cme_audit("check-proof", str(out))
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
         "cme audit check-proof: entry 1 and its audit path do not lead to the signed Merkle root"
     ]
-    missing = cme("prove", "999999999", "--out", str(tmp_path / "none.json"))
+    missing = _cme_audit("prove", "999999999", "--out", str(tmp_path / "none.json"))
     assert missing.returncode == 1
     assert "the ledger has no entry 999999999" in missing.stderr
     assert not (tmp_path / "none.json").exists()
