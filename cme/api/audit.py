@@ -25,7 +25,7 @@ from cme.api.calls import application, one_at_a_time
 from cme.api.problems import problem
 from cme.api.strict_body import StrictJsonRoute
 from cme.audit import verify_ledger
-from cme.audit_proof import NoSuchEntryError, ProofError, build_proof
+from cme.audit_proof import InclusionProof, NoSuchEntryError, ProofError, build_proof
 from cme.db.roles import Role, role_url
 from cme.identity import Staff
 from cme.secrets import load_ledger_verifier
@@ -95,29 +95,6 @@ def check_ledger(request: Request, staff: Auditor) -> LedgerCheck:
     )
 
 
-class SignedCheckpoint(BaseModel):
-    seq: int
-    head_hash: str
-    prev_link: str
-    tree_root: str
-    """The RFC 9162 Merkle root of entries 1..seq, signed with the rest."""
-    key_id: str
-    signature: str
-
-
-class InclusionProof(BaseModel):
-    """One entry and the path from it to a signed Merkle root: no other entry is in it."""
-
-    type: str
-    seq: int
-    entry: str
-    """The entry's canonical JSON, exactly as hashed."""
-    leaf_index: int
-    tree_size: int
-    audit_path: list[str]
-    checkpoint: SignedCheckpoint
-
-
 @router.get(
     "/ledger/entries/{seq}/proof",
     response_model=InclusionProof,
@@ -130,7 +107,7 @@ def prove_entry(
     staff: AuditorOrDpo,
 ) -> InclusionProof | JSONResponse:
     try:
-        proof = build_proof(_auditor_url(request), seq)
+        return build_proof(_auditor_url(request), seq)
     except ProofError as exc:
         if isinstance(exc, NoSuchEntryError):
             status, title, rule = 404, "Not found", "not_in_ledger"
@@ -138,7 +115,6 @@ def prove_entry(
             status, title, rule = 409, "Refused by a rule", "not_provable"
         errors = [{"field": "seq", "rule": rule, "message": str(exc)}]
         return problem(status, title, str(exc), errors=errors)
-    return InclusionProof.model_validate(proof)
 
 
 @router.get("/report", summary="Disclosures by agency, basis and month; refusals; rights requests")

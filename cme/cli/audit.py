@@ -129,10 +129,10 @@ def _cmd_audit_proof(args: argparse.Namespace) -> int:
     try:
         if args.audit_command == "prove":
             proof = build_proof(role_url(settings, Role.AUDITOR), args.seq)
-            write_private(args.out, json.dumps(proof, indent=2) + "\n")
+            write_private(args.out, proof.model_dump_json(indent=2) + "\n")
             print(
-                f"wrote {args.out}: entry {args.seq} ({len(proof['audit_path'])} hashes to the "
-                f"Merkle root signed at entry {proof['tree_size']}); it holds that entry only"
+                f"wrote {args.out}: entry {args.seq} ({len(proof.audit_path)} hashes to the "
+                f"Merkle root signed at entry {proof.tree_size}); it holds that entry only"
             )
             return 0
         document = json.loads(args.proof.read_text())

@@ -161,8 +161,8 @@ def _prove(url: str, entries: int) -> Callable[[Callable[[int], None]], int]:
 
     def work(advance: Callable[[int], None]) -> int:
         proof = build_proof(url, max(1, entries // 2))
-        advance(proof["tree_size"])
-        return int(proof["tree_size"])
+        advance(proof.tree_size)
+        return proof.tree_size
 
     return work
 
