@@ -1,28 +1,44 @@
-"""`cme audit prove` and `cme audit check-proof`: one entry in the signed ledger, shown alone.
+"""`cme audit prove` and `cme audit check-proof`: RFC 9162 proofs over the signed ledger.
 
-A data subject asking "was my record shared with the police?" can be shown the
-ledger entry about them and proof that the council's signed ledger holds it,
-without anyone else's entries: the entry, its place, the RFC 9162 audit path
-(about log2(n) hashes) and the signed checkpoint whose Merkle root the path
-leads to. Anyone with the council's public key checks it, with this command or
-the few lines of Python in README.
+An inclusion proof shows one entry alone. A data subject asking "was my record
+shared with the police?" can be shown the ledger entry about them and proof
+that the council's signed ledger holds it, without anyone else's entries: the
+entry, its place, the audit path (about log2(n) hashes) and the signed
+checkpoint whose Merkle root the path leads to.
+
+A consistency proof shows that today's signed ledger extends a head an auditor
+kept (an anchor) without reading a single entry: about log2(n) hashes between
+the two signed roots. Anyone with the council's public key checks either, with
+this command or README's few lines of Python.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from crypto_shredding.signing import CheckpointVerifier
 from domain.commands import location, message_of
 from projections.ledger import checkpoint_message
-from projections.ledger_store import LedgerReader
-from projections.merkle import inclusion_path, leaf_hash, root, root_from_path
+from projections.ledger_store import Checkpoint, LedgerReader
+from projections.merkle import (
+    consistency_path,
+    consistent,
+    inclusion_path,
+    leaf_hash,
+    root,
+    root_from_path,
+)
+
+if TYPE_CHECKING:
+    from cme.audit import Anchor
 
 ProofType = Literal["cme.ledger.inclusion-proof.v1"]
 PROOF_TYPE: ProofType = "cme.ledger.inclusion-proof.v1"
+ConsistencyType = Literal["cme.ledger.consistency-proof.v1"]
+CONSISTENCY_TYPE: ConsistencyType = "cme.ledger.consistency-proof.v1"
 LARGEST = 2**63 - 1  # a PostgreSQL bigint: no ledger holds more entries
 
 Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -40,6 +56,21 @@ class SignedCheckpoint(BaseModel):
     key_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
 
+    @classmethod
+    def of(cls, checkpoint: Checkpoint) -> SignedCheckpoint:
+        return cls(
+            seq=checkpoint.seq,
+            head_hash=checkpoint.head_hash,
+            prev_link=checkpoint.prev_link or "",
+            tree_root=checkpoint.tree_root or "",
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature.hex(),
+        )
+
+    def signed_by(self, verifier: CheckpointVerifier) -> bool:
+        message = checkpoint_message(self.seq, self.head_hash, self.prev_link, self.tree_root)
+        return verifier.valid(self.key_id, message, bytes.fromhex(self.signature))
+
 
 class InclusionProof(BaseModel):
     """One entry and the path from it to a signed Merkle root: no other entry is in it."""
@@ -54,6 +85,17 @@ class InclusionProof(BaseModel):
     tree_size: Count
     audit_path: Annotated[list[Digest], Field(max_length=64)]
     checkpoint: SignedCheckpoint
+
+
+class ConsistencyProof(BaseModel):
+    """Two signed heads and the hashes that show the older tree is a prefix of the newer."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    type: ConsistencyType
+    old: SignedCheckpoint
+    new: SignedCheckpoint
+    path: Annotated[list[Digest], Field(max_length=128)]
 
 
 class ProofError(ValueError):
@@ -71,6 +113,50 @@ def build_proof(url: str, seq: int, schema: str = "ledger") -> InclusionProof:
     if entry is None:
         msg = f"the ledger has no entry {seq}"
         raise NoSuchEntryError(msg)
+    checkpoint, leaves = _signed_tree(ledger, seq)
+    return InclusionProof(
+        type=PROOF_TYPE,
+        seq=seq,
+        entry=entry.entry.decode(),
+        leaf_index=seq - 1,
+        tree_size=checkpoint.seq,
+        audit_path=[h.hex() for h in inclusion_path(seq - 1, leaves)],
+        checkpoint=SignedCheckpoint.of(checkpoint),
+    )
+
+
+def build_consistency(url: str, anchor: Anchor, schema: str = "ledger") -> ConsistencyProof:
+    """The proof that the newest head with a Merkle root extends ``anchor``."""
+    if anchor.tree_root is None:
+        msg = (
+            f"the anchor at entry {anchor.seq} was signed before checkpoints carried a Merkle "
+            "root; check it with `cme audit verify --anchor FILE`"
+        )
+        raise ProofError(msg)
+    head, leaves = _signed_tree(LedgerReader(url, schema), anchor.seq)
+    if root(leaves[: anchor.seq]).hex() != anchor.tree_root:
+        msg = (
+            f"the ledger no longer extends the anchor: the entries up to {anchor.seq} are not "
+            "the tree it signed (rewritten since)"
+        )
+        raise ProofError(msg)
+    return ConsistencyProof(
+        type=CONSISTENCY_TYPE,
+        old=SignedCheckpoint(
+            seq=anchor.seq,
+            head_hash=anchor.head_hash,
+            prev_link=anchor.prev_link or "",
+            tree_root=anchor.tree_root,
+            key_id=anchor.key_id,
+            signature=anchor.signature.hex(),
+        ),
+        new=SignedCheckpoint.of(head),
+        path=[h.hex() for h in consistency_path(anchor.seq, leaves)],
+    )
+
+
+def _signed_tree(ledger: LedgerReader, seq: int) -> tuple[Checkpoint, list[bytes]]:
+    """The newest checkpoint with a Merkle root over entry ``seq``, and its tree's leaves."""
     signing = [c for c in ledger.checkpoints() if c.tree_root is not None and c.seq >= seq]
     if not signing:
         msg = (
@@ -86,36 +172,14 @@ def build_proof(url: str, seq: int, schema: str = "ledger") -> InclusionProof:
             "run `cme audit verify`"
         )
         raise ProofError(msg)
-    return InclusionProof(
-        type=PROOF_TYPE,
-        seq=seq,
-        entry=entry.entry.decode(),
-        leaf_index=seq - 1,
-        tree_size=checkpoint.seq,
-        audit_path=[h.hex() for h in inclusion_path(seq - 1, leaves)],
-        checkpoint=SignedCheckpoint(
-            seq=checkpoint.seq,
-            head_hash=checkpoint.head_hash,
-            prev_link=checkpoint.prev_link or "",
-            tree_root=checkpoint.tree_root,
-            key_id=checkpoint.key_id,
-            signature=checkpoint.signature.hex(),
-        ),
-    )
+    return checkpoint, leaves
 
 
 def check_proof(document: Any, verifier: CheckpointVerifier) -> dict[str, Any]:
     """The proven entry, parsed; :class:`ProofError` naming the first thing that does not hold."""
-    try:
-        proof = InclusionProof.model_validate(document)
-    except ValidationError as invalid:
-        first = invalid.errors(include_url=False, include_input=False, include_context=False)[0]
-        where = location(first["loc"], first["type"]) or "the document"
-        msg = f"not a ledger inclusion proof: {where}: {message_of(first)}"
-        raise ProofError(msg) from None
+    proof = _parsed(InclusionProof, document)
     c = proof.checkpoint
-    message = checkpoint_message(c.seq, c.head_hash, c.prev_link, c.tree_root)
-    if not verifier.valid(c.key_id, message, bytes.fromhex(c.signature)):
+    if not c.signed_by(verifier):
         msg = "the checkpoint's signature is not valid for the council's ledger key"
         raise ProofError(msg)
     if proof.tree_size != c.seq or proof.leaf_index != proof.seq - 1:
@@ -133,3 +197,44 @@ def check_proof(document: Any, verifier: CheckpointVerifier) -> dict[str, Any]:
         msg = f"entry {proof.seq} is not a ledger entry"
         raise ProofError(msg)
     return parsed
+
+
+def check_consistency(
+    document: Any, verifier: CheckpointVerifier, anchor: Anchor
+) -> ConsistencyProof:
+    """The proof, if it shows the newer signed head extends ``anchor`` (the auditor's own)."""
+    proof = _parsed(ConsistencyProof, document)
+    old, new = proof.old, proof.new
+    kept = (anchor.seq, anchor.head_hash, anchor.tree_root)
+    if (old.seq, old.head_hash, old.tree_root) != kept:
+        msg = f"the proof starts from another head than your anchor at entry {anchor.seq}"
+        raise ProofError(msg)
+    for which, head in (("older", old), ("newer", new)):
+        if not head.signed_by(verifier):
+            msg = f"the {which} head's signature is not valid for the council's ledger key"
+            raise ProofError(msg)
+    path = [bytes.fromhex(h) for h in proof.path]
+    if not consistent(
+        old.seq, bytes.fromhex(old.tree_root), new.seq, bytes.fromhex(new.tree_root), path
+    ):
+        msg = (
+            f"the ledger signed at entry {new.seq} does not extend the one signed at entry "
+            f"{old.seq}: rolled back, cut or rewritten since the anchor"
+        )
+        raise ProofError(msg)
+    return proof
+
+
+Proof = TypeVar("Proof", InclusionProof, ConsistencyProof)
+
+
+def _parsed(model: type[Proof], document: Any) -> Proof:
+    """The document as ``model``, or one line naming the first field that is wrong (no value)."""
+    kind = "inclusion" if model is InclusionProof else "consistency"
+    try:
+        return model.model_validate(document)
+    except ValidationError as invalid:
+        first = invalid.errors(include_url=False, include_input=False, include_context=False)[0]
+        where = location(first["loc"], first["type"]) or "the document"
+        msg = f"not a ledger {kind} proof: {where}: {message_of(first)}"
+        raise ProofError(msg) from None

@@ -78,6 +78,61 @@ def root_from_path(index: int, size: int, leaf: bytes, path: Iterable[bytes]) ->
     return result if sn == 0 else None
 
 
+def consistency_path(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) (RFC 9162 §2.1.4.1): the hashes that show D[0:m] is a prefix of D[n]."""
+    if not 0 < old_size <= len(leaves):
+        msg = f"a tree of {old_size} is not a prefix of a tree of {len(leaves)}"
+        raise ValueError(msg)
+    path: list[bytes] = []
+    low, high, whole = 0, len(leaves), True
+    m = old_size
+    while m != high - low:
+        k = _split(high - low)
+        if m <= k:
+            path.append(root(leaves[low + k : high]))
+            high = low + k
+        else:
+            path.append(root(leaves[low : low + k]))
+            low, m, whole = low + k, m - k, False
+    if not whole:
+        path.append(root(leaves[low:high]))
+    path.reverse()
+    return path
+
+
+def consistent(
+    old_size: int, old_root: bytes, new_size: int, new_root: bytes, path: Sequence[bytes]
+) -> bool:
+    """Whether ``path`` proves the tree (old_size, old_root) a prefix of (new_size, new_root).
+
+    RFC 9162 §2.1.4.2, step by step.
+    """
+    if not 0 < old_size <= new_size:
+        return False
+    if old_size == new_size:
+        return not path and old_root == new_root
+    if not path:
+        return False
+    hashes = list(path)
+    if old_size & (old_size - 1) == 0:  # an exact power of two: the old root is a node
+        hashes.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = hashes[0]
+    for c in hashes[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == old_root and sr == new_root and sn == 0
+
+
 @dataclass
 class Frontier:
     """The roots of the perfect subtrees of a tree of ``size`` leaves, largest first."""

@@ -122,21 +122,32 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_audit_proof(args: argparse.Namespace) -> int:
     import json
 
-    from cme.audit_proof import ProofError, build_proof, check_proof
+    from cme.audit_proof import CONSISTENCY_TYPE, ProofError, check_consistency, check_proof
     from cme.db.roles import Role, role_url
 
     settings = load_settings()
     try:
         if args.audit_command == "prove":
-            proof = build_proof(role_url(settings, Role.AUDITOR), args.seq)
-            write_private(args.out, proof.model_dump_json(indent=2) + "\n")
+            return _prove(role_url(settings, Role.AUDITOR), args)
+        document = json.loads(args.proof.read_text())
+        verifier = _trusted_key(settings, args.public_key)
+        if isinstance(document, dict) and document.get("type") == CONSISTENCY_TYPE:
+            if args.anchor is None:
+                print(
+                    "cme audit check-proof: a consistency proof is checked against the anchor "
+                    "you kept: give --anchor FILE",
+                    file=sys.stderr,
+                )
+                return 2
+            extended = check_consistency(
+                document, verifier, _read_anchor(args.anchor, "check-proof")
+            )
             print(
-                f"wrote {args.out}: entry {args.seq} ({len(proof.audit_path)} hashes to the "
-                f"Merkle root signed at entry {proof.tree_size}); it holds that entry only"
+                f"OK: the ledger signed at entry {extended.new.seq} extends your anchor at entry "
+                f"{extended.old.seq}: nothing up to it was removed, reordered or changed"
             )
             return 0
-        document = json.loads(args.proof.read_text())
-        entry = check_proof(document, _trusted_key(settings, args.public_key))
+        entry = check_proof(document, verifier)
     except ProofError as error:
         print(f"cme audit {args.audit_command}: {error}", file=sys.stderr)
         return 1
@@ -150,6 +161,26 @@ def _cmd_audit_proof(args: argparse.Namespace) -> int:
         f"OK: entry {document['seq']} ({entry.get('kind')}, child {entry.get('child_id')}) is in "
         f"the ledger signed at entry {document['tree_size']} by key "
         f"{document['checkpoint']['key_id']}"
+    )
+    return 0
+
+
+def _prove(url: str, args: argparse.Namespace) -> int:
+    from cme.audit_proof import build_consistency, build_proof
+
+    if args.since is not None:
+        extended = build_consistency(url, _read_anchor(args.since, "prove"))
+        write_private(args.out, extended.model_dump_json(indent=2) + "\n")
+        print(
+            f"wrote {args.out}: the ledger signed at entry {extended.new.seq} extends the anchor "
+            f"at entry {extended.old.seq} ({len(extended.path)} hashes; no entry in it)"
+        )
+        return 0
+    proof = build_proof(url, args.seq)
+    write_private(args.out, proof.model_dump_json(indent=2) + "\n")
+    print(
+        f"wrote {args.out}: entry {args.seq} ({len(proof.audit_path)} hashes to the "
+        f"Merkle root signed at entry {proof.tree_size}); it holds that entry only"
     )
     return 0
 
@@ -185,21 +216,22 @@ def _write_anchor(settings: Settings, out: Path) -> int:
     return 0
 
 
-def _read_anchor(path: Path) -> Anchor:
+def _read_anchor(path: Path, command: str = "verify") -> Anchor:
     """A missing, unreadable or foreign anchor file is the auditor's slip: one line, not a trace."""
     from cme.audit import Anchor
 
+    who = f"cme audit {command}"
     try:
         return Anchor.from_text(path.read_text())
     except OSError as error:
         reason = error.strerror or type(error).__name__
-        msg = f"cme audit verify: cannot read the anchor file {path}: {reason}"
+        msg = f"{who}: cannot read the anchor file {path}: {reason}"
     except UnicodeDecodeError:
-        msg = f"cme audit verify: {path} is not text, so not an anchor or ledger export"
+        msg = f"{who}: {path} is not text, so not an anchor or ledger export"
     except RecursionError:
-        msg = f"cme audit verify: {path} is nested too deeply to be an anchor or ledger export"
+        msg = f"{who}: {path} is nested too deeply to be an anchor or ledger export"
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        msg = f"cme audit verify: {path} is not an anchor or ledger export: {error}"
+        msg = f"{who}: {path} is not an anchor or ledger export: {error}"
     raise SystemExit(msg)
 
 
@@ -286,15 +318,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a_sub.add_parser("checkpoint", help="sign the ledger head now").set_defaults(handler=_cmd_audit)
     prove = a_sub.add_parser(
         "prove",
-        help="one entry and the Merkle proof that the signed ledger holds it, with no other entry",
+        help="one entry and the Merkle proof that the signed ledger holds it, with no other "
+        "entry; or (--since) that today's ledger extends an anchor",
     )
-    prove.add_argument("seq", type=an_entry_number, help="the entry's number (seq)")
+    what = prove.add_mutually_exclusive_group(required=True)
+    what.add_argument("seq", nargs="?", type=an_entry_number, help="the entry's number (seq)")
+    what.add_argument(
+        "--since", metavar="ANCHOR", type=a_text_file, help="an anchor kept earlier (or an export)"
+    )
     prove.add_argument("--out", required=True, type=a_new_file, help="a new file")
     prove.set_defaults(handler=_cmd_audit_proof)
     check = a_sub.add_parser(
         "check-proof", help="check a `cme audit prove` file against the ledger's public key"
     )
     check.add_argument("proof", type=a_text_file, help="the proof file")
+    check.add_argument(
+        "--anchor", type=a_text_file, help="for a consistency proof: the anchor you kept"
+    )
     check.add_argument(
         "--public-key", type=_a_public_key, help="'kid:base64' checkpoint key(s) to trust"
     )

@@ -341,9 +341,9 @@ def test_a_position_moved_on_to_skip_events_stops_the_writer(ledger: Tamperable)
     assert any("make entries the ledger lacks" in p for p in ledger.verify().problems)
 
 
-def _write_live_ledger(ledger: Tamperable) -> None:
+def _write_live_ledger(ledger: Tamperable, batches: int = 1) -> None:
     """Events into the live ledger (schema `ledger`), which the command line reads."""
-    ledger.grow(1)
+    ledger.grow(batches)
     pool = ConnectionPool(
         role_url(ledger.services.settings, Role.LEDGER), min_size=1, max_size=1, open=True
     )
@@ -577,3 +577,135 @@ def test_the_cli_proves_an_entry_and_checks_the_proof(tmp_path: Path, ledger: Ta
 
 def _public_key(signer: CheckpointSigner) -> str:
     return f"{signer.key_id}:{signer.public_key_b64()}"
+
+
+# Today's ledger extends a head kept earlier: an RFC 9162 consistency proof, no entry read.
+
+
+def _resign_all(ledger: Tamperable) -> None:
+    """As with a leaked key (the writer itself refuses): one checkpoint over the entries now."""
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints")
+    entries = _entries(ledger)
+    head = ledger.sql(f"SELECT entry_hash FROM {SCHEMA}.entries ORDER BY seq DESC LIMIT 1")[0][0]
+    tree_root = merkle.root([merkle.leaf_hash(e) for e in entries]).hex()
+    message = checkpoint_message(len(entries), head, "0" * 64, tree_root)
+    ledger.sql(
+        f"INSERT INTO {SCHEMA}.checkpoints "
+        "(seq, head_hash, key_id, signature, prev_link, tree_root) VALUES (%s, %s, %s, %s, %s, %s)",
+        (
+            len(entries),
+            head,
+            ledger.signer.key_id,
+            ledger.signer.sign(message),
+            "0" * 64,
+            tree_root,
+        ),
+    )
+
+
+def test_a_kept_anchor_is_proven_extended_without_any_entry(ledger: Tamperable) -> None:
+    from cme.audit_proof import build_consistency, check_consistency
+
+    ledger.grow(2)
+    anchor = ledger.anchor()
+    ledger.grow(3)
+    proof = build_consistency(ledger.services.database_url, anchor, schema=SCHEMA)
+    assert (proof.old.seq, proof.new.seq) == (anchor.seq, len(_entries(ledger)))
+    assert set(proof.model_dump()) == {"type", "old", "new", "path"}
+    assert 0 < len(proof.path) <= 2 * proof.new.seq.bit_length()
+    document = json.loads(proof.model_dump_json())
+    assert check_consistency(document, ledger.signer.verifier(), anchor) == proof
+    # The same head again: an empty path, and still a proof.
+    same = build_consistency(ledger.services.database_url, ledger.anchor(), schema=SCHEMA)
+    assert same.path == [] and check_consistency(
+        json.loads(same.model_dump_json()), ledger.signer.verifier(), ledger.anchor()
+    )
+
+
+def test_a_ledger_rewritten_below_the_anchor_cannot_be_proven_to_extend_it(
+    ledger: Tamperable,
+) -> None:
+    from cme.audit_proof import ProofError, build_consistency
+
+    ledger.grow(3)
+    anchor = ledger.anchor()
+    first = anchor.seq - 1
+    tail = _entries_from(ledger, first)
+    _rewrite_from(ledger, first, [tail[1], tail[0]])
+    _resign_all(ledger)  # signed again, chained again: only the anchor can tell
+    with pytest.raises(ProofError, match="the ledger no longer extends the anchor"):
+        build_consistency(ledger.services.database_url, anchor, schema=SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "refusal"),
+    [
+        (lambda p: p["path"].__setitem__(0, "00" * 32), "does not extend the one signed at"),
+        (lambda p: p["path"].pop(), "does not extend the one signed at"),
+        (lambda p: p["new"].update(tree_root="ab" * 32), "newer head's signature is not valid"),
+        (lambda p: p["new"].update(seq=p["new"]["seq"] + 1), "newer head's signature"),
+        (lambda p: p["old"].update(tree_root="ab" * 32), "another head than your anchor"),
+        (lambda p: p.update(path="00"), "not a ledger consistency proof: path"),
+        (lambda p: p.pop("new"), "not a ledger consistency proof: new"),
+    ],
+)
+def test_a_consistency_proof_altered_in_any_part_is_refused(
+    ledger: Tamperable, tamper: Any, refusal: str
+) -> None:
+    from cme.audit_proof import ProofError, build_consistency, check_consistency
+
+    ledger.grow(2)
+    anchor = ledger.anchor()
+    ledger.grow(3)
+    document = build_consistency(ledger.services.database_url, anchor, schema=SCHEMA).model_dump()
+    tamper(document)
+    with pytest.raises(ProofError, match=refusal):
+        check_consistency(document, ledger.signer.verifier(), anchor)
+
+
+def test_an_older_signed_head_passed_off_as_the_anchor_is_refused(ledger: Tamperable) -> None:
+    """A proof from an earlier, genuinely signed head proves nothing about the auditor's."""
+    from cme.audit_proof import ProofError, build_consistency, check_consistency
+
+    ledger.grow(2)
+    earlier = Anchor.from_checkpoint(
+        LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()[0]
+    )
+    kept = ledger.anchor()
+    ledger.grow(3)
+    other = build_consistency(ledger.services.database_url, earlier, schema=SCHEMA)
+    with pytest.raises(ProofError, match="starts from another head than your anchor at entry"):
+        check_consistency(other.model_dump(), ledger.signer.verifier(), kept)
+
+
+def test_the_cli_proves_the_ledger_extends_an_anchor(tmp_path: Path, ledger: Tamperable) -> None:
+    _write_live_ledger(ledger)
+    anchor = tmp_path / "anchor.json"
+    assert _cme_audit("anchor", "--out", str(anchor)).returncode == 0
+    _write_live_ledger(ledger, batches=2)
+    proof = tmp_path / "extends.json"
+    proved = _cme_audit("prove", "--since", str(anchor), "--out", str(proof))
+    assert proved.returncode == 0, proved.stdout + proved.stderr
+    assert "extends the anchor at entry" in proved.stdout
+    checked = _cme_audit("check-proof", str(proof), "--anchor", str(anchor))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith("OK: the ledger signed at entry ")
+    alone = _cme_audit("check-proof", str(proof))
+    assert alone.returncode == 2
+    assert alone.stderr.strip() == (
+        "cme audit check-proof: a consistency proof is checked against the anchor you kept: "
+        "give --anchor FILE"
+    )
+    not_anchor = _cme_audit("prove", "--since", str(proof), "--out", str(tmp_path / "x.json"))
+    assert not_anchor.returncode != 0
+    assert len(not_anchor.stderr.strip().splitlines()) == 1, not_anchor.stderr
+
+
+def test_an_anchor_from_before_merkle_roots_is_sent_to_verify(ledger: Tamperable) -> None:
+    from cme.audit_proof import ProofError, build_consistency
+
+    ledger.grow(1)
+    kept = ledger.anchor()
+    old_style = Anchor(kept.seq, kept.head_hash, kept.key_id, kept.signature, kept.prev_link)
+    with pytest.raises(ProofError, match="check it with `cme audit verify --anchor FILE`"):
+        build_consistency(ledger.services.database_url, old_style, schema=SCHEMA)

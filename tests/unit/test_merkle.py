@@ -9,6 +9,8 @@ import pytest
 from projections.merkle import (
     EMPTY_ROOT,
     Frontier,
+    consistency_path,
+    consistent,
     inclusion_path,
     leaf_hash,
     root,
@@ -95,3 +97,46 @@ def test_a_path_for_a_leaf_outside_the_tree_is_refused() -> None:
         inclusion_path(5, leaves)
     assert root_from_path(5, 5, leaves[0], inclusion_path(0, leaves)) is None
     assert root_from_path(0, 5, leaves[0], [*inclusion_path(0, leaves), leaves[1]]) is None
+
+
+def _subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
+    """RFC 9162 §2.1.4.1's SUBPROOF, written out as its recursion."""
+    n = len(leaves)
+    if m == n:
+        return [] if whole else [_mth(leaves)]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m <= k:
+        return [*_subproof(m, leaves[:k], whole), _mth(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), _mth(leaves[:k])]
+
+
+@pytest.mark.parametrize("new_size", range(1, 34))
+def test_every_older_tree_is_proven_a_prefix_of_a_newer_one(new_size: int) -> None:
+    leaves = _leaves(new_size)
+    new_root = _mth(leaves)
+    for old_size in range(1, new_size + 1):
+        path = consistency_path(old_size, leaves)
+        assert path == _subproof(old_size, leaves, True)
+        old_root = _mth(leaves[:old_size])
+        assert consistent(old_size, old_root, new_size, new_root, path)
+        assert not consistent(old_size, leaf_hash(b"rewritten"), new_size, new_root, path)
+        assert not consistent(old_size, old_root, new_size, leaf_hash(b"rewritten"), path)
+        if path:
+            assert not consistent(old_size, old_root, new_size, new_root, path[:-1])
+            assert not consistent(old_size, old_root, new_size, new_root, [*path, path[0]])
+            bent = [path[0][::-1], *path[1:]]
+            assert not consistent(old_size, old_root, new_size, new_root, bent)
+        # (The sizes are bound by the signatures over each head, not by the path alone.)
+
+
+def test_a_history_rewritten_below_the_old_tree_is_not_consistent() -> None:
+    leaves = _leaves(20)
+    old_root = _mth(leaves[:7])
+    rewritten = [*leaves[:3], leaf_hash(b"removed and replaced"), *leaves[4:]]
+    path = consistency_path(7, rewritten)
+    assert not consistent(7, old_root, 20, _mth(rewritten), path)
+    with pytest.raises(ValueError, match="a tree of 21 is not a prefix of a tree of 20"):
+        consistency_path(21, leaves)
+    assert not consistent(0, EMPTY_ROOT, 20, _mth(leaves), [])
