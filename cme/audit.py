@@ -11,11 +11,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import psycopg
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from consumers import strict_json
 from consumers.ledger_check import EntryDeriver, ledger_shape_problems
 from crypto_shredding.signing import CheckpointVerifier
+from domain.commands import location, message_of
 from projections.ledger import GENESIS, chain_hash, checkpoint_link, checkpoint_message
 from projections.ledger_store import Checkpoint, LedgerReader, StoredEntry
 from projections.merkle import Frontier, leaf_hash
@@ -33,6 +37,22 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class _KeptCheckpoint(BaseModel):
+    """A checkpoint as an anchor file or an export line holds it."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+    seq: Annotated[int, Field(ge=1, le=2**63 - 1)]
+    head_hash: Hex64
+    key_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+    prev_link: Hex64 | None = None
+    tree_root: Hex64 | None = None
 
 
 @dataclass(frozen=True)
@@ -65,24 +85,41 @@ class Anchor:
 
     @classmethod
     def from_text(cls, text: str) -> Anchor:
-        """An anchor file, or an export (JSON Lines): its last checkpoint is the anchor."""
+        """An anchor file, or an export (JSON Lines): its last checkpoint is the anchor.
+
+        Read strictly (no member twice, no NaN or Infinity, bounded numbers) and
+        typed: a file that two readers could read differently anchors nothing.
+        """
+        limits = strict_json.Limits(string=1_000_000)
         try:
-            whole = json.loads(text)
+            whole = strict_json.loads(text, limits)
             documents = [whole] if isinstance(whole, dict) else []
-        except json.JSONDecodeError:
-            documents = [json.loads(line) for line in text.splitlines() if line.strip()]
-        checkpoints = [d for d in documents if d.get("type") == "checkpoint"]
+        except strict_json.JsonRefusedError as refused:
+            if refused.rule != "not_json":
+                raise ValueError(refused.message) from None
+            documents = [
+                strict_json.loads(line, limits) for line in text.splitlines() if line.strip()
+            ]
+        checkpoints = [
+            d for d in documents if isinstance(d, dict) and d.get("type") == "checkpoint"
+        ]
         if not checkpoints:
             msg = "the anchor file holds no signed checkpoint"
             raise ValueError(msg)
-        last = max(checkpoints, key=lambda d: int(d["seq"]))
+        try:
+            kept = [_KeptCheckpoint.model_validate(d) for d in checkpoints]
+        except ValidationError as invalid:
+            first = invalid.errors(include_url=False, include_input=False, include_context=False)[0]
+            msg = f"a checkpoint's {location(first['loc'], first['type'])}: {message_of(first)}"
+            raise ValueError(msg) from None
+        last = max(kept, key=lambda c: c.seq)
         return cls(
-            int(last["seq"]),
-            str(last["head_hash"]),
-            str(last["key_id"]),
-            bytes.fromhex(last["signature"]),
-            last.get("prev_link"),
-            last.get("tree_root"),
+            last.seq,
+            last.head_hash,
+            last.key_id,
+            bytes.fromhex(last.signature),
+            last.prev_link,
+            last.tree_root,
         )
 
     @classmethod

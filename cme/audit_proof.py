@@ -106,14 +106,16 @@ class NoSuchEntryError(ProofError):
     """The ledger has no entry with that number."""
 
 
-def build_proof(url: str, seq: int, schema: str = "ledger") -> InclusionProof:
-    """The inclusion proof of entry ``seq`` in the newest checkpoint with a Merkle root."""
+def build_proof(
+    url: str, seq: int, verifier: CheckpointVerifier, schema: str = "ledger"
+) -> InclusionProof:
+    """The inclusion proof of entry ``seq`` in the newest good checkpoint over it."""
     ledger = LedgerReader(url, schema)
     entry = ledger.entry(seq)
     if entry is None:
         msg = f"the ledger has no entry {seq}"
         raise NoSuchEntryError(msg)
-    checkpoint, leaves = _signed_tree(ledger, seq)
+    checkpoint, leaves = _signed_tree(ledger, seq, verifier)
     return InclusionProof(
         type=PROOF_TYPE,
         seq=seq,
@@ -125,15 +127,17 @@ def build_proof(url: str, seq: int, schema: str = "ledger") -> InclusionProof:
     )
 
 
-def build_consistency(url: str, anchor: Anchor, schema: str = "ledger") -> ConsistencyProof:
-    """The proof that the newest head with a Merkle root extends ``anchor``."""
+def build_consistency(
+    url: str, anchor: Anchor, verifier: CheckpointVerifier, schema: str = "ledger"
+) -> ConsistencyProof:
+    """The proof that the newest good head with a Merkle root extends ``anchor``."""
     if anchor.tree_root is None:
         msg = (
             f"the anchor at entry {anchor.seq} was signed before checkpoints carried a Merkle "
             "root; check it with `cme audit verify --anchor FILE`"
         )
         raise ProofError(msg)
-    head, leaves = _signed_tree(LedgerReader(url, schema), anchor.seq)
+    head, leaves = _signed_tree(LedgerReader(url, schema), anchor.seq, verifier)
     if root(leaves[: anchor.seq]).hex() != anchor.tree_root:
         msg = (
             f"the ledger no longer extends the anchor: the entries up to {anchor.seq} are not "
@@ -155,24 +159,33 @@ def build_consistency(url: str, anchor: Anchor, schema: str = "ledger") -> Consi
     )
 
 
-def _signed_tree(ledger: LedgerReader, seq: int) -> tuple[Checkpoint, list[bytes]]:
-    """The newest checkpoint with a Merkle root over entry ``seq``, and its tree's leaves."""
-    signing = [c for c in ledger.checkpoints() if c.tree_root is not None and c.seq >= seq]
-    if not signing:
+def _signed_tree(
+    ledger: LedgerReader, seq: int, verifier: CheckpointVerifier
+) -> tuple[Checkpoint, list[bytes]]:
+    """The newest checkpoint over entry ``seq`` that holds, and the leaves of its tree.
+
+    It holds if the key signed it and its Merkle root is the entries' own; a
+    proof is never handed out from one the checker would refuse. A newer one
+    that does not hold is skipped (`cme audit verify` names it).
+    """
+    rooted = [c for c in ledger.checkpoints() if c.tree_root is not None and c.seq >= seq]
+    if not rooted:
         msg = (
             f"no checkpoint with a Merkle root signs entry {seq} yet; "
             "`cme audit checkpoint` signs the head"
         )
         raise ProofError(msg)
-    checkpoint = signing[-1]
-    leaves = ledger.leaves(checkpoint.seq)
-    if len(leaves) != checkpoint.seq or root(leaves).hex() != checkpoint.tree_root:
-        msg = (
-            f"the entries up to {checkpoint.seq} are not the tree its checkpoint signed: "
-            "run `cme audit verify`"
-        )
-        raise ProofError(msg)
-    return checkpoint, leaves
+    leaves = ledger.leaves(rooted[-1].seq)
+    for checkpoint in reversed(rooted):
+        tree = leaves[: checkpoint.seq]
+        signed = SignedCheckpoint.of(checkpoint).signed_by(verifier)
+        if signed and len(tree) == checkpoint.seq and root(tree).hex() == checkpoint.tree_root:
+            return checkpoint, tree
+    msg = (
+        f"no checkpoint over entry {seq} is both signed by the ledger's key and the root of "
+        "its entries: run `cme audit verify`"
+    )
+    raise ProofError(msg)
 
 
 def check_proof(document: Any, verifier: CheckpointVerifier) -> dict[str, Any]:
@@ -182,8 +195,11 @@ def check_proof(document: Any, verifier: CheckpointVerifier) -> dict[str, Any]:
     if not c.signed_by(verifier):
         msg = "the checkpoint's signature is not valid for the council's ledger key"
         raise ProofError(msg)
-    if proof.tree_size != c.seq or proof.leaf_index != proof.seq - 1:
-        msg = "the proof's entry or tree size is not the checkpoint's"
+    if proof.tree_size != c.seq:
+        msg = "the proof's tree size is not the size its checkpoint signed"
+        raise ProofError(msg)
+    if proof.leaf_index != proof.seq - 1:
+        msg = "the proof's leaf index is not its entry's place (seq - 1)"
         raise ProofError(msg)
     path = [bytes.fromhex(h) for h in proof.audit_path]
     reached = root_from_path(

@@ -107,7 +107,7 @@ def prove_entry(
     staff: AuditorOrDpo,
 ) -> InclusionProof | JSONResponse:
     try:
-        return build_proof(_auditor_url(request), seq)
+        return build_proof(_auditor_url(request), seq, load_ledger_verifier(_settings(request)))
     except ProofError as exc:
         if isinstance(exc, NoSuchEntryError):
             status, title, rule = 404, "Not found", "not_in_ledger"

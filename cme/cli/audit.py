@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cme.cli.arguments import (
     a_new_file,
@@ -120,43 +120,46 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit_proof(args: argparse.Namespace) -> int:
-    import json
-
-    from cme.audit_proof import CONSISTENCY_TYPE, ProofError, check_consistency, check_proof
+    from cme.audit_proof import ProofError
     from cme.db.roles import Role, role_url
+    from consumers import strict_json
 
     settings = load_settings()
+    verifier = _trusted_key(settings, args.public_key)
     try:
         if args.audit_command == "prove":
-            return _prove(role_url(settings, Role.AUDITOR), args)
-        document = json.loads(args.proof.read_text())
-        verifier = _trusted_key(settings, args.public_key)
-        if isinstance(document, dict) and document.get("type") == CONSISTENCY_TYPE:
-            if args.anchor is None:
-                print(
-                    "cme audit check-proof: a consistency proof is checked against the anchor "
-                    "you kept: give --anchor FILE",
-                    file=sys.stderr,
-                )
-                return 2
-            extended = check_consistency(
-                document, verifier, _read_anchor(args.anchor, "check-proof")
-            )
-            print(
-                f"OK: the ledger signed at entry {extended.new.seq} extends your anchor at entry "
-                f"{extended.old.seq}: nothing up to it was removed, reordered or changed"
-            )
-            return 0
-        entry = check_proof(document, verifier)
+            return _prove(role_url(settings, Role.AUDITOR), verifier, args)
+        # Strict: a member twice would let a file that checks OK carry another entry.
+        document = strict_json.loads(args.proof.read_bytes(), strict_json.Limits(string=100_000))
+        return _check(document, verifier, args)
     except ProofError as error:
         print(f"cme audit {args.audit_command}: {error}", file=sys.stderr)
-        return 1
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        reason = getattr(error, "strerror", None) or type(error).__name__
+    except strict_json.JsonRefusedError as refused:
+        print(f"cme audit check-proof: {args.proof} is not a proof: {refused}", file=sys.stderr)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        print(f"cme audit check-proof: cannot read {args.proof}: {reason}", file=sys.stderr)
+    return 1
+
+
+def _check(document: Any, verifier: CheckpointVerifier, args: argparse.Namespace) -> int:
+    from cme.audit_proof import CONSISTENCY_TYPE, check_consistency, check_proof
+
+    if isinstance(document, dict) and document.get("type") == CONSISTENCY_TYPE:
+        if args.anchor is None:
+            print(
+                "cme audit check-proof: a consistency proof is checked against the anchor "
+                "you kept: give --anchor FILE",
+                file=sys.stderr,
+            )
+            return 2
+        extended = check_consistency(document, verifier, _read_anchor(args.anchor, "check-proof"))
         print(
-            f"cme audit check-proof: cannot read {args.proof} as a proof: {reason}", file=sys.stderr
+            f"OK: the ledger signed at entry {extended.new.seq} extends your anchor at entry "
+            f"{extended.old.seq}: nothing up to it was removed, reordered or changed"
         )
-        return 1
+        return 0
+    entry = check_proof(document, verifier)
     print(
         f"OK: entry {document['seq']} ({entry.get('kind')}, child {entry.get('child_id')}) is in "
         f"the ledger signed at entry {document['tree_size']} by key "
@@ -165,18 +168,18 @@ def _cmd_audit_proof(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prove(url: str, args: argparse.Namespace) -> int:
+def _prove(url: str, verifier: CheckpointVerifier, args: argparse.Namespace) -> int:
     from cme.audit_proof import build_consistency, build_proof
 
     if args.since is not None:
-        extended = build_consistency(url, _read_anchor(args.since, "prove"))
+        extended = build_consistency(url, _read_anchor(args.since, "prove"), verifier)
         write_private(args.out, extended.model_dump_json(indent=2) + "\n")
         print(
             f"wrote {args.out}: the ledger signed at entry {extended.new.seq} extends the anchor "
             f"at entry {extended.old.seq} ({len(extended.path)} hashes; no entry in it)"
         )
         return 0
-    proof = build_proof(url, args.seq)
+    proof = build_proof(url, args.seq, verifier)
     write_private(args.out, proof.model_dump_json(indent=2) + "\n")
     print(
         f"wrote {args.out}: entry {args.seq} ({len(proof.audit_path)} hashes to the "
@@ -186,13 +189,24 @@ def _prove(url: str, args: argparse.Namespace) -> int:
 
 
 def _trusted_key(settings: Settings, given: CheckpointVerifier | None) -> CheckpointVerifier:
-    """The key given, else CME_LEDGER_PUBLIC_KEY; only a development store uses its own."""
+    """The key given, else CME_LEDGER_PUBLIC_KEY; only a development store uses its own.
+
+    Never a key made here: a checker with none would call every genuine
+    signature forged.
+    """
     from cme.secrets import load_ledger_signer, load_ledger_verifier
 
     if given is not None:
         return given
     if settings.ledger_public_key:
         return load_ledger_verifier(settings)
+    own = settings.ledger_signing_key or settings.ledger_signing_key_file
+    if own is None and not (settings.secrets_dir / "ledger-signing-key").exists():
+        msg = (
+            "no ledger key to check signatures with: give --public-key KID:BASE64 (what "
+            "`cme audit public-key` prints where the ledger is kept) or set CME_LEDGER_PUBLIC_KEY"
+        )
+        raise SystemExit(msg)
     return load_ledger_signer(settings).verifier()
 
 
@@ -327,6 +341,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--since", metavar="ANCHOR", type=a_text_file, help="an anchor kept earlier (or an export)"
     )
     prove.add_argument("--out", required=True, type=a_new_file, help="a new file")
+    prove.add_argument(
+        "--public-key",
+        type=_a_public_key,
+        help="'kid:base64': prove from the newest checkpoint this key signed",
+    )
     prove.set_defaults(handler=_cmd_audit_proof)
     check = a_sub.add_parser(
         "check-proof", help="check a `cme audit prove` file against the ledger's public key"

@@ -151,16 +151,20 @@ def _rounds(
         deep = _verify(auditor, verifier, deep=True)
         count, seconds = _timed(deep, progress, f"verify --deep {label}", entries)
         keep("verify deep", count / seconds)
-        count, seconds = _timed(_prove(auditor, entries), progress, f"prove {label}", entries)
+        count, seconds = _timed(
+            _prove(auditor, verifier, entries), progress, f"prove {label}", entries
+        )
         keep("prove", count / seconds)
     return best
 
 
-def _prove(url: str, entries: int) -> Callable[[Callable[[int], None]], int]:
+def _prove(
+    url: str, verifier: CheckpointVerifier, entries: int
+) -> Callable[[Callable[[int], None]], int]:
     """One entry's inclusion proof: every leaf up to the signed head is hashed for it."""
 
     def work(advance: Callable[[int], None]) -> int:
-        proof = build_proof(url, max(1, entries // 2))
+        proof = build_proof(url, max(1, entries // 2), verifier)
         advance(proof.tree_size)
         return proof.tree_size
 

@@ -10,6 +10,7 @@ run's event store, so the tests can tamper with it freely.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -442,7 +443,9 @@ def test_an_entry_is_proven_with_no_other_entry_in_the_proof(ledger: Tamperable)
     entries = _entries(ledger)
     assert len(entries) >= 5
     for seq in range(1, len(entries) + 1):
-        proof = build_proof(ledger.services.database_url, seq, schema=SCHEMA).model_dump()
+        proof = build_proof(
+            ledger.services.database_url, seq, ledger.signer.verifier(), schema=SCHEMA
+        ).model_dump()
         # The entry itself, then only numbers, hashes, a key id and a signature.
         assert set(proof) == {
             "type",
@@ -476,7 +479,9 @@ def test_an_outside_verifier_checks_a_proof_with_the_rfcs_algorithm(ledger: Tamp
     from cme.audit_proof import build_proof
 
     ledger.grow(3)
-    proof = build_proof(ledger.services.database_url, 3, schema=SCHEMA).model_dump()
+    proof = build_proof(
+        ledger.services.database_url, 3, ledger.signer.verifier(), schema=SCHEMA
+    ).model_dump()
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(ledger.signer.public_key_b64()))
     c = proof["checkpoint"]
     message = (
@@ -507,7 +512,7 @@ def test_an_outside_verifier_checks_a_proof_with_the_rfcs_algorithm(ledger: Tamp
             lambda p: p["audit_path"].__setitem__(0, "00" * 32),
             "do not lead to the signed Merkle root",
         ),
-        (lambda p: p.update(leaf_index=p["leaf_index"] + 1), "entry or tree size"),
+        (lambda p: p.update(leaf_index=p["leaf_index"] + 1), "leaf index is not its entry's"),
         (lambda p: p["audit_path"].append("00" * 32), "do not lead to the signed Merkle root"),
         (
             lambda p: p["checkpoint"].update(tree_root="ab" * 32),
@@ -532,7 +537,9 @@ def test_a_proof_altered_in_any_part_is_refused_naming_what_fails(
     from cme.audit_proof import ProofError, build_proof, check_proof
 
     ledger.grow(3)
-    proof = build_proof(ledger.services.database_url, 2, schema=SCHEMA).model_dump()
+    proof = build_proof(
+        ledger.services.database_url, 2, ledger.signer.verifier(), schema=SCHEMA
+    ).model_dump()
     assert check_proof(json.loads(json.dumps(proof)), ledger.signer.verifier())
     tamper(proof)
     with pytest.raises(ProofError, match=refusal):
@@ -545,10 +552,10 @@ def test_no_proof_for_an_entry_no_root_signs_or_one_that_is_not_there(ledger: Ta
     ledger.grow(1)
     last = len(_entries(ledger))
     with pytest.raises(ProofError, match=f"the ledger has no entry {last + 1}"):
-        build_proof(ledger.services.database_url, last + 1, schema=SCHEMA)
+        build_proof(ledger.services.database_url, last + 1, ledger.signer.verifier(), schema=SCHEMA)
     ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints")
     with pytest.raises(ProofError, match="no checkpoint with a Merkle root signs entry 1 yet"):
-        build_proof(ledger.services.database_url, 1, schema=SCHEMA)
+        build_proof(ledger.services.database_url, 1, ledger.signer.verifier(), schema=SCHEMA)
 
 
 def test_the_cli_proves_an_entry_and_checks_the_proof(tmp_path: Path, ledger: Tamperable) -> None:
@@ -609,14 +616,18 @@ def test_a_kept_anchor_is_proven_extended_without_any_entry(ledger: Tamperable) 
     ledger.grow(2)
     anchor = ledger.anchor()
     ledger.grow(3)
-    proof = build_consistency(ledger.services.database_url, anchor, schema=SCHEMA)
+    proof = build_consistency(
+        ledger.services.database_url, anchor, ledger.signer.verifier(), schema=SCHEMA
+    )
     assert (proof.old.seq, proof.new.seq) == (anchor.seq, len(_entries(ledger)))
     assert set(proof.model_dump()) == {"type", "old", "new", "path"}
     assert 0 < len(proof.path) <= 2 * proof.new.seq.bit_length()
     document = json.loads(proof.model_dump_json())
     assert check_consistency(document, ledger.signer.verifier(), anchor) == proof
     # The same head again: an empty path, and still a proof.
-    same = build_consistency(ledger.services.database_url, ledger.anchor(), schema=SCHEMA)
+    same = build_consistency(
+        ledger.services.database_url, ledger.anchor(), ledger.signer.verifier(), schema=SCHEMA
+    )
     assert same.path == [] and check_consistency(
         json.loads(same.model_dump_json()), ledger.signer.verifier(), ledger.anchor()
     )
@@ -634,7 +645,9 @@ def test_a_ledger_rewritten_below_the_anchor_cannot_be_proven_to_extend_it(
     _rewrite_from(ledger, first, [tail[1], tail[0]])
     _resign_all(ledger)  # signed again, chained again: only the anchor can tell
     with pytest.raises(ProofError, match="the ledger no longer extends the anchor"):
-        build_consistency(ledger.services.database_url, anchor, schema=SCHEMA)
+        build_consistency(
+            ledger.services.database_url, anchor, ledger.signer.verifier(), schema=SCHEMA
+        )
 
 
 @pytest.mark.parametrize(
@@ -657,7 +670,9 @@ def test_a_consistency_proof_altered_in_any_part_is_refused(
     ledger.grow(2)
     anchor = ledger.anchor()
     ledger.grow(3)
-    document = build_consistency(ledger.services.database_url, anchor, schema=SCHEMA).model_dump()
+    document = build_consistency(
+        ledger.services.database_url, anchor, ledger.signer.verifier(), schema=SCHEMA
+    ).model_dump()
     tamper(document)
     with pytest.raises(ProofError, match=refusal):
         check_consistency(document, ledger.signer.verifier(), anchor)
@@ -673,7 +688,9 @@ def test_an_older_signed_head_passed_off_as_the_anchor_is_refused(ledger: Tamper
     )
     kept = ledger.anchor()
     ledger.grow(3)
-    other = build_consistency(ledger.services.database_url, earlier, schema=SCHEMA)
+    other = build_consistency(
+        ledger.services.database_url, earlier, ledger.signer.verifier(), schema=SCHEMA
+    )
     with pytest.raises(ProofError, match="starts from another head than your anchor at entry"):
         check_consistency(other.model_dump(), ledger.signer.verifier(), kept)
 
@@ -708,4 +725,55 @@ def test_an_anchor_from_before_merkle_roots_is_sent_to_verify(ledger: Tamperable
     kept = ledger.anchor()
     old_style = Anchor(kept.seq, kept.head_hash, kept.key_id, kept.signature, kept.prev_link)
     with pytest.raises(ProofError, match="check it with `cme audit verify --anchor FILE`"):
-        build_consistency(ledger.services.database_url, old_style, schema=SCHEMA)
+        build_consistency(
+            ledger.services.database_url, old_style, ledger.signer.verifier(), schema=SCHEMA
+        )
+
+
+def test_a_proof_is_made_from_the_newest_checkpoint_that_holds(ledger: Tamperable) -> None:
+    """A newest checkpoint with a broken signature is passed over, not handed out."""
+    from cme.audit_proof import build_proof, check_proof
+
+    ledger.grow(3)
+    newest = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()[-1]
+    broken = bytes([newest.signature[0] ^ 1]) + newest.signature[1:]
+    ledger.sql(
+        f"UPDATE {SCHEMA}.checkpoints SET signature = %s WHERE seq = %s", (broken, newest.seq)
+    )
+    proof = build_proof(ledger.services.database_url, 1, ledger.signer.verifier(), schema=SCHEMA)
+    assert proof.checkpoint.seq < newest.seq
+    assert check_proof(proof.model_dump(), ledger.signer.verifier())["kind"]
+
+
+def test_check_proof_reads_strictly_and_never_makes_a_key(
+    tmp_path: Path, ledger: Tamperable
+) -> None:
+    _write_live_ledger(ledger)
+    out = tmp_path / "proof.json"
+    assert _cme_audit("prove", "1", "--out", str(out)).returncode == 0
+    text = out.read_text()
+    key = ["--public-key", _public_key(ledger.signer)]
+    twice = tmp_path / "twice.json"
+    twice.write_text(text.replace('"seq": 1,', '"seq": 1, "seq": 1,', 1))
+    refused = _cme_audit("check-proof", str(twice), *key)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"cme audit check-proof: {twice} is not a proof: an object has the same member twice"
+    )
+    endless = tmp_path / "endless.json"
+    endless.write_text(text.replace('"tree_size": ', '"tree_size": 1e999, "x": ', 1))
+    refused = _cme_audit("check-proof", str(endless), *key)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    elsewhere = tmp_path / "elsewhere"
+    keyless = subprocess.run(
+        [sys.executable, "-m", "cme.cli", "audit", "check-proof", str(out)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": os.environ["PATH"], "CME_DATA_DIR": str(elsewhere)},
+    )
+    assert keyless.returncode == 1
+    assert "no ledger key to check signatures with: give --public-key" in keyless.stderr
+    assert not (elsewhere / "secrets" / "ledger-signing-key").exists()

@@ -23,7 +23,12 @@ def verify_with_anchor(anchor: Path, data_dir: Path) -> subprocess.CompletedProc
         ("json without a checkpoint", "is not an anchor or ledger export"),
         ("a list", "is not an anchor or ledger export"),
         ("binary", "argument --anchor: is not text"),
-        ("nested 100,000 deep", "nested too deeply"),
+        ("nested 100,000 deep", "nested more than"),
+        ("an infinite seq", "not JSON"),
+        ("a 5,000-digit seq", "a number longer than"),
+        ("a member twice", "an object has the same member twice"),
+        ("a seq as text", "a checkpoint's seq: Input should be a valid integer"),
+        ("a signature in capitals", "a checkpoint's signature: String should match pattern"),
     ],
 )
 def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path) -> None:
@@ -38,6 +43,14 @@ def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path)
         anchor.write_text("[1, 2]\n[3]\n")
     elif kind == "nested 100,000 deep":
         anchor.write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    elif kind in {
+        "an infinite seq",
+        "a 5,000-digit seq",
+        "a member twice",
+        "a seq as text",
+        "a signature in capitals",
+    }:
+        anchor.write_text(_altered_anchor(kind))
     elif kind == "binary":
         anchor.write_bytes(b"\xff\xfe\x00\x81" * 8)
     result = verify_with_anchor(anchor, tmp_path)
@@ -49,3 +62,21 @@ def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path)
     assert expected in errors[0], errors[0]
     if "argument" not in expected:  # argparse's own line names the option, not the file
         assert str(anchor) in errors[0], errors[0]
+
+
+def _altered_anchor(kind: str) -> str:
+    """A well-formed anchor, then altered as ``kind`` says."""
+    fields = (
+        '"type": "checkpoint", "head_hash": "' + "a" * 64 + '", "key_id": "k1", '
+        '"signature": "' + "b" * 128 + '", "prev_link": "' + "0" * 64 + '"'
+    )
+    seq = {
+        "an infinite seq": "Infinity",
+        "a 5,000-digit seq": "9" * 5000,
+        "a seq as text": '"3"',
+    }.get(kind, "3")
+    if kind == "a member twice":
+        return "{" + fields + ', "seq": 3, "seq": 4}'
+    if kind == "a signature in capitals":
+        fields = fields.replace("b" * 128, "B" * 128)
+    return "{" + fields + ', "seq": ' + seq + "}"
