@@ -11,13 +11,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from consumers import strict_json
-from consumers.ledger_check import EntryDeriver, ledger_shape_problems
+from consumers.ledger_check import LEDGER_TOPICS, EntryDeriver, ledger_shape_problems
 from crypto_shredding.signing import CheckpointVerifier
 from domain.commands import location, message_of
 from projections.ledger import GENESIS, chain_hash, checkpoint_link, checkpoint_message
@@ -196,6 +196,11 @@ def verify_ledger(
     for rows in ledger.chain(chunk):
         derived += rederive([r for r in rows if deep or r.seq > signed])
         for row in rows:
+            if row.seq < 1:  # not the writer's: named, and kept out of the chain and tree
+                broken.append(
+                    f"an entry numbered {row.seq}: the writer numbers them from 1 (put in by hand)"
+                )
+                continue
             if not broken:
                 problem = _check_entry(
                     row.seq, expected_seq, row.entry, row.prev_hash, row.entry_hash, previous
@@ -222,6 +227,7 @@ def verify_ledger(
             result.problems += ledger_shape_problems(
                 conn, schema, events_table, order, position, signed_through=signed, settled=False
             )
+            result.problems += _left_behind(conn, events_table, position, tail_grace, now)
     result.problems += _check_checkpoints(checkpoints, heads, roots, verifier, result)
     _check_tail(signed, tail_at, last_seq, tail_grace, now, result)
     if anchor is not None:
@@ -238,11 +244,19 @@ def _check_checkpoints(
 ) -> list[str]:
     problems = []
     link: str | None = None  # the link the next version 2 checkpoint must carry
+    newest_format = 1
     for checkpoint in checkpoints:
         seq, head_hash = checkpoint.seq, checkpoint.head_hash
         result.checkpoints += 1
         message = checkpoint.message()
-        if not verifier.valid(checkpoint.key_id, message, checkpoint.signature):
+        version = 1 if checkpoint.prev_link is None else 2 if checkpoint.tree_root is None else 3
+        newest_format = max(newest_format, version)
+        if version < newest_format:
+            problems.append(
+                f"checkpoint at entry {seq}: in an older format (v{version}) than one before it "
+                f"(v{newest_format}): the writer never goes back, so it was put in by hand"
+            )
+        elif not verifier.valid(checkpoint.key_id, message, checkpoint.signature):
             problems.append(f"checkpoint at entry {seq}: the signature is not valid")
         elif checkpoint.prev_link is not None and checkpoint.prev_link != (link or GENESIS):
             problems.append(
@@ -293,6 +307,48 @@ def _check_tail(
             f"{span} signed by no checkpoint though their events are more than {minutes} "
             "minutes old: the writer signs every batch, so a checkpoint was removed"
         )
+
+
+def _left_behind(
+    conn: psycopg.Connection[Any],
+    events_table: str,
+    position: int,
+    grace: timedelta,
+    now: datetime | None,
+) -> list[str]:
+    """Events past the writer's position that make entries, once the oldest is old.
+
+    The writer reads the log within seconds, so such events are a stopped
+    writer, or a truncation hidden by moving the position back over the
+    entries removed (with their checkpoints): without an anchor only their
+    age tells, as for entries no checkpoint signs.
+    """
+    count, first = conn.execute(
+        f"SELECT count(*), min(notification_id) FROM {events_table} "
+        "WHERE topic = ANY(%s) AND notification_id > %s",
+        (LEDGER_TOPICS, position),
+    ).fetchone() or (0, None)
+    if not count:
+        return []
+    event = conn.execute(
+        f"SELECT originator_id, originator_version, topic, state FROM {events_table} "
+        "WHERE notification_id = %s",
+        (first,),
+    ).fetchone()
+    try:
+        deriver = EntryDeriver(events_table)
+        entry = deriver.entry(event[0], event[1], event[2], bytes(event[3])) if event else None
+        at = datetime.fromisoformat(entry["at"]) if entry else None
+    except Exception:  # an event the writer would park: its age is unknown here
+        at = None
+    if at is None or (now or datetime.now(UTC)) - at <= grace:
+        return []
+    minutes = int(grace.total_seconds() // 60)
+    return [
+        f"{count} events past the writer's position make entries the ledger lacks, the oldest "
+        f"(event {first}) more than {minutes} minutes old: the ledger writer has stopped, or "
+        "its position was moved back over removed entries (an anchor tells which)"
+    ]
 
 
 def _entry_time(entry: bytes) -> datetime | None:

@@ -81,8 +81,12 @@ class LedgerReader:
         return row[0] if row else None
 
     def chain(self, chunk: int = 20_000) -> Iterator[list[StoredEntry]]:
-        """Every entry in order, a chunk at a time (a million entries fit in no list)."""
-        after = 0
+        """Every entry in order, a chunk at a time (a million entries fit in no list).
+
+        From the lowest seq there is, not from 1: a row put in at 0 or below is
+        read too, so a verifier sees it (and an export holds it).
+        """
+        after = -(2**63) - 1
         with psycopg.connect(self.url) as conn:
             while True:
                 rows = conn.execute(
@@ -99,7 +103,7 @@ class LedgerReader:
         """The Merkle leaf hash of every entry up to ``through``, in order."""
         leaves: list[bytes] = []
         for rows in self.chain():
-            leaves += (leaf_hash(e.entry) for e in rows if e.seq <= through)
+            leaves += (leaf_hash(e.entry) for e in rows if 1 <= e.seq <= through)
             if rows[-1].seq >= through:
                 break
         return leaves

@@ -78,7 +78,19 @@ def create_app(settings: Settings) -> FastAPI:
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        """Signed in before any body is read, and no fault unanswered."""
+        """Signed in before any body is read, no fault unanswered, nothing kept by a cache.
+
+        Answers carry children's personal data: ``Cache-Control: no-store``
+        keeps them out of browser, proxy and gateway caches (RFC 9111 §5.2.2.5).
+        """
+        response = await _answer(request, call_next)
+        if request.url.path.startswith("/v1/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def _answer(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         if request.url.path.startswith("/v1/"):
             try:
                 request.state.staff = caller(request)

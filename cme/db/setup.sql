@@ -140,6 +140,9 @@ ALTER TABLE ledger.checkpoints ADD COLUMN IF NOT EXISTS prev_link text;
 -- And the RFC 9162 Merkle root of the entries it signs (v3): an entry's inclusion
 -- can then be shown with about log2(n) hashes, not the entries after it.
 ALTER TABLE ledger.checkpoints ADD COLUMN IF NOT EXISTS tree_root text;
+-- The writer numbers entries from 1: a row at 0 or below was put there by hand.
+ALTER TABLE ledger.entries DROP CONSTRAINT IF EXISTS entries_numbered_from_one;
+ALTER TABLE ledger.entries ADD CONSTRAINT entries_numbered_from_one CHECK (seq >= 1);
 -- Where the ledger writer has read the event store up to (same transaction as entries).
 CREATE TABLE IF NOT EXISTS ledger.position (
     consumer text PRIMARY KEY,

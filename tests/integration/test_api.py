@@ -464,6 +464,7 @@ def test_every_role_is_refused_outside_its_rights(
     body = _bodies().get(path.rsplit("/", 1)[-1]) if method == "POST" else None
     for role, user in ROLE_USERS.items():
         answer = api.call(method, url, user, body)
+        assert answer.headers.get("cache-control") == "no-store", (role, method, path)
         if role in MATRIX[(method, path)]:
             assert answer.status not in (401, 403), (role, method, path, answer.body)
         else:

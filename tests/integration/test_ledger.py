@@ -239,14 +239,20 @@ def test_readmes_outside_verifier_checks_the_ledger_and_a_proof_of_one_entry(
     )
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.strip() == f"entry {row[0]} is in the signed ledger: disclosure_made"
-    forged = json.loads(proof.read_text())
-    forged["entry"] = forged["entry"].replace('"police"', '"probation"')
-    assert forged["entry"] != json.loads(proof.read_text())["entry"]
-    proof.write_text(json.dumps(forged))
-    refused = subprocess.run(
-        [sys.executable, "-c", check], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert refused.returncode != 0 and "AssertionError" in refused.stderr
+    genuine = json.loads(proof.read_text())
+    forgeries = [
+        {**genuine, "entry": genuine["entry"].replace('"police"', '"probation"')},
+        {**genuine, "leaf_index": genuine["leaf_index"] + 2 ** (len(genuine["audit_path"]) + 1)},
+        {**genuine, "seq": genuine["seq"] + 1},
+        {**genuine, "leaf_index": float(genuine["leaf_index"])},
+    ]
+    for forged in forgeries:
+        assert json.dumps(forged) != json.dumps(genuine)
+        proof.write_text(json.dumps(forged))
+        refused = subprocess.run(
+            [sys.executable, "-c", check], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert refused.returncode != 0 and "AssertionError" in refused.stderr, forged
 
 
 @pytest.mark.parametrize("role", [Role.LEDGER, Role.AUDITOR])

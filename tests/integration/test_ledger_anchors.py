@@ -777,3 +777,63 @@ def test_check_proof_reads_strictly_and_never_makes_a_key(
     assert keyless.returncode == 1
     assert "no ledger key to check signatures with: give --public-key" in keyless.stderr
     assert not (elsewhere / "secrets" / "ledger-signing-key").exists()
+
+
+def test_a_truncation_hidden_by_moving_the_position_back_fails_once_it_is_old(
+    ledger: Tamperable,
+) -> None:
+    """Entries and their checkpoints removed, the position set back over them: the events
+    past the position are all that is left to tell, by their age (a stopped writer too)."""
+    ledger.grow(3)
+    last = int(ledger.sql(f"SELECT max(seq) FROM {SCHEMA}.entries")[0][0])
+    ledger.sql(f"DELETE FROM {SCHEMA}.entries WHERE seq >= %s", (last - 1,))
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq >= %s", (last - 1,))
+    ledger.sql(
+        f"UPDATE {SCHEMA}.position SET position = "
+        f"(SELECT notification_id FROM {SCHEMA}.entries WHERE seq = %s)",
+        (last - 2,),
+    )
+    assert ledger.verify().ok  # as a writer a moment behind
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    problems = " ".join(ledger.verify(now=later).problems)
+    assert "events past the writer's position make entries the ledger lacks" in problems
+    assert "more than 10 minutes old" in problems
+
+
+def test_an_entry_numbered_below_one_is_refused_and_else_named(ledger: Tamperable) -> None:
+    ledger.grow(1)
+    first = _entries_from(ledger, 1)[0][1]
+    row = (-1, 900_000_003, first, "0" * 64, chain_hash("0" * 64, first))
+    insert = (
+        f"INSERT INTO {SCHEMA}.entries (seq, notification_id, entry, prev_hash, entry_hash) "
+        "VALUES (%s, %s, %s, %s, %s)"
+    )
+    with pytest.raises(psycopg.errors.CheckViolation):
+        ledger.sql(insert, row)
+    ledger.sql(f"ALTER TABLE {SCHEMA}.entries DROP CONSTRAINT entries_numbered_from_one")
+    ledger.sql(insert, row)
+    problems = ledger.verify().problems
+    assert "an entry numbered -1: the writer numbers them from 1 (put in by hand)" in problems
+
+
+def test_a_checkpoint_in_an_older_format_after_a_newer_one_is_named(ledger: Tamperable) -> None:
+    """A v2 checkpoint (no Merkle root) signed after v3 ones: a downgrade, as with a leaked key."""
+    ledger.grow(2)
+    previous = LedgerReader(ledger.services.database_url, SCHEMA).checkpoints()[-1]
+    _write_live_ledger(ledger, batches=3)  # more entries in the run's store
+    ledger.writer.catch_up()
+    ledger.sql(f"DELETE FROM {SCHEMA}.checkpoints WHERE seq > %s", (previous.seq,))
+    last, head = ledger.sql(
+        f"SELECT seq, entry_hash FROM {SCHEMA}.entries ORDER BY seq DESC LIMIT 1"
+    )[0]
+    link = checkpoint_link(previous.message(), previous.signature)
+    message = checkpoint_message(last, head, link)
+    ledger.sql(
+        f"INSERT INTO {SCHEMA}.checkpoints (seq, head_hash, key_id, signature, prev_link) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (last, head, ledger.signer.key_id, ledger.signer.sign(message), link),
+    )
+    problems = " ".join(ledger.verify().problems)
+    assert f"checkpoint at entry {last}: in an older format (v2) than one before it (v3)" in (
+        problems
+    )
