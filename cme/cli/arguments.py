@@ -70,11 +70,11 @@ def an_instant(text: str) -> datetime:
 
 
 def _whole(text: str, minimum: int, maximum: int | None = None) -> int:
-    try:
-        value = int(text)
-    except ValueError:
+    """Plain ASCII digits only: int() also takes "+3", " 3", "1_0" (ten) and full-width digits."""
+    if not re.fullmatch(r"-?[0-9]{1,40}", text):
         msg = "not a whole number"
-        raise argparse.ArgumentTypeError(msg) from None
+        raise argparse.ArgumentTypeError(msg)
+    value = int(text)
     if value < minimum or (maximum is not None and value > maximum):
         msg = f"must be {minimum} or more" if maximum is None else f"must be {minimum}-{maximum}"
         raise argparse.ArgumentTypeError(msg)
