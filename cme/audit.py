@@ -256,6 +256,11 @@ def _check_checkpoints(
                 f"checkpoint at entry {seq}: in an older format (v{version}) than one before it "
                 f"(v{newest_format}): the writer never goes back, so it was put in by hand"
             )
+        elif checkpoint.key_id not in verifier.public_keys:
+            problems.append(
+                f"checkpoint at entry {seq}: signed with a key id that is not one of the "
+                "ledger's keys given (--public-key or CME_LEDGER_PUBLIC_KEY)"
+            )
         elif not verifier.valid(checkpoint.key_id, message, checkpoint.signature):
             problems.append(f"checkpoint at entry {seq}: the signature is not valid")
         elif checkpoint.prev_link is not None and checkpoint.prev_link != (link or GENESIS):

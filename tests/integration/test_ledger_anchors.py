@@ -434,6 +434,13 @@ def test_a_root_signed_over_other_entries_fails_verify(ledger: Tamperable) -> No
         ("cd" * 32, last.seq),
     )
     assert any("the signature is not valid" in p for p in ledger.verify().problems)
+    ledger.sql(
+        f"UPDATE {SCHEMA}.checkpoints SET key_id = 'another-council' WHERE seq = %s", (last.seq,)
+    )
+    assert (
+        f"checkpoint at entry {last.seq}: signed with a key id that is not one of the ledger's "
+        "keys given (--public-key or CME_LEDGER_PUBLIC_KEY)"
+    ) in ledger.verify().problems
 
 
 def test_an_entry_is_proven_with_no_other_entry_in_the_proof(ledger: Tamperable) -> None:
