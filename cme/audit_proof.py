@@ -131,14 +131,16 @@ def build_consistency(
     url: str, anchor: Anchor, verifier: CheckpointVerifier, schema: str = "ledger"
 ) -> ConsistencyProof:
     """The proof that the newest good head with a Merkle root extends ``anchor``."""
-    if anchor.tree_root is None:
+    kept = _kept_head(anchor, verifier)
+    ledger = LedgerReader(url, schema)
+    if ledger.entry(anchor.seq) is None:
         msg = (
-            f"the anchor at entry {anchor.seq} was signed before checkpoints carried a Merkle "
-            "root; check it with `cme audit verify --anchor FILE`"
+            f"anchor at entry {anchor.seq}: that entry is gone (the ledger was rolled back or "
+            "truncated since the anchor)"
         )
         raise ProofError(msg)
-    head, leaves = _signed_tree(LedgerReader(url, schema), anchor.seq, verifier)
-    if root(leaves[: anchor.seq]).hex() != anchor.tree_root:
+    head, leaves = _signed_tree(ledger, anchor.seq, verifier)
+    if root(leaves[: anchor.seq]).hex() != kept.tree_root:
         msg = (
             f"the ledger no longer extends the anchor: the entries up to {anchor.seq} are not "
             "the tree it signed (rewritten since)"
@@ -146,17 +148,32 @@ def build_consistency(
         raise ProofError(msg)
     return ConsistencyProof(
         type=CONSISTENCY_TYPE,
-        old=SignedCheckpoint(
-            seq=anchor.seq,
-            head_hash=anchor.head_hash,
-            prev_link=anchor.prev_link or "",
-            tree_root=anchor.tree_root,
-            key_id=anchor.key_id,
-            signature=anchor.signature.hex(),
-        ),
+        old=kept,
         new=SignedCheckpoint.of(head),
         path=[h.hex() for h in consistency_path(anchor.seq, leaves)],
     )
+
+
+def _kept_head(anchor: Anchor, verifier: CheckpointVerifier) -> SignedCheckpoint:
+    """The anchor as a signed head with a Merkle root, if it is one the ledger's key signed."""
+    if anchor.tree_root is None or anchor.prev_link is None:
+        msg = (
+            f"the anchor at entry {anchor.seq} was signed before checkpoints carried a Merkle "
+            "root; check it with `cme audit verify --anchor FILE`"
+        )
+        raise ProofError(msg)
+    kept = SignedCheckpoint(
+        seq=anchor.seq,
+        head_hash=anchor.head_hash,
+        prev_link=anchor.prev_link,
+        tree_root=anchor.tree_root,
+        key_id=anchor.key_id,
+        signature=anchor.signature.hex(),
+    )
+    if not kept.signed_by(verifier):
+        msg = "the anchor's signature is not valid (not a checkpoint of this ledger's key)"
+        raise ProofError(msg)
+    return kept
 
 
 def _signed_tree(
@@ -219,10 +236,10 @@ def check_consistency(
     document: Any, verifier: CheckpointVerifier, anchor: Anchor
 ) -> ConsistencyProof:
     """The proof, if it shows the newer signed head extends ``anchor`` (the auditor's own)."""
+    kept = _kept_head(anchor, verifier)
     proof = _parsed(ConsistencyProof, document)
     old, new = proof.old, proof.new
-    kept = (anchor.seq, anchor.head_hash, anchor.tree_root)
-    if (old.seq, old.head_hash, old.tree_root) != kept:
+    if old != kept:
         msg = f"the proof starts from another head than your anchor at entry {anchor.seq}"
         raise ProofError(msg)
     for which, head in (("older", old), ("newer", new)):

@@ -351,8 +351,7 @@ class LedgerWriter:
             f"the ledger holds entries its writer did not write: {problem}; nothing more is "
             "appended or signed until it is restored (`cme audit verify` names what changed)"
         )
-        log.error("%s", msg)
-        raise LedgerIntegrityError(msg)
+        raise LedgerIntegrityError(msg)  # said once, by whoever stops on it
 
     def run(self, stop: threading.Event) -> None:
         try:

@@ -102,12 +102,20 @@ def check_ledger(request: Request, staff: Auditor) -> LedgerCheck:
     "showing no other entry (for a data subject)",
 )
 def prove_entry(
-    seq: Annotated[int, FastApiPath(ge=1, le=2**63 - 1, description="the entry's number")],
+    seq: Annotated[
+        str,
+        FastApiPath(
+            pattern=r"^[1-9][0-9]{0,18}$",
+            description="the entry's number, in plain digits (not 1_0, +5 or 1.0)",
+        ),
+    ],
     request: Request,
     staff: AuditorOrDpo,
 ) -> InclusionProof | JSONResponse:
     try:
-        return build_proof(_auditor_url(request), seq, load_ledger_verifier(_settings(request)))
+        return build_proof(
+            _auditor_url(request), int(seq), load_ledger_verifier(_settings(request))
+        )
     except ProofError as exc:
         if isinstance(exc, NoSuchEntryError):
             status, title, rule = 404, "Not found", "not_in_ledger"

@@ -24,6 +24,7 @@ from domain.values import AuditPurpose
 if TYPE_CHECKING:
     from cme.audit import Anchor
     from crypto_shredding.signing import CheckpointVerifier
+    from projections.ledger_store import Checkpoint
 
 
 def _cmd_audit_tools(args: argparse.Namespace) -> int:
@@ -95,18 +96,20 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         from consumers.ledger import LedgerWriter
 
         pool = open_pool(role_url(settings, Role.LEDGER), "cme-ledger")
+        signer = load_ledger_signer(settings)
         try:
-            writer = LedgerWriter(pool, load_ledger_signer(settings))
+            writer = LedgerWriter(pool, signer)
             if args.audit_command == "replay-parked":
                 appended, still = writer.replay_parked()
                 print(f"appended {appended} parked event(s) to the ledger; {still} still parked")
                 return 0 if still == 0 else 1
             seq = writer.checkpoint()
-            if args.audit_command == "anchor":
-                return _write_anchor(settings, args.out)
         finally:
             pool.close()
-        print(f"signed the ledger head at entry {seq}")
+        head = _head_checkpoint(settings, seq, signer.verifier())
+        if args.audit_command == "anchor":
+            return _write_anchor(head, args.out)
+        print(f"the ledger head at entry {seq} is signed (its checkpoint verified)")
         return 0
     if args.audit_command == "parked":
         from projections.ledger_store import LedgerReader
@@ -159,6 +162,13 @@ def _check(document: Any, verifier: CheckpointVerifier, args: argparse.Namespace
             f"{extended.old.seq}: nothing up to it was removed, reordered or changed"
         )
         return 0
+    if args.anchor is not None:
+        print(
+            "cme audit check-proof: --anchor is for a consistency proof (prove --since); "
+            "this file is not one",
+            file=sys.stderr,
+        )
+        return 2
     entry = check_proof(document, verifier)
     print(
         f"OK: entry {document['seq']} ({entry.get('kind')}, child {entry.get('child_id')}) is in "
@@ -210,17 +220,44 @@ def _trusted_key(settings: Settings, given: CheckpointVerifier | None) -> Checkp
     return load_ledger_signer(settings).verifier()
 
 
-def _write_anchor(settings: Settings, out: Path) -> int:
-    """The head just signed, as a file the auditor keeps to prove later appends only."""
-    from cme.audit import Anchor
+def _head_checkpoint(settings: Settings, seq: int, verifier: CheckpointVerifier) -> Checkpoint:
+    """The checkpoint over the head, once checked: nothing unverified is reported or kept.
+
+    A checkpoint row altered or forged in the table (even one past the head)
+    stops the writer signing; saying "signed", or anchoring that row, would
+    hand the auditor evidence that fails later.
+    """
     from cme.db.roles import Role, role_url
     from projections.ledger_store import LedgerReader
 
-    checkpoints = LedgerReader(role_url(settings, Role.AUDITOR)).checkpoints()
-    if not checkpoints:
-        print("the ledger is empty: nothing to anchor", file=sys.stderr)
-        return 1
-    anchor = Anchor.from_checkpoint(checkpoints[-1])
+    ledger = LedgerReader(role_url(settings, Role.AUDITOR))
+    checkpoints = ledger.checkpoints()
+    entry = ledger.entry(seq) if seq else None
+    at_head = [c for c in checkpoints if c.seq == seq]
+    if entry is None or not checkpoints:
+        msg = "cme audit: the ledger is empty: nothing to sign or anchor"
+        raise SystemExit(msg)
+    good = (
+        at_head
+        and checkpoints[-1].seq == seq
+        and at_head[0].head_hash == entry.entry_hash
+        and verifier.valid(at_head[0].key_id, at_head[0].message(), at_head[0].signature)
+    )
+    if not good:
+        msg = (
+            f"cme audit: the checkpoint over the head (entry {seq}) does not verify, or one "
+            "lies past it (altered or put in by hand): nothing was signed or kept; run "
+            "`cme audit verify`"
+        )
+        raise SystemExit(msg)
+    return at_head[0]
+
+
+def _write_anchor(head: Checkpoint, out: Path) -> int:
+    """The head just signed, as a file the auditor keeps to prove later appends only."""
+    from cme.audit import Anchor
+
+    anchor = Anchor.from_checkpoint(head)
     try:
         write_private(out, anchor.to_json() + "\n")
     except OSError as error:

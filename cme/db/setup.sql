@@ -157,6 +157,9 @@ CREATE TRIGGER entries_not_truncated BEFORE TRUNCATE ON ledger.entries
 DROP TRIGGER IF EXISTS checkpoints_append_only ON ledger.checkpoints;
 CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON ledger.checkpoints
     FOR EACH ROW EXECUTE FUNCTION ledger.reject_change();
+DROP TRIGGER IF EXISTS checkpoints_not_truncated ON ledger.checkpoints;
+CREATE TRIGGER checkpoints_not_truncated BEFORE TRUNCATE ON ledger.checkpoints
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger.reject_change();
 REVOKE ALL ON ledger.entries, ledger.checkpoints, ledger.position FROM PUBLIC;
 GRANT SELECT, INSERT ON ledger.entries, ledger.checkpoints TO cme_ledger;
 GRANT SELECT, INSERT, UPDATE ON ledger.position TO cme_ledger;

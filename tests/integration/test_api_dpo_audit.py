@@ -245,7 +245,9 @@ def test_the_dpo_proves_a_childs_disclosure_request_is_in_the_signed_ledger(
     )
     assert missing.status == 404, missing.body
     assert missing.body["errors"][0]["rule"] == "not_in_ledger"
-    assert api.call("GET", "/v1/audit/ledger/entries/0/proof", as_user="dpo.dee").status == 422
+    for loose in ("0", "1_0", "+5", "1.0", "%201"):
+        path = f"/v1/audit/ledger/entries/{loose}/proof"
+        assert api.call("GET", path, as_user="dpo.dee").status == 422, loose
 
 
 def test_a_history_or_replay_names_its_purpose_and_is_recorded(

@@ -255,6 +255,14 @@ def test_readmes_outside_verifier_checks_the_ledger_and_a_proof_of_one_entry(
         assert refused.returncode != 0 and "AssertionError" in refused.stderr, forged
 
 
+def test_not_even_the_admin_truncates_the_ledger(ledger: Ledger, services: Services) -> None:
+    with psycopg.connect(services.database_url) as conn:
+        for table in ("entries", "checkpoints"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(f"TRUNCATE ledger.{table}")
+            conn.rollback()
+
+
 @pytest.mark.parametrize("role", [Role.LEDGER, Role.AUDITOR])
 def test_nobody_updates_or_deletes_entries(ledger: Ledger, services: Services, role: Role) -> None:
     with psycopg.connect(role_url(services.settings, role)) as conn:

@@ -844,3 +844,62 @@ def test_a_checkpoint_in_an_older_format_after_a_newer_one_is_named(ledger: Tamp
     assert f"checkpoint at entry {last}: in an older format (v2) than one before it (v3)" in (
         problems
     )
+
+
+def test_an_anchor_not_signed_by_the_key_or_past_the_ledger_proves_nothing(
+    ledger: Tamperable,
+) -> None:
+    from cme.audit_proof import ProofError, build_consistency, check_consistency
+
+    ledger.grow(2)
+    kept = ledger.anchor()
+    ledger.grow(3)
+    url, key = ledger.services.database_url, ledger.signer.verifier()
+    genuine = build_consistency(url, kept, key, schema=SCHEMA).model_dump()
+    flipped = Anchor(
+        kept.seq,
+        kept.head_hash,
+        kept.key_id,
+        bytes([kept.signature[0] ^ 1]) + kept.signature[1:],
+        kept.prev_link,
+        kept.tree_root,
+    )
+    with pytest.raises(ProofError, match="the anchor's signature is not valid"):
+        build_consistency(url, flipped, key, schema=SCHEMA)
+    with pytest.raises(ProofError, match="the anchor's signature is not valid"):
+        check_consistency(genuine, key, flipped)
+    ledger.sql(f"DELETE FROM {SCHEMA}.entries WHERE seq >= %s", (kept.seq,))
+    with pytest.raises(ProofError, match=f"anchor at entry {kept.seq}: that entry is gone"):
+        build_consistency(url, kept, key, schema=SCHEMA)
+
+
+def test_checkpoint_and_anchor_keep_nothing_over_a_checkpoint_that_does_not_verify(
+    tmp_path: Path, ledger: Tamperable
+) -> None:
+    """A row put past the head stops the writer signing: saying "signed", or anchoring
+    that row, would hand the auditor evidence that fails later."""
+    _write_live_ledger(ledger)
+    forged = 10**9
+    head = ledger.sql("SELECT entry_hash FROM ledger.entries ORDER BY seq DESC LIMIT 1")[0][0]
+    ledger.sql(
+        "INSERT INTO ledger.checkpoints (seq, head_hash, key_id, signature, prev_link) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (forged, head, ledger.signer.key_id, b"\x00" * 64, "0" * 64),
+    )
+    try:
+        for command in (["checkpoint"], ["anchor", "--out", str(tmp_path / "a.json")]):
+            refused = _cme_audit(*command)
+            assert refused.returncode == 1, refused.stdout
+            assert refused.stderr.strip().splitlines() == [
+                refused.stderr.strip().splitlines()[0]
+            ], refused.stderr
+            assert "does not verify, or one lies past it" in refused.stderr
+        assert not (tmp_path / "a.json").exists()
+    finally:
+        ledger.sql("DELETE FROM ledger.checkpoints WHERE seq = %s", (forged,))
+    inclusion = tmp_path / "proof.json"
+    assert _cme_audit("prove", "1", "--out", str(inclusion)).returncode == 0
+    assert _cme_audit("anchor", "--out", str(tmp_path / "b.json")).returncode == 0
+    mixed = _cme_audit("check-proof", str(inclusion), "--anchor", str(tmp_path / "b.json"))
+    assert mixed.returncode == 2
+    assert "--anchor is for a consistency proof" in mixed.stderr
