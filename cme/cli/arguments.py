@@ -123,8 +123,11 @@ def a_text_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(msg)
     with path.open("rb") as file:
         head = file.read(65536)
-    if not head.strip():
-        msg = "is empty"
+        blank = not head.strip()
+        while blank and (more := file.read(65536)):  # leading blank space is not emptiness
+            head, blank = more, not more.strip()
+    if blank:
+        msg = "is empty" if path.stat().st_size == 0 else "holds only blank space"
         raise argparse.ArgumentTypeError(msg)
     if b"\0" in head:
         msg = "is not text (it holds binary data)"

@@ -29,6 +29,8 @@ def verify_with_anchor(anchor: Path, data_dir: Path) -> subprocess.CompletedProc
         ("a member twice", "an object has the same member twice"),
         ("a seq as text", "a checkpoint's seq: Input should be a valid integer"),
         ("a signature in capitals", "a checkpoint's signature: String should match pattern"),
+        ("70,000 spaces, then no checkpoint", "is not an anchor or ledger export"),
+        ("blank space only", "argument --anchor: holds only blank space"),
     ],
 )
 def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path) -> None:
@@ -51,6 +53,10 @@ def test_a_bad_anchor_file_is_one_line(kind: str, expected: str, tmp_path: Path)
         "a signature in capitals",
     }:
         anchor.write_text(_altered_anchor(kind))
+    elif kind == "70,000 spaces, then no checkpoint":
+        anchor.write_text(" " * 70_000 + '{"type": "entry", "seq": 1}\n')
+    elif kind == "blank space only":
+        anchor.write_text(" \n" * 40_000)
     elif kind == "binary":
         anchor.write_bytes(b"\xff\xfe\x00\x81" * 8)
     result = verify_with_anchor(anchor, tmp_path)
