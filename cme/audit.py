@@ -39,7 +39,11 @@ class Verification:
         return not self.problems
 
 
-Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# A checkpoint's fields as files carry them (anchors, exports, proofs): lower-case hex only.
+Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+SignatureHex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+KeyId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Count = Annotated[int, Field(ge=1, le=2**63 - 1)]  # a PostgreSQL bigint's range
 
 
 class _KeptCheckpoint(BaseModel):
@@ -47,12 +51,12 @@ class _KeptCheckpoint(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore")
 
-    seq: Annotated[int, Field(ge=1, le=2**63 - 1)]
-    head_hash: Hex64
-    key_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
-    prev_link: Hex64 | None = None
-    tree_root: Hex64 | None = None
+    seq: Count
+    head_hash: Digest
+    key_id: KeyId
+    signature: SignatureHex
+    prev_link: Digest | None = None
+    tree_root: Digest | None = None
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ this command or README's few lines of Python.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cme.audit import Anchor, Count, Digest, KeyId, SignatureHex
 from crypto_shredding.signing import CheckpointVerifier
 from domain.commands import location, message_of
 from projections.ledger import checkpoint_message
@@ -32,17 +33,10 @@ from projections.merkle import (
     root_from_path,
 )
 
-if TYPE_CHECKING:
-    from cme.audit import Anchor
-
 ProofType = Literal["cme.ledger.inclusion-proof.v1"]
 PROOF_TYPE: ProofType = "cme.ledger.inclusion-proof.v1"
 ConsistencyType = Literal["cme.ledger.consistency-proof.v1"]
 CONSISTENCY_TYPE: ConsistencyType = "cme.ledger.consistency-proof.v1"
-LARGEST = 2**63 - 1  # a PostgreSQL bigint: no ledger holds more entries
-
-Digest = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Count = Annotated[int, Field(ge=1, le=LARGEST)]
 
 
 class SignedCheckpoint(BaseModel):
@@ -53,8 +47,8 @@ class SignedCheckpoint(BaseModel):
     prev_link: Digest
     tree_root: Digest
     """The RFC 9162 Merkle root of entries 1..seq, signed with the rest."""
-    key_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    signature: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{128}$")]
+    key_id: KeyId
+    signature: SignatureHex
 
     @classmethod
     def of(cls, checkpoint: Checkpoint) -> SignedCheckpoint:
@@ -81,7 +75,7 @@ class InclusionProof(BaseModel):
     seq: Count
     entry: str
     """The entry's canonical JSON, exactly as hashed."""
-    leaf_index: Annotated[int, Field(ge=0, le=LARGEST)]
+    leaf_index: Annotated[int, Field(ge=0, le=2**63 - 2)]
     tree_size: Count
     audit_path: Annotated[list[Digest], Field(max_length=64)]
     checkpoint: SignedCheckpoint
