@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
@@ -182,6 +182,39 @@ class Change:
         answer = self.once(act, *ids)
         self.response.headers["ETag"] = etag(answer["version"])
         return answer
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A POST's plumbing: the request, the response it sets, its key and If-Match.
+
+    One dependency gathers them (every changing endpoint declared the same four
+    parameters before); the endpoint adds who (its role's staff) and what (its body).
+    """
+
+    request: Request
+    response: Response
+    key: str
+    if_match: str | None = None
+
+    def by(self, staff: Staff, body: BaseModel) -> Change:
+        return Change(self.request, self.response, staff, self.key, body, self.if_match)
+
+
+def _posted(request: Request, response: Response, idempotency_key: IdempotencyKey) -> Posted:
+    return Posted(request, response, idempotency_key)
+
+
+def _posted_as_of(
+    request: Request, response: Response, idempotency_key: IdempotencyKey, if_match: IfMatch = None
+) -> Posted:
+    return Posted(request, response, idempotency_key, if_match)
+
+
+Post = Annotated[Posted, Depends(_posted)]
+"""A POST that makes something new: an Idempotency-Key, no version to check."""
+PostAsOf = Annotated[Posted, Depends(_posted_as_of)]
+"""A POST that changes a record as of the version its If-Match names."""
 
 
 def on_case(

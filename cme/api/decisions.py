@@ -11,11 +11,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from cme.api.auth import CASEWORKER, DPO, SENIOR_OFFICER, allowed
-from cme.api.calls import Body, Change, IdempotencyKey, IfMatch, on_case
+from cme.api.calls import (
+    Body,
+    PostAsOf,
+    on_case,
+)
 from cme.api.strict_body import StrictJsonRoute
 from cme.bootstrap import App
 from cme.identity import Staff
@@ -64,19 +68,14 @@ class Reviewed(BaseModel):
 def record_decision(
     case_id: UUID,
     body: DecisionIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         command = c.RecordSupportDecision.of({**fields, "decided_by": staff.actor})
         return {"decision_id": str(app.record_support_decision(command))}
 
-    return on_case(
-        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
-    )
+    return on_case(post.by(staff, body), case_id, change)
 
 
 @router.post(
@@ -89,11 +88,8 @@ def review_decision(
     case_id: UUID,
     decision_id: UUID,
     body: ReviewIn,
-    request: Request,
-    response: Response,
     staff: Reviewer,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         app.review_automated_decision(
@@ -102,7 +98,7 @@ def review_decision(
         return {}
 
     return on_case(
-        Change(request, response, staff, idempotency_key, body, if_match),
+        post.by(staff, body),
         case_id,
         change,
         decision_id,

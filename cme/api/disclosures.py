@@ -23,9 +23,9 @@ from cme.api.calls import (
     ORGANISATION,
     Body,
     Change,
-    IdempotencyKey,
-    IfMatch,
     Page,
+    Post,
+    PostAsOf,
     application,
     etag,
     one_at_a_time,
@@ -111,19 +111,17 @@ def _decision(app: App, outcome: DisclosureOutcome) -> dict[str, Any]:
 def request_disclosure(
     child_id: UUID,
     body: RequestIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
         return _decision(app, app.request_disclosure(c.RequestDisclosure.of(fields)))
 
-    answer = Change(request, response, staff, idempotency_key, body).once(act, child_id)
-    response.headers["ETag"] = etag(answer["version"])
+    answer = post.by(staff, body).once(act, child_id)
+    post.response.headers["ETag"] = etag(answer["version"])
     return answer
 
 
@@ -210,16 +208,13 @@ def _decide(
 def approve(
     disclosure_id: UUID,
     body: ApproveIn,
-    request: Request,
-    response: Response,
     staff: SeniorOfficer,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def decide(app: App, fields: dict[str, Any]) -> DisclosureOutcome:
         return app.approve_disclosure(c.ApproveDisclosure.of(fields))
 
-    change = Change(request, response, staff, idempotency_key, body, if_match)
+    change = post.by(staff, body)
     return _decide(change, disclosure_id, decide)
 
 
@@ -232,14 +227,11 @@ def approve(
 def refuse(
     disclosure_id: UUID,
     body: RefuseIn,
-    request: Request,
-    response: Response,
     staff: SeniorOfficer,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def decide(app: App, fields: dict[str, Any]) -> DisclosureOutcome:
         return app.refuse_disclosure(c.RefuseDisclosure.of(fields))
 
-    change = Change(request, response, staff, idempotency_key, body, if_match)
+    change = post.by(staff, body)
     return _decide(change, disclosure_id, decide)

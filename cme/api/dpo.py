@@ -23,9 +23,8 @@ from cme.api.auth import DPO, allowed
 from cme.api.calls import (
     ORGANISATION,
     Body,
-    Change,
-    IdempotencyKey,
-    IfMatch,
+    Post,
+    PostAsOf,
     application,
     etag,
     one_at_a_time,
@@ -97,20 +96,18 @@ def _request_out(app: App, request_id: UUID) -> RightsRequestOut:
 def receive(
     child_id: UUID,
     body: RightsRequestIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
         request_id = app.receive_rights_request(c.ReceiveRightsRequest.of(fields))
         return _request_out(app, request_id).model_dump(mode="json")
 
-    answer = Change(request, response, staff, idempotency_key, body).once(act, child_id)
-    response.headers["ETag"] = etag(answer["version"])
+    answer = post.by(staff, body).once(act, child_id)
+    post.response.headers["ETag"] = etag(answer["version"])
     return answer
 
 
@@ -155,16 +152,13 @@ class DecisionOut(BaseModel):
 def decide_request(
     request_id: UUID,
     body: DecideIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App) -> dict[str, Any]:
         return decide(app, None, request_id, body.decision, body.explanation, staff.actor)
 
-    return Change(request, response, staff, idempotency_key, body, if_match).as_of(
+    return post.by(staff, body).as_of(
         lambda app: app.get_rights_request(request_id).version,
         change,
         request_id,
@@ -197,11 +191,8 @@ def step(
     request_id: UUID,
     step: StepName,
     body: StepIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     chosen = STEPS[step]
     if body.on is not None and not chosen.date_field:
@@ -217,7 +208,7 @@ def step(
         chosen.run(app, fields)
         return _request_out(app, request_id).model_dump(mode="json")
 
-    return Change(request, response, staff, idempotency_key, body, if_match).as_of(
+    return post.by(staff, body).as_of(
         lambda app: app.get_rights_request(request_id).version,
         change,
         request_id,
@@ -251,16 +242,14 @@ class RectifiedOut(BaseModel):
 def rectification(
     child_id: UUID,
     body: RectifyIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
     unknown = set(body.corrections) - set(ChildDetails.model_fields)
     if unknown:  # the names are the caller's text: none is repeated
         problem = Violation("corrections.*", "unknown_field", "not a detail of a child's record")
         raise InvalidCommandError("RectifyChildDetails", [problem])
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         command = correction(
@@ -273,7 +262,7 @@ def rectification(
         )
         return rectify(app, command)
 
-    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
+    return post.by(staff, body).once(act, child_id)
 
 
 class LiftIn(Body):
@@ -303,19 +292,17 @@ class ChildChanged(BaseModel):
 def lift_restriction(
     child_id: UUID,
     body: LiftIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
         app.lift_restriction(c.LiftRestriction.of(fields))
         return {"child_id": str(child_id)}
 
-    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
+    return post.by(staff, body).once(act, child_id)
 
 
 @router.post(
@@ -327,12 +314,10 @@ def lift_restriction(
 def place_hold(
     child_id: UUID,
     body: HoldIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         hold_id = uuid4()
@@ -340,7 +325,7 @@ def place_hold(
         app.place_legal_hold(c.PlaceLegalHold.of({**fields, **body.model_dump()}))
         return {"child_id": str(child_id), "hold_id": str(hold_id)}
 
-    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
+    return post.by(staff, body).once(act, child_id)
 
 
 class ReleaseIn(Body):
@@ -357,19 +342,17 @@ def release_hold(
     child_id: UUID,
     hold_id: UUID,
     body: ReleaseIn,
-    request: Request,
-    response: Response,
     staff: Officer,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         fields = {"actor": staff.actor, "child_id": child_id, "hold_id": hold_id}
         app.release_legal_hold(c.ReleaseLegalHold.of(fields))
         return {"child_id": str(child_id), "hold_id": str(hold_id)}
 
-    return Change(request, response, staff, idempotency_key, body).once(act, child_id, hold_id)
+    return post.by(staff, body).once(act, child_id, hold_id)
 
 
 @router.get(

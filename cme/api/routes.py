@@ -16,10 +16,9 @@ from cme.api.calls import (
     MAX_OFFSET,
     ORGANISATION,
     Body,
-    Change,
-    IdempotencyKey,
-    IfMatch,
     Page,
+    Post,
+    PostAsOf,
     application,
     etag,
     on_case,
@@ -178,18 +177,13 @@ class CloseIn(Body):
 def record_enquiry(
     case_id: UUID,
     body: EnquiryIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         return {"enquiry_id": str(app.record_enquiry(c.RecordEnquiry.of(fields)))}
 
-    return on_case(
-        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
-    )
+    return on_case(post.by(staff, body), case_id, change)
 
 
 @router.post(
@@ -201,19 +195,14 @@ def record_enquiry(
 def change_status(
     case_id: UUID,
     body: StatusIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         app.change_case_status(c.ChangeCaseStatus.of(fields))
         return {}
 
-    return on_case(
-        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
-    )
+    return on_case(post.by(staff, body), case_id, change)
 
 
 @router.post(
@@ -225,19 +214,14 @@ def change_status(
 def assign_officer(
     case_id: UUID,
     body: OfficerIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         app.assign_officer(c.AssignOfficer.of(fields))
         return {}
 
-    return on_case(
-        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
-    )
+    return on_case(post.by(staff, body), case_id, change)
 
 
 @router.post(
@@ -249,19 +233,14 @@ def assign_officer(
 def close_case(
     case_id: UUID,
     body: CloseIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
-    if_match: IfMatch = None,
+    post: PostAsOf,
 ) -> dict[str, Any]:
     def change(app: App, fields: dict[str, Any]) -> dict[str, Any]:
         app.close_case(c.CloseCase.of(fields))
         return {}
 
-    return on_case(
-        Change(request, response, staff, idempotency_key, body, if_match), case_id, change
-    )
+    return on_case(post.by(staff, body), case_id, change)
 
 
 class ReferralIn(Body):
@@ -291,12 +270,10 @@ class ReferralOut(BaseModel):
 )
 def refer_child(
     body: ReferralIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         referred = refer(app, c.ReferChild.of({"actor": staff.actor, **body.model_dump()}))
@@ -307,7 +284,7 @@ def refer_child(
             "opened": referred.opened,
         }
 
-    return Change(request, response, staff, idempotency_key, body).once(act)
+    return post.by(staff, body).once(act)
 
 
 class InformationIn(Body):
@@ -334,19 +311,17 @@ class InformationOut(BaseModel):
 def information_received(
     child_id: UUID,
     body: InformationIn,
-    request: Request,
-    response: Response,
     staff: Caseworker,
-    idempotency_key: IdempotencyKey,
+    post: Post,
 ) -> dict[str, Any]:
-    app = application(request)
+    app = application(post.request)
 
     def act() -> dict[str, Any]:
         fields = {"actor": staff.actor, "child_id": child_id, **body.model_dump()}
         received = app.record_information_received(c.RecordInformationReceived.of(fields))
         return {"disclosure_id": str(received)}
 
-    return Change(request, response, staff, idempotency_key, body).once(act, child_id)
+    return post.by(staff, body).once(act, child_id)
 
 
 @router.get(
