@@ -14,7 +14,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FastApiPath
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel
 
 from application import audit
@@ -22,10 +22,9 @@ from application.subject_access import plain
 from cme import audit_tools
 from cme.api.auth import AUDITOR, DPO, allowed
 from cme.api.calls import application, one_at_a_time
-from cme.api.problems import problem
 from cme.api.strict_body import StrictJsonRoute
 from cme.audit import verify_ledger
-from cme.audit_proof import InclusionProof, NoSuchEntryError, ProofError, build_proof
+from cme.audit_proof import InclusionProof, build_proof
 from cme.db.roles import Role, role_url
 from cme.identity import Staff
 from cme.secrets import load_ledger_verifier
@@ -111,18 +110,9 @@ def prove_entry(
     ],
     request: Request,
     staff: AuditorOrDpo,
-) -> InclusionProof | JSONResponse:
-    try:
-        return build_proof(
-            _auditor_url(request), int(seq), load_ledger_verifier(_settings(request))
-        )
-    except ProofError as exc:
-        if isinstance(exc, NoSuchEntryError):
-            status, title, rule = 404, "Not found", "not_in_ledger"
-        else:
-            status, title, rule = 409, "Refused by a rule", "not_provable"
-        errors = [{"field": "seq", "rule": rule, "message": str(exc)}]
-        return problem(status, title, str(exc), errors=errors)
+) -> InclusionProof:
+    # A proof that cannot be made is a problem document (cme.api.problems): 404 or 409.
+    return build_proof(_auditor_url(request), int(seq), load_ledger_verifier(_settings(request)))
 
 
 @router.get("/report", summary="Disclosures by agency, basis and month; refusals; rights requests")

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from cme.api.idempotency import IdempotencyKeyReusedError
 from cme.api.strict_body import BodyRefusedError, BodyTooLargeError
+from cme.audit_proof import NoSuchEntryError, ProofError
 from cme.identity import IdentityProviderUnavailableError, InvalidTokenError
 from cme.settings import ConfigurationError
 from consumers.lifecycle import where
@@ -95,6 +96,15 @@ def install(app: FastAPI) -> None:
             return problem(404, "Not found", str(exc), errors=errors)
         if isinstance(exc, InvalidCommandError | IdempotencyKeyReusedError):
             return problem(422, "Invalid request", str(exc), errors=errors)
+        return problem(409, "Refused by a rule", str(exc), errors=errors)
+
+    @app.exception_handler(ProofError)
+    async def unprovable(_: Request, exc: ProofError) -> JSONResponse:
+        missing = isinstance(exc, NoSuchEntryError)
+        rule = "not_in_ledger" if missing else "not_provable"
+        errors = [{"field": "seq", "rule": rule, "message": str(exc)}]
+        if missing:
+            return problem(404, "Not found", str(exc), errors=errors)
         return problem(409, "Refused by a rule", str(exc), errors=errors)
 
     @app.exception_handler(ConfigurationError)
