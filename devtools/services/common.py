@@ -59,13 +59,27 @@ def wait_until(
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a killed server nobody has reaped yet (a zombie) does not.
+
+    Where the machine's first process reaps no orphans, a broker killed with
+    SIGKILL stays a zombie, and its pid file then named a server that was
+    "running" but answered nothing, so `up` never started it again.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"  # the state follows the (command)
 
 
 def read_pid(path: Path) -> int | None:

@@ -62,3 +62,20 @@ def test_a_server_left_from_this_folder_is_stopped_and_named(
 
 def test_nothing_is_stopped_when_nothing_runs_from_the_folder(tmp_path: Path) -> None:
     assert stop_leftovers(tmp_path / "kafka", "Apache Kafka") == []
+
+
+def test_a_killed_server_nobody_has_reaped_is_not_running() -> None:
+    """A zombie answers kill(pid, 0); `up` took it for a running broker and never restarted it."""
+    from devtools.services.common import pid_alive
+
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    assert pid_alive(server.pid)
+    server.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not die"
+        time.sleep(0.05)
+    try:
+        assert not pid_alive(server.pid), "a zombie was taken for a running server"
+    finally:
+        server.wait()
